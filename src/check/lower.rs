@@ -1,0 +1,659 @@
+//! Expressions and rules from syntax to IR: scopes, class references, static types,
+//! patterns, options.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::ast::{self, CompareOp, Effect, ExprKind, Literal, OperandKind, PathRoot, RuleOption};
+use crate::diagnostic::{Code, Diagnostic, did_you_mean};
+use crate::glob::Glob;
+use crate::ir::{
+    Class, ClassId, Cond, GateOptions, Lit, Op, PathExpr, Root, Rule, Seg, Template,
+    TemplatePart, Term,
+};
+use crate::source::{SourceMap, Span};
+
+/// A static type, as far as it is known without a catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum St {
+    Str,
+    Num,
+    Bool,
+    List,
+    Unknown,
+}
+
+impl St {
+    fn name(self) -> &'static str {
+        match self {
+            St::Str => "a string",
+            St::Num => "a number",
+            St::Bool => "a boolean",
+            St::List => "a list",
+            St::Unknown => "a value",
+        }
+    }
+}
+
+pub(super) fn static_type(t: &Term) -> St {
+    match t {
+        Term::Tool => St::Str,
+        Term::Len(_) => St::Num,
+        Term::Path(_) => St::Unknown,
+        Term::Lit(Lit::Str(_)) => St::Str,
+        Term::Lit(Lit::Num(_)) => St::Num,
+        Term::Lit(Lit::Bool(_)) => St::Bool,
+        Term::Lit(Lit::List(_)) => St::List,
+    }
+}
+
+pub(super) struct Lowerer<'a> {
+    sources: &'a SourceMap,
+    class_ids: &'a HashMap<String, ClassId>,
+    classes: &'a [Class],
+    diags: Vec<Diagnostic>,
+    scope: Vec<String>,
+}
+
+impl<'a> Lowerer<'a> {
+    pub(super) fn new(
+        sources: &'a SourceMap,
+        class_ids: &'a HashMap<String, ClassId>,
+        classes: &'a [Class],
+    ) -> Self {
+        Lowerer {
+            sources,
+            class_ids,
+            classes,
+            diags: Vec::new(),
+            scope: Vec::new(),
+        }
+    }
+
+    pub(super) fn take_diagnostics(&mut self) -> Vec<Diagnostic> {
+        std::mem::take(&mut self.diags)
+    }
+
+    fn err(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    /// A condition; `None` after reporting an error in it.
+    pub(super) fn condition(&mut self, e: &ast::Expr) -> Option<Cond> {
+        let before = self.diags.iter().filter(|d| d.is_error()).count();
+        let cond = self.expr(e);
+        let after = self.diags.iter().filter(|d| d.is_error()).count();
+        if after > before { None } else { cond }
+    }
+
+    fn expr(&mut self, e: &ast::Expr) -> Option<Cond> {
+        match &e.kind {
+            ExprKind::Or(items) | ExprKind::And(items) => {
+                let lowered: Vec<Option<Cond>> = items.iter().map(|i| self.expr(i)).collect();
+                let all: Option<Vec<Cond>> = lowered.into_iter().collect();
+                let all = all?.into_boxed_slice();
+                Some(if matches!(e.kind, ExprKind::Or(_)) {
+                    Cond::Or(all)
+                } else {
+                    Cond::And(all)
+                })
+            }
+            ExprKind::Not(inner) => Some(Cond::Not(Box::new(self.expr(inner)?))),
+            ExprKind::Group(inner) => self.expr(inner),
+            ExprKind::Exists(p) => Some(Cond::Exists(self.path(p)?)),
+            ExprKind::Quantified {
+                quantifier,
+                var,
+                list,
+                body,
+            } => {
+                let list = self.path(list);
+                self.scope.push(var.text.clone());
+                let body = self.expr(body);
+                self.scope.pop();
+                Some(Cond::Quantified {
+                    all: *quantifier == ast::Quantifier::All,
+                    list: list?,
+                    body: Box::new(body?),
+                })
+            }
+            ExprKind::Bare(op) => self.bare(op),
+            ExprKind::Compare {
+                left,
+                op,
+                op_span,
+                right,
+            } => {
+                let l = self.operand(left);
+                let r = self.operand(right);
+                let (l, r) = (l?, r?);
+                self.compare(l, *op, *op_span, r, e.span, right)
+            }
+        }
+    }
+
+    fn bare(&mut self, op: &ast::Operand) -> Option<Cond> {
+        match &op.kind {
+            OperandKind::Path(p) => {
+                if let (PathRoot::Name(n), true) = (&p.root, p.segments.is_empty())
+                    && !self.scope.contains(n)
+                {
+                    return match self.class_ids.get(n) {
+                        Some(id) => Some(Cond::Class(*id)),
+                        None => {
+                            let mut d = Diagnostic::new(
+                                Code::UnknownClass,
+                                p.span,
+                                format!("unknown class `{n}`"),
+                            );
+                            if let Some(s) =
+                                did_you_mean(n, self.classes.iter().map(|c| c.name.as_str()))
+                            {
+                                d = d.with_help(format!("did you mean `{s}`?"));
+                            } else {
+                                d = d.with_help(
+                                    "declare it with `class NAME = ...`, or give a catalog that \
+                                     puts tools in it",
+                                );
+                            }
+                            self.err(d);
+                            None
+                        }
+                    };
+                }
+                Some(Cond::Truthy(Term::Path(self.path(p)?)))
+            }
+            OperandKind::Literal(Literal::Bool(b)) => Some(Cond::Const(*b)),
+            other => {
+                let what = match other {
+                    OperandKind::Tool => "`tool` is a string",
+                    OperandKind::Len(_) => "`len(...)` is a number",
+                    OperandKind::List(_) => "a list",
+                    _ => "a literal",
+                };
+                self.err(
+                    Diagnostic::new(
+                        Code::NotACondition,
+                        op.span,
+                        format!("{what}, not a condition"),
+                    )
+                    .with_help("compare it with something, as in `tool == \"crm.search\"`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn operand(&mut self, op: &ast::Operand) -> Option<Term> {
+        Some(match &op.kind {
+            OperandKind::Tool => Term::Tool,
+            OperandKind::Path(p) => {
+                if let (PathRoot::Name(n), true) = (&p.root, p.segments.is_empty())
+                    && !self.scope.contains(n)
+                    && self.class_ids.contains_key(n)
+                {
+                    self.err(
+                        Diagnostic::new(
+                            Code::NotACondition,
+                            p.span,
+                            format!("class `{n}` is a condition, not a value to compare"),
+                        )
+                        .with_help(format!("use `{n}` on its own, as in `{n} and ...`")),
+                    );
+                    return None;
+                }
+                Term::Path(self.path(p)?)
+            }
+            OperandKind::Len(p) => Term::Len(self.path(p)?),
+            OperandKind::Literal(l) => Term::Lit(lit(l)),
+            OperandKind::List(items) => Term::Lit(Lit::List(items.iter().map(lit).collect())),
+        })
+    }
+
+    fn path(&mut self, p: &ast::Path) -> Option<Arc<PathExpr>> {
+        let root = match &p.root {
+            PathRoot::Args => Root::Args,
+            PathRoot::Context => Root::Context,
+            PathRoot::Name(n) => match self.scope.iter().rev().position(|v| v == n) {
+                Some(depth) => Root::Var(depth as u32),
+                None => {
+                    let mut d = Diagnostic::new(
+                        Code::UnknownClass,
+                        p.span,
+                        format!(
+                            "unknown name `{n}`: a path starts with `args`, `context`, or a \
+                             variable bound by any() or all()"
+                        ),
+                    );
+                    let candidates = ["args", "context"]
+                        .into_iter()
+                        .chain(self.scope.iter().map(String::as_str));
+                    if let Some(s) = did_you_mean(n, candidates) {
+                        d = d.with_help(format!("did you mean `{s}`?"));
+                    }
+                    self.err(d);
+                    return None;
+                }
+            },
+        };
+        Some(Arc::new(PathExpr {
+            root,
+            segments: p
+                .segments
+                .iter()
+                .map(|s| match s {
+                    ast::Segment::Key(k) => Seg::Key(k.as_str().into()),
+                    ast::Segment::Index(i) => Seg::Index(*i),
+                })
+                .collect(),
+            text: p.display().into(),
+            span: p.span,
+        }))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn compare(
+        &mut self,
+        left: Term,
+        op: CompareOp,
+        op_span: Span,
+        right: Term,
+        span: Span,
+        right_ast: &ast::Operand,
+    ) -> Option<Cond> {
+        let (lt, rt) = (static_type(&left), static_type(&right));
+        let opname = op.as_str();
+        let mismatch = |msg: String| Diagnostic::new(Code::TypeMismatch, op_span, msg);
+        let mut problem: Option<Diagnostic> = None;
+        match op {
+            CompareOp::Eq | CompareOp::Ne => {
+                if lt != St::Unknown && rt != St::Unknown && lt != rt {
+                    problem = Some(mismatch(format!(
+                        "`{opname}` compares {} with {}: the comparison can never hold, so it \
+                         is always unknown",
+                        lt.name(),
+                        rt.name()
+                    )));
+                }
+            }
+            CompareOp::Lt | CompareOp::Le | CompareOp::Gt | CompareOp::Ge => {
+                for t in [lt, rt] {
+                    if t != St::Unknown && t != St::Num {
+                        problem = Some(mismatch(format!(
+                            "`{opname}` compares numbers, but one side is {}",
+                            t.name()
+                        )));
+                    }
+                }
+            }
+            CompareOp::In | CompareOp::NotIn => {
+                if rt != St::Unknown && rt != St::List {
+                    problem = Some(mismatch(format!(
+                        "`{opname}` needs a list on the right, such as `[\"a\", \"b\"]`, not {}",
+                        rt.name()
+                    )));
+                } else if lt == St::List {
+                    problem = Some(mismatch(format!(
+                        "`{opname}` tests one value, but the left side is a list"
+                    )));
+                } else if let (Term::Lit(Lit::List(items)), true) = (&right, lt != St::Unknown)
+                    && !items.is_empty()
+                    && !items.iter().any(|i| static_type(&Term::Lit(i.clone())) == lt)
+                {
+                    problem = Some(mismatch(format!(
+                        "the left side is {}, but the list holds none",
+                        lt.name()
+                    )));
+                }
+            }
+            CompareOp::Contains => {
+                if lt != St::Unknown && lt != St::Str && lt != St::List {
+                    problem = Some(mismatch(format!(
+                        "`contains` looks inside a string or a list, not {}",
+                        lt.name()
+                    )));
+                } else if rt == St::List {
+                    problem = Some(mismatch(
+                        "`contains` looks for one value; to test several, use `any(...)`".into(),
+                    ));
+                } else if lt == St::Str && rt != St::Unknown && rt != St::Str {
+                    problem = Some(mismatch(format!(
+                        "a string can only contain a string, not {}",
+                        rt.name()
+                    )));
+                }
+            }
+            CompareOp::StartsWith | CompareOp::EndsWith => {
+                for t in [lt, rt] {
+                    if t != St::Unknown && t != St::Str {
+                        problem = Some(mismatch(format!(
+                            "`{opname}` compares strings, but one side is {}",
+                            t.name()
+                        )));
+                    }
+                }
+            }
+            CompareOp::Matches | CompareOp::Regex => {
+                if lt != St::Unknown && lt != St::Str {
+                    problem = Some(mismatch(format!(
+                        "`{opname}` tests a string, but the left side is {}",
+                        lt.name()
+                    )));
+                }
+            }
+        }
+        if let Some(p) = problem {
+            self.err(p);
+            return None;
+        }
+        let op = match op {
+            CompareOp::Eq => Op::Eq,
+            CompareOp::Ne => Op::Ne,
+            CompareOp::Lt => Op::Lt,
+            CompareOp::Le => Op::Le,
+            CompareOp::Gt => Op::Gt,
+            CompareOp::Ge => Op::Ge,
+            CompareOp::In => Op::In,
+            CompareOp::NotIn => Op::NotIn,
+            CompareOp::Contains => Op::Contains,
+            CompareOp::StartsWith => Op::StartsWith,
+            CompareOp::EndsWith => Op::EndsWith,
+            CompareOp::Matches | CompareOp::Regex => {
+                let Term::Lit(Lit::Str(pattern)) = &right else {
+                    self.err(
+                        Diagnostic::new(
+                            Code::TypeMismatch,
+                            right_ast.span,
+                            format!("the pattern after `{opname}` must be a string literal"),
+                        )
+                        .with_help("patterns are compiled once, when the policy loads"),
+                    );
+                    return None;
+                };
+                if op == CompareOp::Matches {
+                    match Glob::new(pattern) {
+                        Ok(g) => Op::Glob(Arc::new(g)),
+                        Err(e) => {
+                            self.err(Diagnostic::new(
+                                Code::InvalidGlob,
+                                right_ast.span,
+                                format!("invalid glob {}: {e}", ast::quote(pattern)),
+                            ));
+                            return None;
+                        }
+                    }
+                } else {
+                    match regex::RegexBuilder::new(pattern).size_limit(1 << 22).build() {
+                        Ok(r) => Op::Regex(Arc::new(r)),
+                        Err(e) => {
+                            let detail = e
+                                .to_string()
+                                .lines()
+                                .rev()
+                                .find(|l| l.trim_start().starts_with("error:"))
+                                .map(|l| l.trim().trim_start_matches("error:").trim().to_string())
+                                .unwrap_or_else(|| e.to_string().replace('\n', " "));
+                            self.err(Diagnostic::new(
+                                Code::InvalidRegex,
+                                right_ast.span,
+                                format!("invalid regex {}: {detail}", ast::quote(pattern)),
+                            ).with_help("the syntax is that of Rust's `regex` crate"));
+                            return None;
+                        }
+                    }
+                }
+            }
+        };
+        Some(Cond::Compare {
+            left,
+            op,
+            right,
+            span,
+        })
+    }
+
+    /// A rule; `None` after reporting an error in it.
+    pub(super) fn rule(&mut self, r: &ast::RuleDecl) -> Option<Rule> {
+        let errors_before = self.diags.iter().filter(|d| d.is_error()).count();
+        let cond = match r.when.as_slice() {
+            [] => {
+                self.err(
+                    Diagnostic::new(
+                        Code::MissingWhen,
+                        r.name.span,
+                        format!("rule `{}` has no `when` condition", r.name.text),
+                    )
+                    .with_help("add `when CONDITION` inside the braces"),
+                );
+                None
+            }
+            [first, rest @ ..] => {
+                for extra in rest {
+                    self.err(Diagnostic::new(
+                        Code::RepeatedOption,
+                        extra.span,
+                        format!("rule `{}` has more than one `when`", r.name.text),
+                    ).with_help("join the conditions with `and` or `or`"));
+                }
+                self.condition(first)
+            }
+        };
+        let mut seen: Vec<&'static str> = Vec::new();
+        let mut gate = GateOptions {
+            mode: ast::Mode::Sync,
+            by: Vec::new(),
+            within_s: None,
+            on_timeout: None,
+            decisions: ast::DecisionKind::ALL.to_vec(),
+            show_diff: None,
+        };
+        let mut reason = None;
+        let mut timeout_span = None;
+        for opt in &r.options {
+            let kw = opt.keyword();
+            if seen.contains(&kw) {
+                self.err(Diagnostic::new(
+                    Code::RepeatedOption,
+                    opt.span(),
+                    format!("`{kw}` is given twice in rule `{}`", r.name.text),
+                ));
+                continue;
+            }
+            seen.push(kw);
+            if !matches!(opt, RuleOption::Reason(_)) && r.effect != Effect::Approve {
+                self.err(
+                    Diagnostic::new(
+                        Code::OptionNotAllowed,
+                        opt.span(),
+                        format!(
+                            "`{kw}` is an option of approve rules, and `{}` is a {} rule",
+                            r.name.text, r.effect
+                        ),
+                    )
+                    .with_help(format!(
+                        "a {} rule does not wait for anyone; make it `approve` or remove `{kw}`",
+                        r.effect
+                    )),
+                );
+                continue;
+            }
+            match opt {
+                RuleOption::Reason(s) => reason = self.template(s),
+                RuleOption::Mode(m, _) => gate.mode = *m,
+                RuleOption::By(groups, _) => {
+                    for g in groups {
+                        if g.value.trim().is_empty() {
+                            self.err(Diagnostic::new(
+                                Code::BadOptionValue,
+                                g.span,
+                                "an approver group needs a name",
+                            ));
+                        }
+                    }
+                    gate.by = groups.iter().map(|g| g.value.clone()).collect();
+                }
+                RuleOption::Within(secs, span) => match secs {
+                    Some(0) => self.err(Diagnostic::new(
+                        Code::BadDuration,
+                        *span,
+                        "`within` of zero: the request would expire before anyone could look",
+                    )),
+                    Some(s) if *s > 366 * 86_400 => self.err(Diagnostic::new(
+                        Code::BadDuration,
+                        *span,
+                        "`within` is longer than a year: a request should not wait that long",
+                    )),
+                    Some(s) => gate.within_s = Some(*s),
+                    None => self.err(Diagnostic::new(
+                        Code::BadDuration,
+                        *span,
+                        "the duration is too large to represent",
+                    )),
+                },
+                RuleOption::OnTimeout(t, span) => {
+                    if let ast::OnTimeout::Escalate(g) = t
+                        && g.trim().is_empty()
+                    {
+                        self.err(Diagnostic::new(
+                            Code::BadOptionValue,
+                            *span,
+                            "`on timeout escalate` needs a group name",
+                        ));
+                    }
+                    timeout_span = Some(*span);
+                    gate.on_timeout = Some(t.clone());
+                }
+                RuleOption::Decisions(kinds, _) => {
+                    let mut list: Vec<ast::DecisionKind> = Vec::new();
+                    for (k, span) in kinds {
+                        if list.contains(k) {
+                            self.err(Diagnostic::new(
+                                Code::BadOptionValue,
+                                *span,
+                                format!("decision `{}` is listed twice", k.as_str()),
+                            ));
+                        }
+                        list.push(*k);
+                    }
+                    list.sort();
+                    list.dedup();
+                    gate.decisions = list;
+                }
+                RuleOption::ShowDiff(p, _) => {
+                    if matches!(p.root, PathRoot::Name(_)) {
+                        self.err(Diagnostic::new(
+                            Code::NotACondition,
+                            p.span,
+                            "`show diff` takes a path into the call, starting with `args` or `context`",
+                        ));
+                    } else {
+                        gate.show_diff = self.path(p);
+                    }
+                }
+            }
+        }
+        if let Some(span) = timeout_span
+            && gate.within_s.is_none()
+            && r.effect == Effect::Approve
+        {
+            self.err(
+                Diagnostic::new(
+                    Code::TimeoutWithoutWithin,
+                    span,
+                    "`on timeout` without `within`: there is no deadline, so it never applies",
+                )
+                .with_help("add `within 48h` (units s, m, h, d)"),
+            );
+        }
+        let errors_after = self.diags.iter().filter(|d| d.is_error()).count();
+        if errors_after > errors_before {
+            return None;
+        }
+        Some(Rule {
+            name: r.name.text.clone(),
+            effect: r.effect,
+            cond: cond?,
+            reason,
+            gate: (r.effect == Effect::Approve).then_some(gate),
+            span: r.span,
+        })
+    }
+
+    fn template(&mut self, s: &ast::Str) -> Option<Template> {
+        // Holes are found in the raw source text so spans point at them; `{{`/`}}` are braces.
+        let file = self.sources.get(s.span.file)?;
+        let raw = file.slice(s.span);
+        let body_offset = s.span.start as usize + 1;
+        let mut parts = Vec::new();
+        let mut text = String::new();
+        let value = &s.value;
+        let mut chars = value.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '{' if chars.peek().map(|p| p.1) == Some('{') => {
+                    chars.next();
+                    text.push('{');
+                }
+                '}' if chars.peek().map(|p| p.1) == Some('}') => {
+                    chars.next();
+                    text.push('}');
+                }
+                '{' => {
+                    let rest = value.get(i + 1..).unwrap_or("");
+                    let Some(close) = rest.find('}') else {
+                        self.err(Diagnostic::new(
+                            Code::BadTemplate,
+                            s.span,
+                            "a `{` in the reason is never closed",
+                        ).with_help("write `{{` for a literal brace"));
+                        return None;
+                    };
+                    let hole = rest.get(..close).unwrap_or("");
+                    // Locate the hole in the raw text (escapes may shift positions).
+                    let at = raw
+                        .find(&format!("{{{hole}}}"))
+                        .map(|p| s.span.start as usize + p + 1)
+                        .unwrap_or(body_offset);
+                    let trimmed = hole.trim();
+                    if trimmed == "tool" {
+                        parts.push(TemplatePart::Text(std::mem::take(&mut text)));
+                        parts.push(TemplatePart::Hole(Term::Tool));
+                    } else {
+                        match crate::syntax::parse_path(s.span.file, trimmed, at) {
+                            Ok(p) if !matches!(p.root, PathRoot::Name(_)) => {
+                                let path = self.path(&p)?;
+                                parts.push(TemplatePart::Text(std::mem::take(&mut text)));
+                                parts.push(TemplatePart::Hole(Term::Path(path)));
+                            }
+                            _ => {
+                                self.err(Diagnostic::new(
+                                    Code::BadTemplate,
+                                    Span::new(s.span.file, at, at + hole.len()),
+                                    format!("`{{{hole}}}` is not a hole this reason can fill"),
+                                ).with_help("a hole is `{tool}` or a path such as `{args.amount}`; write `{{` for a literal brace"));
+                                return None;
+                            }
+                        }
+                    }
+                    for _ in 0..hole.chars().count() + 1 {
+                        chars.next();
+                    }
+                }
+                c => text.push(c),
+            }
+        }
+        if !text.is_empty() {
+            parts.push(TemplatePart::Text(text));
+        }
+        parts.retain(|p| !matches!(p, TemplatePart::Text(t) if t.is_empty()));
+        Some(Template { parts })
+    }
+}
+
+fn lit(l: &Literal) -> Lit {
+    match l {
+        Literal::String(s) => Lit::Str(s.as_str().into()),
+        Literal::Number(n) => Lit::Num(*n),
+        Literal::Bool(b) => Lit::Bool(*b),
+    }
+}

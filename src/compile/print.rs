@@ -1,0 +1,153 @@
+//! The tree as text, for `policy tree`, and conditions as text.
+
+use std::fmt::Write as _;
+
+use super::{Bound, Entry, Slice, TIER_ORDER, Tree};
+use crate::ir::{Cond, Lit, Program, Term};
+
+impl Tree {
+    /// A readable listing of the tree: one block per listed tool, then the fallback.
+    pub fn render(&self, program: &Program) -> String {
+        let mut out = String::new();
+        let name = program.name.as_deref().unwrap_or("(unnamed)");
+        let _ = writeln!(
+            out,
+            "policy {name}: {} rules, default {}, {} listed tool(s); unlisted tools: {}",
+            program.rules.len(),
+            program.default,
+            self.exact.len(),
+            self.matcher.describe()
+        );
+        let mut names: Vec<(&str, u32)> = self.exact.iter().map(|(k, v)| (&**k, *v)).collect();
+        names.sort();
+        for (tool, i) in names {
+            let Some(slice) = self.slices.get(i as usize) else { continue };
+            let _ = writeln!(out, "\ntool {tool}");
+            render_slice(slice, program, &mut out);
+        }
+        let _ = writeln!(out, "\nany other tool");
+        render_slice(&self.fallback.always, program, &mut out);
+        for (i, s) in self.fallback.per_glob.iter().enumerate() {
+            let Some(g) = self.glob_patterns.get(i) else { continue };
+            let _ = writeln!(out, "  when it matches {}", crate::ast::quote(g));
+            let mut inner = String::new();
+            render_slice(s, program, &mut inner);
+            for line in inner.lines() {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+        out
+    }
+}
+
+fn render_slice(slice: &Slice, program: &Program, out: &mut String) {
+    let mut empty = true;
+    for (t, effect) in TIER_ORDER.iter().enumerate() {
+        let Some(tier) = slice.tiers.get(t) else { continue };
+        for idx in tier.indexes.iter() {
+            empty = false;
+            let op = match idx.bound {
+                Bound::Gt => ">",
+                Bound::Ge => ">=",
+                Bound::Lt => "<",
+                Bound::Le => "<=",
+                Bound::Eq => "==",
+            };
+            let _ = writeln!(
+                out,
+                "  {effect:<7} index {} {op} N, sorted by N ({} rules, one binary search):",
+                idx.path.text,
+                idx.entries.len()
+            );
+            for (n, e) in idx.entries.iter() {
+                let _ = writeln!(out, "            N = {}: {}", num(*n), entry(e, program));
+            }
+        }
+        for e in tier.plain.iter() {
+            empty = false;
+            let _ = writeln!(out, "  {effect:<7} {}", entry(e, program));
+        }
+    }
+    for (class, cond) in slice.floors.iter() {
+        empty = false;
+        let name = program.class(*class).map(|c| c.name.as_str()).unwrap_or("");
+        let _ = writeln!(out, "  floor   never_auto:{name} when {}", cond_text(cond, program));
+    }
+    if empty {
+        let _ = writeln!(out, "  (no rule: the default applies)");
+    }
+}
+
+fn entry(e: &Entry, program: &Program) -> String {
+    let name = program.rule(e.rule).map(|r| r.name.as_str()).unwrap_or("");
+    format!("{name} when {}", cond_text(&e.cond, program))
+}
+
+fn num(n: f64) -> String {
+    serde_json::Number::from_f64(n)
+        .map(|x| x.to_string())
+        .unwrap_or_else(|| n.to_string())
+}
+
+/// A condition as text, close to how it would be written.
+pub fn cond_text(cond: &Cond, program: &Program) -> String {
+    match cond {
+        Cond::Const(b) => b.to_string(),
+        Cond::And(items) => join(items, " and ", program),
+        Cond::Or(items) => join(items, " or ", program),
+        Cond::Not(c) => format!("not {}", wrap(c, program)),
+        Cond::Class(id) => program
+            .class(*id)
+            .map(|c| c.name.clone())
+            .unwrap_or_default(),
+        Cond::Exists(p) => format!("exists({})", p.text),
+        Cond::Quantified { all, list, body } => format!(
+            "{}(_ in {}: {})",
+            if *all { "all" } else { "any" },
+            list.text,
+            cond_text(body, program)
+        ),
+        Cond::Compare {
+            left, op, right, ..
+        } => format!("{} {} {}", term(left), op.as_str(), term(right)),
+        Cond::Truthy(t) => term(t),
+        Cond::GlobHit(i) => format!("tool matches glob #{i}"),
+    }
+}
+
+fn join(items: &[Cond], sep: &str, program: &Program) -> String {
+    items
+        .iter()
+        .map(|c| wrap(c, program))
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
+fn wrap(c: &Cond, program: &Program) -> String {
+    match c {
+        Cond::And(_) | Cond::Or(_) => format!("({})", cond_text(c, program)),
+        _ => cond_text(c, program),
+    }
+}
+
+/// A term as text.
+pub fn term(t: &Term) -> String {
+    match t {
+        Term::Tool => "tool".into(),
+        Term::Path(p) => p.text.to_string(),
+        Term::Len(p) => format!("len({})", p.text),
+        Term::Lit(l) => lit(l),
+    }
+}
+
+fn lit(l: &Lit) -> String {
+    match l {
+        Lit::Str(s) => crate::ast::quote(s),
+        Lit::Num(n) => num(*n),
+        Lit::Bool(b) => b.to_string(),
+        Lit::List(items) => format!(
+            "[{}]",
+            items.iter().map(lit).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}

@@ -1,0 +1,295 @@
+//! Findings about a policy (errors and warnings), each with a code, a span and a message.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::source::{SourceMap, Span};
+
+/// How serious a finding is: errors stop a policy from loading, warnings do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The policy is still usable.
+    Warning,
+    /// The policy cannot be loaded.
+    Error,
+}
+
+macro_rules! codes {
+    ($( $(#[$doc:meta])* $variant:ident = $code:literal, $sev:ident, $title:literal; )*) => {
+        /// The stable code of every finding. `docs/language.md` lists them all.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Code {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl Code {
+            /// Every code, in order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The code as printed, such as `E012`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $code,)* }
+            }
+
+            /// Whether findings with this code are errors or warnings.
+            pub fn severity(self) -> Severity {
+                match self { $(Code::$variant => Severity::$sev,)* }
+            }
+
+            /// A short title for documentation and listings.
+            pub fn title(self) -> &'static str {
+                match self { $(Code::$variant => $title,)* }
+            }
+        }
+    };
+}
+
+codes! {
+    /// The text does not follow the grammar.
+    Syntax = "E001", Error, "syntax error";
+    /// `on timeout approve` (or `allow`): a gate may never approve itself.
+    TimeoutApprove = "E002", Error, "a timeout can never approve";
+    /// A string literal has an escape the language does not know.
+    BadEscape = "E003", Error, "invalid escape in a string";
+    /// A number literal is out of range.
+    BadNumber = "E004", Error, "invalid number";
+    /// The policy has no `default`.
+    MissingDefault = "E010", Error, "missing default";
+    /// More than one `default` across the policy's files.
+    RepeatedDefault = "E011", Error, "repeated default";
+    /// Two rules or classes share a name.
+    DuplicateName = "E012", Error, "duplicate name";
+    /// A name that is not a class, nor a variable in scope.
+    UnknownClass = "E013", Error, "unknown class or name";
+    /// Classes that refer to each other in a loop.
+    ClassCycle = "E014", Error, "class cycle";
+    /// An option that does not belong to the rule's effect.
+    OptionNotAllowed = "E015", Error, "option not allowed for this effect";
+    /// The same option twice in one rule.
+    RepeatedOption = "E016", Error, "repeated option";
+    /// A rule without `when`.
+    MissingWhen = "E017", Error, "rule without a condition";
+    /// A `=~` pattern that is not a valid regular expression.
+    InvalidRegex = "E018", Error, "invalid regex";
+    /// A `matches` pattern that is not a valid glob.
+    InvalidGlob = "E019", Error, "invalid glob";
+    /// A `within` duration of zero or too long.
+    BadDuration = "E020", Error, "bad duration";
+    /// More than one `policy "name"` header.
+    RepeatedHeader = "E021", Error, "repeated policy header";
+    /// A comparison whose operand types can never agree (`args.n > "5"`).
+    TypeMismatch = "E022", Error, "comparison of the wrong type";
+    /// A value used where a condition is expected, or a path that cannot be a list.
+    NotACondition = "E023", Error, "not a condition";
+    /// A `{hole}` in a reason that is not a path.
+    BadTemplate = "E024", Error, "invalid reason template";
+    /// An empty approver group or an empty list of decisions.
+    BadOptionValue = "E025", Error, "invalid option value";
+    /// A tool name that the catalog does not list.
+    UnknownTool = "E030", Error, "unknown tool";
+    /// An argument path that the catalog does not list for the rule's tools.
+    UnknownArgument = "E031", Error, "unknown argument";
+    /// A comparison whose type contradicts the catalog.
+    CatalogType = "E032", Error, "comparison against the wrong catalog type";
+    /// The tool catalog could not be read.
+    BadCatalog = "E033", Error, "invalid tool catalog";
+    /// A glob that matches no tool of the catalog.
+    GlobMatchesNoTool = "W101", Warning, "glob matches no catalog tool";
+    /// An allow or audit rule that can match calls of a `never auto` class.
+    NeverAutoOverlap = "W102", Warning, "allow/audit rule overlaps a never-auto class";
+    /// `on timeout` without `within`: the timeout can never happen.
+    TimeoutWithoutWithin = "W103", Warning, "`on timeout` without `within`";
+    /// A condition no call can satisfy.
+    NeverMatches = "W104", Warning, "rule can never match";
+}
+
+/// One finding: code, severity, message, where, and an optional hint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnostic {
+    /// The stable code.
+    pub code: Code,
+    /// Error or warning.
+    pub severity: Severity,
+    /// One line, lowercase, user text in backticks.
+    pub message: String,
+    /// Where it is, if it is anywhere in the sources.
+    pub span: Option<Span>,
+    /// A label printed under the caret.
+    pub label: Option<String>,
+    /// A hint on how to fix it.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// A finding with the code's own severity.
+    pub fn new(code: Code, span: impl Into<Option<Span>>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            code,
+            severity: code.severity(),
+            message: message.into(),
+            span: span.into(),
+            label: None,
+            help: None,
+        }
+    }
+
+    /// Adds a hint.
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Adds a label under the caret.
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// Whether this is an error.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// Renders the finding as a compiler would: header, location, source line, caret.
+    pub fn render(&self, sources: &SourceMap) -> String {
+        let mut out = String::new();
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let _ = writeln!(out, "{sev}[{}]: {}", self.code.as_str(), self.message);
+        if let Some(span) = self.span
+            && let Some(file) = sources.get(span.file)
+        {
+            let (line, col) = file.line_col(span.start);
+            let (end_line, end_col) = file.line_col(span.end);
+            let text = file.line_text(line);
+            let gutter = line.to_string().len();
+            let pad = " ".repeat(gutter);
+            let _ = writeln!(out, "{pad}--> {}:{line}:{col}", file.name);
+            let _ = writeln!(out, "{pad} |");
+            let _ = writeln!(out, "{line} | {text}");
+            let width = if end_line == line && end_col > col {
+                end_col - col
+            } else {
+                1
+            };
+            let lead: String = text
+                .chars()
+                .take(col.saturating_sub(1))
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            let label = self
+                .label
+                .as_deref()
+                .map(|l| format!(" {l}"))
+                .unwrap_or_default();
+            let _ = writeln!(out, "{pad} | {lead}{}{label}", "^".repeat(width));
+        }
+        if let Some(help) = &self.help {
+            let _ = writeln!(out, "  = help: {help}");
+        }
+        out
+    }
+
+    /// The finding as plain data, for JSON output.
+    pub fn to_record(&self, sources: &SourceMap) -> DiagnosticRecord {
+        let (file, line, column, end_line, end_column) = match self.span {
+            Some(span) => match sources.get(span.file) {
+                Some(f) => {
+                    let (l, c) = f.line_col(span.start);
+                    let (el, ec) = f.line_col(span.end);
+                    (Some(f.name.to_string()), Some(l), Some(c), Some(el), Some(ec))
+                }
+                None => (None, None, None, None, None),
+            },
+            None => (None, None, None, None, None),
+        };
+        DiagnosticRecord {
+            code: self.code.as_str(),
+            severity: self.severity,
+            message: self.message.clone(),
+            file,
+            line,
+            column,
+            end_line,
+            end_column,
+            help: self.help.clone(),
+        }
+    }
+}
+
+/// A finding as plain data (the JSON shape of `policy check --format json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct DiagnosticRecord {
+    /// The stable code.
+    pub code: &'static str,
+    /// `error` or `warning`.
+    pub severity: Severity,
+    /// The message.
+    pub message: String,
+    /// File name, when the finding has a place.
+    pub file: Option<String>,
+    /// 1-based line.
+    pub line: Option<usize>,
+    /// 1-based column.
+    pub column: Option<usize>,
+    /// 1-based line where the span ends.
+    pub end_line: Option<usize>,
+    /// 1-based column where the span ends.
+    pub end_column: Option<usize>,
+    /// A hint, when one is known.
+    pub help: Option<String>,
+}
+
+/// The closest candidate to `word` by edit distance, if close enough to be a likely typo.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            let del = prev[j + 1] + 1;
+            let ins = cur[j] + 1;
+            cur.push(sub.min(del).min(ins));
+        }
+        prev = cur;
+    }
+    prev.last().copied().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_near_misses_only() {
+        assert_eq!(did_you_mean("amonut", ["amount", "customer"]), Some("amount"));
+        assert_eq!(did_you_mean("zzz", ["amount", "customer"]), None);
+    }
+
+    #[test]
+    fn renders_caret_under_span() {
+        let mut map = SourceMap::new();
+        let f = map.add("p.gate", "default allow\ndefault deny\n");
+        let d = Diagnostic::new(Code::RepeatedDefault, Span::new(f, 14, 21), "repeated `default`");
+        let text = d.render(&map);
+        assert!(text.contains("error[E011]: repeated `default`"), "{text}");
+        assert!(text.contains("--> p.gate:2:1"), "{text}");
+        assert!(text.contains("2 | default deny"), "{text}");
+        assert!(text.contains("  | ^^^^^^^"), "{text}");
+    }
+}

@@ -1,0 +1,287 @@
+//! The decision for one call, and its JSON form.
+
+use std::sync::LazyLock;
+
+use serde::Serialize;
+use smallvec::SmallVec;
+
+use super::call::ToolCall;
+use super::value::{Cause, Env, render_term};
+use crate::ast::{DecisionKind, Effect, Mode, OnTimeout};
+use crate::ir::{ClassId, GateOptions, Program, RuleId, Template, TemplatePart};
+
+/// What a decision names: a rule, a never-auto floor, or the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Named {
+    /// A rule of the policy.
+    Rule(RuleId),
+    /// The synthetic gate `never_auto:CLASS`.
+    NeverAuto(ClassId),
+    /// The synthetic gate `default` (under `default approve`).
+    Default,
+}
+
+/// A rule (or floor) whose whole condition was unknown, and so contributed `approve`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Unknown<'p> {
+    /// Which rule or floor.
+    pub source: Named,
+    /// The first value it could not judge.
+    pub cause: Cause<'p>,
+}
+
+/// The decision for one call. Borrows the policy; renders reasons and JSON on demand.
+#[derive(Debug, Clone)]
+pub struct Decision<'p> {
+    pub(crate) program: &'p Program,
+    pub(crate) effect: Effect,
+    pub(crate) named: SmallVec<[Named; 4]>,
+    pub(crate) unknown: SmallVec<[Unknown<'p>; 2]>,
+    pub(crate) default_applied: bool,
+}
+
+static SYNTHETIC: LazyLock<GateOptions> = LazyLock::new(GateOptions::synthetic);
+
+/// One approval gate of an `approve` decision.
+#[derive(Debug, Clone, Copy)]
+pub struct Gate<'p> {
+    /// What fired it.
+    pub source: Named,
+    /// Its options.
+    pub options: &'p GateOptions,
+}
+
+impl<'p> Decision<'p> {
+    pub(crate) fn new(program: &'p Program) -> Self {
+        Decision {
+            program,
+            effect: Effect::Allow,
+            named: SmallVec::new(),
+            unknown: SmallVec::new(),
+            default_applied: false,
+        }
+    }
+
+    /// Puts names and unknowns in canonical order.
+    pub(crate) fn finish(mut self) -> Self {
+        self.named.sort_unstable();
+        self.named.dedup();
+        self.unknown.sort_by_key(|u| u.source);
+        self.unknown.dedup_by_key(|u| u.source);
+        self
+    }
+
+    /// The effect.
+    pub fn effect(&self) -> Effect {
+        self.effect
+    }
+
+    /// What the decision names, in canonical order.
+    pub fn named(&self) -> &[Named] {
+        &self.named
+    }
+
+    /// Whether no rule matched and the default decided.
+    pub fn default_applied(&self) -> bool {
+        self.default_applied
+    }
+
+    /// Rules and floors whose condition was unknown (only for `approve`).
+    pub fn unknowns(&self) -> &[Unknown<'p>] {
+        &self.unknown
+    }
+
+    /// The display name of a [`Named`]: a rule's name, `never_auto:CLASS` or `default`.
+    pub fn name_of(&self, n: Named) -> String {
+        name_of(self.program, n)
+    }
+
+    /// The names the decision gives, as strings.
+    pub fn rule_names(&self) -> Vec<String> {
+        self.named.iter().map(|n| self.name_of(*n)).collect()
+    }
+
+    /// The approval gates (empty unless the effect is `approve`).
+    pub fn gates(&self) -> impl Iterator<Item = Gate<'p>> + '_ {
+        let program = self.program;
+        self.named
+            .iter()
+            .filter(move |_| self.effect == Effect::Approve)
+            .map(move |n| Gate {
+                source: *n,
+                options: match n {
+                    Named::Rule(id) => program
+                        .rule(*id)
+                        .and_then(|r| r.gate.as_ref())
+                        .unwrap_or(&SYNTHETIC),
+                    _ => &SYNTHETIC,
+                },
+            })
+    }
+
+    /// `async` if any gate is async; `None` unless the effect is `approve`.
+    pub fn mode(&self) -> Option<Mode> {
+        if self.effect != Effect::Approve {
+            return None;
+        }
+        Some(if self.gates().any(|g| g.options.mode == Mode::Async) {
+            Mode::Async
+        } else {
+            Mode::Sync
+        })
+    }
+
+    /// The reason of a named rule, rendered from its template for this call.
+    pub fn reason(&self, n: Named, call: &ToolCall) -> Option<String> {
+        let Named::Rule(id) = n else { return None };
+        let template = self.program.rule(id)?.reason.as_ref()?;
+        Some(render(template, self.program, call))
+    }
+
+    /// The decision as plain data, serializable to the spec's JSON.
+    pub fn report(&self, call: &ToolCall) -> DecisionReport {
+        let approval = (self.effect == Effect::Approve).then(|| ApprovalReport {
+            mode: self.mode().unwrap_or(Mode::Sync),
+            gates: self
+                .gates()
+                .map(|g| GateReport {
+                    rule: self.name_of(g.source),
+                    mode: g.options.mode,
+                    by: g.options.by.clone(),
+                    within_s: g.options.within_s,
+                    on_timeout: g.options.on_timeout.clone(),
+                    decisions: g.options.decisions.clone(),
+                    show_diff: g.options.show_diff.as_ref().map(|p| p.text.to_string()),
+                    reason: self.reason(g.source, call),
+                })
+                .collect(),
+        });
+        DecisionReport {
+            effect: self.effect,
+            rules: self.rule_names(),
+            approval,
+            unknown: self
+                .unknown
+                .iter()
+                .map(|u| UnknownReport {
+                    rule: self.name_of(u.source),
+                    path: u.cause.path.map(|p| p.text.to_string()).unwrap_or_default(),
+                    why: u.cause.why.to_string(),
+                })
+                .collect(),
+            default_applied: self.default_applied,
+            reasons: self
+                .named
+                .iter()
+                .filter_map(|n| {
+                    self.reason(*n, call).map(|reason| ReasonReport {
+                        rule: self.name_of(*n),
+                        reason,
+                    })
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The display name of a [`Named`] in a program.
+pub fn name_of(program: &Program, n: Named) -> String {
+    match n {
+        Named::Rule(id) => program
+            .rule(id)
+            .map(|r| r.name.clone())
+            .unwrap_or_default(),
+        Named::NeverAuto(c) => format!(
+            "never_auto:{}",
+            program.class(c).map(|c| c.name.as_str()).unwrap_or("")
+        ),
+        Named::Default => "default".to_string(),
+    }
+}
+
+/// Renders a reason template against a call.
+pub fn render(template: &Template, program: &Program, call: &ToolCall) -> String {
+    let env = Env {
+        tool: &call.tool,
+        args: &call.args,
+        context: &call.context,
+        program,
+        glob_hits: &[],
+    };
+    let mut out = String::new();
+    for part in &template.parts {
+        match part {
+            TemplatePart::Text(t) => out.push_str(t),
+            TemplatePart::Hole(term) => render_term(term, &env, &mut out),
+        }
+    }
+    out
+}
+
+/// A decision as JSON (`policy eval` prints this).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DecisionReport {
+    /// allow, audit, approve or deny.
+    pub effect: Effect,
+    /// The rules (and synthetic gates) that decided.
+    pub rules: Vec<String>,
+    /// Present exactly when the effect is approve.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalReport>,
+    /// What could not be judged.
+    pub unknown: Vec<UnknownReport>,
+    /// Whether the default decided.
+    pub default_applied: bool,
+    /// Rendered reasons of the named rules that have one.
+    pub reasons: Vec<ReasonReport>,
+}
+
+/// How the call waits.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ApprovalReport {
+    /// async if any gate is async.
+    pub mode: Mode,
+    /// Every gate that fired.
+    pub gates: Vec<GateReport>,
+}
+
+/// One gate.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct GateReport {
+    /// The rule (or `never_auto:CLASS`, `default`).
+    pub rule: String,
+    /// This gate's mode.
+    pub mode: Mode,
+    /// Approver groups; empty means any approver.
+    pub by: Vec<String>,
+    /// SLA in seconds.
+    pub within_s: Option<u64>,
+    /// What happens when the SLA ends.
+    pub on_timeout: Option<OnTimeout>,
+    /// Decisions the approver may make.
+    pub decisions: Vec<DecisionKind>,
+    /// What to show as a diff.
+    pub show_diff: Option<String>,
+    /// The rendered reason.
+    pub reason: Option<String>,
+}
+
+/// One unknown.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UnknownReport {
+    /// The rule (or `never_auto:CLASS`).
+    pub rule: String,
+    /// The path that could not be read.
+    pub path: String,
+    /// Why: `missing`, or `is a string, expected a number`.
+    pub why: String,
+}
+
+/// A rendered reason.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ReasonReport {
+    /// The rule.
+    pub rule: String,
+    /// The text.
+    pub reason: String,
+}

@@ -1,0 +1,524 @@
+//! Three-valued (Kleene) evaluation of conditions over a call's JSON.
+//!
+//! A comparison on a missing value, or on a value of the wrong type, is unknown, never
+//! false: that is what makes the policy fail closed. Nothing here allocates.
+
+use serde_json::Value;
+
+use crate::ir::{Cond, Lit, Op, PathExpr, Program, Root, Seg, Term};
+
+/// JSON kinds, for "is a string, expected a number".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// `null`.
+    Null,
+    /// `true`/`false`.
+    Bool,
+    /// A number.
+    Number,
+    /// A string.
+    String,
+    /// An array.
+    List,
+    /// An object.
+    Object,
+}
+
+impl Kind {
+    /// "a string", "a number", ...
+    pub fn phrase(self) -> &'static str {
+        match self {
+            Kind::Null => "null",
+            Kind::Bool => "a boolean",
+            Kind::Number => "a number",
+            Kind::String => "a string",
+            Kind::List => "a list",
+            Kind::Object => "an object",
+        }
+    }
+}
+
+/// What a condition needed from a value it could not use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Expected {
+    /// A number.
+    Number,
+    /// A string.
+    String,
+    /// A boolean.
+    Boolean,
+    /// A list.
+    List,
+    /// A string or a list.
+    StringOrList,
+    /// A single value (not a list or object).
+    Scalar,
+    /// A value of the same type as the other side.
+    SameType,
+}
+
+impl Expected {
+    fn phrase(self) -> &'static str {
+        match self {
+            Expected::Number => "a number",
+            Expected::String => "a string",
+            Expected::Boolean => "a boolean",
+            Expected::List => "a list",
+            Expected::StringOrList => "a string or a list",
+            Expected::Scalar => "a single value",
+            Expected::SameType => "the type it is compared with",
+        }
+    }
+}
+
+/// Why a value made a condition unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Why {
+    /// The path is not in the call (or is `null`).
+    Missing,
+    /// The value has the wrong type.
+    WrongType {
+        /// What it is.
+        found: Kind,
+        /// What was needed.
+        expected: Expected,
+    },
+}
+
+impl std::fmt::Display for Why {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Why::Missing => f.write_str("missing"),
+            Why::WrongType { found, expected } => {
+                write!(f, "is {}, expected {}", found.phrase(), expected.phrase())
+            }
+        }
+    }
+}
+
+/// The first value that made a condition unknown.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cause<'p> {
+    /// The path read (always present for conditions a policy can write).
+    pub path: Option<&'p PathExpr>,
+    /// Why it could not be used.
+    pub why: Why,
+}
+
+/// A truth value of Kleene logic; unknown carries its first cause.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Tri<'p> {
+    /// Does not hold.
+    False,
+    /// Holds.
+    True,
+    /// Cannot be judged.
+    Unknown(Cause<'p>),
+}
+
+impl<'p> Tri<'p> {
+    /// From a bool.
+    pub fn from_bool(b: bool) -> Tri<'p> {
+        if b { Tri::True } else { Tri::False }
+    }
+
+    /// Kleene negation.
+    pub fn not(self) -> Tri<'p> {
+        match self {
+            Tri::False => Tri::True,
+            Tri::True => Tri::False,
+            u => u,
+        }
+    }
+
+    /// Whether this is `True`.
+    pub fn is_true(self) -> bool {
+        matches!(self, Tri::True)
+    }
+}
+
+/// A bound variable of `any`/`all`, innermost first.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'c> {
+    /// The element.
+    pub value: &'c Value,
+    /// The enclosing scope.
+    pub up: Option<&'c Scope<'c>>,
+}
+
+/// What a condition reads: the call, the program (for classes) and glob hits.
+#[derive(Debug, Clone, Copy)]
+pub struct Env<'c, 'p> {
+    /// The tool name.
+    pub tool: &'c str,
+    /// The arguments.
+    pub args: &'c Value,
+    /// The context.
+    pub context: &'c Value,
+    /// The program (classes, catalog membership).
+    pub program: &'p Program,
+    /// Bits of the tree's combined glob matcher (empty outside the tree).
+    pub glob_hits: &'c [u64],
+}
+
+/// Evaluates a condition.
+pub fn eval<'p>(cond: &'p Cond, env: &Env<'_, 'p>, scope: Option<&Scope<'_>>) -> Tri<'p> {
+    match cond {
+        Cond::Const(b) => Tri::from_bool(*b),
+        Cond::And(items) => {
+            let mut unknown = None;
+            for c in items.iter() {
+                match eval(c, env, scope) {
+                    Tri::False => return Tri::False,
+                    Tri::Unknown(u) => {
+                        if unknown.is_none() {
+                            unknown = Some(u);
+                        }
+                    }
+                    Tri::True => {}
+                }
+            }
+            unknown.map_or(Tri::True, Tri::Unknown)
+        }
+        Cond::Or(items) => {
+            let mut unknown = None;
+            for c in items.iter() {
+                match eval(c, env, scope) {
+                    Tri::True => return Tri::True,
+                    Tri::Unknown(u) => {
+                        if unknown.is_none() {
+                            unknown = Some(u);
+                        }
+                    }
+                    Tri::False => {}
+                }
+            }
+            unknown.map_or(Tri::False, Tri::Unknown)
+        }
+        Cond::Not(c) => eval(c, env, scope).not(),
+        Cond::Class(id) => class_member(*id, env),
+        Cond::Exists(path) => Tri::from_bool(!matches!(
+            lookup(path, env, scope),
+            None | Some(Value::Null)
+        )),
+        Cond::Quantified { all, list, body } => match lookup(list, env, scope) {
+            Some(Value::Array(items)) => {
+                let mut unknown = None;
+                for item in items {
+                    let inner = Scope {
+                        value: item,
+                        up: scope,
+                    };
+                    match (eval(body, env, Some(&inner)), *all) {
+                        (Tri::True, false) => return Tri::True,
+                        (Tri::False, true) => return Tri::False,
+                        (Tri::Unknown(u), _) => {
+                            if unknown.is_none() {
+                                unknown = Some(u);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                unknown.map_or(Tri::from_bool(*all), Tri::Unknown)
+            }
+            None | Some(Value::Null) => Tri::Unknown(Cause {
+                path: Some(list),
+                why: Why::Missing,
+            }),
+            Some(other) => Tri::Unknown(Cause {
+                path: Some(list),
+                why: Why::WrongType {
+                    found: kind(other),
+                    expected: Expected::List,
+                },
+            }),
+        },
+        Cond::Truthy(term) => match resolve(term, env, scope) {
+            V::Bool(b) => Tri::from_bool(b),
+            v => Tri::Unknown(cause(term, v, Expected::Boolean)),
+        },
+        Cond::Compare {
+            left, op, right, ..
+        } => compare(left, op, right, env, scope),
+        Cond::GlobHit(n) => {
+            let word = env.glob_hits.get((*n / 64) as usize).copied().unwrap_or(0);
+            Tri::from_bool(word & (1u64 << (n % 64)) != 0)
+        }
+    }
+}
+
+/// Whether the call is in a class: the catalog puts its tool there, or the predicate holds.
+pub fn class_member<'p>(id: crate::ir::ClassId, env: &Env<'_, 'p>) -> Tri<'p> {
+    let Some(class) = env.program.class(id) else {
+        return Tri::False;
+    };
+    if class.has_catalog_tool(env.tool) {
+        return Tri::True;
+    }
+    match &class.cond {
+        Some(c) => eval(c, env, None),
+        None => Tri::False,
+    }
+}
+
+/// A value as comparisons see it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum V<'v> {
+    Missing,
+    Bad(Why),
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(&'v str),
+    JList(&'v [Value]),
+    LList(&'v [Lit]),
+    Obj,
+}
+
+fn kind(v: &Value) -> Kind {
+    match v {
+        Value::Null => Kind::Null,
+        Value::Bool(_) => Kind::Bool,
+        Value::Number(_) => Kind::Number,
+        Value::String(_) => Kind::String,
+        Value::Array(_) => Kind::List,
+        Value::Object(_) => Kind::Object,
+    }
+}
+
+fn v_kind(v: V<'_>) -> Kind {
+    match v {
+        V::Missing | V::Null | V::Bad(_) => Kind::Null,
+        V::Bool(_) => Kind::Bool,
+        V::Num(_) => Kind::Number,
+        V::Str(_) => Kind::String,
+        V::JList(_) | V::LList(_) => Kind::List,
+        V::Obj => Kind::Object,
+    }
+}
+
+fn json(v: &Value) -> V<'_> {
+    match v {
+        Value::Null => V::Null,
+        Value::Bool(b) => V::Bool(*b),
+        Value::Number(n) => n.as_f64().map_or(V::Null, V::Num),
+        Value::String(s) => V::Str(s),
+        Value::Array(a) => V::JList(a),
+        Value::Object(_) => V::Obj,
+    }
+}
+
+fn lit(l: &Lit) -> V<'_> {
+    match l {
+        Lit::Str(s) => V::Str(s),
+        Lit::Num(n) => V::Num(*n),
+        Lit::Bool(b) => V::Bool(*b),
+        Lit::List(items) => V::LList(items),
+    }
+}
+
+/// Follows a path into the call.
+pub fn lookup<'c>(path: &PathExpr, env: &Env<'c, '_>, scope: Option<&Scope<'c>>) -> Option<&'c Value> {
+    let mut cur: &'c Value = match path.root {
+        Root::Args => env.args,
+        Root::Context => env.context,
+        Root::Var(depth) => {
+            let mut s = scope?;
+            for _ in 0..depth {
+                s = s.up?;
+            }
+            s.value
+        }
+    };
+    for seg in path.segments.iter() {
+        cur = match (seg, cur) {
+            (Seg::Key(k), Value::Object(map)) => map.get(&**k)?,
+            (Seg::Index(i), Value::Array(items)) => items.get(*i)?,
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
+pub(crate) fn resolve<'v>(term: &'v Term, env: &Env<'v, '_>, scope: Option<&Scope<'v>>) -> V<'v> {
+    match term {
+        Term::Tool => V::Str(env.tool),
+        Term::Lit(l) => lit(l),
+        Term::Path(p) => lookup(p, env, scope).map_or(V::Missing, json),
+        Term::Len(p) => match lookup(p, env, scope) {
+            None | Some(Value::Null) => V::Missing,
+            Some(Value::String(s)) => V::Num(s.chars().count() as f64),
+            Some(Value::Array(a)) => V::Num(a.len() as f64),
+            Some(other) => V::Bad(Why::WrongType {
+                found: kind(other),
+                expected: Expected::StringOrList,
+            }),
+        },
+    }
+}
+
+fn cause<'p>(term: &'p Term, v: V<'_>, expected: Expected) -> Cause<'p> {
+    let why = match v {
+        V::Missing | V::Null => Why::Missing,
+        V::Bad(w) => w,
+        other => Why::WrongType {
+            found: v_kind(other),
+            expected,
+        },
+    };
+    Cause {
+        path: term.path().map(|p| &**p),
+        why,
+    }
+}
+
+fn absent(v: V<'_>) -> bool {
+    matches!(v, V::Missing | V::Null | V::Bad(_))
+}
+
+/// Equality where both sides have one type; `None` when the types differ.
+fn equal(a: V<'_>, b: V<'_>) -> Option<bool> {
+    match (a, b) {
+        (V::Num(x), V::Num(y)) => Some(x == y),
+        (V::Str(x), V::Str(y)) => Some(x == y),
+        (V::Bool(x), V::Bool(y)) => Some(x == y),
+        (V::JList(x), V::JList(y)) => Some(
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| equal(json(p), json(q)) == Some(true)),
+        ),
+        (V::JList(x), V::LList(y)) | (V::LList(y), V::JList(x)) => Some(
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| equal(json(p), lit(q)) == Some(true)),
+        ),
+        (V::LList(x), V::LList(y)) => Some(x == y),
+        _ => None,
+    }
+}
+
+/// Membership of `needle` in a list: true if equal to an element; false if some element
+/// has its type; unknown (None) when no element has its type.
+fn member(needle: V<'_>, list: V<'_>) -> Option<Option<bool>> {
+    let mut comparable = false;
+    let mut check = |e: V<'_>| match equal(needle, e) {
+        Some(true) => Some(true),
+        Some(false) => {
+            comparable = true;
+            None
+        }
+        None => None,
+    };
+    let empty = match list {
+        V::JList(items) => {
+            for i in items {
+                if check(json(i)).is_some() {
+                    return Some(Some(true));
+                }
+            }
+            items.is_empty()
+        }
+        V::LList(items) => {
+            for i in items.iter() {
+                if check(lit(i)).is_some() {
+                    return Some(Some(true));
+                }
+            }
+            items.is_empty()
+        }
+        _ => return None,
+    };
+    Some(if comparable || empty { Some(false) } else { None })
+}
+
+fn compare<'p>(
+    left: &'p Term,
+    op: &'p Op,
+    right: &'p Term,
+    env: &Env<'_, 'p>,
+    scope: Option<&Scope<'_>>,
+) -> Tri<'p> {
+    let l = resolve(left, env, scope);
+    let r = resolve(right, env, scope);
+    if absent(l) {
+        return Tri::Unknown(cause(left, l, Expected::SameType));
+    }
+    if absent(r) {
+        return Tri::Unknown(cause(right, r, Expected::SameType));
+    }
+    // The side to blame when types do not fit: the one read from the call.
+    let blame = |expected: Expected| {
+        if left.path().is_some() || right.path().is_none() {
+            Tri::Unknown(cause(left, l, expected))
+        } else {
+            Tri::Unknown(cause(right, r, expected))
+        }
+    };
+    match op {
+        Op::Eq | Op::Ne => match equal(l, r) {
+            Some(b) => Tri::from_bool(b == matches!(op, Op::Eq)),
+            None => blame(Expected::SameType),
+        },
+        Op::Lt | Op::Le | Op::Gt | Op::Ge => match (l, r) {
+            (V::Num(a), V::Num(b)) => Tri::from_bool(match op {
+                Op::Lt => a < b,
+                Op::Le => a <= b,
+                Op::Gt => a > b,
+                _ => a >= b,
+            }),
+            (V::Num(_), _) => Tri::Unknown(cause(right, r, Expected::Number)),
+            _ => Tri::Unknown(cause(left, l, Expected::Number)),
+        },
+        Op::In | Op::NotIn => {
+            if matches!(l, V::JList(_) | V::LList(_) | V::Obj) {
+                return Tri::Unknown(cause(left, l, Expected::Scalar));
+            }
+            match member(l, r) {
+                None => Tri::Unknown(cause(right, r, Expected::List)),
+                Some(None) => Tri::Unknown(cause(left, l, Expected::SameType)),
+                Some(Some(b)) => Tri::from_bool(b == matches!(op, Op::In)),
+            }
+        }
+        Op::Contains => match (l, r) {
+            (V::Str(s), V::Str(t)) => Tri::from_bool(s.contains(t)),
+            (V::Str(_), _) => Tri::Unknown(cause(right, r, Expected::String)),
+            (V::JList(_) | V::LList(_), _) => match member(r, l) {
+                Some(Some(true)) => Tri::True,
+                _ => Tri::False,
+            },
+            _ => Tri::Unknown(cause(left, l, Expected::StringOrList)),
+        },
+        Op::StartsWith | Op::EndsWith => match (l, r) {
+            (V::Str(s), V::Str(t)) => Tri::from_bool(if matches!(op, Op::StartsWith) {
+                s.starts_with(t)
+            } else {
+                s.ends_with(t)
+            }),
+            (V::Str(_), _) => Tri::Unknown(cause(right, r, Expected::String)),
+            _ => Tri::Unknown(cause(left, l, Expected::String)),
+        },
+        Op::Glob(g) => match l {
+            V::Str(s) => Tri::from_bool(g.matches(s)),
+            _ => Tri::Unknown(cause(left, l, Expected::String)),
+        },
+        Op::Regex(re) => match l {
+            V::Str(s) => Tri::from_bool(re.is_match(s)),
+            _ => Tri::Unknown(cause(left, l, Expected::String)),
+        },
+    }
+}
+
+/// A value of the call rendered for a reason: strings as they are, `<missing>` if absent.
+pub fn render_term(term: &Term, env: &Env<'_, '_>, out: &mut String) {
+    match term {
+        Term::Tool => out.push_str(env.tool),
+        Term::Lit(l) => out.push_str(&format!("{l:?}")),
+        Term::Path(p) => match lookup(p, env, None) {
+            None | Some(Value::Null) => out.push_str("<missing>"),
+            Some(Value::String(s)) => out.push_str(s),
+            Some(other) => out.push_str(&other.to_string()),
+        },
+        Term::Len(p) => match lookup(p, env, None) {
+            Some(Value::String(s)) => out.push_str(&s.chars().count().to_string()),
+            Some(Value::Array(a)) => out.push_str(&a.len().to_string()),
+            _ => out.push_str("<missing>"),
+        },
+    }
+}

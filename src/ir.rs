@@ -1,0 +1,296 @@
+//! The checked policy: names resolved, classes linked, patterns compiled.
+//!
+//! This is what both evaluators read: the compiled decision tree (`compile`) and the
+//! plain reference interpreter (`eval::reference`).
+
+use std::sync::Arc;
+
+use crate::ast::{DecisionKind, Effect, Mode, OnTimeout};
+use crate::catalog::Catalog;
+use crate::glob::Glob;
+use crate::source::{SourceMap, Span};
+
+/// Index of a rule in [`Program::rules`] (declaration order).
+pub type RuleId = u32;
+/// Index of a class in [`Program::classes`].
+pub type ClassId = u32;
+
+/// A whole checked policy.
+#[derive(Debug, Clone)]
+pub struct Program {
+    /// `policy "name"`, if given.
+    pub name: Option<String>,
+    /// The effect when no rule matches.
+    pub default: Effect,
+    /// Rules in declaration order (file order, then position).
+    pub rules: Vec<Rule>,
+    /// Classes: declared ones first, then those only the catalog defines.
+    pub classes: Vec<Class>,
+    /// The `never auto` classes, each once.
+    pub never_auto: Vec<ClassId>,
+    /// The sources, for messages.
+    pub sources: SourceMap,
+    /// The tool catalog the policy was checked against, if any.
+    pub catalog: Option<Arc<Catalog>>,
+}
+
+/// A checked rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Its name.
+    pub name: String,
+    /// Its effect.
+    pub effect: Effect,
+    /// Its condition.
+    pub cond: Cond,
+    /// `reason "..."`, parsed.
+    pub reason: Option<Template>,
+    /// Approval options; present exactly for approve rules.
+    pub gate: Option<GateOptions>,
+    /// The whole rule.
+    pub span: Span,
+}
+
+/// How an approval gate waits and who decides.
+#[derive(Debug, Clone)]
+pub struct GateOptions {
+    /// sync or async.
+    pub mode: Mode,
+    /// Approver groups (empty: any approver).
+    pub by: Vec<String>,
+    /// SLA in seconds.
+    pub within_s: Option<u64>,
+    /// What happens when the SLA runs out.
+    pub on_timeout: Option<OnTimeout>,
+    /// Decisions an approver may make.
+    pub decisions: Vec<DecisionKind>,
+    /// What the approver should see as a diff.
+    pub show_diff: Option<Arc<PathExpr>>,
+}
+
+impl GateOptions {
+    /// The options of a synthetic gate (default or never-auto floor): sync, any approver.
+    pub fn synthetic() -> GateOptions {
+        GateOptions {
+            mode: Mode::Sync,
+            by: Vec::new(),
+            within_s: None,
+            on_timeout: None,
+            decisions: DecisionKind::ALL.to_vec(),
+            show_diff: None,
+        }
+    }
+}
+
+/// A named predicate.
+#[derive(Debug, Clone)]
+pub struct Class {
+    /// Its name.
+    pub name: String,
+    /// Its declared predicate (`None` when only the catalog defines it).
+    pub cond: Option<Cond>,
+    /// Tools the catalog puts in this class, sorted.
+    pub catalog_tools: Vec<String>,
+    /// Where it is declared.
+    pub span: Option<Span>,
+}
+
+impl Class {
+    /// Whether the catalog puts `tool` in this class.
+    pub fn has_catalog_tool(&self, tool: &str) -> bool {
+        self.catalog_tools
+            .binary_search_by(|t| t.as_str().cmp(tool))
+            .is_ok()
+    }
+}
+
+/// A reason template: text with `{path}` holes.
+#[derive(Debug, Clone)]
+pub struct Template {
+    /// Literal text and holes, in order.
+    pub parts: Vec<TemplatePart>,
+}
+
+/// One piece of a [`Template`].
+#[derive(Debug, Clone)]
+pub enum TemplatePart {
+    /// Text as is.
+    Text(String),
+    /// A value from the call.
+    Hole(Term),
+}
+
+/// A checked condition, evaluated in three-valued (Kleene) logic.
+#[derive(Debug, Clone)]
+pub enum Cond {
+    /// A constant (from folding, or `true`/`false` written as a condition).
+    Const(bool),
+    /// All must hold.
+    And(Box<[Cond]>),
+    /// One must hold.
+    Or(Box<[Cond]>),
+    /// Negation.
+    Not(Box<Cond>),
+    /// Membership in a class.
+    Class(ClassId),
+    /// `exists(PATH)`: never unknown.
+    Exists(Arc<PathExpr>),
+    /// `any`/`all` over a list.
+    Quantified {
+        /// true for `all`, false for `any`.
+        all: bool,
+        /// The list.
+        list: Arc<PathExpr>,
+        /// The condition per element (the element is variable 0).
+        body: Box<Cond>,
+    },
+    /// `LEFT OP RIGHT`.
+    Compare {
+        /// Left operand.
+        left: Term,
+        /// Operator (patterns compiled).
+        op: Op,
+        /// Right operand.
+        right: Term,
+        /// The comparison in the source.
+        span: Span,
+    },
+    /// A boolean value used as a condition (`args.urgent`).
+    Truthy(Term),
+    /// The call's tool matched glob number N of the tree's combined matcher.
+    /// Only the compiled tree produces this.
+    GlobHit(u32),
+}
+
+/// An operator with its pattern compiled.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `in`
+    In,
+    /// `not in`
+    NotIn,
+    /// `contains`
+    Contains,
+    /// `starts_with`
+    StartsWith,
+    /// `ends_with`
+    EndsWith,
+    /// `matches "glob"`
+    Glob(Arc<Glob>),
+    /// `=~ "regex"`
+    Regex(Arc<regex::Regex>),
+}
+
+impl Op {
+    /// The operator as written.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Op::Eq => "==",
+            Op::Ne => "!=",
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::In => "in",
+            Op::NotIn => "not in",
+            Op::Contains => "contains",
+            Op::StartsWith => "starts_with",
+            Op::EndsWith => "ends_with",
+            Op::Glob(_) => "matches",
+            Op::Regex(_) => "=~",
+        }
+    }
+}
+
+/// A value in a comparison.
+#[derive(Debug, Clone)]
+pub enum Term {
+    /// The tool name.
+    Tool,
+    /// A path into the call.
+    Path(Arc<PathExpr>),
+    /// `len(PATH)`.
+    Len(Arc<PathExpr>),
+    /// A literal.
+    Lit(Lit),
+}
+
+impl Term {
+    /// The path this term reads, if any.
+    pub fn path(&self) -> Option<&Arc<PathExpr>> {
+        match self {
+            Term::Path(p) | Term::Len(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// A literal value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lit {
+    /// A string.
+    Str(Box<str>),
+    /// A number.
+    Num(f64),
+    /// A boolean.
+    Bool(bool),
+    /// A list of scalars.
+    List(Box<[Lit]>),
+}
+
+/// Where a path starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Root {
+    /// The call's arguments.
+    Args,
+    /// The call's context.
+    Context,
+    /// A variable bound by `any`/`all`: 0 is the innermost.
+    Var(u32),
+}
+
+/// One step of a path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Seg {
+    /// An object key.
+    Key(Box<str>),
+    /// A list index.
+    Index(usize),
+}
+
+/// A resolved path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PathExpr {
+    /// Where it starts.
+    pub root: Root,
+    /// Steps.
+    pub segments: Box<[Seg]>,
+    /// As written (canonical spelling), for messages.
+    pub text: Box<str>,
+    /// Where it is.
+    pub span: Span,
+}
+
+impl Program {
+    /// The rule with this id.
+    pub fn rule(&self, id: RuleId) -> Option<&Rule> {
+        self.rules.get(id as usize)
+    }
+
+    /// The class with this id.
+    pub fn class(&self, id: ClassId) -> Option<&Class> {
+        self.classes.get(id as usize)
+    }
+}

@@ -1,0 +1,32 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod ast;
+pub mod catalog;
+pub mod check;
+pub mod compile;
+pub mod diagnostic;
+pub mod eval;
+pub mod glob;
+pub mod ir;
+pub mod policy;
+pub mod source;
+pub mod syntax;
+pub mod toolset;
+pub mod yaml;
+
+#[cfg(feature = "cli")]
+pub mod cli;
+
+pub use ast::{DecisionKind, Effect, Mode, OnTimeout};
+pub use catalog::Catalog;
+pub use diagnostic::{Code, Diagnostic, Severity};
+pub use eval::call::{CallError, ToolCall};
+pub use eval::decision::{Decision, DecisionReport, Named};
+pub use policy::{LoadError, Policy, PolicyBuilder, Report};
+
+/// Compile-time proof that a policy can be shared across threads without locks.
+const _: fn() = || {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Policy>();
+};

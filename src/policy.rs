@@ -1,0 +1,276 @@
+//! Loading a policy (a string, a `.gate` file, or a directory of them) and evaluating
+//! calls against it. This is the embedding API.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::catalog::{Catalog, CatalogError};
+use crate::check;
+use crate::compile::Tree;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::eval::call::ToolCall;
+use crate::eval::decision::Decision;
+use crate::eval::reference;
+use crate::ir::Program;
+use crate::source::SourceMap;
+use crate::syntax;
+
+/// File names a policy directory's catalog may have, tried in order.
+pub const CATALOG_NAMES: [&str; 3] = ["tools.yaml", "tools.yml", "tools.json"];
+
+/// A compiled policy: immutable, `Send + Sync`, shared across threads without locks.
+#[derive(Debug)]
+pub struct Policy {
+    program: Program,
+    tree: Tree,
+    warnings: Vec<Diagnostic>,
+}
+
+/// Why a policy could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A file or directory could not be read.
+    #[error("cannot read `{path}`: {message}")]
+    Io {
+        /// The path.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The tool catalog could not be read.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// The policy has errors; each carries its span.
+    #[error("{}", render_all(diagnostics, sources))]
+    Invalid {
+        /// Every finding (errors and warnings).
+        diagnostics: Vec<Diagnostic>,
+        /// The sources, for rendering.
+        sources: SourceMap,
+    },
+}
+
+fn render_all(diags: &[Diagnostic], sources: &SourceMap) -> String {
+    let errors: Vec<String> = diags
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.render(sources))
+        .collect();
+    errors.join("\n").trim_end().to_string()
+}
+
+/// The result of checking: every finding, the sources they point into, and the program
+/// when there was no error.
+#[derive(Debug)]
+pub struct Report {
+    /// Errors and warnings, in source order.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The sources.
+    pub sources: SourceMap,
+    /// The checked program, when there was no error.
+    pub program: Option<Program>,
+}
+
+impl Report {
+    /// Whether any finding is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Collects sources and a catalog, then checks or builds.
+#[derive(Debug, Default, Clone)]
+pub struct PolicyBuilder {
+    sources: SourceMap,
+    catalog: Option<Arc<Catalog>>,
+    catalog_error: Option<CatalogError>,
+}
+
+impl PolicyBuilder {
+    /// An empty builder.
+    pub fn new() -> PolicyBuilder {
+        PolicyBuilder::default()
+    }
+
+    /// Adds source text under a display name.
+    pub fn source(mut self, name: &str, text: &str) -> PolicyBuilder {
+        self.sources.add(name, text);
+        self
+    }
+
+    /// Adds a `.gate` file, or every `.gate` file of a directory (sorted by name). A
+    /// `tools.yaml` (or `.yml`, `.json`) beside the files is used as the catalog unless
+    /// one was given.
+    pub fn path(mut self, path: &Path) -> Result<PolicyBuilder, LoadError> {
+        let io = |e: std::io::Error| LoadError::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
+        let meta = std::fs::metadata(path).map_err(io)?;
+        let (files, dir) = if meta.is_dir() {
+            let files = gate_files(path).map_err(io)?;
+            if files.is_empty() {
+                return Err(LoadError::Io {
+                    path: path.display().to_string(),
+                    message: "the directory holds no `.gate` file".into(),
+                });
+            }
+            (files, path.to_path_buf())
+        } else {
+            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            (vec![path.to_path_buf()], dir)
+        };
+        for f in files {
+            let text = std::fs::read_to_string(&f).map_err(|e| LoadError::Io {
+                path: f.display().to_string(),
+                message: e.to_string(),
+            })?;
+            self.sources.add(f.display().to_string(), text);
+        }
+        if self.catalog.is_none() && self.catalog_error.is_none() {
+            let dir = if dir.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                dir
+            };
+            if let Some(found) = CATALOG_NAMES.iter().map(|n| dir.join(n)).find(|p| p.is_file()) {
+                match Catalog::load(&found) {
+                    Ok(c) => self.catalog = Some(Arc::new(c)),
+                    Err(e) => self.catalog_error = Some(e),
+                }
+            }
+        }
+        Ok(self)
+    }
+
+    /// Uses this catalog (replacing any found beside the files).
+    pub fn catalog(mut self, catalog: Catalog) -> PolicyBuilder {
+        self.catalog = Some(Arc::new(catalog));
+        self.catalog_error = None;
+        self
+    }
+
+    /// The catalog in use, if any.
+    pub fn catalog_ref(&self) -> Option<&Catalog> {
+        self.catalog.as_deref()
+    }
+
+    /// Parses and checks; never fails, every problem is a finding.
+    pub fn check(self) -> Report {
+        let mut diagnostics = Vec::new();
+        if let Some(e) = &self.catalog_error {
+            diagnostics.push(Diagnostic::new(Code::BadCatalog, None, e.to_string()));
+        }
+        let mut parsed = Vec::new();
+        for (id, file) in self.sources.iter() {
+            match syntax::parse(id, &file.text) {
+                Ok(ast) => parsed.push((id, ast)),
+                Err(mut errs) => diagnostics.append(&mut errs),
+            }
+        }
+        if diagnostics.iter().any(Diagnostic::is_error) {
+            check::sort(&mut diagnostics);
+            return Report {
+                diagnostics,
+                sources: self.sources,
+                program: None,
+            };
+        }
+        let checked = check::check(&parsed, self.sources.clone(), self.catalog);
+        diagnostics.extend(checked.diagnostics);
+        Report {
+            diagnostics,
+            sources: self.sources,
+            program: checked.program,
+        }
+    }
+
+    /// Parses, checks and compiles.
+    pub fn build(self) -> Result<Policy, LoadError> {
+        if let Some(e) = self.catalog_error.clone() {
+            return Err(LoadError::Catalog(e));
+        }
+        let report = self.check();
+        match report.program {
+            Some(program) => Ok(Policy::from_program(program, report.diagnostics)),
+            None => Err(LoadError::Invalid {
+                diagnostics: report.diagnostics,
+                sources: report.sources,
+            }),
+        }
+    }
+}
+
+/// The `.gate` files directly in a directory, sorted.
+pub fn gate_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "gate"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+impl Policy {
+    /// Loads a policy from source text.
+    pub fn from_source(text: &str) -> Result<Policy, LoadError> {
+        PolicyBuilder::new().source("<policy>", text).build()
+    }
+
+    /// Loads a `.gate` file or a directory of them (with its `tools.yaml`, if any).
+    pub fn load(path: impl AsRef<Path>) -> Result<Policy, LoadError> {
+        PolicyBuilder::new().path(path.as_ref())?.build()
+    }
+
+    /// A builder for sources and catalogs.
+    pub fn builder() -> PolicyBuilder {
+        PolicyBuilder::new()
+    }
+
+    fn from_program(program: Program, warnings: Vec<Diagnostic>) -> Policy {
+        let tree = Tree::build(&program);
+        Policy {
+            program,
+            tree,
+            warnings,
+        }
+    }
+
+    /// Decides a call with the compiled tree. Does not allocate for typical calls.
+    pub fn evaluate(&self, call: &ToolCall) -> Decision<'_> {
+        self.tree.evaluate(&self.program, call)
+    }
+
+    /// Decides a call with the reference interpreter (every rule in turn).
+    pub fn evaluate_reference(&self, call: &ToolCall) -> Decision<'_> {
+        reference::evaluate(&self.program, call)
+    }
+
+    /// The `policy "name"`, if given.
+    pub fn name(&self) -> Option<&str> {
+        self.program.name.as_deref()
+    }
+
+    /// The checked program.
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    /// The compiled tree.
+    pub fn tree(&self) -> &Tree {
+        &self.tree
+    }
+
+    /// Warnings found while loading.
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.warnings
+    }
+}
+
+impl std::str::FromStr for Policy {
+    type Err = LoadError;
+
+    fn from_str(s: &str) -> Result<Policy, LoadError> {
+        Policy::from_source(s)
+    }
+}
