@@ -1,1 +1,117 @@
-//! cli
+//! The `policy` command line: one file per subcommand, over the library.
+//!
+//! Exit codes: 0 success, 1 findings or a failed decision input, 2 usage or I/O problem.
+
+mod check;
+mod eval;
+mod tree;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::catalog::Catalog;
+use crate::policy::{LoadError, PolicyBuilder};
+
+/// Exit code: success.
+pub const OK: i32 = 0;
+/// Exit code: findings, an invalid policy or an invalid call.
+pub const FAILED: i32 = 1;
+/// Exit code: usage or I/O problem.
+pub const USAGE: i32 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "policy",
+    version,
+    about = "Gate AI agent tool calls: allow, audit, wait for a human, or deny",
+    long_about = "Checks gate policies, evaluates tool calls against them, and shows the \
+                  compiled decision tree. See docs/language.md for the language."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check policies: syntax, names, classes, options, types, and tools against a catalog.
+    ///
+    /// Each PATH is a .gate file, a policy directory, or a directory searched for policy
+    /// directories (every directory holding .gate files is one policy).
+    Check(check::Args),
+    /// Decide tool calls and print the decision as JSON.
+    Eval(eval::Args),
+    /// Print the compiled decision tree of a policy.
+    Tree(tree::Args),
+}
+
+/// Output formats of `policy check`.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    /// Compiler-style messages with the source line and a caret.
+    Human,
+    /// One JSON document (schema in docs/cli.md).
+    Json,
+}
+
+/// Runs the command line and returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { USAGE } else { OK };
+        }
+    };
+    match cli.command {
+        Command::Check(a) => check::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Tree(a) => tree::run(a),
+    }
+}
+
+/// A builder for one policy path, with an explicit catalog if given.
+fn builder(path: &PathBuf, tools: Option<&Catalog>) -> Result<PolicyBuilder, LoadError> {
+    let mut b = PolicyBuilder::new();
+    if let Some(c) = tools {
+        b = b.catalog(c.clone());
+    }
+    b.path(path)
+}
+
+/// Loads `--tools` if given; prints the error and returns the exit code otherwise.
+fn load_catalog(path: Option<&PathBuf>) -> Result<Option<Catalog>, i32> {
+    match path {
+        None => Ok(None),
+        Some(p) => match Catalog::load(p) {
+            Ok(c) => Ok(Some(c)),
+            Err(e @ crate::catalog::CatalogError::Io { .. }) => {
+                eprintln!("error: {e}");
+                Err(USAGE)
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                Err(FAILED)
+            }
+        },
+    }
+}
+
+/// Prints a load error and returns its exit code.
+fn report_load_error(e: &LoadError) -> i32 {
+    match e {
+        LoadError::Io { .. } => {
+            eprintln!("error: {e}");
+            USAGE
+        }
+        LoadError::Catalog(_) => {
+            eprintln!("error: {e}");
+            FAILED
+        }
+        LoadError::Invalid { .. } => {
+            eprintln!("{e}");
+            FAILED
+        }
+    }
+}

@@ -16,7 +16,7 @@
 
 mod fold;
 pub mod globs;
-mod print;
+pub mod print;
 mod walk;
 
 use std::collections::{BTreeSet, HashMap};
@@ -179,10 +179,18 @@ impl Tree {
             let Some(set) = rule_sets.get(i) else { continue };
             let targets: Vec<usize> = match set {
                 ToolSet::Any => vec![usize::MAX],
-                ToolSet::Some { globs, .. } => globs
-                    .iter()
-                    .filter_map(|g| glob_ids.get(g.as_str()).map(|&id| id as usize))
-                    .collect(),
+                // A conjunction of globs is filed under its first glob; the rest are
+                // tested by the folded condition.
+                ToolSet::Some { globs, .. } => {
+                    let mut t: Vec<usize> = globs
+                        .iter()
+                        .filter_map(|c| c.first())
+                        .filter_map(|g| glob_ids.get(g.as_str()).map(|&id| id as usize))
+                        .collect();
+                    t.sort_unstable();
+                    t.dedup();
+                    t
+                }
             };
             if targets.is_empty() {
                 continue;

@@ -49,6 +49,8 @@ pub struct Rule {
     pub gate: Option<GateOptions>,
     /// The whole rule.
     pub span: Span,
+    /// The rule's name.
+    pub name_span: Span,
 }
 
 /// How an approval gate waits and who decides.
@@ -251,7 +253,7 @@ pub enum Lit {
 }
 
 /// Where a path starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Root {
     /// The call's arguments.
     Args,

@@ -9,6 +9,7 @@ pub mod diagnostic;
 pub mod eval;
 pub mod glob;
 pub mod ir;
+pub mod overlap;
 pub mod policy;
 pub mod source;
 pub mod syntax;

@@ -15,12 +15,12 @@ use crate::ir::{ClassId, Cond, Lit, Op, Program, Term};
 pub enum ToolSet {
     /// Any tool name.
     Any,
-    /// These names, and every name one of these globs matches.
+    /// These names, and every name that matches all globs of one of the conjunctions.
     Some {
         /// Exact names.
         exact: BTreeSet<String>,
-        /// Globs.
-        globs: Vec<Arc<Glob>>,
+        /// Conjunctions of globs (a name must match every glob of one of them).
+        globs: Vec<Vec<Arc<Glob>>>,
     },
 }
 
@@ -43,7 +43,7 @@ impl ToolSet {
         match self {
             ToolSet::Any => true,
             ToolSet::Some { exact, globs } => {
-                exact.contains(name) || globs.iter().any(|g| g.matches(name))
+                exact.contains(name) || globs.iter().any(|c| conj_matches(c, name))
             }
         }
     }
@@ -61,7 +61,7 @@ impl ToolSet {
             ) => {
                 exact.extend(e2);
                 for g in g2 {
-                    if !globs.iter().any(|x| x.as_str() == g.as_str()) {
+                    if !globs.iter().any(|x| same(x, &g)) {
                         globs.push(g);
                     }
                 }
@@ -70,7 +70,7 @@ impl ToolSet {
         }
     }
 
-    /// Set intersection, over-approximated where two globs meet (the first is kept).
+    /// Set intersection (exact: glob conjunctions are kept as such).
     pub fn intersect(self, other: ToolSet) -> ToolSet {
         match (self, other) {
             (ToolSet::Any, x) | (x, ToolSet::Any) => x,
@@ -86,17 +86,54 @@ impl ToolSet {
             ) => {
                 let mut exact = BTreeSet::new();
                 for e in &e1 {
-                    if e2.contains(e) || g2.iter().any(|g| g.matches(e)) {
+                    if e2.contains(e) || g2.iter().any(|c| conj_matches(c, e)) {
                         exact.insert(e.clone());
                     }
                 }
                 for e in &e2 {
-                    if g1.iter().any(|g| g.matches(e)) {
+                    if g1.iter().any(|c| conj_matches(c, e)) {
                         exact.insert(e.clone());
                     }
                 }
-                let globs = if g2.is_empty() { Vec::new() } else { g1 };
+                let mut globs: Vec<Vec<Arc<Glob>>> = Vec::new();
+                for a in &g1 {
+                    for b in &g2 {
+                        let mut c = a.clone();
+                        for g in b {
+                            if !c.iter().any(|x| x.as_str() == g.as_str()) {
+                                c.push(g.clone());
+                            }
+                        }
+                        if !globs.iter().any(|x| same(x, &c)) {
+                            globs.push(c);
+                        }
+                    }
+                }
                 ToolSet::Some { exact, globs }
+            }
+        }
+    }
+
+    /// Whether the set certainly holds a name: an exact name, or (given a universe of
+    /// names) one of them; `None` when only glob conjunctions could say, undecided.
+    pub fn certainly_nonempty<'a>(
+        &self,
+        universe: Option<impl IntoIterator<Item = &'a str>>,
+    ) -> Option<bool> {
+        match self {
+            ToolSet::Any => Some(true),
+            ToolSet::Some { exact, globs } => {
+                if !exact.is_empty() {
+                    return Some(true);
+                }
+                if globs.is_empty() {
+                    return Some(false);
+                }
+                match universe {
+                    Some(names) => Some(names.into_iter().any(|n| self.contains(n))),
+                    None if globs.iter().any(|c| c.len() == 1) => Some(true),
+                    None => None,
+                }
             }
         }
     }
@@ -170,12 +207,20 @@ fn walk(program: &Program, cond: &Cond, visiting: &mut Vec<ClassId>) -> ToolSet 
             },
             (Op::Glob(g), _) => ToolSet::Some {
                 exact: BTreeSet::new(),
-                globs: vec![g.clone()],
+                globs: vec![vec![g.clone()]],
             },
             _ => ToolSet::Any,
         },
         _ => ToolSet::Any,
     }
+}
+
+fn conj_matches(conj: &[Arc<Glob>], name: &str) -> bool {
+    conj.iter().all(|g| g.matches(name))
+}
+
+fn same(a: &[Arc<Glob>], b: &[Arc<Glob>]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.as_str() == y.as_str())
 }
 
 #[cfg(test)]
@@ -187,7 +232,7 @@ mod tests {
             exact: exact.iter().map(|s| s.to_string()).collect(),
             globs: globs
                 .iter()
-                .map(|g| Arc::new(Glob::new(g).unwrap()))
+                .map(|g| vec![Arc::new(Glob::new(g).unwrap())])
                 .collect(),
         }
     }
@@ -201,6 +246,8 @@ mod tests {
         assert!(!i.contains("crm.get"));
         assert!(!i.contains("bank.other"));
         assert!(set(&["a"], &[]).intersect(set(&["b"], &[])).is_empty());
+        let both = set(&[], &["*.get"]).intersect(set(&[], &["iam.*"]));
+        assert!(both.contains("iam.get") && !both.contains("crm.get") && !both.contains("iam.put"));
     }
 
     #[test]

@@ -5,20 +5,20 @@ use crate::ast::Effect;
 use crate::catalog::{ArgSpec, ArgType, Catalog, ToolSpec};
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::ir::{Cond, Lit, Op, PathExpr, Program, Root, Seg, Term};
+use crate::overlap;
 use crate::toolset::{self, ToolSet};
 
 pub(super) fn check(program: &Program) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for rule in &program.rules {
-        let set = toolset::of(program, &rule.cond);
-        if set.is_empty() {
+        if overlap::can_hold(program, &rule.cond) == Some(false) {
             out.push(
                 Diagnostic::new(
                     Code::NeverMatches,
-                    rule.span,
-                    format!("rule `{}` can never match: its tool tests exclude each other", rule.name),
+                    rule.name_span,
+                    format!("rule `{}` can never match: its conditions exclude each other", rule.name),
                 )
-                .with_help("a call has exactly one tool name"),
+                .with_help("a call has one tool name, and a value cannot be on both sides of a bound"),
             );
         }
     }
@@ -30,29 +30,24 @@ pub(super) fn check(program: &Program) -> Vec<Diagnostic> {
         let set = toolset::of(program, &rule.cond);
         for &class in &program.never_auto {
             let Some(c) = program.class(class) else { continue };
-            let class_set = toolset::of_class(program, class);
-            let both = set.clone().intersect(class_set);
-            if both.is_empty() {
+            if overlap::can_both_hold(program, &rule.cond, &Cond::Class(class)) != Some(true) {
                 continue;
             }
-            let example = program
-                .catalog
-                .as_ref()
-                .and_then(|cat| cat.tools.keys().find(|t| both.contains(t)).cloned())
-                .or_else(|| match &both {
+            let both = set.clone().intersect(toolset::of_class(program, class));
+            let example = match program.catalog.as_ref() {
+                Some(cat) => cat.tools.keys().find(|t| both.contains(t)).cloned(),
+                None => match &both {
                     ToolSet::Some { exact, .. } => exact.iter().next().cloned(),
                     ToolSet::Any => None,
-                });
-            if program.catalog.is_some() && example.is_none() {
-                continue;
-            }
+                },
+            };
             let eg = example
                 .map(|t| format!(" (for example `{t}`)"))
                 .unwrap_or_default();
             out.push(
                 Diagnostic::new(
                     Code::NeverAutoOverlap,
-                    rule.span,
+                    rule.name_span,
                     format!(
                         "{} rule `{}` can match calls of never-auto class `{}`{eg}; those calls \
                          wait for approval anyway",

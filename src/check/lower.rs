@@ -576,6 +576,7 @@ impl<'a> Lowerer<'a> {
             reason,
             gate: (r.effect == Effect::Approve).then_some(gate),
             span: r.span,
+            name_span: r.name.span,
         })
     }
 

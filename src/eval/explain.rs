@@ -1,1 +1,174 @@
-//! explain
+//! `--explain`: a human-readable trace of a decision.
+//!
+//! For every rule the tree considered for this tool it shows the verdict and the value of
+//! each comparison; it lists the rules the tree never tried (sliced away by tool name)
+//! and what was unknown.
+
+use std::fmt::Write as _;
+
+use super::call::ToolCall;
+use super::decision::Decision;
+use super::value::{Env, Tri, class_member, eval, lookup};
+use crate::compile::print::{cond_text, term};
+use crate::ir::{Cond, Program, Term};
+use crate::policy::Policy;
+
+fn verdict(t: Tri<'_>) -> String {
+    match t {
+        Tri::True => "true".into(),
+        Tri::False => "false".into(),
+        Tri::Unknown(c) => match c.path {
+            Some(p) => format!("unknown ({} {})", p.text, c.why),
+            None => format!("unknown ({})", c.why),
+        },
+    }
+}
+
+/// The trace of a decision, as text.
+pub fn explain(policy: &Policy, call: &ToolCall, decision: &Decision<'_>) -> String {
+    let program = policy.program();
+    let env = Env {
+        tool: &call.tool,
+        args: &call.args,
+        context: &call.context,
+        program,
+        glob_hits: &[],
+    };
+    let mut out = String::new();
+    let report = decision.report(call);
+    let _ = writeln!(out, "call      {} {}", call.tool, call.args);
+    let mode = decision
+        .mode()
+        .map(|m| format!(" ({})", if m == crate::Mode::Async { "async" } else { "sync" }))
+        .unwrap_or_default();
+    let named = if report.rules.is_empty() {
+        String::new()
+    } else {
+        format!(" by {}", report.rules.join(", "))
+    };
+    let _ = writeln!(out, "decision  {}{mode}{named}", decision.effect());
+    if decision.default_applied() {
+        let _ = writeln!(out, "          no rule matched: the default ({}) applied", program.default);
+    }
+    for r in &report.reasons {
+        let _ = writeln!(out, "reason    {}: {}", r.rule, r.reason);
+    }
+
+    let tried = policy.tree().candidate_rules(&call.tool);
+    let listed = program
+        .catalog
+        .as_deref()
+        .map(|c| c.tool(&call.tool).is_some());
+    let _ = writeln!(
+        out,
+        "\nthe tree tried {} of {} rules for tool `{}`{}",
+        tried.len(),
+        program.rules.len(),
+        call.tool,
+        match listed {
+            Some(false) => " (not in the catalog)",
+            _ => "",
+        }
+    );
+    for &id in &tried {
+        let Some(rule) = program.rule(id) else { continue };
+        let v = eval(&rule.cond, &env, None);
+        let _ = writeln!(out, "\n  {} {}: {}", rule.effect, rule.name, verdict(v));
+        trace(&rule.cond, &env, program, 2, &mut out);
+    }
+    let skipped: Vec<&str> = program
+        .rules
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !tried.contains(&(*i as u32)))
+        .map(|(_, r)| r.name.as_str())
+        .collect();
+    if !skipped.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nnever tried (sliced away by tool name): {}",
+            skipped.join(", ")
+        );
+    }
+    if !program.never_auto.is_empty() {
+        let _ = writeln!(out, "\nnever-auto floors:");
+        for &c in &program.never_auto {
+            let Some(class) = program.class(c) else { continue };
+            let _ = writeln!(out, "  {}: {}", class.name, verdict(class_member(c, &env)));
+        }
+    }
+    if !report.unknown.is_empty() {
+        let _ = writeln!(out, "\nunknown (fail closed: each asks a human):");
+        for u in &report.unknown {
+            let _ = writeln!(out, "  {}: {} {}", u.rule, u.path, u.why);
+        }
+    }
+    out
+}
+
+fn trace(cond: &Cond, env: &Env<'_, '_>, program: &Program, depth: usize, out: &mut String) {
+    let pad = "  ".repeat(depth);
+    match cond {
+        Cond::And(items) | Cond::Or(items) => {
+            for c in items.iter() {
+                match c {
+                    Cond::And(_) | Cond::Or(_) => {
+                        let word = if matches!(c, Cond::And(_)) { "all of" } else { "any of" };
+                        let _ = writeln!(out, "{pad}{word}: {}", verdict(eval(c, env, None)));
+                        trace(c, env, program, depth + 1, out);
+                    }
+                    _ => trace(c, env, program, depth, out),
+                }
+            }
+        }
+        Cond::Class(id) => {
+            let name = program.class(*id).map(|c| c.name.as_str()).unwrap_or("");
+            let via_catalog = program
+                .class(*id)
+                .is_some_and(|c| c.has_catalog_tool(env.tool));
+            let _ = writeln!(
+                out,
+                "{pad}class {name}: {}{}",
+                verdict(class_member(*id, env)),
+                if via_catalog { " (the catalog puts this tool in it)" } else { "" }
+            );
+            if let (false, Some(Some(c))) = (via_catalog, program.class(*id).map(|c| c.cond.as_ref())) {
+                trace(c, env, program, depth + 1, out);
+            }
+        }
+        Cond::Compare { left, right, .. } => {
+            let mut values = Vec::new();
+            for t in [left, right] {
+                if let Term::Path(p) | Term::Len(p) = t {
+                    let v = lookup(p, env, None)
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| "missing".into());
+                    values.push(format!("{} = {v}", term(t)));
+                }
+            }
+            let vals = if values.is_empty() {
+                if matches!(left, Term::Tool) || matches!(right, Term::Tool) {
+                    format!("   [tool = {}]", env.tool)
+                } else {
+                    String::new()
+                }
+            } else {
+                format!("   [{}]", values.join(", "))
+            };
+            let _ = writeln!(
+                out,
+                "{pad}{}: {}{vals}",
+                cond_text(cond, program),
+                verdict(eval(cond, env, None))
+            );
+        }
+        other => {
+            let _ = writeln!(
+                out,
+                "{pad}{}: {}",
+                cond_text(other, program),
+                verdict(eval(other, env, None))
+            );
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! `policy eval`.
+
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::PathBuf;
+
+use super::{FAILED, OK, USAGE, builder, load_catalog, report_load_error};
+use crate::eval::call::ToolCall;
+use crate::eval::explain;
+use crate::policy::Policy;
+
+/// Arguments of `policy eval`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The policy: a .gate file or a policy directory.
+    path: PathBuf,
+    /// The call as JSON (`-` reads standard input).
+    #[arg(long, value_name = "FILE", default_value = "-")]
+    call: String,
+    /// Read one call per line and write one decision per line (streaming).
+    #[arg(long, conflicts_with = "explain")]
+    jsonl: bool,
+    /// Print a human-readable trace instead of JSON.
+    #[arg(long)]
+    explain: bool,
+    /// Tool catalog; replaces any tools.yaml beside the policy.
+    #[arg(long, value_name = "CATALOG")]
+    tools: Option<PathBuf>,
+    /// Decide with the reference interpreter instead of the compiled tree.
+    #[arg(long, hide = true)]
+    reference: bool,
+}
+
+fn input(name: &str) -> std::io::Result<Box<dyn Read>> {
+    if name == "-" {
+        Ok(Box::new(std::io::stdin()))
+    } else {
+        Ok(Box::new(std::fs::File::open(name)?))
+    }
+}
+
+pub(super) fn run(args: Args) -> i32 {
+    let catalog = match load_catalog(args.tools.as_ref()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let policy = match builder(&args.path, catalog.as_ref()).and_then(|b| b.build()) {
+        Ok(p) => p,
+        Err(e) => return report_load_error(&e),
+    };
+    let reader = match input(&args.call) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot read `{}`: {e}", args.call);
+            return USAGE;
+        }
+    };
+    let label = if args.call == "-" { "<stdin>" } else { &args.call };
+    if args.jsonl {
+        return stream(&policy, reader, label, args.reference);
+    }
+    let mut text = String::new();
+    let mut reader = reader;
+    if let Err(e) = reader.read_to_string(&mut text) {
+        eprintln!("error: cannot read `{label}`: {e}");
+        return USAGE;
+    }
+    let call = match ToolCall::from_json(&text) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {label}: {e}");
+            return FAILED;
+        }
+    };
+    if let Some(cat) = policy.program().catalog.as_deref()
+        && cat.tool(&call.tool).is_none()
+    {
+        eprintln!(
+            "warning: tool `{}` is not in catalog `{}`; the policy decides it all the same",
+            call.tool, cat.name
+        );
+    }
+    let decision = if args.reference {
+        policy.evaluate_reference(&call)
+    } else {
+        policy.evaluate(&call)
+    };
+    if args.explain {
+        print!("{}", explain::explain(&policy, &call, &decision));
+        return OK;
+    }
+    match serde_json::to_string_pretty(&decision.report(&call)) {
+        Ok(s) => {
+            println!("{s}");
+            OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            FAILED
+        }
+    }
+}
+
+/// One decision per input line, in constant memory.
+fn stream(policy: &Policy, reader: Box<dyn Read>, label: &str, reference: bool) -> i32 {
+    let mut reader = BufReader::with_capacity(1 << 16, reader);
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut line = String::new();
+    let mut number = 0usize;
+    let mut bad = 0usize;
+    loop {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                let _ = out.flush();
+                eprintln!("error: cannot read `{label}` at line {}: {e}", number + 1);
+                return USAGE;
+            }
+        }
+        number += 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let written = match ToolCall::from_json(&line) {
+            Ok(call) => {
+                let d = if reference {
+                    policy.evaluate_reference(&call)
+                } else {
+                    policy.evaluate(&call)
+                };
+                serde_json::to_writer(&mut out, &d.report(&call)).map_err(std::io::Error::from)
+            }
+            Err(e) => {
+                bad += 1;
+                let err = serde_json::json!({"line": number, "error": e.to_string()});
+                serde_json::to_writer(&mut out, &err).map_err(std::io::Error::from)
+            }
+        };
+        if written.and_then(|_| out.write_all(b"\n")).is_err() {
+            // The reader went away (a closed pipe): stop quietly.
+            return OK;
+        }
+    }
+    let _ = out.flush();
+    if bad > 0 {
+        eprintln!("{bad} of {number} line(s) were not valid tool calls");
+        FAILED
+    } else {
+        OK
+    }
+}
