@@ -466,12 +466,15 @@ impl<'a> Lowerer<'a> {
                         Code::OptionNotAllowed,
                         opt.span(),
                         format!(
-                            "`{kw}` is an option of approve rules, and `{}` is a {} rule",
-                            r.name.text, r.effect
+                            "`{kw}` is an option of approve rules, and `{}` is {} {} rule",
+                            r.name.text,
+                            article(r.effect),
+                            r.effect
                         ),
                     )
                     .with_help(format!(
-                        "a {} rule does not wait for anyone; make it `approve` or remove `{kw}`",
+                        "{} {} rule does not wait for anyone; make it `approve` or remove `{kw}`",
+                        article(r.effect),
                         r.effect
                     )),
                 );
@@ -656,5 +659,12 @@ fn lit(l: &Literal) -> Lit {
         Literal::String(s) => Lit::Str(s.as_str().into()),
         Literal::Number(n) => Lit::Num(*n),
         Literal::Bool(b) => Lit::Bool(*b),
+    }
+}
+
+fn article(e: Effect) -> &'static str {
+    match e {
+        Effect::Allow | Effect::Audit | Effect::Approve => "an",
+        Effect::Deny => "a",
     }
 }

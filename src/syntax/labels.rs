@@ -125,6 +125,20 @@ const OPTIONS: &[Rule] = &[
     Rule::kw_show,
 ];
 
+const OPERANDS: &[Rule] = &[
+    Rule::len_call,
+    Rule::list,
+    Rule::string,
+    Rule::number,
+    Rule::boolean,
+    Rule::tool,
+    Rule::path,
+    Rule::path_root,
+    Rule::root_args,
+    Rule::root_context,
+    Rule::kw_len,
+];
+
 const STATEMENTS: &[Rule] = &[
     Rule::kw_policy,
     Rule::kw_default,
@@ -152,6 +166,10 @@ pub(super) fn expected(positives: &[Rule]) -> String {
              `decisions`, `show diff`) or `}`"
                 .into(),
         );
+    }
+    if positives.iter().filter(|r| OPERANDS.contains(r)).count() > 1 {
+        rest.retain(|r| !OPERANDS.contains(r));
+        parts.push(label(Rule::operand).to_string());
     }
     if has(OPERATORS) {
         rest.retain(|r| !OPERATORS.contains(r));
