@@ -168,8 +168,8 @@ impl Catalog {
             file: file.clone(),
             message: e.to_string(),
         })?;
-        let is_json = path.extension().is_some_and(|e| e == "json")
-            || text.trim_start().starts_with('{');
+        let is_json =
+            path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('{');
         if is_json {
             Catalog::from_mcp_json(&file, &text)
         } else {
@@ -226,14 +226,13 @@ impl Catalog {
     /// Parses an MCP `tools/list` result (`{"tools": [...]}`, or a JSON-RPC response
     /// whose `result` holds it).
     pub fn from_mcp_json(name: &str, text: &str) -> Result<Catalog, CatalogError> {
-        let invalid = |message: String, line: Option<usize>, column: Option<usize>| {
-            CatalogError::Invalid {
+        let invalid =
+            |message: String, line: Option<usize>, column: Option<usize>| CatalogError::Invalid {
                 file: name.to_string(),
                 line,
                 column,
                 message,
-            }
-        };
+            };
         let value: serde_json::Value = serde_json::from_str(text)
             .map_err(|e| invalid(e.to_string(), Some(e.line()), Some(e.column())))?;
         let list = value
@@ -250,7 +249,11 @@ impl Catalog {
         let mut tools = BTreeMap::new();
         for (i, tool) in list.iter().enumerate() {
             let tool_name = tool.get("name").and_then(|n| n.as_str()).ok_or_else(|| {
-                invalid(format!("tool number {} has no `name` string", i + 1), None, None)
+                invalid(
+                    format!("tool number {} has no `name` string", i + 1),
+                    None,
+                    None,
+                )
             })?;
             let args = tool
                 .get("inputSchema")
@@ -383,14 +386,25 @@ mod tests {
         let args = refund.args.as_ref().unwrap();
         assert_eq!(args["amount"].ty, ArgType::Number);
         assert!(args["note"].optional);
-        assert!(args["customer"].properties.as_ref().unwrap().contains_key("tier"));
+        assert!(
+            args["customer"]
+                .properties
+                .as_ref()
+                .unwrap()
+                .contains_key("tier")
+        );
         assert!(c.tool("crm.get").unwrap().args.is_none());
     }
 
     #[test]
     fn yaml_errors_name_the_place() {
-        let e = Catalog::from_yaml("t.yaml", "tools:\n  a:\n    args:\n      n: numbr\n").unwrap_err();
-        assert!(e.to_string().contains("tool `a`, argument `n`: unknown type `numbr`"), "{e}");
+        let e =
+            Catalog::from_yaml("t.yaml", "tools:\n  a:\n    args:\n      n: numbr\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("tool `a`, argument `n`: unknown type `numbr`"),
+            "{e}"
+        );
         let e = Catalog::from_yaml("t.yaml", "tools: [1, 2\n").unwrap_err();
         assert!(e.to_string().starts_with("t.yaml:"), "{e}");
         let e = Catalog::from_yaml("t.yaml", "tool:\n  a: {}\n").unwrap_err();

@@ -45,10 +45,7 @@ pub fn check(
                             *span,
                             "a policy has one `policy \"name\"` header",
                         )
-                        .with_help(format!(
-                            "the first is at {}",
-                            sources.locate(*first)
-                        )),
+                        .with_help(format!("the first is at {}", sources.locate(*first))),
                     ),
                     None => header = Some((name.value.clone(), *span)),
                 },
@@ -70,9 +67,7 @@ pub fn check(
         }
     }
     if default.is_none() {
-        let span = files
-            .first()
-            .map(|(f, _)| Span::new(*f, 0, 0));
+        let span = files.first().map(|(f, _)| Span::new(*f, 0, 0));
         diags.push(
             Diagnostic::new(
                 Code::MissingDefault,
@@ -259,7 +254,10 @@ fn find_cycles(classes: &[Class]) -> Vec<Diagnostic> {
                 }
                 path.push(node);
             }
-            let succ = edges.get(node).and_then(|e| e.get(next)).map(|&n| n as usize);
+            let succ = edges
+                .get(node)
+                .and_then(|e| e.get(next))
+                .map(|&n| n as usize);
             match succ {
                 Some(n) => {
                     stack.push((node, next + 1));
@@ -275,11 +273,14 @@ fn find_cycles(classes: &[Class]) -> Vec<Diagnostic> {
                                 .filter_map(|&i| classes.get(i).map(|c| c.name.as_str()))
                                 .collect();
                             let span = classes.get(n).and_then(|c| c.span);
-                            out.push(Diagnostic::new(
-                                Code::ClassCycle,
-                                span,
-                                format!("class cycle: {}", cycle.join(" -> ")),
-                            ).with_help("a class cannot be defined in terms of itself"));
+                            out.push(
+                                Diagnostic::new(
+                                    Code::ClassCycle,
+                                    span,
+                                    format!("class cycle: {}", cycle.join(" -> ")),
+                                )
+                                .with_help("a class cannot be defined in terms of itself"),
+                            );
                         }
                         _ => {}
                     }

@@ -72,7 +72,7 @@ pub fn main() -> i32 {
 }
 
 /// A builder for one policy path, with an explicit catalog if given.
-fn builder(path: &PathBuf, tools: Option<&Catalog>) -> Result<PolicyBuilder, LoadError> {
+fn builder(path: &std::path::Path, tools: Option<&Catalog>) -> Result<PolicyBuilder, LoadError> {
     let mut b = PolicyBuilder::new();
     if let Some(c) = tools {
         b = b.catalog(c.clone());

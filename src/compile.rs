@@ -173,10 +173,13 @@ impl Tree {
             tool: fold::ToolKnown::Unlisted(&glob_ids),
         };
         let mut always: [Vec<Entry>; 4] = Default::default();
-        let mut per_glob: Vec<[Vec<Entry>; 4]> =
-            (0..glob_patterns.len()).map(|_| Default::default()).collect();
+        let mut per_glob: Vec<[Vec<Entry>; 4]> = (0..glob_patterns.len())
+            .map(|_| Default::default())
+            .collect();
         for (i, rule) in program.rules.iter().enumerate() {
-            let Some(set) = rule_sets.get(i) else { continue };
+            let Some(set) = rule_sets.get(i) else {
+                continue;
+            };
             let targets: Vec<usize> = match set {
                 ToolSet::Any => vec![usize::MAX],
                 // A conjunction of globs is filed under its first glob; the rest are
@@ -251,9 +254,9 @@ impl Tree {
 /// Splits a tier's entries into threshold indexes (two or more rules bounding one path)
 /// and plain entries.
 fn index_tier(entries: Vec<Entry>) -> Tier {
-    let mut groups: HashMap<(Root, Box<str>, Bound), Vec<(f64, Entry, Arc<PathExpr>)>> =
-        HashMap::new();
-    let mut keys: Vec<(Root, Box<str>, Bound)> = Vec::new();
+    type Key = (Root, Box<str>, Bound);
+    let mut groups: HashMap<Key, Vec<(f64, Entry, Arc<PathExpr>)>> = HashMap::new();
+    let mut keys: Vec<Key> = Vec::new();
     let mut plain = Vec::new();
     for e in entries {
         match threshold(&e.cond) {
@@ -269,7 +272,9 @@ fn index_tier(entries: Vec<Entry>) -> Tier {
     }
     let mut indexes = Vec::new();
     for key in keys {
-        let Some(mut group) = groups.remove(&key) else { continue };
+        let Some(mut group) = groups.remove(&key) else {
+            continue;
+        };
         if group.len() < 2 {
             plain.extend(group.into_iter().map(|(_, e, _)| e));
             continue;

@@ -201,7 +201,13 @@ impl Diagnostic {
                 Some(f) => {
                     let (l, c) = f.line_col(span.start);
                     let (el, ec) = f.line_col(span.end);
-                    (Some(f.name.to_string()), Some(l), Some(c), Some(el), Some(ec))
+                    (
+                        Some(f.name.to_string()),
+                        Some(l),
+                        Some(c),
+                        Some(el),
+                        Some(ec),
+                    )
                 }
                 None => (None, None, None, None, None),
             },
@@ -245,7 +251,10 @@ pub struct DiagnosticRecord {
 }
 
 /// The closest candidate to `word` by edit distance, if close enough to be a likely typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(1);
     candidates
         .into_iter()
@@ -277,7 +286,10 @@ mod tests {
 
     #[test]
     fn suggests_near_misses_only() {
-        assert_eq!(did_you_mean("amonut", ["amount", "customer"]), Some("amount"));
+        assert_eq!(
+            did_you_mean("amonut", ["amount", "customer"]),
+            Some("amount")
+        );
         assert_eq!(did_you_mean("zzz", ["amount", "customer"]), None);
     }
 
@@ -285,7 +297,11 @@ mod tests {
     fn renders_caret_under_span() {
         let mut map = SourceMap::new();
         let f = map.add("p.gate", "default allow\ndefault deny\n");
-        let d = Diagnostic::new(Code::RepeatedDefault, Span::new(f, 14, 21), "repeated `default`");
+        let d = Diagnostic::new(
+            Code::RepeatedDefault,
+            Span::new(f, 14, 21),
+            "repeated `default`",
+        );
         let text = d.render(&map);
         assert!(text.contains("error[E011]: repeated `default`"), "{text}");
         assert!(text.contains("--> p.gate:2:1"), "{text}");

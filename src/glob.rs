@@ -163,7 +163,15 @@ mod tests {
         for p in ["bank.*", "v?.run", "*.get", "a+b(*)", "x\\?y"] {
             let g = Glob::new(p).unwrap();
             let r = regex::Regex::new(&g.to_regex()).unwrap();
-            for t in ["bank.wire", "v2.run", "crm.get", "a+b(zz)", "x?y", "xzy", ""] {
+            for t in [
+                "bank.wire",
+                "v2.run",
+                "crm.get",
+                "a+b(zz)",
+                "x?y",
+                "xzy",
+                "",
+            ] {
                 assert_eq!(g.matches(t), r.is_match(t), "{p} on {t}");
             }
         }

@@ -166,11 +166,26 @@ fn branches(program: &Program, cond: &Cond, depth: usize) -> Option<Vec<Branch>>
                 _ => return single(b),
             };
             let bound = match op {
-                Op::Gt => Bound { lo: Some((n, true)), hi: None },
-                Op::Ge => Bound { lo: Some((n, false)), hi: None },
-                Op::Lt => Bound { lo: None, hi: Some((n, true)) },
-                Op::Le => Bound { lo: None, hi: Some((n, false)) },
-                Op::Eq => Bound { lo: Some((n, false)), hi: Some((n, false)) },
+                Op::Gt => Bound {
+                    lo: Some((n, true)),
+                    hi: None,
+                },
+                Op::Ge => Bound {
+                    lo: Some((n, false)),
+                    hi: None,
+                },
+                Op::Lt => Bound {
+                    lo: None,
+                    hi: Some((n, true)),
+                },
+                Op::Le => Bound {
+                    lo: None,
+                    hi: Some((n, false)),
+                },
+                Op::Eq => Bound {
+                    lo: Some((n, false)),
+                    hi: Some((n, false)),
+                },
                 _ => return single(b),
             };
             if !matches!(path.root, Root::Var(_)) {

@@ -133,7 +133,11 @@ impl PolicyBuilder {
             } else {
                 dir
             };
-            if let Some(found) = CATALOG_NAMES.iter().map(|n| dir.join(n)).find(|p| p.is_file()) {
+            if let Some(found) = CATALOG_NAMES
+                .iter()
+                .map(|n| dir.join(n))
+                .find(|p| p.is_file())
+            {
                 match Catalog::load(&found) {
                     Ok(c) => self.catalog = Some(Arc::new(c)),
                     Err(e) => self.catalog_error = Some(e),

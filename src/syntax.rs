@@ -42,7 +42,11 @@ fn syntax_error(file: FileId, text: &str, err: &pest::error::Error<Rule>) -> Dia
         pest::error::ErrorVariant::ParsingError { positives, .. } => labels::expected(positives),
         pest::error::ErrorVariant::CustomError { message } => message.clone(),
     };
-    let end = pos + text.get(pos..).and_then(|s| s.chars().next()).map_or(0, char::len_utf8);
+    let end = pos
+        + text
+            .get(pos..)
+            .and_then(|s| s.chars().next())
+            .map_or(0, char::len_utf8);
     Diagnostic::new(
         Code::Syntax,
         Span::new(file, pos, end),
@@ -93,9 +97,13 @@ pub fn parse_path(file: FileId, text: &str, offset: usize) -> Result<ast::Path, 
             format!("`{text}` is not a path"),
         ));
     }
-    let pair = pairs
-        .next()
-        .ok_or_else(|| Diagnostic::new(Code::BadTemplate, Span::new(file, offset, offset), "empty hole"))?;
+    let pair = pairs.next().ok_or_else(|| {
+        Diagnostic::new(
+            Code::BadTemplate,
+            Span::new(file, offset, offset),
+            "empty hole",
+        )
+    })?;
     let mut path = lower::path_at(file, pair)?;
     path.span.start += offset as u32;
     path.span.end += offset as u32;

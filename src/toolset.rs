@@ -53,7 +53,10 @@ impl ToolSet {
         match (self, other) {
             (ToolSet::Any, _) | (_, ToolSet::Any) => ToolSet::Any,
             (
-                ToolSet::Some { mut exact, mut globs },
+                ToolSet::Some {
+                    mut exact,
+                    mut globs,
+                },
                 ToolSet::Some {
                     exact: e2,
                     globs: g2,
@@ -178,12 +181,12 @@ fn class_set(program: &Program, id: ClassId, visiting: &mut Vec<ClassId>) -> Too
 fn walk(program: &Program, cond: &Cond, visiting: &mut Vec<ClassId>) -> ToolSet {
     match cond {
         Cond::Const(false) => ToolSet::empty(),
-        Cond::And(items) => items
-            .iter()
-            .fold(ToolSet::Any, |acc, c| acc.intersect(walk(program, c, visiting))),
-        Cond::Or(items) => items
-            .iter()
-            .fold(ToolSet::empty(), |acc, c| acc.union(walk(program, c, visiting))),
+        Cond::And(items) => items.iter().fold(ToolSet::Any, |acc, c| {
+            acc.intersect(walk(program, c, visiting))
+        }),
+        Cond::Or(items) => items.iter().fold(ToolSet::empty(), |acc, c| {
+            acc.union(walk(program, c, visiting))
+        }),
         Cond::Class(id) => class_set(program, *id, visiting),
         Cond::Compare {
             left: Term::Tool,

@@ -6,40 +6,70 @@ use std::collections::BTreeSet;
 use holdpoint::{Decision, Policy, ToolCall};
 use serde_json::Value;
 
-fn check_expect(case: &str, which: &str, d: &Decision<'_>, call: &ToolCall, expect: &Value) -> Vec<String> {
+fn check_expect(
+    case: &str,
+    which: &str,
+    d: &Decision<'_>,
+    call: &ToolCall,
+    expect: &Value,
+) -> Vec<String> {
     let mut errs = Vec::new();
     let report = d.report(call);
     let effect = serde_json::to_value(report.effect).unwrap();
     if expect.get("effect") != Some(&effect) {
-        errs.push(format!("{case} [{which}] {call:?}: effect {effect}, expected {:?}", expect.get("effect")));
+        errs.push(format!(
+            "{case} [{which}] {call:?}: effect {effect}, expected {:?}",
+            expect.get("effect")
+        ));
     }
     if let Some(rules) = expect.get("rules") {
-        let want: BTreeSet<String> = rules.as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()).collect();
+        let want: BTreeSet<String> = rules
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().to_string())
+            .collect();
         let got: BTreeSet<String> = report.rules.iter().cloned().collect();
         if want != got {
-            errs.push(format!("{case} [{which}] {call:?}: rules {got:?}, expected {want:?}"));
+            errs.push(format!(
+                "{case} [{which}] {call:?}: rules {got:?}, expected {want:?}"
+            ));
         }
     }
     if let Some(mode) = expect.get("mode") {
-        let got = report.approval.as_ref().map(|a| serde_json::to_value(a.mode).unwrap());
+        let got = report
+            .approval
+            .as_ref()
+            .map(|a| serde_json::to_value(a.mode).unwrap());
         if got.as_ref() != Some(mode) {
-            errs.push(format!("{case} [{which}] {call:?}: mode {got:?}, expected {mode}"));
+            errs.push(format!(
+                "{case} [{which}] {call:?}: mode {got:?}, expected {mode}"
+            ));
         }
     }
     if let Some(da) = expect.get("default_applied") {
         if Some(report.default_applied) != da.as_bool() {
-            errs.push(format!("{case} [{which}] {call:?}: default_applied {}, expected {da}", report.default_applied));
+            errs.push(format!(
+                "{case} [{which}] {call:?}: default_applied {}, expected {da}",
+                report.default_applied
+            ));
         }
     }
     if let Some(u) = expect.get("unknown") {
         if Some(!report.unknown.is_empty()) != u.as_bool() {
-            errs.push(format!("{case} [{which}] {call:?}: unknown {:?}, expected {u}", report.unknown));
+            errs.push(format!(
+                "{case} [{which}] {call:?}: unknown {:?}, expected {u}",
+                report.unknown
+            ));
         }
     }
     if let Some(reason) = expect.get("reason") {
         let reason = reason.as_str().unwrap();
         if !report.reasons.iter().any(|r| r.reason == reason) {
-            errs.push(format!("{case} [{which}] {call:?}: reasons {:?}, expected {reason:?}", report.reasons));
+            errs.push(format!(
+                "{case} [{which}] {call:?}: reasons {:?}, expected {reason:?}",
+                report.reasons
+            ));
         }
     }
     errs
@@ -67,7 +97,8 @@ fn conformance_cases_pass_on_tree_and_reference() {
                     Err(e) => {
                         let words = case["message_contains"].as_str().unwrap();
                         if !e.to_string().contains(words) {
-                            failures.push(format!("{name}: error does not mention {words:?}:\n{e}"));
+                            failures
+                                .push(format!("{name}: error does not mention {words:?}:\n{e}"));
                         }
                     }
                 }
@@ -84,11 +115,28 @@ fn conformance_cases_pass_on_tree_and_reference() {
                 count += 1;
                 let call = ToolCall::from_value(c["call"].clone()).unwrap();
                 let expect = &c["expect"];
-                failures.extend(check_expect(name, "tree", &policy.evaluate(&call), &call, expect));
-                failures.extend(check_expect(name, "reference", &policy.evaluate_reference(&call), &call, expect));
+                failures.extend(check_expect(
+                    name,
+                    "tree",
+                    &policy.evaluate(&call),
+                    &call,
+                    expect,
+                ));
+                failures.extend(check_expect(
+                    name,
+                    "reference",
+                    &policy.evaluate_reference(&call),
+                    &call,
+                    expect,
+                ));
             }
         }
     }
     assert!(count > 50, "only {count} cases found");
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -72,5 +72,8 @@ fn support_refund_above_the_lane_waits_for_finance() {
     assert_eq!(d.effect(), holdpoint::Effect::Approve);
     let gates: Vec<String> = d.gates().map(|g| d.name_of(g.source)).collect();
     assert_eq!(gates, vec!["refund_over_lane"]);
-    assert!(d.gates().all(|g| g.options.by == vec!["finance".to_string()]));
+    assert!(
+        d.gates()
+            .all(|g| g.options.by == vec!["finance".to_string()])
+    );
 }

@@ -12,7 +12,15 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
 const TOOLS: &[&str] = &[
-    "pay", "refund", "bank.wire", "bank.get", "crm.get", "crm.put", "mail", "v2.run", "db",
+    "pay",
+    "refund",
+    "bank.wire",
+    "bank.get",
+    "crm.get",
+    "crm.put",
+    "mail",
+    "v2.run",
+    "db",
 ];
 const UNLISTED: &[&str] = &["zzz", "bank.other", "x.get", "v9.run", "crm.bulk"];
 const GLOBS: &[&str] = &["bank.*", "*.get", "crm.*", "v?.run", "*", "*a*"];
@@ -30,8 +38,12 @@ fn atom(classes: usize, with_exists: bool) -> BoxedStrategy<String> {
     let cmp = prop::sample::select(&["<", "<=", ">", ">=", "==", "!="][..]);
     let num_path = prop::sample::select(&["args.amount", "args.n", "args.items[0].qty"][..]);
     let mut options: Vec<BoxedStrategy<String>> = vec![
-        tool.clone().prop_map(|t| format!("tool == \"{t}\"")).boxed(),
-        tool.clone().prop_map(|t| format!("tool != \"{t}\"")).boxed(),
+        tool.clone()
+            .prop_map(|t| format!("tool == \"{t}\""))
+            .boxed(),
+        tool.clone()
+            .prop_map(|t| format!("tool != \"{t}\""))
+            .boxed(),
         (tool.clone(), tool)
             .prop_map(|(a, b)| format!("tool in [\"{a}\", \"{b}\"]"))
             .boxed(),
@@ -72,9 +84,14 @@ fn atom(classes: usize, with_exists: bool) -> BoxedStrategy<String> {
     ];
     if with_exists {
         options.push(
-            prop::sample::select(&["exists(args.amount)", "exists(context.workflow.final_step) and context.workflow.final_step == true"][..])
-                .prop_map(str::to_string)
-                .boxed(),
+            prop::sample::select(
+                &[
+                    "exists(args.amount)",
+                    "exists(context.workflow.final_step) and context.workflow.final_step == true",
+                ][..],
+            )
+            .prop_map(str::to_string)
+            .boxed(),
         );
     }
     if classes > 0 {
@@ -212,9 +229,21 @@ fn call() -> impl Strategy<Value = ToolCall> {
     let maybe = |s: BoxedStrategy<Value>| prop::option::of(s);
     (
         tool,
-        maybe(prop::sample::select(THRESHOLDS).prop_flat_map(value_near).boxed()),
-        maybe(prop::sample::select(THRESHOLDS).prop_flat_map(value_near).boxed()),
-        maybe(prop::sample::select(&["abc", "a", "bcd", "ab", ""][..]).prop_map(|s| json!(s)).boxed()),
+        maybe(
+            prop::sample::select(THRESHOLDS)
+                .prop_flat_map(value_near)
+                .boxed(),
+        ),
+        maybe(
+            prop::sample::select(THRESHOLDS)
+                .prop_flat_map(value_near)
+                .boxed(),
+        ),
+        maybe(
+            prop::sample::select(&["abc", "a", "bcd", "ab", ""][..])
+                .prop_map(|s| json!(s))
+                .boxed(),
+        ),
         maybe(
             prop_oneof![
                 Just(json!([])),
@@ -226,9 +255,17 @@ fn call() -> impl Strategy<Value = ToolCall> {
             .boxed(),
         ),
         maybe(prop_oneof![Just(json!(true)), Just(json!(false)), Just(json!("yes"))].boxed()),
-        maybe(prop::sample::select(&[0.2, 0.5, 0.9][..]).prop_map(|c| json!(c)).boxed()),
+        maybe(
+            prop::sample::select(&[0.2, 0.5, 0.9][..])
+                .prop_map(|c| json!(c))
+                .boxed(),
+        ),
         maybe(prop_oneof![Just(json!("prod")), Just(json!("dev")), Just(json!(1))].boxed()),
-        maybe(prop::sample::select(THRESHOLDS).prop_flat_map(value_near).boxed()),
+        maybe(
+            prop::sample::select(THRESHOLDS)
+                .prop_flat_map(value_near)
+                .boxed(),
+        ),
     )
         .prop_map(|(tool, amount, n, s, to, flag, conf, env, qty)| {
             let mut args = Map::new();

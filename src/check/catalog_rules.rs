@@ -16,9 +16,14 @@ pub(super) fn check(program: &Program) -> Vec<Diagnostic> {
                 Diagnostic::new(
                     Code::NeverMatches,
                     rule.name_span,
-                    format!("rule `{}` can never match: its conditions exclude each other", rule.name),
+                    format!(
+                        "rule `{}` can never match: its conditions exclude each other",
+                        rule.name
+                    ),
                 )
-                .with_help("a call has one tool name, and a value cannot be on both sides of a bound"),
+                .with_help(
+                    "a call has one tool name, and a value cannot be on both sides of a bound",
+                ),
             );
         }
     }
@@ -29,7 +34,9 @@ pub(super) fn check(program: &Program) -> Vec<Diagnostic> {
     {
         let set = toolset::of(program, &rule.cond);
         for &class in &program.never_auto {
-            let Some(c) = program.class(class) else { continue };
+            let Some(c) = program.class(class) else {
+                continue;
+            };
             if overlap::can_both_hold(program, &rule.cond, &Cond::Class(class)) != Some(true) {
                 continue;
             }
@@ -184,7 +191,10 @@ impl Cx<'_> {
                 let mut d = Diagnostic::new(
                     Code::UnknownTool,
                     span,
-                    format!("unknown tool `{name}`: catalog `{}` has no such tool", self.catalog.name),
+                    format!(
+                        "unknown tool `{name}`: catalog `{}` has no such tool",
+                        self.catalog.name
+                    ),
                 );
                 if let Some(s) = did_you_mean(name, self.catalog.tools.keys().map(String::as_str)) {
                     d = d.with_help(format!("did you mean `{s}`?"));

@@ -8,8 +8,8 @@ use crate::ast::{self, CompareOp, Effect, ExprKind, Literal, OperandKind, PathRo
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::glob::Glob;
 use crate::ir::{
-    Class, ClassId, Cond, GateOptions, Lit, Op, PathExpr, Root, Rule, Seg, Template,
-    TemplatePart, Term,
+    Class, ClassId, Cond, GateOptions, Lit, Op, PathExpr, Root, Rule, Seg, Template, TemplatePart,
+    Term,
 };
 use crate::source::{SourceMap, Span};
 
@@ -298,7 +298,9 @@ impl<'a> Lowerer<'a> {
                     )));
                 } else if let (Term::Lit(Lit::List(items)), true) = (&right, lt != St::Unknown)
                     && !items.is_empty()
-                    && !items.iter().any(|i| static_type(&Term::Lit(i.clone())) == lt)
+                    && !items
+                        .iter()
+                        .any(|i| static_type(&Term::Lit(i.clone())) == lt)
                 {
                     problem = Some(mismatch(format!(
                         "the left side is {}, but the list holds none",
@@ -383,7 +385,10 @@ impl<'a> Lowerer<'a> {
                         }
                     }
                 } else {
-                    match regex::RegexBuilder::new(pattern).size_limit(1 << 22).build() {
+                    match regex::RegexBuilder::new(pattern)
+                        .size_limit(1 << 22)
+                        .build()
+                    {
                         Ok(r) => Op::Regex(Arc::new(r)),
                         Err(e) => {
                             let detail = e
@@ -393,11 +398,14 @@ impl<'a> Lowerer<'a> {
                                 .find(|l| l.trim_start().starts_with("error:"))
                                 .map(|l| l.trim().trim_start_matches("error:").trim().to_string())
                                 .unwrap_or_else(|| e.to_string().replace('\n', " "));
-                            self.err(Diagnostic::new(
-                                Code::InvalidRegex,
-                                right_ast.span,
-                                format!("invalid regex {}: {detail}", ast::quote(pattern)),
-                            ).with_help("the syntax is that of Rust's `regex` crate"));
+                            self.err(
+                                Diagnostic::new(
+                                    Code::InvalidRegex,
+                                    right_ast.span,
+                                    format!("invalid regex {}: {detail}", ast::quote(pattern)),
+                                )
+                                .with_help("the syntax is that of Rust's `regex` crate"),
+                            );
                             return None;
                         }
                     }
@@ -429,11 +437,14 @@ impl<'a> Lowerer<'a> {
             }
             [first, rest @ ..] => {
                 for extra in rest {
-                    self.err(Diagnostic::new(
-                        Code::RepeatedOption,
-                        extra.span,
-                        format!("rule `{}` has more than one `when`", r.name.text),
-                    ).with_help("join the conditions with `and` or `or`"));
+                    self.err(
+                        Diagnostic::new(
+                            Code::RepeatedOption,
+                            extra.span,
+                            format!("rule `{}` has more than one `when`", r.name.text),
+                        )
+                        .with_help("join the conditions with `and` or `or`"),
+                    );
                 }
                 self.condition(first)
             }
@@ -605,11 +616,14 @@ impl<'a> Lowerer<'a> {
                 '{' => {
                     let rest = value.get(i + 1..).unwrap_or("");
                     let Some(close) = rest.find('}') else {
-                        self.err(Diagnostic::new(
-                            Code::BadTemplate,
-                            s.span,
-                            "a `{` in the reason is never closed",
-                        ).with_help("write `{{` for a literal brace"));
+                        self.err(
+                            Diagnostic::new(
+                                Code::BadTemplate,
+                                s.span,
+                                "a `{` in the reason is never closed",
+                            )
+                            .with_help("write `{{` for a literal brace"),
+                        );
                         return None;
                     };
                     let hole = rest.get(..close).unwrap_or("");

@@ -108,7 +108,11 @@ pub(super) fn run(args: Args) -> i32 {
             }
             Format::Json => json.policies.push(JsonPolicy {
                 path: p.display().to_string(),
-                files: report.sources.iter().map(|(_, f)| f.name.to_string()).collect(),
+                files: report
+                    .sources
+                    .iter()
+                    .map(|(_, f)| f.name.to_string())
+                    .collect(),
                 diagnostics: report
                     .diagnostics
                     .iter()

@@ -54,7 +54,11 @@ pub(super) fn run(args: Args) -> i32 {
             return USAGE;
         }
     };
-    let label = if args.call == "-" { "<stdin>" } else { &args.call };
+    let label = if args.call == "-" {
+        "<stdin>"
+    } else {
+        &args.call
+    };
     if args.jsonl {
         return stream(&policy, reader, label, args.reference);
     }

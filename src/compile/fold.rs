@@ -166,11 +166,7 @@ pub(super) fn glob_patterns(cond: &Cond, out: &mut Vec<String>) {
             left: Term::Tool,
             op: Op::Glob(g),
             ..
-        } => {
-            if !out.iter().any(|p| p == g.as_str()) {
-                out.push(g.as_str().to_string());
-            }
-        }
+        } if !out.iter().any(|p| p == g.as_str()) => out.push(g.as_str().to_string()),
         _ => {}
     }
 }

@@ -126,7 +126,9 @@ mod tests {
         let m = GlobMatcher::new(&pats);
         assert!(m.describe().contains("DFA"), "{}", m.describe());
         let mut hits = Hits::new();
-        for name in ["bank.get", "crm.get", "v2.run", "v10.run", "bankget", "", "é.get"] {
+        for name in [
+            "bank.get", "crm.get", "v2.run", "v10.run", "bankget", "", "é.get",
+        ] {
             m.matches(name, &mut hits);
             for (i, p) in pats.iter().enumerate() {
                 let want = Glob::new(p).unwrap().matches(name);

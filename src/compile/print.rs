@@ -21,14 +21,18 @@ impl Tree {
         let mut names: Vec<(&str, u32)> = self.exact.iter().map(|(k, v)| (&**k, *v)).collect();
         names.sort();
         for (tool, i) in names {
-            let Some(slice) = self.slices.get(i as usize) else { continue };
+            let Some(slice) = self.slices.get(i as usize) else {
+                continue;
+            };
             let _ = writeln!(out, "\ntool {tool}");
             render_slice(slice, program, &mut out);
         }
         let _ = writeln!(out, "\nany other tool");
         render_slice(&self.fallback.always, program, &mut out);
         for (i, s) in self.fallback.per_glob.iter().enumerate() {
-            let Some(g) = self.glob_patterns.get(i) else { continue };
+            let Some(g) = self.glob_patterns.get(i) else {
+                continue;
+            };
             let _ = writeln!(out, "  when it matches {}", crate::ast::quote(g));
             let mut inner = String::new();
             render_slice(s, program, &mut inner);
@@ -43,7 +47,9 @@ impl Tree {
 fn render_slice(slice: &Slice, program: &Program, out: &mut String) {
     let mut empty = true;
     for (t, effect) in TIER_ORDER.iter().enumerate() {
-        let Some(tier) = slice.tiers.get(t) else { continue };
+        let Some(tier) = slice.tiers.get(t) else {
+            continue;
+        };
         for idx in tier.indexes.iter() {
             empty = false;
             let op = match idx.bound {
@@ -71,7 +77,11 @@ fn render_slice(slice: &Slice, program: &Program, out: &mut String) {
     for (class, cond) in slice.floors.iter() {
         empty = false;
         let name = program.class(*class).map(|c| c.name.as_str()).unwrap_or("");
-        let _ = writeln!(out, "  floor   never_auto:{name} when {}", cond_text(cond, program));
+        let _ = writeln!(
+            out,
+            "  floor   never_auto:{name} when {}",
+            cond_text(cond, program)
+        );
     }
     if empty {
         let _ = writeln!(out, "  (no rule: the default applies)");
@@ -84,6 +94,9 @@ fn entry(e: &Entry, program: &Program) -> String {
 }
 
 fn num(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        return format!("{}", n as i64);
+    }
     serde_json::Number::from_f64(n)
         .map(|x| x.to_string())
         .unwrap_or_else(|| n.to_string())
@@ -145,9 +158,6 @@ fn lit(l: &Lit) -> String {
         Lit::Str(s) => crate::ast::quote(s),
         Lit::Num(n) => num(*n),
         Lit::Bool(b) => b.to_string(),
-        Lit::List(items) => format!(
-            "[{}]",
-            items.iter().map(lit).collect::<Vec<_>>().join(", ")
-        ),
+        Lit::List(items) => format!("[{}]", items.iter().map(lit).collect::<Vec<_>>().join(", ")),
     }
 }

@@ -14,7 +14,10 @@ impl Tree {
     /// Decides a call.
     pub fn evaluate<'p>(&'p self, program: &'p Program, call: &ToolCall) -> Decision<'p> {
         let mut hits = Hits::new();
-        let listed = self.exact.get(call.tool.as_str()).and_then(|&i| self.slices.get(i as usize));
+        let listed = self
+            .exact
+            .get(call.tool.as_str())
+            .and_then(|&i| self.slices.get(i as usize));
         if listed.is_none() {
             self.matcher.matches(&call.tool, &mut hits);
         }
@@ -94,7 +97,12 @@ impl Tree {
         d.finish()
     }
 
-    fn for_each_slice<'a>(&'a self, listed: Option<&'a Slice>, hits: &Hits, mut f: impl FnMut(&'a Slice)) {
+    fn for_each_slice<'a>(
+        &'a self,
+        listed: Option<&'a Slice>,
+        hits: &Hits,
+        mut f: impl FnMut(&'a Slice),
+    ) {
         match listed {
             Some(s) => f(s),
             None => {
@@ -116,7 +124,10 @@ impl Tree {
     /// Which rules the tree would consider for a tool name (for `--explain`).
     pub fn candidate_rules(&self, tool: &str) -> Vec<u32> {
         let mut hits = Hits::new();
-        let listed = self.exact.get(tool).and_then(|&i| self.slices.get(i as usize));
+        let listed = self
+            .exact
+            .get(tool)
+            .and_then(|&i| self.slices.get(i as usize));
         if listed.is_none() {
             self.matcher.matches(tool, &mut hits);
         }
@@ -150,16 +161,12 @@ fn record<'p>(
             }
         }
         Tri::Unknown(cause) => match effect {
-            Effect::Deny => {
-                if !deny_unknown.iter().any(|u| u.source == n) {
-                    deny_unknown.push(Unknown { source: n, cause });
-                }
+            Effect::Deny if !deny_unknown.iter().any(|u| u.source == n) => {
+                deny_unknown.push(Unknown { source: n, cause });
             }
-            Effect::Approve => {
-                if !d.named.contains(&n) {
-                    d.named.push(n);
-                    d.unknown.push(Unknown { source: n, cause });
-                }
+            Effect::Approve if !d.named.contains(&n) => {
+                d.named.push(n);
+                d.unknown.push(Unknown { source: n, cause });
             }
             _ => {}
         },

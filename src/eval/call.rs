@@ -66,8 +66,7 @@ impl ToolCall {
 
     /// Parses a call from JSON text.
     pub fn from_json(text: &str) -> Result<ToolCall, CallError> {
-        let raw: RawCall =
-            serde_json::from_str(text).map_err(|e| classify(&e, text))?;
+        let raw: RawCall = serde_json::from_str(text).map_err(|e| classify(&e, text))?;
         ToolCall::from_raw(raw)
     }
 
@@ -123,7 +122,9 @@ impl ToolCall {
         };
         let args = match args {
             Value::String(s) => serde_json::from_str::<Value>(&s).map_err(|e| {
-                CallError::Shape(format!("`arguments` is a string that is not valid JSON: {e}"))
+                CallError::Shape(format!(
+                    "`arguments` is a string that is not valid JSON: {e}"
+                ))
             })?,
             other => other,
         };
@@ -208,12 +209,19 @@ mod tests {
         let e = ToolCall::from_json(r#"{"args":{}}"#).unwrap_err();
         assert!(e.to_string().contains("missing `tool`"), "{e}");
         let e = ToolCall::from_json(r#"{"tool":"x","args":[1]}"#).unwrap_err();
-        assert!(e.to_string().contains("`args` must be a JSON object, found a list"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("`args` must be a JSON object, found a list"),
+            "{e}"
+        );
         let e = ToolCall::from_json(r#"{"tool":"x","arguments":"{oops"}"#).unwrap_err();
         assert!(e.to_string().contains("not valid JSON"), "{e}");
         let e = ToolCall::from_json(r#"{"tool":"x""#).unwrap_err();
         assert!(matches!(e, CallError::Json(_)), "{e}");
         let e = ToolCall::from_json(r#"{"tool":5}"#).unwrap_err();
-        assert!(e.to_string().contains("must be a string, found a number"), "{e}");
+        assert!(
+            e.to_string().contains("must be a string, found a number"),
+            "{e}"
+        );
     }
 }

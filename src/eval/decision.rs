@@ -187,10 +187,7 @@ impl<'p> Decision<'p> {
 /// The display name of a [`Named`] in a program.
 pub fn name_of(program: &Program, n: Named) -> String {
     match n {
-        Named::Rule(id) => program
-            .rule(id)
-            .map(|r| r.name.clone())
-            .unwrap_or_default(),
+        Named::Rule(id) => program.rule(id).map(|r| r.name.clone()).unwrap_or_default(),
         Named::NeverAuto(c) => format!(
             "never_auto:{}",
             program.class(c).map(|c| c.name.as_str()).unwrap_or("")

@@ -39,7 +39,16 @@ pub fn explain(policy: &Policy, call: &ToolCall, decision: &Decision<'_>) -> Str
     let _ = writeln!(out, "call      {} {}", call.tool, call.args);
     let mode = decision
         .mode()
-        .map(|m| format!(" ({})", if m == crate::Mode::Async { "async" } else { "sync" }))
+        .map(|m| {
+            format!(
+                " ({})",
+                if m == crate::Mode::Async {
+                    "async"
+                } else {
+                    "sync"
+                }
+            )
+        })
         .unwrap_or_default();
     let named = if report.rules.is_empty() {
         String::new()
@@ -48,7 +57,11 @@ pub fn explain(policy: &Policy, call: &ToolCall, decision: &Decision<'_>) -> Str
     };
     let _ = writeln!(out, "decision  {}{mode}{named}", decision.effect());
     if decision.default_applied() {
-        let _ = writeln!(out, "          no rule matched: the default ({}) applied", program.default);
+        let _ = writeln!(
+            out,
+            "          no rule matched: the default ({}) applied",
+            program.default
+        );
     }
     for r in &report.reasons {
         let _ = writeln!(out, "reason    {}: {}", r.rule, r.reason);
@@ -71,7 +84,9 @@ pub fn explain(policy: &Policy, call: &ToolCall, decision: &Decision<'_>) -> Str
         }
     );
     for &id in &tried {
-        let Some(rule) = program.rule(id) else { continue };
+        let Some(rule) = program.rule(id) else {
+            continue;
+        };
         let v = eval(&rule.cond, &env, None);
         let _ = writeln!(out, "\n  {} {}: {}", rule.effect, rule.name, verdict(v));
         trace(&rule.cond, &env, program, 2, &mut out);
@@ -93,7 +108,9 @@ pub fn explain(policy: &Policy, call: &ToolCall, decision: &Decision<'_>) -> Str
     if !program.never_auto.is_empty() {
         let _ = writeln!(out, "\nnever-auto floors:");
         for &c in &program.never_auto {
-            let Some(class) = program.class(c) else { continue };
+            let Some(class) = program.class(c) else {
+                continue;
+            };
             let _ = writeln!(out, "  {}: {}", class.name, verdict(class_member(c, &env)));
         }
     }
@@ -113,7 +130,11 @@ fn trace(cond: &Cond, env: &Env<'_, '_>, program: &Program, depth: usize, out: &
             for c in items.iter() {
                 match c {
                     Cond::And(_) | Cond::Or(_) => {
-                        let word = if matches!(c, Cond::And(_)) { "all of" } else { "any of" };
+                        let word = if matches!(c, Cond::And(_)) {
+                            "all of"
+                        } else {
+                            "any of"
+                        };
                         let _ = writeln!(out, "{pad}{word}: {}", verdict(eval(c, env, None)));
                         trace(c, env, program, depth + 1, out);
                     }
@@ -130,9 +151,15 @@ fn trace(cond: &Cond, env: &Env<'_, '_>, program: &Program, depth: usize, out: &
                 out,
                 "{pad}class {name}: {}{}",
                 verdict(class_member(*id, env)),
-                if via_catalog { " (the catalog puts this tool in it)" } else { "" }
+                if via_catalog {
+                    " (the catalog puts this tool in it)"
+                } else {
+                    ""
+                }
             );
-            if let (false, Some(Some(c))) = (via_catalog, program.class(*id).map(|c| c.cond.as_ref())) {
+            if let (false, Some(Some(c))) =
+                (via_catalog, program.class(*id).map(|c| c.cond.as_ref()))
+            {
                 trace(c, env, program, depth + 1, out);
             }
         }

@@ -123,7 +123,7 @@ impl<'p> Tri<'p> {
     }
 
     /// Kleene negation.
-    pub fn not(self) -> Tri<'p> {
+    pub fn negate(self) -> Tri<'p> {
         match self {
             Tri::False => Tri::True,
             Tri::True => Tri::False,
@@ -195,7 +195,7 @@ pub fn eval<'p>(cond: &'p Cond, env: &Env<'_, 'p>, scope: Option<&Scope<'_>>) ->
             }
             unknown.map_or(Tri::False, Tri::Unknown)
         }
-        Cond::Not(c) => eval(c, env, scope).not(),
+        Cond::Not(c) => eval(c, env, scope).negate(),
         Cond::Class(id) => class_member(*id, env),
         Cond::Exists(path) => Tri::from_bool(!matches!(
             lookup(path, env, scope),
@@ -212,11 +212,7 @@ pub fn eval<'p>(cond: &'p Cond, env: &Env<'_, 'p>, scope: Option<&Scope<'_>>) ->
                     match (eval(body, env, Some(&inner)), *all) {
                         (Tri::True, false) => return Tri::True,
                         (Tri::False, true) => return Tri::False,
-                        (Tri::Unknown(u), _) => {
-                            if unknown.is_none() {
-                                unknown = Some(u);
-                            }
-                        }
+                        (Tri::Unknown(u), _) if unknown.is_none() => unknown = Some(u),
                         _ => {}
                     }
                 }
@@ -319,7 +315,11 @@ fn lit(l: &Lit) -> V<'_> {
 }
 
 /// Follows a path into the call.
-pub fn lookup<'c>(path: &PathExpr, env: &Env<'c, '_>, scope: Option<&Scope<'c>>) -> Option<&'c Value> {
+pub fn lookup<'c>(
+    path: &PathExpr,
+    env: &Env<'c, '_>,
+    scope: Option<&Scope<'c>>,
+) -> Option<&'c Value> {
     let mut cur: &'c Value = match path.root {
         Root::Args => env.args,
         Root::Context => env.context,
@@ -384,10 +384,16 @@ fn equal(a: V<'_>, b: V<'_>) -> Option<bool> {
         (V::Str(x), V::Str(y)) => Some(x == y),
         (V::Bool(x), V::Bool(y)) => Some(x == y),
         (V::JList(x), V::JList(y)) => Some(
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| equal(json(p), json(q)) == Some(true)),
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|(p, q)| equal(json(p), json(q)) == Some(true)),
         ),
         (V::JList(x), V::LList(y)) | (V::LList(y), V::JList(x)) => Some(
-            x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| equal(json(p), lit(q)) == Some(true)),
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|(p, q)| equal(json(p), lit(q)) == Some(true)),
         ),
         (V::LList(x), V::LList(y)) => Some(x == y),
         _ => None,
@@ -425,7 +431,11 @@ fn member(needle: V<'_>, list: V<'_>) -> Option<Option<bool>> {
         }
         _ => return None,
     };
-    Some(if comparable || empty { Some(false) } else { None })
+    Some(if comparable || empty {
+        Some(false)
+    } else {
+        None
+    })
 }
 
 fn compare<'p>(

@@ -93,10 +93,12 @@ pub(super) fn label(rule: Rule) -> &'static str {
         Rule::class_decl => "`class`",
         Rule::never_decl => "`never auto`",
         Rule::rule_decl => "a rule",
-        Rule::statement => "a statement",
-        Rule::file => "a policy file",
+        Rule::statement | Rule::file => STATEMENT,
     }
 }
+
+const STATEMENT: &str = "a statement: `policy`, `default`, `class`, `never auto`, or a rule \
+                         starting with allow, audit, approve or deny";
 
 const OPERATORS: &[Rule] = &[
     Rule::op_eq,
@@ -153,11 +155,7 @@ pub(super) fn expected(positives: &[Rule]) -> String {
     let mut rest: Vec<Rule> = positives.to_vec();
     if has(STATEMENTS) {
         rest.retain(|r| !STATEMENTS.contains(r) && *r != Rule::effect && *r != Rule::EOI);
-        parts.push(
-            "a statement: `policy`, `default`, `class`, `never auto`, or a rule starting with \
-             allow, audit, approve or deny"
-                .into(),
-        );
+        parts.push(STATEMENT.into());
     }
     if has(OPTIONS) {
         rest.retain(|r| !OPTIONS.contains(r));

@@ -1,0 +1,345 @@
+//! The `policy` binary: exit codes and output, as a user sees them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn policy(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_policy"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        // The command may exit before reading (an invalid policy): ignore a closed pipe.
+        let _ = input.write_all(s.as_bytes());
+    }
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "the binary panicked: {err}");
+    out
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A scratch directory unique to the test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("holdpoint-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write(dir: &std::path::Path, file: &str, text: &str) -> String {
+    let p = dir.join(file);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn check_passes_on_the_examples() {
+    let o = policy(&["check", "policies/"], None);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("checked 3 policies: 0 error(s), 0 warning(s)"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn syntax_error_names_line_and_column_with_a_caret() {
+    let d = scratch("syntax");
+    let f = write(
+        &d,
+        "p.gate",
+        "default allow\nallow x { when tool == \"a\" and args.n >  }\n",
+    );
+    let o = policy(&["check", &f], None);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    assert!(text.contains("error[E001]: expected a value"), "{text}");
+    assert!(text.contains(&format!("--> {f}:2:42")), "{text}");
+    assert!(
+        text.contains("2 | allow x { when tool == \"a\" and args.n >  }"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  |                                          ^"),
+        "{text}"
+    );
+}
+
+#[test]
+fn timeout_approve_is_refused_with_the_reason() {
+    let d = scratch("timeout");
+    let f = write(
+        &d,
+        "p.gate",
+        "default audit\napprove x {\n  when tool == \"a\"\n  on timeout approve\n}\n",
+    );
+    let o = policy(&["check", &f], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("error[E002]: `on timeout approve` is not allowed"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains(":4:14"), "{}", stdout(&o));
+}
+
+#[test]
+fn missing_path_is_an_io_error() {
+    let o = policy(&["check", "no/such/dir"], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("cannot read `no/such/dir`"),
+        "{}",
+        stderr(&o)
+    );
+    let o = policy(&["eval", "no/such.gate", "--call", "-"], Some("{}"));
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let o = policy(&["check"], None);
+    assert_eq!(o.status.code(), Some(2));
+    let o = policy(&["frobnicate"], None);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn catalog_type_error_is_reported_with_its_span() {
+    let d = scratch("types");
+    let f = write(
+        &d,
+        "p.gate",
+        "default allow\napprove big { when tool == \"pay\" and args.amount > 500 }\napprove who { when tool == \"pay\" and args.amonut > 5 }\n",
+    );
+    let c = write(
+        &d,
+        "cat.yaml",
+        "tools:\n  pay:\n    args:\n      amount: string\n",
+    );
+    let o = policy(&["check", &f, "--tools", &c], None);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    assert!(
+        text.contains("error[E032]: `args.amount` is a string for tool `pay`"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("--> {f}:2:38")), "{text}");
+    assert!(
+        text.contains("error[E031]: unknown argument `args.amonut` for tool `pay`"),
+        "{text}"
+    );
+    assert!(text.contains("help: did you mean `args.amount`?"), "{text}");
+}
+
+#[test]
+fn unknown_tool_against_catalog() {
+    let d = scratch("tools");
+    let f = write(
+        &d,
+        "p.gate",
+        "default allow\napprove big { when tool == \"stripe.refnd\" }\n",
+    );
+    let c = write(&d, "cat.yaml", "tools:\n  stripe.refund: {}\n");
+    let o = policy(&["check", &f, "--tools", &c, "--format", "json"], None);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["errors"], 1);
+    let d0 = &v["policies"][0]["diagnostics"][0];
+    assert_eq!(d0["code"], "E030");
+    assert_eq!(d0["severity"], "error");
+    assert_eq!(d0["line"], 2);
+    assert_eq!(d0["help"], "did you mean `stripe.refund`?");
+}
+
+#[test]
+fn warnings_fail_only_with_deny_warnings() {
+    let d = scratch("warn");
+    let f = write(
+        &d,
+        "p.gate",
+        "default allow\napprove x {\n  when tool == \"a\"\n  on timeout reject\n}\n",
+    );
+    let o = policy(&["check", &f], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("warning[W103]"), "{}", stdout(&o));
+    let o = policy(&["check", &f, "--deny-warnings"], None);
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn bad_catalog_yaml_names_the_place() {
+    let d = scratch("badcat");
+    let f = write(&d, "p.gate", "default allow\n");
+    let c = write(&d, "cat.yaml", "tools:\n  a: [unclosed\n");
+    let o = policy(&["check", &f, "--tools", &c], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains(&format!("{c}:")), "{}", stderr(&o));
+    // A broken tools.yaml beside the policy is a finding of its own.
+    write(&d, "tools.yaml", "tools: 5\n");
+    let o = policy(&["check", &f], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("E033"), "{}", stdout(&o));
+}
+
+#[test]
+fn eval_refund_above_the_lane_waits_for_finance() {
+    let o = policy(
+        &["eval", "policies/support", "--call", "-"],
+        Some(r#"{"tool":"stripe.refund","args":{"amount":900}}"#),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["effect"], "approve");
+    assert_eq!(v["approval"]["gates"][0]["rule"], "refund_over_lane");
+    assert_eq!(v["approval"]["gates"][0]["by"][0], "finance");
+}
+
+#[test]
+fn eval_reads_a_call_file() {
+    let o = policy(
+        &[
+            "eval",
+            "policies/support",
+            "--call",
+            "policies/support/calls/refund-900.json",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("\"effect\": \"approve\""));
+}
+
+#[test]
+fn eval_rejects_a_malformed_call() {
+    let o = policy(
+        &["eval", "policies/support", "--call", "-"],
+        Some(r#"{"args": {}}"#),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("<stdin>: not a tool call: missing `tool`"),
+        "{}",
+        stderr(&o)
+    );
+    let o = policy(
+        &["eval", "policies/support", "--call", "-"],
+        Some("\u{0}\u{1}garbage"),
+    );
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn eval_warns_about_tools_outside_the_catalog() {
+    let o = policy(
+        &["eval", "policies/support", "--call", "-"],
+        Some(r#"{"tool":"nope.nope"}"#),
+    );
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        stderr(&o).contains("tool `nope.nope` is not in catalog"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn jsonl_streams_and_reports_bad_lines() {
+    let input = concat!(
+        r#"{"tool":"stripe.refund","args":{"amount":900}}"#,
+        "\n",
+        "not json\n",
+        "\n",
+        r#"{"name":"kb.search","arguments":"{\"query\":\"x\"}"}"#,
+        "\n"
+    );
+    let o = policy(&["eval", "policies/support", "--jsonl"], Some(input));
+    assert_eq!(o.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["effect"], "approve");
+    assert_eq!(lines[1]["line"], 2);
+    assert!(
+        lines[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not valid JSON")
+    );
+    assert!(lines[2]["effect"].is_string());
+    assert!(stderr(&o).contains("1 of 4 line(s)"), "{}", stderr(&o));
+}
+
+#[test]
+fn explain_shows_matches_values_and_sliced_rules() {
+    let o = policy(
+        &["eval", "policies/support", "--explain"],
+        Some(r#"{"tool":"stripe.refund","args":{"amount":900}}"#),
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    assert!(
+        text.contains("decision  approve (async) by refund_over_lane"),
+        "{text}"
+    );
+    assert!(text.contains("args.amount = 900"), "{text}");
+    assert!(
+        text.contains("never tried (sliced away by tool name)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn tree_lists_slices() {
+    let o = policy(&["tree", "policies/support"], None);
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    assert!(text.contains("tool stripe.refund"), "{text}");
+    assert!(text.contains("any other tool"), "{text}");
+}
+
+#[test]
+fn invalid_policy_makes_eval_fail() {
+    let d = scratch("evalbad");
+    let f = write(&d, "p.gate", "allow x { when tool == \"a\" }\n");
+    let o = policy(&["eval", &f], Some(r#"{"tool":"a"}"#));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("error[E010]"), "{}", stderr(&o));
+}
+
+#[test]
+fn duplicate_names_across_files_of_a_directory() {
+    let d = scratch("dups");
+    write(
+        &d,
+        "a.gate",
+        "default allow\nallow x { when tool == \"a\" }\n",
+    );
+    write(&d, "b.gate", "deny x { when tool == \"b\" }\n");
+    let o = policy(&["check", d.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    assert!(
+        text.contains("error[E012]: the name `x` is already used"),
+        "{text}"
+    );
+    assert!(text.contains("b.gate:1:6"), "{text}");
+}

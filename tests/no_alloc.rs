@@ -1,0 +1,74 @@
+//! Evaluating a call with the compiled tree does not allocate (after the policy is built
+//! and the call parsed). A counting global allocator proves it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(unsafe_code)] // the counting allocator, and nothing else
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use holdpoint::{Policy, ToolCall};
+
+struct Counting;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::SeqCst);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn evaluating_example_calls_does_not_allocate() {
+    let mut calls = Vec::new();
+    let mut policies = Vec::new();
+    for name in ["assistive", "support", "operations"] {
+        let dir = std::path::Path::new("policies").join(name);
+        let policy = Policy::load(&dir).unwrap();
+        for e in std::fs::read_dir(dir.join("calls")).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "json") {
+                let call = ToolCall::from_json(&std::fs::read_to_string(&p).unwrap()).unwrap();
+                calls.push((policies.len(), call));
+            }
+        }
+        policies.push(policy);
+    }
+    // Unlisted tool names go through the glob automaton.
+    calls.push((
+        0,
+        ToolCall::from_json(r#"{"tool":"zz.get","args":{}}"#).unwrap(),
+    ));
+    calls.push((
+        2,
+        ToolCall::from_json(r#"{"tool":"iam.other_role","args":{}}"#).unwrap(),
+    ));
+    // Warm up: regex engines fill their per-thread caches on first use.
+    for (i, c) in &calls {
+        std::hint::black_box(policies[*i].evaluate(c).effect());
+    }
+    let mut decided = 0;
+    let before = ALLOCS.load(Ordering::SeqCst);
+    for _ in 0..10 {
+        for (i, c) in &calls {
+            let d = policies[*i].evaluate(c);
+            std::hint::black_box((d.effect(), d.named().len(), d.unknowns().len()));
+            decided += 1;
+        }
+    }
+    let after = ALLOCS.load(Ordering::SeqCst);
+    assert!(decided > 300);
+    assert_eq!(
+        after - before,
+        0,
+        "{} allocations in {decided} decisions",
+        after - before
+    );
+}
