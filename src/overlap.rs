@@ -198,11 +198,17 @@ fn branches(program: &Program, cond: &Cond, depth: usize) -> Option<Vec<Branch>>
 }
 
 /// Whether some call can make both conditions true: `Some(false)` only when certain.
-pub fn can_both_hold(program: &Program, a: &Cond, b: &Cond) -> Option<bool> {
+/// With `catalog_universe`, the catalog's tools are taken as every tool there is.
+pub fn can_both_hold(
+    program: &Program,
+    a: &Cond,
+    b: &Cond,
+    catalog_universe: bool,
+) -> Option<bool> {
     let (Some(xs), Some(ys)) = (branches(program, a, 0), branches(program, b, 0)) else {
         return None;
     };
-    let catalog = program.catalog.as_deref();
+    let catalog = program.catalog.as_deref().filter(|_| catalog_universe);
     let mut undecided = false;
     for x in &xs {
         for y in &ys {
@@ -217,6 +223,6 @@ pub fn can_both_hold(program: &Program, a: &Cond, b: &Cond) -> Option<bool> {
 }
 
 /// Whether some call can make a condition true: `Some(false)` only when certain.
-pub fn can_hold(program: &Program, a: &Cond) -> Option<bool> {
-    can_both_hold(program, a, &Cond::Const(true))
+pub fn can_hold(program: &Program, a: &Cond, catalog_universe: bool) -> Option<bool> {
+    can_both_hold(program, a, &Cond::Const(true), catalog_universe)
 }

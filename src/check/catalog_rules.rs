@@ -11,7 +11,7 @@ use crate::toolset::{self, ToolSet};
 pub(super) fn check(program: &Program) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for rule in &program.rules {
-        if overlap::can_hold(program, &rule.cond) == Some(false) {
+        if overlap::can_hold(program, &rule.cond, false) == Some(false) {
             out.push(
                 Diagnostic::new(
                     Code::NeverMatches,
@@ -37,7 +37,10 @@ pub(super) fn check(program: &Program) -> Vec<Diagnostic> {
             let Some(c) = program.class(class) else {
                 continue;
             };
-            if overlap::can_both_hold(program, &rule.cond, &Cond::Class(class)) != Some(true) {
+            // The catalog's tools are taken as all the tools there are: an overlap only
+            // through unlisted tools is not reported.
+            if overlap::can_both_hold(program, &rule.cond, &Cond::Class(class), true) != Some(true)
+            {
                 continue;
             }
             let both = set.clone().intersect(toolset::of_class(program, class));
@@ -271,7 +274,10 @@ impl Cx<'_> {
         };
         if found.iter().all(|(_, a)| !fits(a)) {
             let (tool, a) = found[0];
-            let need: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
+            let need: Vec<String> = types
+                .iter()
+                .map(|t| format!("{} {}", article(*t), t.as_str()))
+                .collect();
             self.out.push(
                 Diagnostic::new(
                     Code::CatalogType,

@@ -628,11 +628,12 @@ impl<'a> Lowerer<'a> {
                     };
                     let hole = rest.get(..close).unwrap_or("");
                     // Locate the hole in the raw text (escapes may shift positions).
-                    let at = raw
+                    let brace = raw
                         .find(&format!("{{{hole}}}"))
-                        .map(|p| s.span.start as usize + p + 1)
+                        .map(|p| s.span.start as usize + p)
                         .unwrap_or(body_offset);
                     let trimmed = hole.trim();
+                    let at = brace + 1 + (hole.len() - hole.trim_start().len());
                     if trimmed == "tool" {
                         parts.push(TemplatePart::Text(std::mem::take(&mut text)));
                         parts.push(TemplatePart::Hole(Term::Tool));
@@ -646,7 +647,7 @@ impl<'a> Lowerer<'a> {
                             _ => {
                                 self.err(Diagnostic::new(
                                     Code::BadTemplate,
-                                    Span::new(s.span.file, at, at + hole.len()),
+                                    Span::new(s.span.file, brace, brace + hole.len() + 2),
                                     format!("`{{{hole}}}` is not a hole this reason can fill"),
                                 ).with_help("a hole is `{tool}` or a path such as `{args.amount}`; write `{{` for a literal brace"));
                                 return None;
