@@ -143,6 +143,8 @@ pub enum Cond {
         all: bool,
         /// The list.
         list: Arc<PathExpr>,
+        /// The variable's name, for display.
+        var: Box<str>,
         /// The condition per element (the element is variable 0).
         body: Box<Cond>,
     },
@@ -159,9 +161,14 @@ pub enum Cond {
     },
     /// A boolean value used as a condition (`args.urgent`).
     Truthy(Term),
-    /// The call's tool matched glob number N of the tree's combined matcher.
+    /// The call's tool matched glob number `id` of the tree's combined matcher.
     /// Only the compiled tree produces this.
-    GlobHit(u32),
+    GlobHit {
+        /// Index in the combined matcher.
+        id: u32,
+        /// The glob, for display.
+        glob: Arc<Glob>,
+    },
 }
 
 /// An operator with its pattern compiled.

@@ -46,8 +46,13 @@ fn every_gate_example_in_the_docs_is_right() {
         for (tag, line, body) in blocks(&text) {
             count += 1;
             match (tag.as_str(), Policy::from_source(&body)) {
-                ("gate", Err(e)) => failures.push(format!("{}:{line}: does not load:\n{e}", f.display())),
-                ("gate-error", Ok(_)) => failures.push(format!("{}:{line}: loads, but is shown as an error", f.display())),
+                ("gate", Err(e)) => {
+                    failures.push(format!("{}:{line}: does not load:\n{e}", f.display()))
+                }
+                ("gate-error", Ok(_)) => failures.push(format!(
+                    "{}:{line}: loads, but is shown as an error",
+                    f.display()
+                )),
                 _ => {}
             }
         }

@@ -155,7 +155,7 @@ impl Cx<'_> {
                     _ => {}
                 }
             }
-            Cond::Const(_) | Cond::Class(_) | Cond::GlobHit(_) => {}
+            Cond::Const(_) | Cond::Class(_) | Cond::GlobHit { .. } => {}
         }
     }
 

@@ -114,6 +114,7 @@ impl<'a> Lowerer<'a> {
                 Some(Cond::Quantified {
                     all: *quantifier == ast::Quantifier::All,
                     list: list?,
+                    var: var.text.as_str().into(),
                     body: Box::new(body?),
                 })
             }

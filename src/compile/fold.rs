@@ -77,9 +77,15 @@ impl Ctx<'_> {
                     None => Cond::Const(false),
                 }
             }
-            Cond::Quantified { all, list, body } => Cond::Quantified {
+            Cond::Quantified {
+                all,
+                list,
+                var,
+                body,
+            } => Cond::Quantified {
                 all: *all,
                 list: list.clone(),
+                var: var.clone(),
                 body: Box::new(self.fold(body)),
             },
             Cond::Compare {
@@ -107,7 +113,10 @@ impl Ctx<'_> {
                     (Term::Tool, Op::Ne | Op::NotIn, Term::Lit(_))
                     | (Term::Lit(_), Op::Ne, Term::Tool) => Cond::Const(true),
                     (Term::Tool, Op::Glob(g), _) => match glob_ids.get(g.as_str()) {
-                        Some(&id) => Cond::GlobHit(id),
+                        Some(&id) => Cond::GlobHit {
+                            id,
+                            glob: g.clone(),
+                        },
                         None => cond.clone(),
                     },
                     _ => cond.clone(),

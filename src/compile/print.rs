@@ -114,8 +114,13 @@ pub fn cond_text(cond: &Cond, program: &Program) -> String {
             .map(|c| c.name.clone())
             .unwrap_or_default(),
         Cond::Exists(p) => format!("exists({})", p.text),
-        Cond::Quantified { all, list, body } => format!(
-            "{}(_ in {}: {})",
+        Cond::Quantified {
+            all,
+            list,
+            var,
+            body,
+        } => format!(
+            "{}({var} in {}: {})",
             if *all { "all" } else { "any" },
             list.text,
             cond_text(body, program)
@@ -124,7 +129,7 @@ pub fn cond_text(cond: &Cond, program: &Program) -> String {
             left, op, right, ..
         } => format!("{} {} {}", term(left), op.as_str(), term(right)),
         Cond::Truthy(t) => term(t),
-        Cond::GlobHit(i) => format!("tool matches glob #{i}"),
+        Cond::GlobHit { glob, .. } => format!("tool matches {}", crate::ast::quote(glob.as_str())),
     }
 }
 

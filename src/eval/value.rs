@@ -201,7 +201,9 @@ pub fn eval<'p>(cond: &'p Cond, env: &Env<'_, 'p>, scope: Option<&Scope<'_>>) ->
             lookup(path, env, scope),
             None | Some(Value::Null)
         )),
-        Cond::Quantified { all, list, body } => match lookup(list, env, scope) {
+        Cond::Quantified {
+            all, list, body, ..
+        } => match lookup(list, env, scope) {
             Some(Value::Array(items)) => {
                 let mut unknown = None;
                 for item in items {
@@ -237,7 +239,7 @@ pub fn eval<'p>(cond: &'p Cond, env: &Env<'_, 'p>, scope: Option<&Scope<'_>>) ->
         Cond::Compare {
             left, op, right, ..
         } => compare(left, op, right, env, scope),
-        Cond::GlobHit(n) => {
+        Cond::GlobHit { id: n, .. } => {
             let word = env.glob_hits.get((*n / 64) as usize).copied().unwrap_or(0);
             Tri::from_bool(word & (1u64 << (n % 64)) != 0)
         }
