@@ -4,6 +4,7 @@
 
 mod check;
 mod eval;
+mod generate;
 mod tree;
 
 use std::path::PathBuf;
@@ -44,6 +45,8 @@ enum Command {
     Eval(eval::Args),
     /// Print the compiled decision tree of a policy.
     Tree(tree::Args),
+    /// Write a generated policy, its catalog and a JSONL file of calls (for benchmarks).
+    Gen(generate::Args),
 }
 
 /// Output formats of `policy check`.
@@ -68,6 +71,7 @@ pub fn main() -> i32 {
         Command::Check(a) => check::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Tree(a) => tree::run(a),
+        Command::Gen(a) => generate::run(a),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod check;
 pub mod compile;
 pub mod diagnostic;
 pub mod eval;
+pub mod generate;
 pub mod glob;
 pub mod ir;
 pub mod overlap;

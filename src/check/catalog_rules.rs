@@ -142,10 +142,11 @@ impl Cx<'_> {
                 let wanted_right = wanted_types(op, left);
                 match right {
                     Term::Path(p) => {
-                        let w = if matches!(op, Op::In | Op::NotIn) {
-                            Some(("`in`", &[ArgType::List][..]))
-                        } else {
-                            wanted_right
+                        let w = match op {
+                            Op::In | Op::NotIn => Some(("`in`", &[ArgType::List][..])),
+                            // What a list contains can be of any type.
+                            Op::Contains => None,
+                            _ => wanted_right,
                         };
                         self.arg(p, ctx, w)
                     }
@@ -160,6 +161,11 @@ impl Cx<'_> {
     }
 
     fn tools(&mut self, left: &Term, op: &Op, right: &Term, span: crate::source::Span) {
+        // `"x" == tool` is `tool == "x"`.
+        let (left, right) = match (left, right) {
+            (Term::Lit(_), Term::Tool) if matches!(op, Op::Eq | Op::Ne) => (right, left),
+            _ => (left, right),
+        };
         let Term::Tool = left else { return };
         let names: Vec<&str> = match (op, right) {
             (Op::Eq | Op::Ne, Term::Lit(Lit::Str(s))) => vec![s],

@@ -66,12 +66,25 @@ impl ToolCall {
 
     /// Parses a call from JSON text.
     pub fn from_json(text: &str) -> Result<ToolCall, CallError> {
+        // A JSON array would otherwise be read field by field, by position.
+        match text.trim_start().as_bytes().first() {
+            Some(b'{') | None => {}
+            Some(_) => {
+                return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+                    Ok(_) => CallError::Shape("a tool call is a JSON object".into()),
+                    Err(e) => CallError::Json(e.to_string()),
+                });
+            }
+        }
         let raw: RawCall = serde_json::from_str(text).map_err(|e| classify(&e, text))?;
         ToolCall::from_raw(raw)
     }
 
     /// Builds a call from a JSON value.
     pub fn from_value(value: Value) -> Result<ToolCall, CallError> {
+        if !value.is_object() {
+            return Err(CallError::Shape("a tool call is a JSON object".into()));
+        }
         let raw: RawCall =
             serde_json::from_value(value).map_err(|e| CallError::Shape(e.to_string()))?;
         ToolCall::from_raw(raw)
@@ -111,9 +124,10 @@ impl ToolCall {
                 )));
             }
         };
-        let args = match (raw.args, raw.arguments) {
-            (Some(a), None) | (None, Some(a)) => a,
-            (None, None) => Value::Object(Map::new()),
+        let (field, args) = match (raw.args, raw.arguments) {
+            (Some(a), None) => ("args", a),
+            (None, Some(a)) => ("arguments", a),
+            (None, None) => ("args", Value::Object(Map::new())),
             (Some(_), Some(_)) => {
                 return Err(CallError::Shape(
                     "both `args` and `arguments` are given: use one".into(),
@@ -122,15 +136,13 @@ impl ToolCall {
         };
         let args = match args {
             Value::String(s) => serde_json::from_str::<Value>(&s).map_err(|e| {
-                CallError::Shape(format!(
-                    "`arguments` is a string that is not valid JSON: {e}"
-                ))
+                CallError::Shape(format!("`{field}` is a string that is not valid JSON: {e}"))
             })?,
             other => other,
         };
         Ok(ToolCall {
             tool,
-            args: object("args", args)?,
+            args: object(field, args)?,
             context: object("context", raw.context.unwrap_or(Value::Null))?,
         })
     }
@@ -218,6 +230,11 @@ mod tests {
         assert!(e.to_string().contains("not valid JSON"), "{e}");
         let e = ToolCall::from_json(r#"{"tool":"x""#).unwrap_err();
         assert!(matches!(e, CallError::Json(_)), "{e}");
+        let e = ToolCall::from_json(r#"["pay", null, {"amount": 500}]"#).unwrap_err();
+        assert!(
+            e.to_string().contains("a tool call is a JSON object"),
+            "{e}"
+        );
         let e = ToolCall::from_json(r#"{"tool":5}"#).unwrap_err();
         assert!(
             e.to_string().contains("must be a string, found a number"),

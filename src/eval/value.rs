@@ -375,6 +375,21 @@ fn cause<'p>(term: &'p Term, v: V<'_>, expected: Expected) -> Cause<'p> {
     }
 }
 
+/// Unknown, blamed on `first` if it reads the call, else on `second`.
+fn blame_pair<'p>(
+    first: &'p Term,
+    fv: V<'_>,
+    second: &'p Term,
+    sv: V<'_>,
+    expected: Expected,
+) -> Tri<'p> {
+    if first.path().is_some() || second.path().is_none() {
+        Tri::Unknown(cause(first, fv, expected))
+    } else {
+        Tri::Unknown(cause(second, sv, expected))
+    }
+}
+
 fn absent(v: V<'_>) -> bool {
     matches!(v, V::Missing | V::Null | V::Bad(_))
 }
@@ -483,17 +498,18 @@ fn compare<'p>(
                 return Tri::Unknown(cause(left, l, Expected::Scalar));
             }
             match member(l, r) {
-                None => Tri::Unknown(cause(right, r, Expected::List)),
-                Some(None) => Tri::Unknown(cause(left, l, Expected::SameType)),
+                None => blame_pair(right, r, left, l, Expected::List),
+                Some(None) => blame_pair(left, l, right, r, Expected::SameType),
                 Some(Some(b)) => Tri::from_bool(b == matches!(op, Op::In)),
             }
         }
         Op::Contains => match (l, r) {
             (V::Str(s), V::Str(t)) => Tri::from_bool(s.contains(t)),
-            (V::Str(_), _) => Tri::Unknown(cause(right, r, Expected::String)),
+            (V::Str(_), _) => blame_pair(right, r, left, l, Expected::String),
             (V::JList(_) | V::LList(_), _) => match member(r, l) {
-                Some(Some(true)) => Tri::True,
-                _ => Tri::False,
+                Some(Some(b)) => Tri::from_bool(b),
+                // No element has the needle's type: as with `in`, that is unknown.
+                _ => blame_pair(right, r, left, l, Expected::SameType),
             },
             _ => Tri::Unknown(cause(left, l, Expected::StringOrList)),
         },
