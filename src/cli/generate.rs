@@ -47,8 +47,7 @@ pub(super) fn run(args: Args) -> i32 {
     match write() {
         Ok(()) => {
             println!(
-                "wrote {} ({} rules), tools.yaml and calls.jsonl ({} calls) to {}",
-                "policy.gate",
+                "wrote policy.gate ({} rules), tools.yaml and calls.jsonl ({} calls) to {}",
                 args.rules,
                 args.calls,
                 args.out.display()
