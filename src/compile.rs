@@ -29,7 +29,7 @@ use crate::toolset::{self, ToolSet};
 /// The compiled decision tree of a program.
 #[derive(Debug)]
 pub struct Tree {
-    exact: HashMap<Box<str>, u32>,
+    exact: rustc_hash::FxHashMap<Box<str>, u32>,
     slices: Vec<Slice>,
     fallback: Fallback,
     matcher: globs::GlobMatcher,
@@ -38,20 +38,18 @@ pub struct Tree {
 
 #[derive(Debug, Default)]
 struct Slice {
-    /// Deny, approve, audit, allow.
-    tiers: [Tier; 4],
+    /// Rules grouped under a shared attribute test.
+    indexes: Box<[Index]>,
+    /// Rules evaluated one by one, sorted by tier then rule.
+    plain: Box<[Entry]>,
     floors: Box<[(ClassId, Cond)]>,
 }
 
-#[derive(Debug, Default)]
-struct Tier {
-    indexes: Box<[Index]>,
-    plain: Box<[Entry]>,
-}
-
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Entry {
     rule: RuleId,
+    /// 0 deny, 1 approve, 2 audit, 3 allow: the walk goes tier by tier.
+    tier: u8,
     cond: Cond,
 }
 
@@ -64,12 +62,24 @@ enum Bound {
     Eq,
 }
 
+/// Rules that each require one test on the same path. One read of the path and one
+/// search settle them all: only the rules the search selects are evaluated further.
 #[derive(Debug)]
-struct Index {
-    path: Arc<PathExpr>,
-    bound: Bound,
-    /// Sorted by threshold.
-    entries: Box<[(f64, Entry)]>,
+enum Index {
+    /// `PATH op N` with one operator: entries sorted by N; a binary search finds the
+    /// prefix or suffix whose comparison holds.
+    Threshold {
+        path: Arc<PathExpr>,
+        bound: Bound,
+        keys: Box<[f64]>,
+        entries: Box<[Entry]>,
+    },
+    /// `PATH == "text"`: entries grouped by text; a hash lookup finds the group.
+    Equal {
+        path: Arc<PathExpr>,
+        groups: rustc_hash::FxHashMap<Box<str>, (u32, u32)>,
+        entries: Box<[Entry]>,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -80,7 +90,7 @@ struct Fallback {
 
 const TIER_ORDER: [Effect; 4] = [Effect::Deny, Effect::Approve, Effect::Audit, Effect::Allow];
 
-fn tier_of(e: Effect) -> usize {
+fn tier_of(e: Effect) -> u8 {
     match e {
         Effect::Deny => 0,
         Effect::Approve => 1,
@@ -132,31 +142,54 @@ impl Tree {
             .map(|(i, g)| (g.as_str(), i as u32))
             .collect();
 
-        let mut exact = HashMap::with_capacity(names.len());
+        // Which rules can apply to each listed name: exact names by lookup, globs tested
+        // against every name once, rules without a tool test everywhere.
+        let names: Vec<String> = names.into_iter().collect();
+        let name_index: HashMap<&str, usize> =
+            names.iter().enumerate().map(|(k, n)| (n.as_str(), k)).collect();
+        let mut per_name: Vec<Vec<usize>> = vec![Vec::new(); names.len()];
+        for (i, set) in rule_sets.iter().enumerate() {
+            match set {
+                ToolSet::Any => per_name.iter_mut().for_each(|v| v.push(i)),
+                ToolSet::Some { exact, globs } => {
+                    if globs.is_empty() {
+                        for e in exact {
+                            if let Some(&k) = name_index.get(e.as_str()) {
+                                per_name[k].push(i);
+                            }
+                        }
+                    } else {
+                        for (k, n) in names.iter().enumerate() {
+                            if set.contains(n) {
+                                per_name[k].push(i);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        let mut exact = HashMap::with_capacity_and_hasher(names.len(), Default::default());
         let mut slices = Vec::with_capacity(names.len());
-        for name in &names {
+        for (name, rules_here) in names.iter().zip(&per_name) {
             let ctx = fold::Ctx {
                 program,
                 tool: fold::ToolKnown::Known(name),
             };
-            let mut slice = Slice::default();
-            let mut tiers: [Vec<Entry>; 4] = Default::default();
-            for (i, rule) in program.rules.iter().enumerate() {
-                if !rule_sets.get(i).is_some_and(|s| s.contains(name)) {
-                    continue;
-                }
+            let mut entries = Vec::with_capacity(rules_here.len());
+            for &i in rules_here {
+                let Some(rule) = program.rules.get(i) else { continue };
                 let cond = ctx.fold(&rule.cond);
                 if matches!(cond, Cond::Const(false)) {
                     continue;
                 }
-                if let Some(t) = tiers.get_mut(tier_of(rule.effect)) {
-                    t.push(Entry {
-                        rule: i as RuleId,
-                        cond,
-                    });
-                }
+                entries.push(Entry {
+                    rule: i as RuleId,
+                    tier: tier_of(rule.effect),
+                    cond,
+                });
             }
-            slice.tiers = tiers.map(index_tier);
+            let mut slice = index_slice(entries);
             slice.floors = floor_sets
                 .iter()
                 .filter(|(_, s)| s.contains(name))
@@ -172,10 +205,8 @@ impl Tree {
             program,
             tool: fold::ToolKnown::Unlisted(&glob_ids),
         };
-        let mut always: [Vec<Entry>; 4] = Default::default();
-        let mut per_glob: Vec<[Vec<Entry>; 4]> = (0..glob_patterns.len())
-            .map(|_| Default::default())
-            .collect();
+        let mut always: Vec<Entry> = Vec::new();
+        let mut per_glob: Vec<Vec<Entry>> = vec![Vec::new(); glob_patterns.len()];
         for (i, rule) in program.rules.iter().enumerate() {
             let Some(set) = rule_sets.get(i) else {
                 continue;
@@ -202,38 +233,32 @@ impl Tree {
             if matches!(cond, Cond::Const(false)) {
                 continue;
             }
-            let tier = tier_of(rule.effect);
+            let entry = Entry {
+                rule: i as RuleId,
+                tier: tier_of(rule.effect),
+                cond,
+            };
             for t in targets {
                 let bucket = if t == usize::MAX {
-                    always.get_mut(tier)
+                    Some(&mut always)
                 } else {
-                    per_glob.get_mut(t).and_then(|b| b.get_mut(tier))
+                    per_glob.get_mut(t)
                 };
                 if let Some(b) = bucket {
-                    b.push(Entry {
-                        rule: i as RuleId,
-                        cond: cond.clone(),
-                    });
+                    b.push(entry.clone());
                 }
             }
         }
-        let fallback = Fallback {
-            always: Slice {
-                tiers: always.map(index_tier),
-                floors: floor_sets
+        let mut always = index_slice(always);
+        always.floors = floor_sets
                     .iter()
                     .filter(|(_, s)| !matches!(s, ToolSet::Some { globs, .. } if globs.is_empty()))
                     .map(|(c, _)| (*c, ctx.fold(&Cond::Class(*c))))
                     .filter(|(_, c)| !matches!(c, Cond::Const(false)))
-                    .collect(),
-            },
-            per_glob: per_glob
-                .into_iter()
-                .map(|tiers| Slice {
-                    tiers: tiers.map(index_tier),
-                    floors: Box::new([]),
-                })
-                .collect(),
+                    .collect();
+        let fallback = Fallback {
+            always,
+            per_glob: per_glob.into_iter().map(index_slice).collect(),
         };
         let matcher = globs::GlobMatcher::new(&glob_patterns);
         Tree {
@@ -251,49 +276,168 @@ impl Tree {
     }
 }
 
-/// Splits a tier's entries into threshold indexes (two or more rules bounding one path)
-/// and plain entries.
-fn index_tier(entries: Vec<Entry>) -> Tier {
-    type Key = (Root, Box<str>, Bound);
-    let mut groups: HashMap<Key, Vec<(f64, Entry, Arc<PathExpr>)>> = HashMap::new();
+/// Splits a slice's entries into indexes (two or more rules testing one path the same
+/// way) and plain entries.
+fn index_slice(entries: Vec<Entry>) -> Slice {
+    #[derive(PartialEq, Eq, Hash, Clone)]
+    enum Key {
+        Threshold(Root, Box<str>, Bound),
+        Equal(Root, Box<str>),
+    }
+    enum Probe {
+        Threshold(f64),
+        Equal(Box<str>),
+    }
+    // Every conjunct an entry could be indexed under.
+    let options: Vec<Vec<(Key, Probe, Arc<PathExpr>)>> = entries
+        .iter()
+        .map(|e| {
+            let mut out = Vec::new();
+            for c in conjuncts(&e.cond) {
+                if let Some((path, text)) = equality(c) {
+                    out.push((
+                        Key::Equal(path.root, path.text.clone()),
+                        Probe::Equal(text),
+                        path,
+                    ));
+                } else if let Some((path, bound, n)) = threshold(c) {
+                    out.push((
+                        Key::Threshold(path.root, path.text.clone(), bound),
+                        Probe::Threshold(n),
+                        path,
+                    ));
+                }
+            }
+            out
+        })
+        .collect();
+    // How well each key splits the entries: distinct texts for equality (the more, the
+    // fewer rules a lookup leaves); a threshold settles a prefix or suffix, counted as 1.
+    let mut spread: HashMap<&Key, std::collections::HashSet<&str>> = HashMap::new();
+    for opts in &options {
+        for (k, p, _) in opts {
+            let set = spread.entry(k).or_default();
+            if let Probe::Equal(t) = p {
+                set.insert(t);
+            }
+        }
+    }
+    let score = |k: &Key| spread.get(k).map_or(0, |s| s.len().max(1));
+    let chosen: Vec<Option<usize>> = options
+        .iter()
+        .map(|opts| {
+            (0..opts.len()).max_by_key(|&i| opts.get(i).map_or(0, |(k, _, _)| score(k)))
+        })
+        .collect();
+    drop(spread);
+    let mut groups: HashMap<Key, Vec<(Probe, Entry, Arc<PathExpr>)>> = HashMap::new();
     let mut keys: Vec<Key> = Vec::new();
     let mut plain = Vec::new();
-    for e in entries {
-        match threshold(&e.cond) {
-            Some((path, bound, n)) => {
-                let key = (path.root, path.text.clone(), bound);
+    for ((e, mut opts), pick) in entries.into_iter().zip(options).zip(chosen) {
+        let found = pick.map(|i| opts.swap_remove(i));
+        match found {
+            Some((key, probe, path)) => {
                 if !groups.contains_key(&key) {
                     keys.push(key.clone());
                 }
-                groups.entry(key).or_default().push((n, e, path));
+                groups.entry(key).or_default().push((probe, e, path));
             }
             None => plain.push(e),
         }
     }
     let mut indexes = Vec::new();
     for key in keys {
-        let Some(mut group) = groups.remove(&key) else {
+        let Some(group) = groups.remove(&key) else {
             continue;
         };
         if group.len() < 2 {
             plain.extend(group.into_iter().map(|(_, e, _)| e));
             continue;
         }
-        group.sort_by(|a, b| a.0.total_cmp(&b.0));
         let path = group
             .first()
             .map(|g| g.2.clone())
             .unwrap_or_else(|| Arc::new(empty_path()));
-        indexes.push(Index {
-            path,
-            bound: key.2,
-            entries: group.into_iter().map(|(n, e, _)| (n, e)).collect(),
-        });
+        match key {
+            Key::Threshold(_, _, bound) => {
+                let mut items: Vec<(f64, Entry)> = group
+                    .into_iter()
+                    .filter_map(|(p, e, _)| match p {
+                        Probe::Threshold(n) => Some((n, e)),
+                        Probe::Equal(_) => None,
+                    })
+                    .collect();
+                items.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.rule.cmp(&b.1.rule)));
+                indexes.push(Index::Threshold {
+                    path,
+                    bound,
+                    keys: items.iter().map(|(n, _)| *n).collect(),
+                    entries: items.into_iter().map(|(_, e)| e).collect(),
+                });
+            }
+            Key::Equal(..) => {
+                let mut items: Vec<(Box<str>, Entry)> = group
+                    .into_iter()
+                    .filter_map(|(p, e, _)| match p {
+                        Probe::Equal(t) => Some((t, e)),
+                        Probe::Threshold(_) => None,
+                    })
+                    .collect();
+                items.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.rule.cmp(&b.1.rule)));
+                let mut groups = rustc_hash::FxHashMap::default();
+                let mut start = 0usize;
+                for i in 1..=items.len() {
+                    let boundary = match (items.get(i), items.get(start)) {
+                        (Some(a), Some(b)) => a.0 != b.0,
+                        _ => true,
+                    };
+                    if boundary {
+                        if let Some((text, _)) = items.get(start) {
+                            groups.insert(text.clone(), (start as u32, i as u32));
+                        }
+                        start = i;
+                    }
+                }
+                indexes.push(Index::Equal {
+                    path,
+                    groups,
+                    entries: items.into_iter().map(|(_, e)| e).collect(),
+                });
+            }
+        }
     }
-    plain.sort_by_key(|e| e.rule);
-    Tier {
+    plain.sort_by_key(|e| (e.tier, e.rule));
+    Slice {
         indexes: indexes.into(),
         plain: plain.into(),
+        floors: Box::new([]),
+    }
+}
+
+/// The top-level conjuncts of a condition.
+fn conjuncts(cond: &Cond) -> Vec<&Cond> {
+    match cond {
+        Cond::And(items) => items.iter().flat_map(conjuncts).collect(),
+        c => vec![c],
+    }
+}
+
+/// `PATH == "text"` (args or context roots only).
+fn equality(cond: &Cond) -> Option<(Arc<PathExpr>, Box<str>)> {
+    match cond {
+        Cond::Compare {
+            left: Term::Path(p),
+            op: Op::Eq,
+            right: Term::Lit(Lit::Str(s)),
+            ..
+        }
+        | Cond::Compare {
+            left: Term::Lit(Lit::Str(s)),
+            op: Op::Eq,
+            right: Term::Path(p),
+            ..
+        } if !matches!(p.root, Root::Var(_)) => Some((p.clone(), s.clone())),
+        _ => None,
     }
 }
 
@@ -306,10 +450,9 @@ fn empty_path() -> PathExpr {
     }
 }
 
-/// The first conjunct of the form `PATH op NUMBER` (args or context roots only).
+/// `PATH op NUMBER` (args or context roots only).
 fn threshold(cond: &Cond) -> Option<(Arc<PathExpr>, Bound, f64)> {
     match cond {
-        Cond::And(items) => items.iter().find_map(threshold),
         Cond::Compare {
             left: Term::Path(p),
             op,

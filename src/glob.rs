@@ -61,6 +61,24 @@ impl Glob {
         &self.pattern
     }
 
+    /// The pattern's shape, when it is a plain prefix (`crm.*`), suffix (`*.get`) or
+    /// literal; `None` for anything else (`?`, or `*` inside).
+    pub fn shape(&self) -> Option<Shape> {
+        let lit = |toks: &[Tok]| -> Option<String> {
+            toks.iter()
+                .map(|t| match t {
+                    Tok::Char(c) => Some(*c),
+                    _ => None,
+                })
+                .collect()
+        };
+        match &self.tokens[..] {
+            [body @ .., Tok::Star] => lit(body).map(Shape::Prefix),
+            [Tok::Star, body @ ..] => lit(body).map(Shape::Suffix),
+            all => lit(all).map(Shape::Literal),
+        }
+    }
+
     /// Whether the pattern has no wildcard (it then matches one name only).
     pub fn literal(&self) -> Option<String> {
         self.tokens
@@ -108,12 +126,14 @@ impl Glob {
             .is_some_and(|rest| rest.iter().all(|tok| *tok == Tok::Star))
     }
 
-    /// The same pattern as an anchored regular expression.
+    /// The same pattern as an anchored regular expression. `*` is written as any run of
+    /// bytes (`(?s-u:.)*`): on valid UTF-8 that is any run of characters, and its automaton
+    /// is far smaller than that of Unicode `.`; such a regex needs UTF-8 mode off.
     pub fn to_regex(&self) -> String {
         let mut out = String::from("^");
         for t in self.tokens.iter() {
             match t {
-                Tok::Star => out.push_str("(?s:.)*"),
+                Tok::Star => out.push_str("(?s-u:.)*"),
                 Tok::Any => out.push_str("(?s:.)"),
                 Tok::Char(c) => out.push_str(&regex::escape(&c.to_string())),
             }
@@ -121,6 +141,17 @@ impl Glob {
         out.push('$');
         out
     }
+}
+
+/// A glob that is only a literal with at most one `*` at one end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shape {
+    /// `P*`: names starting with `P` (`*` alone is the empty prefix).
+    Prefix(String),
+    /// `*S`: names ending with `S`.
+    Suffix(String),
+    /// No wildcard: this name only.
+    Literal(String),
 }
 
 impl fmt::Debug for Glob {
@@ -162,7 +193,10 @@ mod tests {
     fn regex_form_agrees() {
         for p in ["bank.*", "v?.run", "*.get", "a+b(*)", "x\\?y"] {
             let g = Glob::new(p).unwrap();
-            let r = regex::Regex::new(&g.to_regex()).unwrap();
+            let r = regex::bytes::RegexBuilder::new(&g.to_regex())
+                .unicode(true)
+                .build()
+                .unwrap();
             for t in [
                 "bank.wire",
                 "v2.run",
@@ -172,7 +206,7 @@ mod tests {
                 "xzy",
                 "",
             ] {
-                assert_eq!(g.matches(t), r.is_match(t), "{p} on {t}");
+                assert_eq!(g.matches(t), r.is_match(t.as_bytes()), "{p} on {t}");
             }
         }
     }

@@ -27,23 +27,50 @@ pub(super) fn check(program: &Program) -> Vec<Diagnostic> {
             );
         }
     }
+    // With a catalog, a quick first cut: the catalog tools each floor class can hold.
+    let universe: Vec<&str> = program
+        .catalog
+        .as_deref()
+        .map(|c| c.tools.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let floor_tools: Vec<(u32, ToolSet, Vec<bool>)> = program
+        .never_auto
+        .iter()
+        .map(|&c| {
+            let set = toolset::of_class(program, c);
+            let members = universe.iter().map(|t| set.contains(t)).collect();
+            (c, set, members)
+        })
+        .collect();
     for rule in program
         .rules
         .iter()
         .filter(|r| matches!(r.effect, Effect::Allow | Effect::Audit))
     {
         let set = toolset::of(program, &rule.cond);
-        for &class in &program.never_auto {
+        let rule_members: Vec<bool> = match &set {
+            ToolSet::Some { exact, globs } if globs.is_empty() => {
+                universe.iter().map(|t| exact.contains(*t)).collect()
+            }
+            s => universe.iter().map(|t| s.contains(t)).collect(),
+        };
+        for (class, class_set, class_members) in &floor_tools {
+            let class = *class;
             let Some(c) = program.class(class) else {
                 continue;
             };
+            if !universe.is_empty()
+                && !rule_members.iter().zip(class_members).any(|(a, b)| *a && *b)
+            {
+                continue;
+            }
             // The catalog's tools are taken as all the tools there are: an overlap only
             // through unlisted tools is not reported.
             if overlap::can_both_hold(program, &rule.cond, &Cond::Class(class), true) != Some(true)
             {
                 continue;
             }
-            let both = set.clone().intersect(toolset::of_class(program, class));
+            let both = set.clone().intersect(class_set.clone());
             let example = match program.catalog.as_ref() {
                 Some(cat) => cat.tools.keys().find(|t| both.contains(t)).cloned(),
                 None => match &both {

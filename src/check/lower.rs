@@ -53,6 +53,9 @@ pub(super) struct Lowerer<'a> {
     classes: &'a [Class],
     diags: Vec<Diagnostic>,
     scope: Vec<String>,
+    /// Patterns compiled so far: a pattern used by many rules is compiled once.
+    globs: HashMap<String, Arc<Glob>>,
+    regexes: HashMap<String, Arc<regex::Regex>>,
 }
 
 impl<'a> Lowerer<'a> {
@@ -67,6 +70,8 @@ impl<'a> Lowerer<'a> {
             classes,
             diags: Vec::new(),
             scope: Vec::new(),
+            globs: HashMap::new(),
+            regexes: HashMap::new(),
         }
     }
 
@@ -374,8 +379,20 @@ impl<'a> Lowerer<'a> {
                     return None;
                 };
                 if op == CompareOp::Matches {
+                    if let Some(g) = self.globs.get(&**pattern) {
+                        return Some(Cond::Compare {
+                            left,
+                            op: Op::Glob(g.clone()),
+                            right,
+                            span,
+                        });
+                    }
                     match Glob::new(pattern) {
-                        Ok(g) => Op::Glob(Arc::new(g)),
+                        Ok(g) => {
+                            let g = Arc::new(g);
+                            self.globs.insert(pattern.to_string(), g.clone());
+                            Op::Glob(g)
+                        }
                         Err(e) => {
                             self.err(Diagnostic::new(
                                 Code::InvalidGlob,
@@ -385,12 +402,18 @@ impl<'a> Lowerer<'a> {
                             return None;
                         }
                     }
+                } else if let Some(r) = self.regexes.get(&**pattern) {
+                    Op::Regex(r.clone())
                 } else {
                     match regex::RegexBuilder::new(pattern)
                         .size_limit(1 << 22)
                         .build()
                     {
-                        Ok(r) => Op::Regex(Arc::new(r)),
+                        Ok(r) => {
+                            let r = Arc::new(r);
+                            self.regexes.insert(pattern.to_string(), r.clone());
+                            Op::Regex(r)
+                        }
                         Err(e) => {
                             let detail = e
                                 .to_string()

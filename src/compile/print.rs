@@ -2,7 +2,8 @@
 
 use std::fmt::Write as _;
 
-use super::{Bound, Entry, Slice, TIER_ORDER, Tree};
+use super::{Bound, Entry, Index, Slice, TIER_ORDER, Tree};
+use crate::ast::Effect;
 use crate::ir::{Cond, Lit, Program, Term};
 
 impl Tree {
@@ -45,45 +46,58 @@ impl Tree {
 }
 
 fn render_slice(slice: &Slice, program: &Program, out: &mut String) {
-    let mut empty = true;
-    for (t, effect) in TIER_ORDER.iter().enumerate() {
-        let Some(tier) = slice.tiers.get(t) else {
-            continue;
-        };
-        for idx in tier.indexes.iter() {
-            empty = false;
-            let op = match idx.bound {
-                Bound::Gt => ">",
-                Bound::Ge => ">=",
-                Bound::Lt => "<",
-                Bound::Le => "<=",
-                Bound::Eq => "==",
-            };
-            let _ = writeln!(
-                out,
-                "  {effect:<7} index {} {op} N, sorted by N ({} rules, one binary search):",
-                idx.path.text,
-                idx.entries.len()
-            );
-            for (n, e) in idx.entries.iter() {
-                let _ = writeln!(out, "            N = {}: {}", num(*n), entry(e, program));
+    let effect = |e: &Entry| TIER_ORDER.get(e.tier as usize).copied().unwrap_or(Effect::Allow);
+    for idx in slice.indexes.iter() {
+        match idx {
+            Index::Threshold {
+                path,
+                bound,
+                keys,
+                entries,
+            } => {
+                let op = match bound {
+                    Bound::Gt => ">",
+                    Bound::Ge => ">=",
+                    Bound::Lt => "<",
+                    Bound::Le => "<=",
+                    Bound::Eq => "==",
+                };
+                let _ = writeln!(
+                    out,
+                    "  index {} {op} N: {} rules sorted by N, settled by one binary search",
+                    path.text,
+                    entries.len()
+                );
+                for (n, e) in keys.iter().zip(entries.iter()) {
+                    let _ = writeln!(out, "    N = {}: {} {}", num(*n), effect(e), entry(e, program));
+                }
+            }
+            Index::Equal {
+                path,
+                groups,
+                entries,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "  index {} == TEXT: {} rules in {} groups, settled by one hash lookup",
+                    path.text,
+                    entries.len(),
+                    groups.len()
+                );
+                for e in entries.iter() {
+                    let _ = writeln!(out, "    {} {}", effect(e), entry(e, program));
+                }
             }
         }
-        for e in tier.plain.iter() {
-            empty = false;
-            let _ = writeln!(out, "  {effect:<7} {}", entry(e, program));
-        }
+    }
+    for e in slice.plain.iter() {
+        let _ = writeln!(out, "  {:<7} {}", effect(e).as_str(), entry(e, program));
     }
     for (class, cond) in slice.floors.iter() {
-        empty = false;
         let name = program.class(*class).map(|c| c.name.as_str()).unwrap_or("");
-        let _ = writeln!(
-            out,
-            "  floor   never_auto:{name} when {}",
-            cond_text(cond, program)
-        );
+        let _ = writeln!(out, "  floor   never_auto:{name} when {}", cond_text(cond, program));
     }
-    if empty {
+    if slice.indexes.is_empty() && slice.plain.is_empty() && slice.floors.is_empty() {
         let _ = writeln!(out, "  (no rule: the default applies)");
     }
 }

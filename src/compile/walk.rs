@@ -3,15 +3,19 @@
 use smallvec::SmallVec;
 
 use super::globs::Hits;
-use super::{Bound, Entry, Index, Slice, TIER_ORDER, Tier, Tree};
+use super::{Bound, Entry, Index, Slice, TIER_ORDER, Tree};
 use crate::ast::Effect;
 use crate::eval::call::ToolCall;
 use crate::eval::decision::{Decision, Named, Unknown};
 use crate::eval::value::{Env, Tri, eval, lookup};
 use crate::ir::Program;
 
+/// The entry lists a call must look at: the selected part of each index, and the plain
+/// entries, of every slice the call walks.
+type Candidates<'p> = SmallVec<[&'p [Entry]; 8]>;
+
 impl Tree {
-    /// Decides a call.
+    /// Decides a call. Does not allocate unless a call walks more than a few slices.
     pub fn evaluate<'p>(&'p self, program: &'p Program, call: &ToolCall) -> Decision<'p> {
         let mut hits = Hits::new();
         let listed = self
@@ -28,31 +32,36 @@ impl Tree {
             program,
             glob_hits: &hits,
         };
+        let mut candidates: Candidates<'p> = SmallVec::new();
+        self.for_each_slice(listed, &hits, |slice| {
+            for idx in slice.indexes.iter() {
+                candidates.push(select(idx, &env));
+            }
+            candidates.push(&slice.plain);
+        });
+
         let mut d = Decision::new(program);
         let mut deny_unknown: SmallVec<[Unknown<'p>; 2]> = SmallVec::new();
         let mut effect = None;
         for (t, tier_effect) in TIER_ORDER.iter().enumerate() {
-            self.for_each_slice(listed, &hits, |slice| {
-                if let Some(tier) = slice.tiers.get(t) {
-                    walk_tier(tier, *tier_effect, &env, &mut d, &mut deny_unknown);
+            for list in &candidates {
+                for entry in list.iter().filter(|e| e.tier as usize == t) {
+                    record(entry, *tier_effect, &env, &mut d, &mut deny_unknown);
                 }
-            });
-            match tier_effect {
-                Effect::Deny => {
-                    if !d.named.is_empty() {
-                        effect = Some(Effect::Deny);
-                        break;
-                    }
-                    // Unknown deny conditions ask a human.
-                    d.named.extend(deny_unknown.iter().map(|u| u.source));
-                    d.unknown.extend(deny_unknown.drain(..));
+            }
+            if *tier_effect == Effect::Deny {
+                if !d.named.is_empty() {
+                    effect = Some(Effect::Deny);
+                    break;
                 }
-                e => {
-                    if !d.named.is_empty() {
-                        effect = Some(*e);
-                        break;
-                    }
-                }
+                // Unknown deny conditions ask a human.
+                d.named.extend(deny_unknown.iter().map(|u| u.source));
+                d.unknown.extend(deny_unknown.drain(..));
+                continue;
+            }
+            if !d.named.is_empty() {
+                effect = Some(*tier_effect);
+                break;
             }
         }
         match effect {
@@ -66,11 +75,11 @@ impl Tree {
             }
         }
         if d.effect < Effect::Approve {
-            let mut raised = false;
             let floors = match listed {
                 Some(s) => &s.floors,
                 None => &self.fallback.always.floors,
             };
+            let mut raised = false;
             for (class, cond) in floors.iter() {
                 let n = Named::NeverAuto(*class);
                 let hit = match eval(cond, &env, None) {
@@ -97,7 +106,7 @@ impl Tree {
         d.finish()
     }
 
-    fn for_each_slice<'a>(
+    pub(super) fn for_each_slice<'a>(
         &'a self,
         listed: Option<&'a Slice>,
         hits: &Hits,
@@ -124,25 +133,29 @@ impl Tree {
     /// Which rules the tree would consider for a tool name (for `--explain`).
     pub fn candidate_rules(&self, tool: &str) -> Vec<u32> {
         let mut hits = Hits::new();
-        let listed = self
-            .exact
-            .get(tool)
-            .and_then(|&i| self.slices.get(i as usize));
+        let listed = self.exact.get(tool).and_then(|&i| self.slices.get(i as usize));
         if listed.is_none() {
             self.matcher.matches(tool, &mut hits);
         }
         let mut out = Vec::new();
         self.for_each_slice(listed, &hits, |s| {
-            for tier in &s.tiers {
-                out.extend(tier.plain.iter().map(|e| e.rule));
-                for idx in tier.indexes.iter() {
-                    out.extend(idx.entries.iter().map(|(_, e)| e.rule));
-                }
+            out.extend(s.plain.iter().map(|e| e.rule));
+            for idx in s.indexes.iter() {
+                out.extend(idx.entries().iter().map(|e| e.rule));
             }
         });
         out.sort_unstable();
         out.dedup();
         out
+    }
+}
+
+impl Index {
+    /// Every entry of the index.
+    pub(super) fn entries(&self) -> &[Entry] {
+        match self {
+            Index::Threshold { entries, .. } | Index::Equal { entries, .. } => entries,
+        }
     }
 }
 
@@ -174,44 +187,42 @@ fn record<'p>(
     }
 }
 
-fn walk_tier<'p>(
-    tier: &'p Tier,
-    effect: Effect,
-    env: &Env<'_, 'p>,
-    d: &mut Decision<'p>,
-    deny_unknown: &mut SmallVec<[Unknown<'p>; 2]>,
-) {
-    for idx in tier.indexes.iter() {
-        let candidates = candidates(idx, env);
-        for (_, entry) in candidates {
-            record(entry, effect, env, d, deny_unknown);
-        }
-    }
-    for entry in tier.plain.iter() {
-        record(entry, effect, env, d, deny_unknown);
-    }
-}
-
-/// The entries whose indexed comparison can hold: a binary search when the value is a
-/// number; every entry when it is missing or not a number (each is then judged in full).
-fn candidates<'p>(idx: &'p Index, env: &Env<'_, 'p>) -> &'p [(f64, Entry)] {
-    let all = &idx.entries[..];
-    let v = match lookup(&idx.path, env, None).and_then(|v| v.as_f64()) {
-        Some(v) => v,
-        None => return all,
-    };
-    let split = |pred: &dyn Fn(f64) -> bool| all.partition_point(|(k, _)| pred(*k));
-    match idx.bound {
-        // PATH > k holds for every k < v: a prefix.
-        Bound::Gt => all.get(..split(&|k| k < v)).unwrap_or(&[]),
-        Bound::Ge => all.get(..split(&|k| k <= v)).unwrap_or(&[]),
-        // PATH < k holds for every k > v: a suffix.
-        Bound::Lt => all.get(split(&|k| k <= v)..).unwrap_or(&[]),
-        Bound::Le => all.get(split(&|k| k < v)..).unwrap_or(&[]),
-        Bound::Eq => {
-            let lo = split(&|k| k < v);
-            let hi = split(&|k| k <= v);
-            all.get(lo..hi).unwrap_or(&[])
+/// The entries of an index whose indexed test can hold for this call: found by one
+/// search when the value has the index's type; all of them (each then judged in full)
+/// when it is missing or of another type.
+fn select<'p>(idx: &'p Index, env: &Env<'_, 'p>) -> &'p [Entry] {
+    match idx {
+        Index::Equal {
+            path,
+            groups,
+            entries,
+        } => match lookup(path, env, None) {
+            Some(serde_json::Value::String(s)) => match groups.get(s.as_str()) {
+                Some(&(a, b)) => entries.get(a as usize..b as usize).unwrap_or(&[]),
+                None => &[],
+            },
+            _ => entries,
+        },
+        Index::Threshold {
+            path,
+            bound,
+            keys,
+            entries,
+        } => {
+            let Some(v) = lookup(path, env, None).and_then(|v| v.as_f64()) else {
+                return entries;
+            };
+            let split = |pred: &dyn Fn(f64) -> bool| keys.partition_point(|k| pred(*k));
+            let range = match bound {
+                // PATH > k holds for every k < v: a prefix.
+                Bound::Gt => 0..split(&|k| k < v),
+                Bound::Ge => 0..split(&|k| k <= v),
+                // PATH < k holds for every k > v: a suffix.
+                Bound::Lt => split(&|k| k <= v)..keys.len(),
+                Bound::Le => split(&|k| k < v)..keys.len(),
+                Bound::Eq => split(&|k| k < v)..split(&|k| k <= v),
+            };
+            entries.get(range).unwrap_or(&[])
         }
     }
 }
