@@ -286,7 +286,7 @@ fn index_slice(entries: Vec<Entry>) -> Slice {
     }
     enum Probe {
         Threshold(f64),
-        Equal(Box<str>),
+        Equal(Vec<Box<str>>),
     }
     // Every conjunct an entry could be indexed under.
     let options: Vec<Vec<(Key, Probe, Arc<PathExpr>)>> = entries
@@ -317,8 +317,8 @@ fn index_slice(entries: Vec<Entry>) -> Slice {
     for opts in &options {
         for (k, p, _) in opts {
             let set = spread.entry(k).or_default();
-            if let Probe::Equal(t) = p {
-                set.insert(t);
+            if let Probe::Equal(texts) = p {
+                set.extend(texts.iter().map(|t| &**t));
             }
         }
     }
@@ -376,11 +376,17 @@ fn index_slice(entries: Vec<Entry>) -> Slice {
                 });
             }
             Key::Equal(..) => {
+                // An `in` list files its entry under each of its texts.
                 let mut items: Vec<(Box<str>, Entry)> = group
                     .into_iter()
-                    .filter_map(|(p, e, _)| match p {
-                        Probe::Equal(t) => Some((t, e)),
-                        Probe::Threshold(_) => None,
+                    .flat_map(|(p, e, _)| match p {
+                        Probe::Equal(texts) => {
+                            let mut texts = texts;
+                            texts.sort();
+                            texts.dedup();
+                            texts.into_iter().map(|t| (t, e.clone())).collect::<Vec<_>>()
+                        }
+                        Probe::Threshold(_) => Vec::new(),
                     })
                     .collect();
                 items.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.rule.cmp(&b.1.rule)));
@@ -422,9 +428,25 @@ fn conjuncts(cond: &Cond) -> Vec<&Cond> {
     }
 }
 
-/// `PATH == "text"` (args or context roots only).
-fn equality(cond: &Cond) -> Option<(Arc<PathExpr>, Box<str>)> {
+/// `PATH == "text"` or `PATH in ["a", "b"]` (args or context roots, strings only): the
+/// path and every text that makes the comparison hold.
+fn equality(cond: &Cond) -> Option<(Arc<PathExpr>, Vec<Box<str>>)> {
     match cond {
+        Cond::Compare {
+            left: Term::Path(p),
+            op: Op::In,
+            right: Term::Lit(Lit::List(items)),
+            ..
+        } if !matches!(p.root, Root::Var(_)) && !items.is_empty() => {
+            let texts: Option<Vec<Box<str>>> = items
+                .iter()
+                .map(|i| match i {
+                    Lit::Str(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect();
+            texts.map(|t| (p.clone(), t))
+        }
         Cond::Compare {
             left: Term::Path(p),
             op: Op::Eq,
@@ -436,7 +458,7 @@ fn equality(cond: &Cond) -> Option<(Arc<PathExpr>, Box<str>)> {
             op: Op::Eq,
             right: Term::Path(p),
             ..
-        } if !matches!(p.root, Root::Var(_)) => Some((p.clone(), s.clone())),
+        } if !matches!(p.root, Root::Var(_)) => Some((p.clone(), vec![s.clone()])),
         _ => None,
     }
 }

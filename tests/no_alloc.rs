@@ -72,3 +72,29 @@ fn evaluating_example_calls_does_not_allocate() {
         after - before
     );
 }
+
+#[test]
+fn evaluating_a_generated_mix_does_not_allocate() {
+    use holdpoint::generate::{Dialect, generate};
+    let g = generate(1_000, 2_000, 3, Dialect::Full);
+    let catalog = holdpoint::Catalog::from_yaml("gen.yaml", &g.catalog).unwrap();
+    let policy = holdpoint::PolicyBuilder::new()
+        .source("gen.gate", &g.policy)
+        .catalog(catalog)
+        .build()
+        .unwrap();
+    let calls: Vec<ToolCall> = g.calls.iter().map(|c| ToolCall::from_json(c).unwrap()).collect();
+    for c in &calls {
+        std::hint::black_box(policy.evaluate(c).effect());
+    }
+    let before = ALLOCS.load(Ordering::SeqCst);
+    let mut effects = [0usize; 4];
+    for c in &calls {
+        let d = policy.evaluate(c);
+        effects[d.effect() as usize] += 1;
+        std::hint::black_box(d.named().len());
+    }
+    let after = ALLOCS.load(Ordering::SeqCst);
+    assert!(effects.iter().all(|&n| n > 0), "the mix reaches every effect: {effects:?}");
+    assert_eq!(after - before, 0, "{} allocations in {} decisions", after - before, calls.len());
+}

@@ -55,8 +55,10 @@ impl Tree {
                     break;
                 }
                 // Unknown deny conditions ask a human.
-                d.named.extend(deny_unknown.iter().map(|u| u.source));
-                d.unknown.extend(deny_unknown.drain(..));
+                for u in deny_unknown.drain(..) {
+                    d.named.push(u.source);
+                    d.unknown.push(u);
+                }
                 continue;
             }
             if !d.named.is_empty() {

@@ -64,10 +64,14 @@ impl<'p> Decision<'p> {
 
     /// Puts names and unknowns in canonical order.
     pub(crate) fn finish(mut self) -> Self {
-        self.named.sort_unstable();
-        self.named.dedup();
-        self.unknown.sort_by_key(|u| u.source);
-        self.unknown.dedup_by_key(|u| u.source);
+        if self.named.len() > 1 {
+            self.named.sort_unstable();
+            self.named.dedup();
+        }
+        if self.unknown.len() > 1 {
+            self.unknown.sort_by_key(|u| u.source);
+            self.unknown.dedup_by_key(|u| u.source);
+        }
         self
     }
 
