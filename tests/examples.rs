@@ -77,3 +77,25 @@ fn support_refund_above_the_lane_waits_for_finance() {
             .all(|g| g.options.by == vec!["finance".to_string()])
     );
 }
+
+#[test]
+fn streamed_json_equals_the_report() {
+    use holdpoint::generate::{Dialect, generate};
+    let g = generate(300, 500, 9, Dialect::Full);
+    let catalog = holdpoint::Catalog::from_yaml("gen.yaml", &g.catalog).unwrap();
+    let policy = PolicyBuilder::new()
+        .source("gen.gate", &g.policy)
+        .catalog(catalog)
+        .build()
+        .unwrap();
+    let mut approvals = 0;
+    for c in &g.calls {
+        let call = ToolCall::from_json(c).unwrap();
+        let d = policy.evaluate(&call);
+        approvals += usize::from(d.effect() == holdpoint::Effect::Approve);
+        let streamed = serde_json::to_value(d.json(&call)).unwrap();
+        let built = serde_json::to_value(d.report(&call)).unwrap();
+        assert_eq!(streamed, built, "{c}");
+    }
+    assert!(approvals > 0);
+}

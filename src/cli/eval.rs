@@ -134,7 +134,7 @@ fn stream(policy: &Policy, reader: Box<dyn Read>, label: &str, reference: bool) 
                 } else {
                     policy.evaluate(&call)
                 };
-                serde_json::to_writer(&mut out, &d.report(&call)).map_err(std::io::Error::from)
+                serde_json::to_writer(&mut out, &d.json(&call)).map_err(std::io::Error::from)
             }
             Err(e) => {
                 bad += 1;

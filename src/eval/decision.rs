@@ -286,3 +286,191 @@ pub struct ReasonReport {
     /// The text.
     pub reason: String,
 }
+
+/// The decision's JSON, written straight from the decision: the same document as
+/// [`Decision::report`], without building it first (what `policy eval --jsonl` writes).
+#[derive(Clone, Copy)]
+pub struct DecisionJson<'a, 'p> {
+    decision: &'a Decision<'p>,
+    call: &'a ToolCall,
+}
+
+impl<'p> Decision<'p> {
+    /// A serializable view of the decision's JSON for this call.
+    pub fn json<'a>(&'a self, call: &'a ToolCall) -> DecisionJson<'a, 'p> {
+        DecisionJson {
+            decision: self,
+            call,
+        }
+    }
+}
+
+/// A name (`never_auto:` prefix included) written without allocating.
+struct NameOf<'a>(&'a Program, Named);
+
+impl std::fmt::Display for NameOf<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.1 {
+            Named::Rule(id) => f.write_str(self.0.rule(id).map(|r| r.name.as_str()).unwrap_or("")),
+            Named::NeverAuto(c) => {
+                f.write_str("never_auto:")?;
+                f.write_str(self.0.class(c).map(|c| c.name.as_str()).unwrap_or(""))
+            }
+            Named::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// A reason rendered into the output as it is written.
+struct Rendered<'a> {
+    template: &'a Template,
+    program: &'a Program,
+    call: &'a ToolCall,
+}
+
+impl std::fmt::Display for Rendered<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env = Env {
+            tool: &self.call.tool,
+            args: &self.call.args,
+            context: &self.call.context,
+            program: self.program,
+            glob_hits: &[],
+        };
+        for part in &self.template.parts {
+            match part {
+                TemplatePart::Text(t) => f.write_str(t)?,
+                TemplatePart::Hole(term) => super::value::write_term(term, &env, f)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl DecisionJson<'_, '_> {
+    fn reason(&self, n: Named) -> Option<Rendered<'_>> {
+        let Named::Rule(id) = n else { return None };
+        let program = self.decision.program;
+        let template = program.rule(id)?.reason.as_ref()?;
+        Some(Rendered {
+            template,
+            program,
+            call: self.call,
+        })
+    }
+}
+
+impl serde::Serialize for DecisionJson<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        let d = self.decision;
+        let program = d.program;
+        struct Names<'a>(&'a Program, &'a [Named]);
+        impl serde::Serialize for Names<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut seq = s.serialize_seq(Some(self.1.len()))?;
+                for n in self.1 {
+                    seq.serialize_element(&Collect(NameOf(self.0, *n)))?;
+                }
+                seq.end()
+            }
+        }
+        struct Collect<T>(T);
+        impl<T: std::fmt::Display> serde::Serialize for Collect<T> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(&self.0)
+            }
+        }
+        struct Gates<'a, 'b, 'p>(&'a DecisionJson<'b, 'p>);
+        impl serde::Serialize for Gates<'_, '_, '_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let d = self.0.decision;
+                let mut seq = s.serialize_seq(None)?;
+                for g in d.gates() {
+                    seq.serialize_element(&Gate(self.0, g))?;
+                }
+                seq.end()
+            }
+        }
+        struct Gate<'a, 'b, 'p>(&'a DecisionJson<'b, 'p>, super::decision::Gate<'p>);
+        impl serde::Serialize for Gate<'_, '_, '_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let o = self.1.options;
+                let mut m = s.serialize_map(Some(8))?;
+                m.serialize_entry("rule", &Collect(NameOf(self.0.decision.program, self.1.source)))?;
+                m.serialize_entry("mode", &o.mode)?;
+                m.serialize_entry("by", &o.by)?;
+                m.serialize_entry("within_s", &o.within_s)?;
+                m.serialize_entry("on_timeout", &o.on_timeout)?;
+                m.serialize_entry("decisions", &o.decisions)?;
+                m.serialize_entry("show_diff", &o.show_diff.as_ref().map(|p| &*p.text))?;
+                m.serialize_entry("reason", &self.0.reason(self.1.source).map(Collect))?;
+                m.end()
+            }
+        }
+        struct Approval<'a, 'b, 'p>(&'a DecisionJson<'b, 'p>);
+        impl serde::Serialize for Approval<'_, '_, '_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry("mode", &self.0.decision.mode().unwrap_or(Mode::Sync))?;
+                m.serialize_entry("gates", &Gates(self.0))?;
+                m.end()
+            }
+        }
+        struct Unknowns<'a, 'p>(&'a Program, &'a [Unknown<'p>]);
+        impl serde::Serialize for Unknowns<'_, '_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut seq = s.serialize_seq(Some(self.1.len()))?;
+                for u in self.1 {
+                    seq.serialize_element(&UnknownEntry(self.0, u))?;
+                }
+                seq.end()
+            }
+        }
+        struct UnknownEntry<'a, 'p>(&'a Program, &'a Unknown<'p>);
+        impl serde::Serialize for UnknownEntry<'_, '_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(3))?;
+                m.serialize_entry("rule", &Collect(NameOf(self.0, self.1.source)))?;
+                m.serialize_entry("path", self.1.cause.path.map(|p| &*p.text).unwrap_or(""))?;
+                m.serialize_entry("why", &Collect(self.1.cause.why))?;
+                m.end()
+            }
+        }
+        struct Reasons<'a, 'b, 'p>(&'a DecisionJson<'b, 'p>);
+        impl serde::Serialize for Reasons<'_, '_, '_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut seq = s.serialize_seq(None)?;
+                for n in self.0.decision.named.iter() {
+                    if let Some(r) = self.0.reason(*n) {
+                        seq.serialize_element(&ReasonEntry(
+                            NameOf(self.0.decision.program, *n),
+                            r,
+                        ))?;
+                    }
+                }
+                seq.end()
+            }
+        }
+        struct ReasonEntry<'a>(NameOf<'a>, Rendered<'a>);
+        impl serde::Serialize for ReasonEntry<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry("rule", &Collect(&self.0))?;
+                m.serialize_entry("reason", &Collect(&self.1))?;
+                m.end()
+            }
+        }
+        let approve = d.effect == Effect::Approve;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("effect", &d.effect)?;
+        m.serialize_entry("rules", &Names(program, &d.named))?;
+        if approve {
+            m.serialize_entry("approval", &Approval(self))?;
+        }
+        m.serialize_entry("unknown", &Unknowns(program, &d.unknown))?;
+        m.serialize_entry("default_applied", &d.default_applied)?;
+        m.serialize_entry("reasons", &Reasons(self))?;
+        m.end()
+    }
+}

@@ -533,20 +533,26 @@ fn compare<'p>(
     }
 }
 
-/// A value of the call rendered for a reason: strings as they are, `<missing>` if absent.
-pub fn render_term(term: &Term, env: &Env<'_, '_>, out: &mut String) {
+/// A value of the call written for a reason: strings as they are, `<missing>` if absent.
+pub fn write_term(term: &Term, env: &Env<'_, '_>, out: &mut impl std::fmt::Write) -> std::fmt::Result {
     match term {
-        Term::Tool => out.push_str(env.tool),
-        Term::Lit(l) => out.push_str(&format!("{l:?}")),
+        Term::Tool => out.write_str(env.tool),
+        Term::Lit(l) => write!(out, "{l:?}"),
         Term::Path(p) => match lookup(p, env, None) {
-            None | Some(Value::Null) => out.push_str("<missing>"),
-            Some(Value::String(s)) => out.push_str(s),
-            Some(other) => out.push_str(&other.to_string()),
+            None | Some(Value::Null) => out.write_str("<missing>"),
+            Some(Value::String(s)) => out.write_str(s),
+            Some(other) => write!(out, "{other}"),
         },
         Term::Len(p) => match lookup(p, env, None) {
-            Some(Value::String(s)) => out.push_str(&s.chars().count().to_string()),
-            Some(Value::Array(a)) => out.push_str(&a.len().to_string()),
-            _ => out.push_str("<missing>"),
+            Some(Value::String(s)) => write!(out, "{}", s.chars().count()),
+            Some(Value::Array(a)) => write!(out, "{}", a.len()),
+            _ => out.write_str("<missing>"),
         },
     }
 }
+
+/// A value of the call rendered for a reason: strings as they are, `<missing>` if absent.
+pub fn render_term(term: &Term, env: &Env<'_, '_>, out: &mut String) {
+    let _ = write_term(term, env, out);
+}
+
