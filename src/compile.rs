@@ -42,7 +42,18 @@ struct Slice {
     indexes: Box<[Index]>,
     /// Rules evaluated one by one, sorted by tier then rule.
     plain: Box<[Entry]>,
+    /// Where each tier starts in `plain` (and where the last ends).
+    plain_tiers: [u32; 5],
     floors: Box<[(ClassId, Cond)]>,
+}
+
+/// Where each tier's entries start in a list sorted by tier (and where the last ends).
+fn tier_starts(entries: &[Entry]) -> [u32; 5] {
+    let mut out = [0u32; 5];
+    for (t, slot) in out.iter_mut().enumerate() {
+        *slot = entries.partition_point(|e| (e.tier as usize) < t) as u32;
+    }
+    out
 }
 
 #[derive(Debug, Clone)]
@@ -64,22 +75,33 @@ enum Bound {
 
 /// Rules that each require one test on the same path. One read of the path and one
 /// search settle them all: only the rules the search selects are evaluated further.
+/// Entries are kept per tier, so the walk (deny first) never scans a tier twice.
 #[derive(Debug)]
 enum Index {
-    /// `PATH op N` with one operator: entries sorted by N; a binary search finds the
-    /// prefix or suffix whose comparison holds.
+    /// `PATH op N` with one operator: per tier, entries sorted by N; a binary search
+    /// finds the prefix or suffix whose comparison holds.
     Threshold {
         path: Arc<PathExpr>,
         bound: Bound,
-        keys: Box<[f64]>,
-        entries: Box<[Entry]>,
+        tiers: [ThresholdTier; 4],
     },
-    /// `PATH == "text"`: entries grouped by text; a hash lookup finds the group.
+    /// `PATH == "text"` (or `PATH in [...]`): entries grouped by text, each group sorted
+    /// by tier; a hash lookup finds the group.
     Equal {
         path: Arc<PathExpr>,
-        groups: rustc_hash::FxHashMap<Box<str>, (u32, u32)>,
+        groups: rustc_hash::FxHashMap<Box<str>, [u32; 5]>,
         entries: Box<[Entry]>,
+        /// Every entry once, by tier: what a missing or non-text value must judge.
+        all: Box<[Entry]>,
+        all_tiers: [u32; 5],
     },
+}
+
+/// One tier of a threshold index.
+#[derive(Debug, Default)]
+struct ThresholdTier {
+    keys: Box<[f64]>,
+    entries: Box<[Entry]>,
 }
 
 #[derive(Debug, Default)]
@@ -368,12 +390,14 @@ fn index_slice(entries: Vec<Entry>) -> Slice {
                     })
                     .collect();
                 items.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.rule.cmp(&b.1.rule)));
-                indexes.push(Index::Threshold {
-                    path,
-                    bound,
-                    keys: items.iter().map(|(n, _)| *n).collect(),
-                    entries: items.into_iter().map(|(_, e)| e).collect(),
-                });
+                let mut tiers: [ThresholdTier; 4] = Default::default();
+                for (t, tier) in tiers.iter_mut().enumerate() {
+                    let mine: Vec<&(f64, Entry)> =
+                        items.iter().filter(|(_, e)| e.tier as usize == t).collect();
+                    tier.keys = mine.iter().map(|(n, _)| *n).collect();
+                    tier.entries = mine.into_iter().map(|(_, e)| e.clone()).collect();
+                }
+                indexes.push(Index::Threshold { path, bound, tiers });
             }
             Key::Equal(..) => {
                 // An `in` list files its entry under each of its texts.
@@ -389,7 +413,11 @@ fn index_slice(entries: Vec<Entry>) -> Slice {
                         Probe::Threshold(_) => Vec::new(),
                     })
                     .collect();
-                items.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.rule.cmp(&b.1.rule)));
+                items.sort_by(|a, b| {
+                    a.0.cmp(&b.0)
+                        .then(a.1.tier.cmp(&b.1.tier))
+                        .then(a.1.rule.cmp(&b.1.rule))
+                });
                 let mut groups = rustc_hash::FxHashMap::default();
                 let mut start = 0usize;
                 for i in 1..=items.len() {
@@ -399,23 +427,42 @@ fn index_slice(entries: Vec<Entry>) -> Slice {
                     };
                     if boundary {
                         if let Some((text, _)) = items.get(start) {
-                            groups.insert(text.clone(), (start as u32, i as u32));
+                            let mut bounds = [start as u32; 5];
+                            for (t, slot) in bounds.iter_mut().enumerate() {
+                                let within = items
+                                    .get(start..i)
+                                    .map_or(0, |g| g.partition_point(|(_, e)| (e.tier as usize) < t));
+                                *slot = (start + within) as u32;
+                            }
+                            groups.insert(text.clone(), bounds);
                         }
                         start = i;
                     }
                 }
+                let mut all: Vec<Entry> = Vec::new();
+                for (_, e) in &items {
+                    if !all.iter().any(|a| a.rule == e.rule) {
+                        all.push(e.clone());
+                    }
+                }
+                all.sort_by_key(|e| (e.tier, e.rule));
+                let all_tiers = tier_starts(&all);
                 indexes.push(Index::Equal {
                     path,
                     groups,
                     entries: items.into_iter().map(|(_, e)| e).collect(),
+                    all: all.into(),
+                    all_tiers,
                 });
             }
         }
     }
     plain.sort_by_key(|e| (e.tier, e.rule));
+    let plain_tiers = tier_starts(&plain);
     Slice {
         indexes: indexes.into(),
         plain: plain.into(),
+        plain_tiers,
         floors: Box::new([]),
     }
 }

@@ -4,17 +4,24 @@
 #![allow(unsafe_code)] // the counting allocator, and nothing else
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 
 use holdpoint::{Policy, ToolCall};
 
 struct Counting;
 
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    // Per thread, so tests running in parallel do not count each other's allocations.
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn allocations() -> usize {
+    ALLOCS.with(Cell::get)
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
         unsafe { System.alloc(l) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
@@ -55,7 +62,7 @@ fn evaluating_example_calls_does_not_allocate() {
         std::hint::black_box(policies[*i].evaluate(c).effect());
     }
     let mut decided = 0;
-    let before = ALLOCS.load(Ordering::SeqCst);
+    let before = allocations();
     for _ in 0..10 {
         for (i, c) in &calls {
             let d = policies[*i].evaluate(c);
@@ -63,7 +70,7 @@ fn evaluating_example_calls_does_not_allocate() {
             decided += 1;
         }
     }
-    let after = ALLOCS.load(Ordering::SeqCst);
+    let after = allocations();
     assert!(decided > 300);
     assert_eq!(
         after - before,
@@ -87,14 +94,14 @@ fn evaluating_a_generated_mix_does_not_allocate() {
     for c in &calls {
         std::hint::black_box(policy.evaluate(c).effect());
     }
-    let before = ALLOCS.load(Ordering::SeqCst);
+    let before = allocations();
     let mut effects = [0usize; 4];
     for c in &calls {
         let d = policy.evaluate(c);
         effects[d.effect() as usize] += 1;
         std::hint::black_box(d.named().len());
     }
-    let after = ALLOCS.load(Ordering::SeqCst);
+    let after = allocations();
     assert!(effects.iter().all(|&n| n > 0), "the mix reaches every effect: {effects:?}");
     assert_eq!(after - before, 0, "{} allocations in {} decisions", after - before, calls.len());
 }

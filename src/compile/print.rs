@@ -49,12 +49,7 @@ fn render_slice(slice: &Slice, program: &Program, out: &mut String) {
     let effect = |e: &Entry| TIER_ORDER.get(e.tier as usize).copied().unwrap_or(Effect::Allow);
     for idx in slice.indexes.iter() {
         match idx {
-            Index::Threshold {
-                path,
-                bound,
-                keys,
-                entries,
-            } => {
+            Index::Threshold { path, bound, tiers } => {
                 let op = match bound {
                     Bound::Gt => ">",
                     Bound::Ge => ">=",
@@ -62,29 +57,30 @@ fn render_slice(slice: &Slice, program: &Program, out: &mut String) {
                     Bound::Le => "<=",
                     Bound::Eq => "==",
                 };
+                let count: usize = tiers.iter().map(|t| t.entries.len()).sum();
                 let _ = writeln!(
                     out,
-                    "  index {} {op} N: {} rules sorted by N, settled by one binary search",
+                    "  index {} {op} N: {count} rules sorted by N, settled by one binary search",
                     path.text,
-                    entries.len()
                 );
-                for (n, e) in keys.iter().zip(entries.iter()) {
-                    let _ = writeln!(out, "    N = {}: {} {}", num(*n), effect(e), entry(e, program));
+                for tier in tiers.iter() {
+                    for (n, e) in tier.keys.iter().zip(tier.entries.iter()) {
+                        let _ =
+                            writeln!(out, "    N = {}: {} {}", num(*n), effect(e), entry(e, program));
+                    }
                 }
             }
             Index::Equal {
-                path,
-                groups,
-                entries,
+                path, groups, all, ..
             } => {
                 let _ = writeln!(
                     out,
                     "  index {} == TEXT: {} rules in {} groups, settled by one hash lookup",
                     path.text,
-                    entries.len(),
+                    all.len(),
                     groups.len()
                 );
-                for e in entries.iter() {
+                for e in all.iter() {
                     let _ = writeln!(out, "    {} {}", effect(e), entry(e, program));
                 }
             }

@@ -3,16 +3,46 @@
 use smallvec::SmallVec;
 
 use super::globs::Hits;
-use super::{Bound, Entry, Index, Slice, TIER_ORDER, Tree};
+use super::{Bound, Entry, Index, Slice, TIER_ORDER, ThresholdTier, Tree};
 use crate::ast::Effect;
 use crate::eval::call::ToolCall;
 use crate::eval::decision::{Decision, Named, Unknown};
 use crate::eval::value::{Env, Tri, eval, lookup};
 use crate::ir::Program;
 
-/// The entry lists a call must look at: the selected part of each index, and the plain
-/// entries, of every slice the call walks.
-type Candidates<'p> = SmallVec<[&'p [Entry]; 8]>;
+/// What one read of an index's path selected.
+#[derive(Clone, Copy)]
+enum Sel<'p> {
+    /// Entries by tier: `list[bounds[t]..bounds[t + 1]]`.
+    Range(&'p [Entry], &'p [u32; 5]),
+    /// A threshold index and the number read.
+    Number(&'p [ThresholdTier; 4], Bound, f64),
+    /// A threshold index whose value is missing or not a number: every entry.
+    AllTiers(&'p [ThresholdTier; 4]),
+    /// No entry can hold.
+    Nothing,
+}
+
+impl<'p> Sel<'p> {
+    fn tier(self, t: usize) -> &'p [Entry] {
+        match self {
+            Sel::Range(list, bounds) => match (bounds.get(t), bounds.get(t + 1)) {
+                (Some(&a), Some(&b)) => list.get(a as usize..b as usize).unwrap_or(&[]),
+                _ => &[],
+            },
+            Sel::Number(tiers, bound, v) => match tiers.get(t) {
+                Some(tier) => by_threshold(tier, bound, v),
+                None => &[],
+            },
+            Sel::AllTiers(tiers) => tiers.get(t).map_or(&[], |tier| &tier.entries),
+            Sel::Nothing => &[],
+        }
+    }
+}
+
+/// The entries a call must look at: a selection of each index, and the plain entries,
+/// of every slice the call walks.
+type Candidates<'p> = SmallVec<[Sel<'p>; 32]>;
 
 impl Tree {
     /// Decides a call. Does not allocate unless a call walks more than a few slices.
@@ -37,15 +67,15 @@ impl Tree {
             for idx in slice.indexes.iter() {
                 candidates.push(select(idx, &env));
             }
-            candidates.push(&slice.plain);
+            candidates.push(Sel::Range(&slice.plain, &slice.plain_tiers));
         });
 
         let mut d = Decision::new(program);
         let mut deny_unknown: SmallVec<[Unknown<'p>; 2]> = SmallVec::new();
         let mut effect = None;
         for (t, tier_effect) in TIER_ORDER.iter().enumerate() {
-            for list in &candidates {
-                for entry in list.iter().filter(|e| e.tier as usize == t) {
+            for sel in &candidates {
+                for entry in sel.tier(t) {
                     record(entry, *tier_effect, &env, &mut d, &mut deny_unknown);
                 }
             }
@@ -153,10 +183,11 @@ impl Tree {
 }
 
 impl Index {
-    /// Every entry of the index.
-    pub(super) fn entries(&self) -> &[Entry] {
+    /// Every entry of the index (an `in` list's entry may appear more than once).
+    pub(super) fn entries(&self) -> Vec<&Entry> {
         match self {
-            Index::Threshold { entries, .. } | Index::Equal { entries, .. } => entries,
+            Index::Threshold { tiers, .. } => tiers.iter().flat_map(|t| t.entries.iter()).collect(),
+            Index::Equal { all, .. } => all.iter().collect(),
         }
     }
 }
@@ -189,42 +220,45 @@ fn record<'p>(
     }
 }
 
-/// The entries of an index whose indexed test can hold for this call: found by one
-/// search when the value has the index's type; all of them (each then judged in full)
-/// when it is missing or of another type.
-fn select<'p>(idx: &'p Index, env: &Env<'_, 'p>) -> &'p [Entry] {
+/// What an index selects for this call: found by one read and one search when the
+/// value has the index's type; everything (each entry then judged in full) when it is
+/// missing or of another type.
+fn select<'p>(idx: &'p Index, env: &Env<'_, 'p>) -> Sel<'p> {
     match idx {
         Index::Equal {
             path,
             groups,
             entries,
+            all,
+            all_tiers,
         } => match lookup(path, env, None) {
             Some(serde_json::Value::String(s)) => match groups.get(s.as_str()) {
-                Some(&(a, b)) => entries.get(a as usize..b as usize).unwrap_or(&[]),
-                None => &[],
+                Some(bounds) => Sel::Range(entries, bounds),
+                None => Sel::Nothing,
             },
-            _ => entries,
+            _ => Sel::Range(all, all_tiers),
         },
-        Index::Threshold {
-            path,
-            bound,
-            keys,
-            entries,
-        } => {
-            let Some(v) = lookup(path, env, None).and_then(|v| v.as_f64()) else {
-                return entries;
-            };
-            let split = |pred: &dyn Fn(f64) -> bool| keys.partition_point(|k| pred(*k));
-            let range = match bound {
-                // PATH > k holds for every k < v: a prefix.
-                Bound::Gt => 0..split(&|k| k < v),
-                Bound::Ge => 0..split(&|k| k <= v),
-                // PATH < k holds for every k > v: a suffix.
-                Bound::Lt => split(&|k| k <= v)..keys.len(),
-                Bound::Le => split(&|k| k < v)..keys.len(),
-                Bound::Eq => split(&|k| k < v)..split(&|k| k <= v),
-            };
-            entries.get(range).unwrap_or(&[])
+        Index::Threshold { path, bound, tiers } => {
+            match lookup(path, env, None).and_then(|v| v.as_f64()) {
+                Some(v) => Sel::Number(tiers, *bound, v),
+                None => Sel::AllTiers(tiers),
+            }
         }
     }
+}
+
+/// The entries of one threshold tier whose comparison holds for `v`.
+fn by_threshold(tier: &ThresholdTier, bound: Bound, v: f64) -> &[Entry] {
+    let keys = &tier.keys;
+    let split = |pred: &dyn Fn(f64) -> bool| keys.partition_point(|k| pred(*k));
+    let range = match bound {
+        // PATH > k holds for every k < v: a prefix.
+        Bound::Gt => 0..split(&|k| k < v),
+        Bound::Ge => 0..split(&|k| k <= v),
+        // PATH < k holds for every k > v: a suffix.
+        Bound::Lt => split(&|k| k <= v)..keys.len(),
+        Bound::Le => split(&|k| k < v)..keys.len(),
+        Bound::Eq => split(&|k| k < v)..split(&|k| k <= v),
+    };
+    tier.entries.get(range).unwrap_or(&[])
 }
