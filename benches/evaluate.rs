@@ -23,7 +23,11 @@ fn build(n: usize) -> (Policy, Vec<String>, Vec<ToolCall>, String, Catalog) {
         .catalog(catalog.clone())
         .build()
         .unwrap();
-    let calls: Vec<ToolCall> = g.calls.iter().map(|c| ToolCall::from_json(c).unwrap()).collect();
+    let calls: Vec<ToolCall> = g
+        .calls
+        .iter()
+        .map(|c| ToolCall::from_json(c).unwrap())
+        .collect();
     (policy, g.calls, calls, g.policy, catalog)
 }
 
@@ -40,6 +44,19 @@ fn benches(c: &mut Criterion) {
                 i = i.wrapping_add(1);
                 let d = policy.evaluate(black_box(call));
                 black_box((d.effect(), d.named().len()))
+            })
+        });
+        // The same call many times in a row, as right after an agent built it: the call
+        // and its tool's slice are in cache. The mix above walks 4 096 calls in turn.
+        g.bench_with_input(BenchmarkId::new("tree_warm", n), n, |b, _| {
+            b.iter_custom(|iters| {
+                let start = std::time::Instant::now();
+                for i in 0..iters {
+                    let call = &calls[(i as usize / 64) % calls.len()];
+                    let d = policy.evaluate(black_box(call));
+                    black_box((d.effect(), d.named().len()));
+                }
+                start.elapsed()
             })
         });
         g.bench_with_input(BenchmarkId::new("reference", n), n, |b, _| {

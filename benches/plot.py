@@ -15,7 +15,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERIES = [
     # (label, criterion directory, colour)
-    ("holdpoint (tree)", "target/criterion/evaluate/tree", "#1b7837"),
+    ("holdpoint (tree), call mix", "target/criterion/evaluate/tree", "#1b7837"),
+    ("holdpoint (tree), warm call", "target/criterion/evaluate/tree_warm", "#5aae61"),
     ("holdpoint (reference interpreter)", "target/criterion/evaluate/reference", "#7fbf7b"),
     ("Cedar", "benches/peers/target/criterion/peers/cedar", "#762a83"),
     ("Cedar, pre-indexed by action", "benches/peers/target/criterion/peers/cedar_indexed", "#af8dc3"),

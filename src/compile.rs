@@ -95,6 +95,12 @@ enum Index {
         all: Box<[Entry]>,
         all_tiers: [u32; 5],
     },
+    /// `exists(PATH) and ...`: when the path is absent, none of these can hold.
+    Present {
+        path: Arc<PathExpr>,
+        entries: Box<[Entry]>,
+        tiers: [u32; 5],
+    },
 }
 
 /// One tier of a threshold index.
@@ -167,8 +173,11 @@ impl Tree {
         // Which rules can apply to each listed name: exact names by lookup, globs tested
         // against every name once, rules without a tool test everywhere.
         let names: Vec<String> = names.into_iter().collect();
-        let name_index: HashMap<&str, usize> =
-            names.iter().enumerate().map(|(k, n)| (n.as_str(), k)).collect();
+        let name_index: HashMap<&str, usize> = names
+            .iter()
+            .enumerate()
+            .map(|(k, n)| (n.as_str(), k))
+            .collect();
         let mut per_name: Vec<Vec<usize>> = vec![Vec::new(); names.len()];
         for (i, set) in rule_sets.iter().enumerate() {
             match set {
@@ -200,7 +209,9 @@ impl Tree {
             };
             let mut entries = Vec::with_capacity(rules_here.len());
             for &i in rules_here {
-                let Some(rule) = program.rules.get(i) else { continue };
+                let Some(rule) = program.rules.get(i) else {
+                    continue;
+                };
                 let cond = ctx.fold(&rule.cond);
                 if matches!(cond, Cond::Const(false)) {
                     continue;
@@ -273,11 +284,11 @@ impl Tree {
         }
         let mut always = index_slice(always);
         always.floors = floor_sets
-                    .iter()
-                    .filter(|(_, s)| !matches!(s, ToolSet::Some { globs, .. } if globs.is_empty()))
-                    .map(|(c, _)| (*c, ctx.fold(&Cond::Class(*c))))
-                    .filter(|(_, c)| !matches!(c, Cond::Const(false)))
-                    .collect();
+            .iter()
+            .filter(|(_, s)| !matches!(s, ToolSet::Some { globs, .. } if globs.is_empty()))
+            .map(|(c, _)| (*c, ctx.fold(&Cond::Class(*c))))
+            .filter(|(_, c)| !matches!(c, Cond::Const(false)))
+            .collect();
         let fallback = Fallback {
             always,
             per_glob: per_glob.into_iter().map(index_slice).collect(),
@@ -305,10 +316,12 @@ fn index_slice(entries: Vec<Entry>) -> Slice {
     enum Key {
         Threshold(Root, Box<str>, Bound),
         Equal(Root, Box<str>),
+        Present(Root, Box<str>),
     }
     enum Probe {
         Threshold(f64),
         Equal(Vec<Box<str>>),
+        Present,
     }
     // Every conjunct an entry could be indexed under.
     let options: Vec<Vec<(Key, Probe, Arc<PathExpr>)>> = entries
@@ -322,6 +335,14 @@ fn index_slice(entries: Vec<Entry>) -> Slice {
                         Probe::Equal(text),
                         path,
                     ));
+                } else if let Cond::Exists(path) = c
+                    && !matches!(path.root, Root::Var(_))
+                {
+                    out.push((
+                        Key::Present(path.root, path.text.clone()),
+                        Probe::Present,
+                        path.clone(),
+                    ));
                 } else if let Some((path, bound, n)) = threshold(c) {
                     out.push((
                         Key::Threshold(path.root, path.text.clone(), bound),
@@ -334,7 +355,8 @@ fn index_slice(entries: Vec<Entry>) -> Slice {
         })
         .collect();
     // How well each key splits the entries: distinct texts for equality (the more, the
-    // fewer rules a lookup leaves); a threshold settles a prefix or suffix, counted as 1.
+    // fewer rules a lookup leaves); a presence test, usually false, counts 2; a
+    // threshold settles a prefix or suffix, counted as 1.
     let mut spread: HashMap<&Key, std::collections::HashSet<&str>> = HashMap::new();
     for opts in &options {
         for (k, p, _) in opts {
@@ -344,12 +366,13 @@ fn index_slice(entries: Vec<Entry>) -> Slice {
             }
         }
     }
-    let score = |k: &Key| spread.get(k).map_or(0, |s| s.len().max(1));
+    let score = |k: &Key| match k {
+        Key::Present(..) => 2,
+        _ => spread.get(k).map_or(0, |s| s.len().max(1)),
+    };
     let chosen: Vec<Option<usize>> = options
         .iter()
-        .map(|opts| {
-            (0..opts.len()).max_by_key(|&i| opts.get(i).map_or(0, |(k, _, _)| score(k)))
-        })
+        .map(|opts| (0..opts.len()).max_by_key(|&i| opts.get(i).map_or(0, |(k, _, _)| score(k))))
         .collect();
     drop(spread);
     let mut groups: HashMap<Key, Vec<(Probe, Entry, Arc<PathExpr>)>> = HashMap::new();
@@ -386,7 +409,7 @@ fn index_slice(entries: Vec<Entry>) -> Slice {
                     .into_iter()
                     .filter_map(|(p, e, _)| match p {
                         Probe::Threshold(n) => Some((n, e)),
-                        Probe::Equal(_) => None,
+                        Probe::Equal(_) | Probe::Present => None,
                     })
                     .collect();
                 items.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.rule.cmp(&b.1.rule)));
@@ -399,6 +422,16 @@ fn index_slice(entries: Vec<Entry>) -> Slice {
                 }
                 indexes.push(Index::Threshold { path, bound, tiers });
             }
+            Key::Present(..) => {
+                let mut list: Vec<Entry> = group.into_iter().map(|(_, e, _)| e).collect();
+                list.sort_by_key(|e| (e.tier, e.rule));
+                let tiers = tier_starts(&list);
+                indexes.push(Index::Present {
+                    path,
+                    entries: list.into(),
+                    tiers,
+                });
+            }
             Key::Equal(..) => {
                 // An `in` list files its entry under each of its texts.
                 let mut items: Vec<(Box<str>, Entry)> = group
@@ -408,9 +441,12 @@ fn index_slice(entries: Vec<Entry>) -> Slice {
                             let mut texts = texts;
                             texts.sort();
                             texts.dedup();
-                            texts.into_iter().map(|t| (t, e.clone())).collect::<Vec<_>>()
+                            texts
+                                .into_iter()
+                                .map(|t| (t, e.clone()))
+                                .collect::<Vec<_>>()
                         }
-                        Probe::Threshold(_) => Vec::new(),
+                        Probe::Threshold(_) | Probe::Present => Vec::new(),
                     })
                     .collect();
                 items.sort_by(|a, b| {
@@ -429,9 +465,9 @@ fn index_slice(entries: Vec<Entry>) -> Slice {
                         if let Some((text, _)) = items.get(start) {
                             let mut bounds = [start as u32; 5];
                             for (t, slot) in bounds.iter_mut().enumerate() {
-                                let within = items
-                                    .get(start..i)
-                                    .map_or(0, |g| g.partition_point(|(_, e)| (e.tier as usize) < t));
+                                let within = items.get(start..i).map_or(0, |g| {
+                                    g.partition_point(|(_, e)| (e.tier as usize) < t)
+                                });
                                 *slot = (start + within) as u32;
                             }
                             groups.insert(text.clone(), bounds);

@@ -90,7 +90,11 @@ fn evaluating_a_generated_mix_does_not_allocate() {
         .catalog(catalog)
         .build()
         .unwrap();
-    let calls: Vec<ToolCall> = g.calls.iter().map(|c| ToolCall::from_json(c).unwrap()).collect();
+    let calls: Vec<ToolCall> = g
+        .calls
+        .iter()
+        .map(|c| ToolCall::from_json(c).unwrap())
+        .collect();
     for c in &calls {
         std::hint::black_box(policy.evaluate(c).effect());
     }
@@ -102,6 +106,15 @@ fn evaluating_a_generated_mix_does_not_allocate() {
         std::hint::black_box(d.named().len());
     }
     let after = allocations();
-    assert!(effects.iter().all(|&n| n > 0), "the mix reaches every effect: {effects:?}");
-    assert_eq!(after - before, 0, "{} allocations in {} decisions", after - before, calls.len());
+    assert!(
+        effects.iter().all(|&n| n > 0),
+        "the mix reaches every effect: {effects:?}"
+    );
+    assert_eq!(
+        after - before,
+        0,
+        "{} allocations in {} decisions",
+        after - before,
+        calls.len()
+    );
 }

@@ -60,7 +60,10 @@ pub(super) fn check(program: &Program) -> Vec<Diagnostic> {
                 continue;
             };
             if !universe.is_empty()
-                && !rule_members.iter().zip(class_members).any(|(a, b)| *a && *b)
+                && !rule_members
+                    .iter()
+                    .zip(class_members)
+                    .any(|(a, b)| *a && *b)
             {
                 continue;
             }

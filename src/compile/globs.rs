@@ -54,10 +54,12 @@ impl Trie {
     fn insert(&mut self, bytes: impl Iterator<Item = u8>, id: u32, exact: bool) {
         let mut at = 0usize;
         for b in bytes {
-            let next = self
-                .nodes
-                .get(at)
-                .and_then(|n| n.edges.iter().find(|(e, _)| *e == b).map(|(_, t)| *t as usize));
+            let next = self.nodes.get(at).and_then(|n| {
+                n.edges
+                    .iter()
+                    .find(|(e, _)| *e == b)
+                    .map(|(_, t)| *t as usize)
+            });
             at = match next {
                 Some(t) => t,
                 None => {
@@ -80,7 +82,9 @@ impl Trie {
     }
 
     fn walk(&self, bytes: impl Iterator<Item = u8>, hits: &mut Hits) {
-        let Some(mut node) = self.nodes.first() else { return };
+        let Some(mut node) = self.nodes.first() else {
+            return;
+        };
         node.open.iter().for_each(|&i| set(hits, i as usize));
         for b in bytes {
             let Some(next) = node
@@ -158,7 +162,10 @@ impl GlobMatcher {
         let others = self.rest_ids.len();
         let rest = match &self.rest {
             Rest::None => String::new(),
-            Rest::Dfa(d) => format!(", {others} other(s) in one DFA ({} bytes)", d.memory_usage()),
+            Rest::Dfa(d) => format!(
+                ", {others} other(s) in one DFA ({} bytes)",
+                d.memory_usage()
+            ),
             Rest::Sequential(_) => {
                 format!(", {others} other(s) tested in turn (one DFA would be too large)")
             }
@@ -231,7 +238,11 @@ mod tests {
         .map(|s| s.to_string())
         .collect();
         let m = GlobMatcher::new(&pats);
-        assert!(m.describe().contains("2 other(s) in one DFA"), "{}", m.describe());
+        assert!(
+            m.describe().contains("2 other(s) in one DFA"),
+            "{}",
+            m.describe()
+        );
         let mut hits = Hits::new();
         for name in [
             "bank.get", "crm.get", "v2.run", "v10.run", "bankget", "", "é.get", "axbxc", "bank.",

@@ -46,7 +46,12 @@ impl Tree {
 }
 
 fn render_slice(slice: &Slice, program: &Program, out: &mut String) {
-    let effect = |e: &Entry| TIER_ORDER.get(e.tier as usize).copied().unwrap_or(Effect::Allow);
+    let effect = |e: &Entry| {
+        TIER_ORDER
+            .get(e.tier as usize)
+            .copied()
+            .unwrap_or(Effect::Allow)
+    };
     for idx in slice.indexes.iter() {
         match idx {
             Index::Threshold { path, bound, tiers } => {
@@ -65,9 +70,25 @@ fn render_slice(slice: &Slice, program: &Program, out: &mut String) {
                 );
                 for tier in tiers.iter() {
                     for (n, e) in tier.keys.iter().zip(tier.entries.iter()) {
-                        let _ =
-                            writeln!(out, "    N = {}: {} {}", num(*n), effect(e), entry(e, program));
+                        let _ = writeln!(
+                            out,
+                            "    N = {}: {} {}",
+                            num(*n),
+                            effect(e),
+                            entry(e, program)
+                        );
                     }
+                }
+            }
+            Index::Present { path, entries, .. } => {
+                let _ = writeln!(
+                    out,
+                    "  index exists({}): {} rules, skipped at once when it is absent",
+                    path.text,
+                    entries.len()
+                );
+                for e in entries.iter() {
+                    let _ = writeln!(out, "    {} {}", effect(e), entry(e, program));
                 }
             }
             Index::Equal {
@@ -91,7 +112,11 @@ fn render_slice(slice: &Slice, program: &Program, out: &mut String) {
     }
     for (class, cond) in slice.floors.iter() {
         let name = program.class(*class).map(|c| c.name.as_str()).unwrap_or("");
-        let _ = writeln!(out, "  floor   never_auto:{name} when {}", cond_text(cond, program));
+        let _ = writeln!(
+            out,
+            "  floor   never_auto:{name} when {}",
+            cond_text(cond, program)
+        );
     }
     if slice.indexes.is_empty() && slice.plain.is_empty() && slice.floors.is_empty() {
         let _ = writeln!(out, "  (no rule: the default applies)");

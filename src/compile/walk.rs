@@ -165,7 +165,10 @@ impl Tree {
     /// Which rules the tree would consider for a tool name (for `--explain`).
     pub fn candidate_rules(&self, tool: &str) -> Vec<u32> {
         let mut hits = Hits::new();
-        let listed = self.exact.get(tool).and_then(|&i| self.slices.get(i as usize));
+        let listed = self
+            .exact
+            .get(tool)
+            .and_then(|&i| self.slices.get(i as usize));
         if listed.is_none() {
             self.matcher.matches(tool, &mut hits);
         }
@@ -188,6 +191,7 @@ impl Index {
         match self {
             Index::Threshold { tiers, .. } => tiers.iter().flat_map(|t| t.entries.iter()).collect(),
             Index::Equal { all, .. } => all.iter().collect(),
+            Index::Present { entries, .. } => entries.iter().collect(),
         }
     }
 }
@@ -237,6 +241,14 @@ fn select<'p>(idx: &'p Index, env: &Env<'_, 'p>) -> Sel<'p> {
                 None => Sel::Nothing,
             },
             _ => Sel::Range(all, all_tiers),
+        },
+        Index::Present {
+            path,
+            entries,
+            tiers,
+        } => match lookup(path, env, None) {
+            None | Some(serde_json::Value::Null) => Sel::Nothing,
+            Some(_) => Sel::Range(entries, tiers),
         },
         Index::Threshold { path, bound, tiers } => {
             match lookup(path, env, None).and_then(|v| v.as_f64()) {

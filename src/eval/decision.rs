@@ -397,7 +397,10 @@ impl serde::Serialize for DecisionJson<'_, '_> {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 let o = self.1.options;
                 let mut m = s.serialize_map(Some(8))?;
-                m.serialize_entry("rule", &Collect(NameOf(self.0.decision.program, self.1.source)))?;
+                m.serialize_entry(
+                    "rule",
+                    &Collect(NameOf(self.0.decision.program, self.1.source)),
+                )?;
                 m.serialize_entry("mode", &o.mode)?;
                 m.serialize_entry("by", &o.by)?;
                 m.serialize_entry("within_s", &o.within_s)?;

@@ -534,7 +534,11 @@ fn compare<'p>(
 }
 
 /// A value of the call written for a reason: strings as they are, `<missing>` if absent.
-pub fn write_term(term: &Term, env: &Env<'_, '_>, out: &mut impl std::fmt::Write) -> std::fmt::Result {
+pub fn write_term(
+    term: &Term,
+    env: &Env<'_, '_>,
+    out: &mut impl std::fmt::Write,
+) -> std::fmt::Result {
     match term {
         Term::Tool => out.write_str(env.tool),
         Term::Lit(l) => write!(out, "{l:?}"),
@@ -555,4 +559,3 @@ pub fn write_term(term: &Term, env: &Env<'_, '_>, out: &mut impl std::fmt::Write
 pub fn render_term(term: &Term, env: &Env<'_, '_>, out: &mut String) {
     let _ = write_term(term, env, out);
 }
-

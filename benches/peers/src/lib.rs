@@ -681,6 +681,27 @@ impl RegoTr<'_> {
     }
 }
 
+/// The program as one Rego package with a `decision` rule, in files of under 1 MB
+/// (regorus's limit per file; a package may span files).
+pub fn rego_files(program: &Program) -> Result<Vec<String>, String> {
+    let whole = rego_source(program)?;
+    let mut files = Vec::new();
+    let mut current = String::new();
+    for line in whole.lines() {
+        if line.starts_with("package ") {
+            continue;
+        }
+        if current.len() + line.len() > 900_000 {
+            files.push(format!("package holdpoint\n{current}"));
+            current.clear();
+        }
+        current.push_str(line);
+        current.push('\n');
+    }
+    files.push(format!("package holdpoint\n{current}"));
+    Ok(files)
+}
+
 /// The program as one Rego package with a `decision` rule.
 pub fn rego_source(program: &Program) -> Result<String, String> {
     let mut tr = RegoTr {
@@ -748,11 +769,12 @@ pub struct RegoEngine {
 impl RegoEngine {
     /// Compiles the package.
     pub fn new(program: &Program) -> Result<RegoEngine, String> {
-        let src = rego_source(program)?;
         let mut engine = regorus::Engine::new();
-        engine
-            .add_policy("holdpoint.rego".into(), src)
-            .map_err(|e| e.to_string())?;
+        for (i, src) in rego_files(program)?.into_iter().enumerate() {
+            engine
+                .add_policy(format!("holdpoint{i}.rego"), src)
+                .map_err(|e| e.to_string())?;
+        }
         engine.set_input(regorus::Value::new_object());
         engine
             .eval_rule("data.holdpoint.decision".into())
