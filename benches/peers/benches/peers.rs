@@ -27,7 +27,12 @@ fn benches(c: &mut Criterion) {
         let calls = if n >= 10_000 { 200 } else { 2_000 };
         let mut e = Engines::build(n, calls, 42).expect("build");
         let bad = e.disagreements();
-        assert!(bad.is_empty(), "{n} rules: {} disagreements, first: {:?}", bad.len(), bad.first());
+        assert!(
+            bad.is_empty(),
+            "{n} rules: {} disagreements, first: {:?}",
+            bad.len(),
+            bad.first()
+        );
         let program = e.holdpoint.program().clone();
         let len = e.calls.len();
         g.bench_with_input(BenchmarkId::new("holdpoint", n), &n, |b, _| {
@@ -49,7 +54,9 @@ fn benches(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("cedar_indexed", n), &n, |b, _| {
             let mut i = 0usize;
             b.iter(|| {
-                let o = e.cedar.decide_indexed(&program, black_box(&e.cedar_calls[i % len]));
+                let o = e
+                    .cedar
+                    .decide_indexed(&program, black_box(&e.cedar_calls[i % len]));
                 i += 1;
                 black_box(o)
             })

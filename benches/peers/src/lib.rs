@@ -131,7 +131,9 @@ fn like(lead: bool, s: &str, trail: bool) -> String {
 }
 
 fn is_list_arg(program: &Program, p: &PathExpr) -> bool {
-    let Some(Seg::Key(k)) = p.segments.first() else { return false };
+    let Some(Seg::Key(k)) = p.segments.first() else {
+        return false;
+    };
     program.catalog.as_ref().is_some_and(|c| {
         c.tools.values().any(|t| {
             t.args
@@ -151,16 +153,32 @@ impl CedarTr<'_> {
                 let parts: Vec<(String, String)> =
                     items.iter().map(|i| self.tf(i)).collect::<Result<_, _>>()?;
                 (
-                    parts.iter().map(|p| format!("({})", p.0)).collect::<Vec<_>>().join(" && "),
-                    parts.iter().map(|p| format!("({})", p.1)).collect::<Vec<_>>().join(" || "),
+                    parts
+                        .iter()
+                        .map(|p| format!("({})", p.0))
+                        .collect::<Vec<_>>()
+                        .join(" && "),
+                    parts
+                        .iter()
+                        .map(|p| format!("({})", p.1))
+                        .collect::<Vec<_>>()
+                        .join(" || "),
                 )
             }
             Cond::Or(items) => {
                 let parts: Vec<(String, String)> =
                     items.iter().map(|i| self.tf(i)).collect::<Result<_, _>>()?;
                 (
-                    parts.iter().map(|p| format!("({})", p.0)).collect::<Vec<_>>().join(" || "),
-                    parts.iter().map(|p| format!("({})", p.1)).collect::<Vec<_>>().join(" && "),
+                    parts
+                        .iter()
+                        .map(|p| format!("({})", p.0))
+                        .collect::<Vec<_>>()
+                        .join(" || "),
+                    parts
+                        .iter()
+                        .map(|p| format!("({})", p.1))
+                        .collect::<Vec<_>>()
+                        .join(" && "),
                 )
             }
             Cond::Not(inner) => {
@@ -249,7 +267,11 @@ impl CedarTr<'_> {
             (Op::Eq | Op::Ne, Term::Lit(Lit::Str(s))) => {
                 let eq = format!("{v} == {}", cedar_str(s));
                 let ne = format!("{v} != {}", cedar_str(s));
-                if matches!(op, Op::Eq) { (eq, ne) } else { (ne, eq) }
+                if matches!(op, Op::Eq) {
+                    (eq, ne)
+                } else {
+                    (ne, eq)
+                }
             }
             (Op::In | Op::NotIn, Term::Lit(Lit::List(items))) => {
                 let set = items
@@ -264,7 +286,11 @@ impl CedarTr<'_> {
                     .join(", ");
                 let inn = format!("[{set}].contains({v})");
                 let out = format!("!([{set}].contains({v}))");
-                if matches!(op, Op::In) { (inn, out) } else { (out, inn) }
+                if matches!(op, Op::In) {
+                    (inn, out)
+                } else {
+                    (out, inn)
+                }
             }
             (Op::StartsWith, Term::Lit(Lit::Str(s))) => {
                 let e = format!("{v} like {}", like(false, s, true));
@@ -289,7 +315,10 @@ impl CedarTr<'_> {
 }
 
 /// One Cedar policy text per contribution, and what each means.
-fn cedar_policies(program: &Program, scoped: bool) -> Result<Vec<(String, Meta, Option<String>)>, String> {
+fn cedar_policies(
+    program: &Program,
+    scoped: bool,
+) -> Result<Vec<(String, Meta, Option<String>)>, String> {
     let tr = CedarTr { program };
     let mut out = Vec::new();
     for rule in &program.rules {
@@ -354,7 +383,10 @@ fn single_tool(c: &Cond) -> Option<(String, Cond)> {
         return Some((t, Cond::Const(true)));
     }
     let Cond::And(items) = c else { return None };
-    let (i, tool) = items.iter().enumerate().find_map(|(i, c)| is_tool(c).map(|t| (i, t)))?;
+    let (i, tool) = items
+        .iter()
+        .enumerate()
+        .find_map(|(i, c)| is_tool(c).map(|t| (i, t)))?;
     let rest: Vec<Cond> = items
         .iter()
         .enumerate()
@@ -396,7 +428,9 @@ fn to_cedar_json(v: &serde_json::Value) -> Option<serde_json::Value> {
     match v {
         J::Null => None,
         J::Number(n) if n.is_i64() => Some(J::Number(n.clone())),
-        J::Number(n) => Some(serde_json::json!({"__extn": {"fn": "decimal", "arg": format!("{:.4}", n.as_f64()?)}})),
+        J::Number(n) => Some(
+            serde_json::json!({"__extn": {"fn": "decimal", "arg": format!("{:.4}", n.as_f64()?)}}),
+        ),
         J::Array(a) => Some(J::Array(a.iter().filter_map(to_cedar_json).collect())),
         J::Object(o) => Some(J::Object(
             o.iter()
@@ -424,11 +458,15 @@ impl CedarEngine {
         let tools: BTreeSet<String> = items.iter().filter_map(|(_, _, a)| a.clone()).collect();
         for tool in tools {
             let s = build_set(&parsed, |i| {
-                items.get(i).is_some_and(|(_, _, a)| a.is_none() || a.as_deref() == Some(&tool))
+                items
+                    .get(i)
+                    .is_some_and(|(_, _, a)| a.is_none() || a.as_deref() == Some(&tool))
             })?;
             by_action.insert(tool, s);
         }
-        let unscoped = build_set(&parsed, |i| items.get(i).is_some_and(|(_, _, a)| a.is_none()))?;
+        let unscoped = build_set(&parsed, |i| {
+            items.get(i).is_some_and(|(_, _, a)| a.is_none())
+        })?;
         Ok(CedarEngine {
             set,
             by_action,
@@ -466,11 +504,18 @@ impl CedarEngine {
     }
 
     fn outcome(&self, program: &Program, set: &PolicySet, call: &CedarCall) -> Outcome {
-        let response = self.authorizer.is_authorized(&call.request, set, &self.entities);
+        let response = self
+            .authorizer
+            .is_authorized(&call.request, set, &self.entities);
         let mut contributions = Vec::new();
         let mut floors = Vec::new();
         for id in response.diagnostics().reason() {
-            let Some(meta) = id.to_string().parse::<usize>().ok().and_then(|i| self.metas.get(i)) else {
+            let Some(meta) = id
+                .to_string()
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| self.metas.get(i))
+            else {
                 continue;
             };
             match meta.effect {
@@ -535,19 +580,33 @@ impl RegoTr<'_> {
                 let _ = writeln!(self.out, "f_{k} := true");
             }
             Cond::And(items) => {
-                let kids: Vec<usize> = items.iter().map(|i| self.node(i)).collect::<Result<_, _>>()?;
-                let body = kids.iter().map(|j| format!("t_{j}")).collect::<Vec<_>>().join("; ");
+                let kids: Vec<usize> = items
+                    .iter()
+                    .map(|i| self.node(i))
+                    .collect::<Result<_, _>>()?;
+                let body = kids
+                    .iter()
+                    .map(|j| format!("t_{j}"))
+                    .collect::<Vec<_>>()
+                    .join("; ");
                 let _ = writeln!(self.out, "t_{k} if {{ {body} }}");
                 for j in &kids {
                     let _ = writeln!(self.out, "f_{k} if f_{j}");
                 }
             }
             Cond::Or(items) => {
-                let kids: Vec<usize> = items.iter().map(|i| self.node(i)).collect::<Result<_, _>>()?;
+                let kids: Vec<usize> = items
+                    .iter()
+                    .map(|i| self.node(i))
+                    .collect::<Result<_, _>>()?;
                 for j in &kids {
                     let _ = writeln!(self.out, "t_{k} if t_{j}");
                 }
-                let body = kids.iter().map(|j| format!("f_{j}")).collect::<Vec<_>>().join("; ");
+                let body = kids
+                    .iter()
+                    .map(|j| format!("f_{j}"))
+                    .collect::<Vec<_>>()
+                    .join("; ");
                 let _ = writeln!(self.out, "f_{k} if {{ {body} }}");
             }
             Cond::Not(inner) => {
@@ -612,7 +671,9 @@ impl RegoTr<'_> {
                     let p = g.as_str();
                     if let Some(prefix) = p.strip_suffix('*').filter(|r| !r.contains(['*', '?'])) {
                         format!("startswith(input.tool, {})", cedar_str(prefix))
-                    } else if let Some(suffix) = p.strip_prefix('*').filter(|r| !r.contains(['*', '?'])) {
+                    } else if let Some(suffix) =
+                        p.strip_prefix('*').filter(|r| !r.contains(['*', '?']))
+                    {
                         format!("endswith(input.tool, {})", cedar_str(suffix))
                     } else {
                         return Err(format!("glob not portable: {p}"));
@@ -643,7 +704,11 @@ impl RegoTr<'_> {
             (Op::Eq | Op::Ne, Term::Lit(Lit::Str(s))) => {
                 let eq = format!("{}; x == {}", bind("is_string"), cedar_str(s));
                 let ne = format!("{}; x != {}", bind("is_string"), cedar_str(s));
-                if matches!(op, Op::Eq) { (eq, ne) } else { (ne, eq) }
+                if matches!(op, Op::Eq) {
+                    (eq, ne)
+                } else {
+                    (ne, eq)
+                }
             }
             (Op::In | Op::NotIn, Term::Lit(Lit::List(items))) => {
                 let set = items
@@ -658,7 +723,11 @@ impl RegoTr<'_> {
                     .join(", ");
                 let inn = format!("{}; x in {{{set}}}", bind("is_string"));
                 let out = format!("{}; not x in {{{set}}}", bind("is_string"));
-                if matches!(op, Op::In) { (inn, out) } else { (out, inn) }
+                if matches!(op, Op::In) {
+                    (inn, out)
+                } else {
+                    (out, inn)
+                }
             }
             (Op::StartsWith, Term::Lit(Lit::Str(s))) => (
                 format!("{}; startswith(x, {})", bind("is_string"), cedar_str(s)),
@@ -716,7 +785,11 @@ pub fn rego_source(program: &Program) -> Result<String, String> {
         let n = cedar_str(&rule.name);
         match rule.effect {
             Effect::Allow | Effect::Audit => {
-                let _ = writeln!(contrib, "contrib contains [{n}, \"{}\"] if t_{k}", rule.effect);
+                let _ = writeln!(
+                    contrib,
+                    "contrib contains [{n}, \"{}\"] if t_{k}",
+                    rule.effect
+                );
             }
             Effect::Approve => {
                 let _ = writeln!(contrib, "contrib contains [{n}, \"approve\"] if not f_{k}");
@@ -739,7 +812,11 @@ pub fn rego_source(program: &Program) -> Result<String, String> {
         );
     }
     let default = program.default;
-    let default_rules = if default == Effect::Approve { "{\"default\"}" } else { "set()" };
+    let default_rules = if default == Effect::Approve {
+        "{\"default\"}"
+    } else {
+        "set()"
+    };
     Ok(format!(
         r#"package holdpoint
 
@@ -805,8 +882,14 @@ impl RegoEngine {
             Err(e) => return Err(format!("no decision: {e}: {v}")),
         };
         let mut rules: Vec<String> = match &v["rules"] {
-            regorus::Value::Set(s) => s.iter().filter_map(|x| x.as_string().ok().map(|s| s.to_string())).collect(),
-            regorus::Value::Array(a) => a.iter().filter_map(|x| x.as_string().ok().map(|s| s.to_string())).collect(),
+            regorus::Value::Set(s) => s
+                .iter()
+                .filter_map(|x| x.as_string().ok().map(|s| s.to_string()))
+                .collect(),
+            regorus::Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_string().ok().map(|s| s.to_string()))
+                .collect(),
             _ => Vec::new(),
         };
         rules.sort();
@@ -833,8 +916,14 @@ pub struct Engines {
 impl Engines {
     /// Generates a portable policy of `rules` rules with `calls` calls, and builds all.
     pub fn build(rules: usize, calls: usize, seed: u64) -> Result<Engines, String> {
-        let g = holdpoint::generate::generate(rules, calls, seed, holdpoint::generate::Dialect::Portable);
-        let catalog = holdpoint::Catalog::from_yaml("gen.yaml", &g.catalog).map_err(|e| e.to_string())?;
+        let g = holdpoint::generate::generate(
+            rules,
+            calls,
+            seed,
+            holdpoint::generate::Dialect::Portable,
+        );
+        let catalog =
+            holdpoint::Catalog::from_yaml("gen.yaml", &g.catalog).map_err(|e| e.to_string())?;
         let holdpoint = holdpoint::PolicyBuilder::new()
             .source("gen.gate", &g.policy)
             .catalog(catalog)
@@ -848,7 +937,10 @@ impl Engines {
             .iter()
             .map(|c| ToolCall::from_json(c).map_err(|e| e.to_string()))
             .collect::<Result<_, _>>()?;
-        let cedar_calls = calls.iter().map(|c| cedar.prepare(c)).collect::<Result<_, _>>()?;
+        let cedar_calls = calls
+            .iter()
+            .map(|c| cedar.prepare(c))
+            .collect::<Result<_, _>>()?;
         let rego_calls = calls.iter().map(RegoEngine::prepare).collect();
         Ok(Engines {
             holdpoint,
@@ -869,7 +961,10 @@ impl Engines {
             let reference = self.holdpoint.evaluate_reference(call);
             let mut ref_rules = reference.rule_names();
             ref_rules.sort();
-            let got_ref = Outcome { effect: reference.effect(), rules: ref_rules };
+            let got_ref = Outcome {
+                effect: reference.effect(),
+                rules: ref_rules,
+            };
             if got_ref != want {
                 out.push((i, "reference", want.clone(), format!("{got_ref:?}")));
             }
