@@ -102,6 +102,14 @@ fn load_catalog(path: Option<&PathBuf>) -> Result<Option<Catalog>, i32> {
     }
 }
 
+/// Loads a policy with `--tools` if given; on failure prints why and returns the exit code.
+fn load_policy(path: &std::path::Path, tools: Option<&PathBuf>) -> Result<crate::Policy, i32> {
+    let catalog = load_catalog(tools)?;
+    builder(path, catalog.as_ref())
+        .and_then(|b| b.build())
+        .map_err(|e| report_load_error(&e))
+}
+
 /// Prints a load error and returns its exit code.
 fn report_load_error(e: &LoadError) -> i32 {
     match e {

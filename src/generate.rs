@@ -31,6 +31,17 @@ pub struct Generated {
     pub calls: Vec<String>,
 }
 
+impl Generated {
+    /// The generated policy, checked and compiled against its catalog.
+    pub fn build(&self) -> Result<crate::Policy, crate::LoadError> {
+        let catalog = crate::Catalog::from_yaml("gen.yaml", &self.catalog)?;
+        crate::PolicyBuilder::new()
+            .source("gen.gate", &self.policy)
+            .catalog(catalog)
+            .build()
+    }
+}
+
 /// SplitMix64: small, fast, and good enough for test data.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
@@ -562,11 +573,7 @@ mod tests {
                 .check();
             let errors: Vec<_> = report.diagnostics.iter().filter(|d| d.is_error()).collect();
             assert!(errors.is_empty(), "{errors:?}");
-            let policy = PolicyBuilder::new()
-                .source("gen.gate", &g.policy)
-                .catalog(catalog)
-                .build()
-                .unwrap();
+            let policy = g.build().unwrap();
             let mut seen = std::collections::BTreeSet::new();
             for c in &g.calls {
                 let call = ToolCall::from_json(c).unwrap();

@@ -82,12 +82,7 @@ fn support_refund_above_the_lane_waits_for_finance() {
 fn streamed_json_equals_the_report() {
     use holdpoint::generate::{Dialect, generate};
     let g = generate(300, 500, 9, Dialect::Full);
-    let catalog = holdpoint::Catalog::from_yaml("gen.yaml", &g.catalog).unwrap();
-    let policy = PolicyBuilder::new()
-        .source("gen.gate", &g.policy)
-        .catalog(catalog)
-        .build()
-        .unwrap();
+    let policy = g.build().unwrap();
     let mut approvals = 0;
     for c in &g.calls {
         let call = ToolCall::from_json(c).unwrap();

@@ -84,12 +84,7 @@ fn evaluating_example_calls_does_not_allocate() {
 fn evaluating_a_generated_mix_does_not_allocate() {
     use holdpoint::generate::{Dialect, generate};
     let g = generate(1_000, 2_000, 3, Dialect::Full);
-    let catalog = holdpoint::Catalog::from_yaml("gen.yaml", &g.catalog).unwrap();
-    let policy = holdpoint::PolicyBuilder::new()
-        .source("gen.gate", &g.policy)
-        .catalog(catalog)
-        .build()
-        .unwrap();
+    let policy = g.build().unwrap();
     let calls: Vec<ToolCall> = g
         .calls
         .iter()

@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 
-use super::{FAILED, OK, USAGE, builder, load_catalog, report_load_error};
+use super::{FAILED, OK, USAGE, load_policy};
 use crate::eval::call::ToolCall;
 use crate::eval::explain;
 use crate::policy::Policy;
@@ -39,13 +39,9 @@ fn input(name: &str) -> std::io::Result<Box<dyn Read>> {
 }
 
 pub(super) fn run(args: Args) -> i32 {
-    let catalog = match load_catalog(args.tools.as_ref()) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let policy = match builder(&args.path, catalog.as_ref()).and_then(|b| b.build()) {
+    let policy = match load_policy(&args.path, args.tools.as_ref()) {
         Ok(p) => p,
-        Err(e) => return report_load_error(&e),
+        Err(code) => return code,
     };
     let reader = match input(&args.call) {
         Ok(r) => r,

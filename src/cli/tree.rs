@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::{OK, builder, load_catalog, report_load_error};
+use super::{OK, load_policy};
 
 /// Arguments of `policy tree`.
 #[derive(clap::Args)]
@@ -15,13 +15,9 @@ pub struct Args {
 }
 
 pub(super) fn run(args: Args) -> i32 {
-    let catalog = match load_catalog(args.tools.as_ref()) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let policy = match builder(&args.path, catalog.as_ref()).and_then(|b| b.build()) {
+    let policy = match load_policy(&args.path, args.tools.as_ref()) {
         Ok(p) => p,
-        Err(e) => return report_load_error(&e),
+        Err(code) => return code,
     };
     print!("{}", policy.tree().render(policy.program()));
     OK

@@ -202,13 +202,7 @@ pub fn name_of(program: &Program, n: Named) -> String {
 
 /// Renders a reason template against a call.
 pub fn render(template: &Template, program: &Program, call: &ToolCall) -> String {
-    let env = Env {
-        tool: &call.tool,
-        args: &call.args,
-        context: &call.context,
-        program,
-        glob_hits: &[],
-    };
+    let env = Env::for_call(call, program);
     let mut out = String::new();
     for part in &template.parts {
         match part {
@@ -330,13 +324,7 @@ struct Rendered<'a> {
 
 impl std::fmt::Display for Rendered<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let env = Env {
-            tool: &self.call.tool,
-            args: &self.call.args,
-            context: &self.call.context,
-            program: self.program,
-            glob_hits: &[],
-        };
+        let env = Env::for_call(self.call, self.program);
         for part in &self.template.parts {
             match part {
                 TemplatePart::Text(t) => f.write_str(t)?,

@@ -27,13 +27,7 @@ fn verdict(t: Tri<'_>) -> String {
 /// The trace of a decision, as text.
 pub fn explain(policy: &Policy, call: &ToolCall, decision: &Decision<'_>) -> String {
     let program = policy.program();
-    let env = Env {
-        tool: &call.tool,
-        args: &call.args,
-        context: &call.context,
-        program,
-        glob_hits: &[],
-    };
+    let env = Env::for_call(call, program);
     let mut out = String::new();
     let report = decision.report(call);
     let _ = writeln!(out, "call      {} {}", call.tool, call.args);

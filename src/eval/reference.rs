@@ -9,13 +9,7 @@ use crate::ir::Program;
 
 /// Decides a call by evaluating every rule.
 pub fn evaluate<'p>(program: &'p Program, call: &ToolCall) -> Decision<'p> {
-    let env = Env {
-        tool: &call.tool,
-        args: &call.args,
-        context: &call.context,
-        program,
-        glob_hits: &[],
-    };
+    let env = Env::for_call(call, program);
     let mut d = Decision::new(program);
     let mut matched: Vec<(Named, Effect)> = Vec::new();
     for (i, rule) in program.rules.iter().enumerate() {

@@ -161,6 +161,19 @@ pub struct Env<'c, 'p> {
     pub glob_hits: &'c [u64],
 }
 
+impl<'c, 'p> Env<'c, 'p> {
+    /// What a condition reads for a call, outside the compiled tree (no glob hits).
+    pub fn for_call(call: &'c super::call::ToolCall, program: &'p Program) -> Env<'c, 'p> {
+        Env {
+            tool: &call.tool,
+            args: &call.args,
+            context: &call.context,
+            program,
+            glob_hits: &[],
+        }
+    }
+}
+
 /// Evaluates a condition.
 pub fn eval<'p>(cond: &'p Cond, env: &Env<'_, 'p>, scope: Option<&Scope<'_>>) -> Tri<'p> {
     match cond {

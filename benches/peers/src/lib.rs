@@ -922,13 +922,7 @@ impl Engines {
             seed,
             holdpoint::generate::Dialect::Portable,
         );
-        let catalog =
-            holdpoint::Catalog::from_yaml("gen.yaml", &g.catalog).map_err(|e| e.to_string())?;
-        let holdpoint = holdpoint::PolicyBuilder::new()
-            .source("gen.gate", &g.policy)
-            .catalog(catalog)
-            .build()
-            .map_err(|e| e.to_string())?;
+        let holdpoint = g.build().map_err(|e| e.to_string())?;
         let program = holdpoint.program();
         let cedar = CedarEngine::new(program)?;
         let rego = RegoEngine::new(program)?;
