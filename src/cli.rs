@@ -3,8 +3,10 @@
 //! Exit codes: 0 success, 1 findings or a failed decision input, 2 usage or I/O problem.
 
 mod check;
+mod diff;
 mod eval;
 mod generate;
+mod test;
 mod tree;
 
 use std::path::PathBuf;
@@ -47,6 +49,10 @@ enum Command {
     Tree(tree::Args),
     /// Write a generated policy, its catalog and a JSONL file of calls (for benchmarks).
     Gen(generate::Args),
+    /// Run the `*.test.yaml` cases beside each policy: calls and the decisions they must get.
+    Test(test::Args),
+    /// Compare two versions of a policy on recorded calls: which decisions move, and why.
+    Diff(diff::Args),
 }
 
 /// Output formats of `policy check`.
@@ -72,6 +78,8 @@ pub fn main() -> i32 {
         Command::Eval(a) => eval::run(a),
         Command::Tree(a) => tree::run(a),
         Command::Gen(a) => generate::run(a),
+        Command::Test(a) => test::run(a),
+        Command::Diff(a) => diff::run(a),
     }
 }
 

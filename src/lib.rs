@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod check;
 pub mod compile;
 pub mod diagnostic;
+pub mod diff;
 pub mod eval;
 pub mod generate;
 pub mod glob;
@@ -15,6 +16,7 @@ pub mod overlap;
 pub mod policy;
 pub mod source;
 pub mod syntax;
+pub mod testing;
 pub mod toolset;
 pub mod yaml;
 

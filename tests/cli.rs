@@ -343,3 +343,144 @@ fn duplicate_names_across_files_of_a_directory() {
     );
     assert!(text.contains("b.gate:1:6"), "{text}");
 }
+
+#[test]
+fn policy_test_passes_on_the_examples_with_full_coverage() {
+    let o = policy(
+        &["test", "policies/", "--coverage", "--min-coverage", "100"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains(" passed, 0 failed"), "{text}");
+    assert!(text.contains("coverage policies/support: 100.0%"), "{text}");
+}
+
+#[test]
+fn policy_test_names_the_failing_case_and_both_effects() {
+    let d = scratch("ptest");
+    write(
+        &d,
+        "p.gate",
+        "default allow\napprove big { when tool == \"pay\" and args.amount > 100 }\n",
+    );
+    write(
+        &d,
+        "p.test.yaml",
+        "cases:\n  - name: a big payment waits\n    call: {tool: pay, args: {amount: 500}}\n    expect: {effect: approve, rules: [big]}\n  - name: a wrong expectation\n    call: {tool: pay, args: {amount: 500}}\n    expect: {effect: allow}\n",
+    );
+    let o = policy(&["test", d.to_str().unwrap(), "--coverage"], None);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    assert!(text.contains("FAIL"), "{text}");
+    assert!(text.contains("a wrong expectation"), "{text}");
+    assert!(
+        text.contains("expected allow, got approve (by big)"),
+        "{text}"
+    );
+    assert!(text.contains("1 passed, 1 failed"), "{text}");
+    let o = policy(&["test", d.to_str().unwrap(), "--format", "junit"], None);
+    let xml = stdout(&o);
+    assert!(
+        xml.contains("<testsuite") && xml.contains("failures=\"1\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<failure message=\"expected allow, got approve (by big)\"/>"),
+        "{xml}"
+    );
+    // Coverage below the minimum fails even when every case passes.
+    write(
+        &d,
+        "p.gate",
+        "default allow\napprove big { when tool == \"pay\" and args.amount > 100 }\nallow other { when tool == \"x\" }\n",
+    );
+    write(
+        &d,
+        "p.test.yaml",
+        "cases:\n  - name: big\n    call: {tool: pay, args: {amount: 500}}\n    expect: {effect: approve}\n",
+    );
+    let o = policy(
+        &["test", d.to_str().unwrap(), "--min-coverage", "100"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("50.0% < 100%"), "{}", stderr(&o));
+}
+
+#[test]
+fn policy_test_reports_a_broken_test_file() {
+    let d = scratch("ptestbad");
+    write(&d, "p.gate", "default allow\n");
+    write(
+        &d,
+        "p.test.yaml",
+        "cases:\n  - name: x\n    cal: {tool: a}\n    expect: {effect: allow}\n",
+    );
+    let o = policy(&["test", d.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("p.test.yaml:3:"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("unknown field `cal`"), "{}", stderr(&o));
+}
+
+#[test]
+fn policy_diff_reports_moves_and_fails_on_forbidden_ones() {
+    let d = scratch("pdiff");
+    let old = d.join("old");
+    let new = d.join("new");
+    std::fs::create_dir_all(&old).unwrap();
+    std::fs::create_dir_all(&new).unwrap();
+    write(
+        &old,
+        "p.gate",
+        "default allow\napprove big { when tool == \"pay\" and args.amount > 100 }\n",
+    );
+    write(
+        &new,
+        "p.gate",
+        "default allow\napprove big { when tool == \"pay\" and args.amount > 1000 }\n",
+    );
+    let mut calls = String::new();
+    for amount in [50, 150, 500, 2000, 900] {
+        calls.push_str(&format!(
+            "{{\"tool\":\"pay\",\"args\":{{\"amount\":{amount}}}}}\n"
+        ));
+    }
+    calls.push_str("garbage\n");
+    let c = write(&d, "calls.jsonl", &calls);
+    let (o_, n_) = (old.to_str().unwrap(), new.to_str().unwrap());
+    let o = policy(&["diff", o_, n_, "--calls", &c], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("5 calls, 2 unchanged"), "{text}");
+    assert!(text.contains("approve -> allow"), "{text}");
+    assert!(text.contains("line 2: pay: big -> the default"), "{text}");
+    assert!(text.contains("1 line(s) were not valid calls"), "{text}");
+    let o = policy(
+        &[
+            "diff",
+            o_,
+            n_,
+            "--calls",
+            &c,
+            "--fail-on",
+            "approve->allow,deny->allow",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("approve -> allow (3 calls)"),
+        "{}",
+        stderr(&o)
+    );
+    let o = policy(&["diff", o_, n_, "--calls", &c, "--format", "json"], None);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["moves"][0]["count"], 3);
+    assert_eq!(v["moves"][0]["from"], "approve");
+    let o = policy(
+        &["diff", o_, n_, "--calls", &c, "--fail-on", "approve->nope"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+}

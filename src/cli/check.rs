@@ -42,7 +42,7 @@ struct JsonPolicy {
 
 /// Every policy under `path`: the path itself if it is a file or holds `.gate` files,
 /// else each directory beneath it that does.
-fn discover(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+pub(super) fn discover(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let meta = std::fs::metadata(path)?;
     if meta.is_file() {
         out.push(path.to_path_buf());

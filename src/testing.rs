@@ -1,0 +1,269 @@
+//! Policy tests: YAML files of tool calls and the decisions they must get (`policy test`).
+//!
+//! ```yaml
+//! cases:
+//!   - name: a refund above the lane waits for finance
+//!     call: {tool: stripe.refund, args: {amount: 900}}
+//!     expect:
+//!       effect: approve
+//!       rules: [refund_over_lane]      # optional: exactly these names
+//!       includes: [refund_over_lane]   # optional: at least these
+//!       excludes: [small_refunds]      # optional: none of these
+//!   - name: a sample call from a file
+//!     call_file: calls/refund-900.json
+//!     expect: {effect: approve}
+//! ```
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::ast::Effect;
+use crate::eval::call::ToolCall;
+use crate::eval::value::{Env, Tri, eval};
+use crate::policy::Policy;
+
+/// A test file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestFile {
+    /// The cases.
+    pub cases: Vec<Case>,
+}
+
+/// One case: a call and what its decision must be.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    /// What the case shows.
+    pub name: String,
+    /// The call, inline.
+    #[serde(default)]
+    pub call: Option<serde_json::Value>,
+    /// Or a JSON file holding it, relative to the test file.
+    #[serde(default)]
+    pub call_file: Option<PathBuf>,
+    /// The expected decision.
+    pub expect: Expect,
+}
+
+/// What a decision must be.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// The effect.
+    pub effect: Effect,
+    /// Exactly these names (rules, `never_auto:CLASS`, `default`).
+    #[serde(default)]
+    pub rules: Option<Vec<String>>,
+    /// At least these names.
+    #[serde(default)]
+    pub includes: Vec<String>,
+    /// None of these names.
+    #[serde(default)]
+    pub excludes: Vec<String>,
+}
+
+/// The outcome of one case.
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    /// The test file.
+    pub file: String,
+    /// The case's name.
+    pub name: String,
+    /// `None` when it passed; what went wrong otherwise.
+    pub failure: Option<String>,
+}
+
+/// The outcome of a test run over one policy.
+#[derive(Debug, Clone, Default)]
+pub struct RunResult {
+    /// Every case.
+    pub cases: Vec<CaseResult>,
+    /// Rules whose condition some case made hold (or, for approve and deny, could not judge).
+    pub covered: BTreeSet<String>,
+    /// Every rule of the policy.
+    pub rules: Vec<String>,
+}
+
+impl RunResult {
+    /// Rules no case reached.
+    pub fn uncovered(&self) -> Vec<&str> {
+        self.rules
+            .iter()
+            .filter(|r| !self.covered.contains(*r))
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// Covered share of rules, in percent (100 for a policy without rules).
+    pub fn coverage(&self) -> f64 {
+        if self.rules.is_empty() {
+            100.0
+        } else {
+            100.0 * self.covered.len() as f64 / self.rules.len() as f64
+        }
+    }
+}
+
+/// The `*.test.yaml` files directly in a directory, sorted.
+pub fn test_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.ends_with(".test.yaml") || n.ends_with(".test.yml"))
+        })
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// Runs every case of the test files against the policy. A file that cannot be read or
+/// parsed is an error naming it; a case whose call is malformed fails with the reason.
+pub fn run(policy: &Policy, files: &[PathBuf]) -> Result<RunResult, String> {
+    let program = policy.program();
+    let mut result = RunResult {
+        rules: program.rules.iter().map(|r| r.name.clone()).collect(),
+        ..RunResult::default()
+    };
+    for file in files {
+        let label = file.display().to_string();
+        let text =
+            std::fs::read_to_string(file).map_err(|e| format!("cannot read `{label}`: {e}"))?;
+        let tests: TestFile = crate::yaml::from_str(&text).map_err(|e| {
+            let at = match (e.line, e.column) {
+                (Some(l), Some(c)) => format!(":{l}:{c}"),
+                _ => String::new(),
+            };
+            format!("{label}{at}: invalid test file: {}", e.message)
+        })?;
+        let dir = file.parent().unwrap_or(Path::new("."));
+        for case in tests.cases {
+            let call = load_call(&case, dir);
+            let failure = match call {
+                Err(e) => Some(e),
+                Ok(call) => {
+                    cover(policy, &call, &mut result.covered);
+                    judge(policy, &call, &case.expect)
+                }
+            };
+            result.cases.push(CaseResult {
+                file: label.clone(),
+                name: case.name,
+                failure,
+            });
+        }
+    }
+    Ok(result)
+}
+
+fn load_call(case: &Case, dir: &Path) -> Result<ToolCall, String> {
+    match (&case.call, &case.call_file) {
+        (Some(v), None) => ToolCall::from_value(v.clone()).map_err(|e| e.to_string()),
+        (None, Some(f)) => {
+            let path = dir.join(f);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+            ToolCall::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))
+        }
+        _ => Err("give exactly one of `call` and `call_file`".into()),
+    }
+}
+
+fn judge(policy: &Policy, call: &ToolCall, expect: &Expect) -> Option<String> {
+    let d = policy.evaluate(call);
+    let names: BTreeSet<String> = d.rule_names().into_iter().collect();
+    let shown = names.iter().cloned().collect::<Vec<_>>().join(", ");
+    let mut problems = Vec::new();
+    if d.effect() != expect.effect {
+        problems.push(format!(
+            "expected {}, got {} (by {})",
+            expect.effect,
+            d.effect(),
+            if shown.is_empty() {
+                "the default"
+            } else {
+                &shown
+            }
+        ));
+    }
+    if let Some(rules) = &expect.rules {
+        let want: BTreeSet<String> = rules.iter().cloned().collect();
+        if want != names {
+            problems.push(format!(
+                "expected the rules [{}], got [{shown}]",
+                rules.join(", ")
+            ));
+        }
+    }
+    for r in &expect.includes {
+        if !names.contains(r) {
+            problems.push(format!("`{r}` is not named (got [{shown}])"));
+        }
+    }
+    for r in &expect.excludes {
+        if names.contains(r) {
+            problems.push(format!("`{r}` is named, and must not be"));
+        }
+    }
+    (!problems.is_empty()).then(|| problems.join("; "))
+}
+
+/// Marks the rules whose condition holds for the call (or, for approve and deny rules,
+/// cannot be judged, so that they ask a human).
+fn cover(policy: &Policy, call: &ToolCall, covered: &mut BTreeSet<String>) {
+    let program = policy.program();
+    let env = Env::for_call(call, program);
+    for rule in &program.rules {
+        let reached = match eval(&rule.cond, &env, None) {
+            Tri::True => true,
+            Tri::Unknown(_) => rule.effect >= Effect::Approve,
+            Tri::False => false,
+        };
+        if reached {
+            covered.insert(rule.name.clone());
+        }
+    }
+}
+
+/// The run as JUnit XML.
+pub fn junit(suites: &[(String, RunResult)]) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
+    for (policy, r) in suites {
+        let failures = r.cases.iter().filter(|c| c.failure.is_some()).count();
+        out.push_str(&format!(
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\">\n",
+            xml(policy),
+            r.cases.len()
+        ));
+        for c in &r.cases {
+            out.push_str(&format!(
+                "    <testcase classname=\"{}\" name=\"{}\"",
+                xml(&c.file),
+                xml(&c.name)
+            ));
+            match &c.failure {
+                None => out.push_str("/>\n"),
+                Some(f) => out.push_str(&format!(
+                    ">\n      <failure message=\"{}\"/>\n    </testcase>\n",
+                    xml(f)
+                )),
+            }
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+/// Text escaped for XML attributes.
+pub fn xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
