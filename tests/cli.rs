@@ -484,3 +484,61 @@ fn policy_diff_reports_moves_and_fails_on_forbidden_ones() {
     );
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn check_output_formats() {
+    let d = scratch("formats");
+    let f = write(
+        &d,
+        "p.gate",
+        "default allow\napprove x {\n  when money and tool == \"a\"\n  on timeout reject\n}\n",
+    );
+    let o = policy(&["check", &f, "--format", "concise"], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains(&format!("{f}:3:8: E013 unknown class `money`")),
+        "{}",
+        stdout(&o)
+    );
+    let o = policy(&["check", &f, "--format", "github"], None);
+    let text = stdout(&o);
+    assert!(
+        text.contains(&format!("::error file={f},line=3,col=8,")),
+        "{text}"
+    );
+    assert!(text.contains("title=E013::unknown class `money`"), "{text}");
+    let o = policy(&["check", &f, "--format", "sarif"], None);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+    let r = &v["runs"][0]["results"][0];
+    assert_eq!(r["ruleId"], "E013");
+    assert_eq!(
+        r["locations"][0]["physicalLocation"]["region"]["startLine"],
+        3
+    );
+    let rules = v["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+    assert_eq!(
+        rules[r["ruleIndex"].as_u64().unwrap() as usize]["id"],
+        "E013"
+    );
+    let o = policy(&["check", &f, "--format", "junit"], None);
+    assert!(stdout(&o).contains("failures=\"1\""), "{}", stdout(&o));
+    // A warning only: passes by default, fails at --fail-level warning.
+    let g = write(
+        &d,
+        "q.gate",
+        "default allow\napprove x {\n  when tool == \"a\"\n  on timeout reject\n}\n",
+    );
+    assert_eq!(
+        policy(&["check", &g, "--format", "concise"], None)
+            .status
+            .code(),
+        Some(0)
+    );
+    let o = policy(
+        &["check", &g, "--fail-level", "warning", "--format", "github"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).starts_with("::warning file="), "{}", stdout(&o));
+}

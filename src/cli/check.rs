@@ -124,7 +124,11 @@ pub(super) fn run(args: Args) -> i32 {
         }
         checked.push(JsonPolicy {
             path: p.display().to_string(),
-            files: report.sources.iter().map(|(_, f)| f.name.to_string()).collect(),
+            files: report
+                .sources
+                .iter()
+                .map(|(_, f)| f.name.to_string())
+                .collect(),
             diagnostics: report
                 .diagnostics
                 .iter()
@@ -200,7 +204,10 @@ fn concise(policies: &[JsonPolicy]) -> String {
 
 /// GitHub's workflow-command escaping for properties and messages.
 fn gh(s: &str, property: bool) -> String {
-    let s = s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    let s = s
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A");
     if property {
         s.replace(':', "%3A").replace(',', "%2C")
     } else {
@@ -238,7 +245,11 @@ fn junit(policies: &[JsonPolicy]) -> String {
         policies.len()
     );
     for p in policies {
-        let _ = write!(out, "    <testcase classname=\"policy\" name=\"{}\"", xml(&p.path));
+        let _ = write!(
+            out,
+            "    <testcase classname=\"policy\" name=\"{}\"",
+            xml(&p.path)
+        );
         let errors: Vec<&DiagnosticRecord> = p
             .diagnostics
             .iter()
