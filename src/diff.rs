@@ -117,7 +117,7 @@ pub fn compare(old: &Policy, new: &Policy, calls: impl BufRead) -> std::io::Resu
             });
         }
     }
-    report.moves.sort_by(|a, b| b.count.cmp(&a.count));
+    report.moves.sort_by_key(|m| std::cmp::Reverse(m.count));
     Ok(report)
 }
 
