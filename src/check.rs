@@ -2,6 +2,7 @@
 //! patterns, durations, static types, and (given a catalog) tools, arguments and their types.
 
 mod catalog_rules;
+pub(crate) mod lints;
 mod lower;
 
 use std::collections::{BTreeMap, HashMap};
@@ -200,6 +201,10 @@ pub fn check(
         catalog,
     };
     diags.extend(catalog_rules::check(&program));
+    // Lints judge policies that load: after an error they would only add noise.
+    if !diags.iter().any(Diagnostic::is_error) {
+        diags.extend(lints::check(&program));
+    }
     sort(&mut diags);
     let failed = diags.iter().any(Diagnostic::is_error);
     Checked {

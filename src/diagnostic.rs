@@ -17,7 +17,7 @@ pub enum Severity {
 }
 
 macro_rules! codes {
-    ($( $(#[$doc:meta])* $variant:ident = $code:literal, $sev:ident, $title:literal; )*) => {
+    ($( $(#[$doc:meta])* $variant:ident = $code:literal, $sev:ident, $name:literal, $title:literal; )*) => {
         /// The stable code of every finding. `docs/language.md` lists them all.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum Code {
@@ -42,67 +42,95 @@ macro_rules! codes {
             pub fn title(self) -> &'static str {
                 match self { $(Code::$variant => $title,)* }
             }
+
+            /// The stable kebab-case name, such as `async-gate-without-owner`.
+            pub fn name(self) -> &'static str {
+                match self { $(Code::$variant => $name,)* }
+            }
+
+            /// The code with this code (`W107`) or name (`async-gate-without-owner`).
+            pub fn find(text: &str) -> Option<Code> {
+                let t = text.trim();
+                Code::ALL
+                    .iter()
+                    .copied()
+                    .find(|c| c.as_str().eq_ignore_ascii_case(t) || c.name() == t)
+            }
         }
     };
 }
 
 codes! {
     /// The text does not follow the grammar.
-    Syntax = "E001", Error, "syntax error";
+    Syntax = "E001", Error, "syntax-error", "syntax error";
     /// `on timeout approve` (or `allow`): a gate may never approve itself.
-    TimeoutApprove = "E002", Error, "a timeout can never approve";
+    TimeoutApprove = "E002", Error, "timeout-approve", "a timeout can never approve";
     /// A string literal has an escape the language does not know.
-    BadEscape = "E003", Error, "invalid escape in a string";
+    BadEscape = "E003", Error, "bad-escape", "invalid escape in a string";
     /// A number literal is out of range.
-    BadNumber = "E004", Error, "invalid number";
+    BadNumber = "E004", Error, "bad-number", "invalid number";
     /// The policy has no `default`.
-    MissingDefault = "E010", Error, "missing default";
+    MissingDefault = "E010", Error, "missing-default", "missing default";
     /// More than one `default` across the policy's files.
-    RepeatedDefault = "E011", Error, "repeated default";
+    RepeatedDefault = "E011", Error, "repeated-default", "repeated default";
     /// Two rules or classes share a name.
-    DuplicateName = "E012", Error, "duplicate name";
+    DuplicateName = "E012", Error, "duplicate-name", "duplicate name";
     /// A name that is not a class, nor a variable in scope.
-    UnknownClass = "E013", Error, "unknown class or name";
+    UnknownClass = "E013", Error, "unknown-name", "unknown class or name";
     /// Classes that refer to each other in a loop.
-    ClassCycle = "E014", Error, "class cycle";
+    ClassCycle = "E014", Error, "class-cycle", "class cycle";
     /// An option that does not belong to the rule's effect.
-    OptionNotAllowed = "E015", Error, "option not allowed for this effect";
+    OptionNotAllowed = "E015", Error, "option-not-allowed", "option not allowed for this effect";
     /// The same option twice in one rule.
-    RepeatedOption = "E016", Error, "repeated option";
+    RepeatedOption = "E016", Error, "repeated-option", "repeated option";
     /// A rule without `when`.
-    MissingWhen = "E017", Error, "rule without a condition";
+    MissingWhen = "E017", Error, "missing-when", "rule without a condition";
     /// A `=~` pattern that is not a valid regular expression.
-    InvalidRegex = "E018", Error, "invalid regex";
+    InvalidRegex = "E018", Error, "invalid-regex", "invalid regex";
     /// A `matches` pattern that is not a valid glob.
-    InvalidGlob = "E019", Error, "invalid glob";
+    InvalidGlob = "E019", Error, "invalid-glob", "invalid glob";
     /// A `within` duration of zero or too long.
-    BadDuration = "E020", Error, "bad duration";
+    BadDuration = "E020", Error, "bad-duration", "bad duration";
     /// More than one `policy "name"` header.
-    RepeatedHeader = "E021", Error, "repeated policy header";
+    RepeatedHeader = "E021", Error, "repeated-header", "repeated policy header";
     /// A comparison whose operand types can never agree (`args.n > "5"`).
-    TypeMismatch = "E022", Error, "comparison of the wrong type";
+    TypeMismatch = "E022", Error, "type-mismatch", "comparison of the wrong type";
     /// A value used where a condition is expected, or a path that cannot be a list.
-    NotACondition = "E023", Error, "not a condition";
+    NotACondition = "E023", Error, "not-a-condition", "not a condition";
     /// A `{hole}` in a reason that is not a path.
-    BadTemplate = "E024", Error, "invalid reason template";
+    BadTemplate = "E024", Error, "bad-template", "invalid reason template";
     /// An empty approver group or an empty list of decisions.
-    BadOptionValue = "E025", Error, "invalid option value";
+    BadOptionValue = "E025", Error, "bad-option-value", "invalid option value";
     /// A tool name that the catalog does not list.
-    UnknownTool = "E030", Error, "unknown tool";
+    UnknownTool = "E030", Error, "unknown-tool", "unknown tool";
     /// An argument path that the catalog does not list for the rule's tools.
-    UnknownArgument = "E031", Error, "unknown argument";
+    UnknownArgument = "E031", Error, "unknown-argument", "unknown argument";
     /// A comparison whose type contradicts the catalog.
-    CatalogType = "E032", Error, "comparison against the wrong catalog type";
+    CatalogType = "E032", Error, "catalog-type", "comparison against the wrong catalog type";
     /// The tool catalog could not be read.
-    BadCatalog = "E033", Error, "invalid tool catalog";
+    BadCatalog = "E033", Error, "bad-catalog", "invalid tool catalog";
     /// A glob that matches no tool of the catalog.
-    GlobMatchesNoTool = "W101", Warning, "glob matches no catalog tool";
+    GlobMatchesNoTool = "W101", Warning, "glob-matches-no-tool", "glob matches no catalog tool";
     /// An allow or audit rule that can match calls of a `never auto` class.
-    NeverAutoOverlap = "W102", Warning, "allow/audit rule overlaps a never-auto class";
+    NeverAutoOverlap = "W102", Warning, "never-auto-overlap", "allow/audit rule overlaps a never-auto class";
     /// `on timeout` without `within`: the timeout can never happen.
-    TimeoutWithoutWithin = "W103", Warning, "`on timeout` without `within`";
+    TimeoutWithoutWithin = "W103", Warning, "timeout-without-within", "`on timeout` without `within`";
     /// A condition no call can satisfy.
-    NeverMatches = "W104", Warning, "rule can never match";
+    NeverMatches = "W104", Warning, "impossible-condition", "rule can never match";
+    /// A rule whose condition every call satisfies (an error on allow and audit rules).
+    AlwaysTrue = "W105", Warning, "always-true", "condition always holds";
+    /// An optional argument used without `exists()`: calls that omit it fail closed.
+    UnguardedOptional = "W106", Warning, "unguarded-optional", "optional argument used without exists()";
+    /// An async gate with no `by` or no `within`: it can wait unseen forever.
+    AsyncGateWithoutOwner = "W107", Warning, "async-gate-without-owner", "async gate without owner or deadline";
+    /// A class nothing uses.
+    UnusedClass = "W108", Warning, "unused-class", "class never used";
+    /// A name with letters that look like other letters (Cyrillic `а` for Latin `a`).
+    ConfusableIdentifier = "W109", Warning, "confusable-identifier", "name with look-alike letters";
+    /// Bidirectional control characters, which can make text read differently than it runs.
+    BidiCharacters = "E034", Error, "bidi-characters", "bidirectional control characters";
+    /// A `.policy.yaml` that cannot be read.
+    BadConfig = "E035", Error, "bad-config", "invalid .policy.yaml";
 }
 
 /// One finding: code, severity, message, where, and an optional hint.

@@ -6,6 +6,7 @@ pub mod ast;
 pub mod catalog;
 pub mod check;
 pub mod compile;
+pub mod config;
 pub mod diagnostic;
 pub mod diff;
 pub mod eval;

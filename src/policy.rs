@@ -84,6 +84,7 @@ pub struct PolicyBuilder {
     sources: SourceMap,
     catalog: Option<Arc<Catalog>>,
     catalog_error: Option<CatalogError>,
+    lints: Option<Result<crate::config::LintConfig, String>>,
 }
 
 impl PolicyBuilder {
@@ -127,6 +128,11 @@ impl PolicyBuilder {
             })?;
             self.sources.add(f.display().to_string(), text);
         }
+        if self.lints.is_none()
+            && let Some(found) = crate::config::LintConfig::find(&dir)
+        {
+            self.lints = Some(crate::config::LintConfig::load(&found));
+        }
         if self.catalog.is_none() && self.catalog_error.is_none() {
             let dir = if dir.as_os_str().is_empty() {
                 PathBuf::from(".")
@@ -154,6 +160,12 @@ impl PolicyBuilder {
         self
     }
 
+    /// Uses these lint levels (replacing any `.policy.yaml` found).
+    pub fn lints(mut self, config: crate::config::LintConfig) -> PolicyBuilder {
+        self.lints = Some(Ok(config));
+        self
+    }
+
     /// The catalog in use, if any.
     pub fn catalog_ref(&self) -> Option<&Catalog> {
         self.catalog.as_deref()
@@ -165,6 +177,17 @@ impl PolicyBuilder {
         if let Some(e) = &self.catalog_error {
             diagnostics.push(Diagnostic::new(Code::BadCatalog, None, e.to_string()));
         }
+        let config = match &self.lints {
+            Some(Ok(c)) => c.clone(),
+            Some(Err(e)) => {
+                diagnostics.push(Diagnostic::new(Code::BadConfig, None, e.clone()));
+                crate::config::LintConfig::default()
+            }
+            None => crate::config::LintConfig::default(),
+        };
+        for (id, file) in self.sources.iter() {
+            diagnostics.extend(crate::check::lints::scan_text(id, &file.text));
+        }
         let mut parsed = Vec::new();
         for (id, file) in self.sources.iter() {
             match syntax::parse(id, &file.text) {
@@ -173,6 +196,7 @@ impl PolicyBuilder {
             }
         }
         if diagnostics.iter().any(Diagnostic::is_error) {
+            let mut diagnostics = config.apply(diagnostics, &self.sources);
             check::sort(&mut diagnostics);
             return Report {
                 diagnostics,
@@ -182,10 +206,14 @@ impl PolicyBuilder {
         }
         let checked = check::check(&parsed, self.sources.clone(), self.catalog);
         diagnostics.extend(checked.diagnostics);
+        let mut diagnostics = config.apply(diagnostics, &self.sources);
+        check::sort(&mut diagnostics);
+        // A lint raised to an error fails the policy like any error.
+        let failed = diagnostics.iter().any(Diagnostic::is_error);
         Report {
             diagnostics,
             sources: self.sources,
-            program: checked.program,
+            program: checked.program.filter(|_| !failed),
         }
     }
 

@@ -1,0 +1,378 @@
+//! Lints: findings about policies that load but probably do not say what their author
+//! meant. Each has a stable code and name (docs/lints.md); levels can be changed in a
+//! `.policy.yaml` and silenced per line with `# policy: allow(CODE)`.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+
+use crate::ast::{Effect, Mode};
+use crate::catalog::ArgSpec;
+use crate::diagnostic::{Code, Diagnostic, Severity};
+use crate::eval::value::{Env, Tri, eval};
+use crate::ir::{ClassId, Cond, PathExpr, Program, Root, Seg, Term};
+use crate::source::Span;
+use crate::toolset;
+
+pub(super) fn check(program: &Program) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    always_true(program, &mut out);
+    async_without_owner(program, &mut out);
+    unused_classes(program, &mut out);
+    unguarded_optional(program, &mut out);
+    out
+}
+
+/// W105: true for every tool name, whatever the call says.
+fn always_true(program: &Program, out: &mut Vec<Diagnostic>) {
+    let empty = Value::Object(serde_json::Map::new());
+    let mut names: Vec<String> = program
+        .catalog
+        .as_ref()
+        .map(|c| c.tools.keys().cloned().collect())
+        .unwrap_or_default();
+    for r in &program.rules {
+        collect_names(&r.cond, &mut names);
+    }
+    // A name no rule and no catalog lists, to stand for every other tool.
+    names.push("\u{1}unlisted.tool".to_string());
+    for rule in &program.rules {
+        let holds = names.iter().all(|n| {
+            let env = Env {
+                tool: n,
+                args: &empty,
+                context: &empty,
+                program,
+                glob_hits: &[],
+            };
+            matches!(eval(&rule.cond, &env, None), Tri::True)
+        });
+        if !holds {
+            continue;
+        }
+        let permissive = matches!(rule.effect, Effect::Allow | Effect::Audit);
+        let mut d = Diagnostic::new(
+            Code::AlwaysTrue,
+            rule.name_span,
+            format!(
+                "the condition of {} rule `{}` holds for every call",
+                rule.effect, rule.name
+            ),
+        )
+        .with_help(if permissive {
+            "an allow or audit rule that matches everything overrides the default and every \
+             gate below approve; name the tools it is for"
+        } else {
+            "if every call must be gated, say so with the `default`"
+        });
+        if permissive {
+            d.severity = Severity::Error;
+        }
+        out.push(d);
+    }
+}
+
+fn collect_names(cond: &Cond, out: &mut Vec<String>) {
+    match cond {
+        Cond::And(items) | Cond::Or(items) => items.iter().for_each(|c| collect_names(c, out)),
+        Cond::Not(c) => collect_names(c, out),
+        Cond::Compare {
+            left: Term::Tool,
+            right: Term::Lit(l),
+            ..
+        } => match l {
+            crate::ir::Lit::Str(s) => out.push(s.to_string()),
+            crate::ir::Lit::List(items) => {
+                for i in items.iter() {
+                    if let crate::ir::Lit::Str(s) = i {
+                        out.push(s.to_string());
+                    }
+                }
+            }
+            _ => {}
+        },
+        _ => {}
+    }
+}
+
+/// W107: async gates need someone to own them and a deadline.
+fn async_without_owner(program: &Program, out: &mut Vec<Diagnostic>) {
+    for rule in &program.rules {
+        let Some(g) = &rule.gate else { continue };
+        if g.mode != Mode::Async {
+            continue;
+        }
+        let missing = match (g.by.is_empty(), g.within_s.is_none()) {
+            (true, true) => "no `by` and no `within`",
+            (true, false) => "no `by`",
+            (false, true) => "no `within`",
+            (false, false) => continue,
+        };
+        out.push(
+            Diagnostic::new(
+                Code::AsyncGateWithoutOwner,
+                rule.name_span,
+                format!("async gate `{}` has {missing}: a request can wait unseen forever", rule.name),
+            )
+            .with_help("name the approvers with `by \"group\"` and a deadline with `within 48h`"),
+        );
+    }
+}
+
+/// W108: declared classes that nothing uses.
+fn unused_classes(program: &Program, out: &mut Vec<Diagnostic>) {
+    let mut used: HashSet<ClassId> = program.never_auto.iter().copied().collect();
+    fn uses(cond: &Cond, used: &mut HashSet<ClassId>) {
+        match cond {
+            Cond::Class(id) => {
+                used.insert(*id);
+            }
+            Cond::And(items) | Cond::Or(items) => items.iter().for_each(|c| uses(c, used)),
+            Cond::Not(c) => uses(c, used),
+            Cond::Quantified { body, .. } => uses(body, used),
+            _ => {}
+        }
+    }
+    for r in &program.rules {
+        uses(&r.cond, &mut used);
+    }
+    for c in &program.classes {
+        if let Some(cond) = &c.cond {
+            uses(cond, &mut used);
+        }
+    }
+    for (i, c) in program.classes.iter().enumerate() {
+        let Some(span) = c.span else { continue };
+        if !used.contains(&(i as ClassId)) {
+            out.push(
+                Diagnostic::new(
+                    Code::UnusedClass,
+                    span,
+                    format!("class `{}` is never used", c.name),
+                )
+                .with_help("use it in a rule or a `never auto`, or remove it"),
+            );
+        }
+    }
+}
+
+/// W106: an argument the catalog marks optional, read without `exists()`.
+fn unguarded_optional(program: &Program, out: &mut Vec<Diagnostic>) {
+    let Some(catalog) = program.catalog.as_deref() else { return };
+    for rule in &program.rules {
+        let set = toolset::of(program, &rule.cond);
+        let tools: Vec<(&String, &std::collections::BTreeMap<String, ArgSpec>)> = catalog
+            .tools
+            .iter()
+            .filter(|(n, _)| set.contains(n))
+            .filter_map(|(n, t)| t.args.as_ref().map(|a| (n, a)))
+            .collect();
+        if tools.is_empty() {
+            continue;
+        }
+        let mut reported: HashSet<String> = HashSet::new();
+        let mut found: Vec<(&PathExpr, Span)> = Vec::new();
+        walk(&rule.cond, &mut Vec::new(), &mut found);
+        for (path, span) in found {
+            let Some(Seg::Key(first)) = path.segments.first() else { continue };
+            let specs: Vec<(&String, &ArgSpec)> = tools
+                .iter()
+                .filter_map(|(n, a)| a.get(&**first).map(|s| (*n, s)))
+                .collect();
+            if specs.is_empty() || !specs.iter().all(|(_, s)| s.optional) {
+                continue;
+            }
+            if !reported.insert(path.text.to_string()) {
+                continue;
+            }
+            let tool = specs.first().map(|(n, _)| n.as_str()).unwrap_or("");
+            let consequence = match rule.effect {
+                Effect::Approve | Effect::Deny => {
+                    "every call that leaves it out makes this gate fire, by fail-closed"
+                }
+                Effect::Allow | Effect::Audit => "a call that leaves it out never matches this rule",
+            };
+            out.push(
+                Diagnostic::new(
+                    Code::UnguardedOptional,
+                    span,
+                    format!(
+                        "`{}` is optional for `{tool}`, and rule `{}` reads it without \
+                         `exists()`: {consequence}",
+                        path.text, rule.name
+                    ),
+                )
+                .with_help(format!(
+                    "write `exists({}) and ...` to say what happens when it is absent",
+                    path.text
+                )),
+            );
+        }
+    }
+}
+
+/// Paths read outside an `exists()` guard of the same path (or a prefix) in an enclosing
+/// conjunction.
+fn walk<'p>(cond: &'p Cond, guards: &mut Vec<&'p str>, out: &mut Vec<(&'p PathExpr, Span)>) {
+    let guarded = |p: &PathExpr, guards: &Vec<&str>| {
+        guards
+            .iter()
+            .any(|g| *g == &*p.text || p.text.starts_with(&format!("{g}.")))
+    };
+    match cond {
+        Cond::And(items) => {
+            let before = guards.len();
+            for c in items.iter() {
+                if let Cond::Exists(p) = c {
+                    guards.push(&p.text);
+                }
+            }
+            for c in items.iter() {
+                walk(c, guards, out);
+            }
+            guards.truncate(before);
+        }
+        Cond::Or(items) => items.iter().for_each(|c| walk(c, guards, out)),
+        Cond::Not(c) => walk(c, guards, out),
+        Cond::Compare {
+            left, right, span, ..
+        } => {
+            for t in [left, right] {
+                if let Some(p) = t.path()
+                    && p.root == Root::Args
+                    && !guarded(p, guards)
+                {
+                    out.push((p, *span));
+                }
+            }
+        }
+        Cond::Truthy(t) => {
+            if let Some(p) = t.path()
+                && p.root == Root::Args
+                && !guarded(p, guards)
+            {
+                out.push((p, p.span));
+            }
+        }
+        Cond::Quantified { list, .. } if list.root == Root::Args && !guarded(list, guards) => {
+            out.push((list, list.span));
+        }
+        _ => {}
+    }
+}
+
+/// E034 and W109, from the raw text: bidirectional controls anywhere, look-alike letters
+/// in names and strings (not in comments).
+pub(crate) fn scan_text(file: crate::source::FileId, text: &str) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut in_string = false;
+    let mut in_comment = false;
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        let span = Span::new(file, i, i + c.len_utf8());
+        if is_bidi(c) {
+            out.push(
+                Diagnostic::new(
+                    Code::BidiCharacters,
+                    span,
+                    format!(
+                        "bidirectional control character U+{:04X}: the text can read \
+                         differently than it is parsed",
+                        c as u32
+                    ),
+                )
+                .with_help("remove it; write the text in logical order"),
+            );
+            continue;
+        }
+        match c {
+            '\n' => {
+                in_comment = false;
+                in_string = false;
+                escaped = false;
+                continue;
+            }
+            _ if in_comment => continue,
+            '#' if !in_string => {
+                in_comment = true;
+                continue;
+            }
+            '"' if !escaped => in_string = !in_string,
+            _ => {}
+        }
+        escaped = in_string && c == '\\' && !escaped;
+        if let Some(latin) = confusable(c) {
+            out.push(
+                Diagnostic::new(
+                    Code::ConfusableIdentifier,
+                    span,
+                    format!(
+                        "`{c}` (U+{:04X}) looks like the Latin `{latin}`{}",
+                        c as u32,
+                        if in_string {
+                            ": a string with it never equals the one you see"
+                        } else {
+                            ": two names can look the same and differ"
+                        }
+                    ),
+                )
+                .with_help(format!("write `{latin}`")),
+            );
+        }
+    }
+    out
+}
+
+fn is_bidi(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// Letters of other scripts that look like Latin ones.
+fn confusable(c: char) -> Option<char> {
+    Some(match c {
+        'а' => 'a',
+        'е' => 'e',
+        'о' => 'o',
+        'р' => 'p',
+        'с' => 'c',
+        'у' => 'y',
+        'х' => 'x',
+        'і' => 'i',
+        'ј' => 'j',
+        'ѕ' => 's',
+        'ԁ' => 'd',
+        'һ' => 'h',
+        'ԛ' => 'q',
+        'ԝ' => 'w',
+        'А' => 'A',
+        'В' => 'B',
+        'Е' => 'E',
+        'К' => 'K',
+        'М' => 'M',
+        'Н' => 'H',
+        'О' => 'O',
+        'Р' => 'P',
+        'С' => 'C',
+        'Т' => 'T',
+        'Х' => 'X',
+        'ο' => 'o',
+        'ν' => 'v',
+        'α' => 'a',
+        'Α' => 'A',
+        'Β' => 'B',
+        'Ε' => 'E',
+        'Ζ' => 'Z',
+        'Η' => 'H',
+        'Ι' => 'I',
+        'Κ' => 'K',
+        'Μ' => 'M',
+        'Ν' => 'N',
+        'Ο' => 'O',
+        'Ρ' => 'P',
+        'Τ' => 'T',
+        'Υ' => 'Y',
+        'Χ' => 'X',
+        'ɡ' => 'g',
+        _ => return None,
+    })
+}

@@ -1,0 +1,159 @@
+//! Lint levels: a `.policy.yaml` beside a policy (or in a directory above it), and
+//! `# policy: allow(CODE)` comments on a line.
+//!
+//! ```yaml
+//! lints:
+//!   async-gate-without-owner: error   # by name or by code
+//!   W108: off
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use crate::diagnostic::{Code, Diagnostic, Severity};
+use crate::source::SourceMap;
+
+/// The file name looked for.
+pub const FILE_NAME: &str = ".policy.yaml";
+
+/// A level set for a lint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Fails the policy.
+    Error,
+    /// Reported, does not fail.
+    Warning,
+    /// Not reported.
+    Off,
+}
+
+/// Levels per lint.
+#[derive(Debug, Clone, Default)]
+pub struct LintConfig {
+    levels: HashMap<Code, Level>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    #[serde(default)]
+    lints: BTreeMap<String, String>,
+}
+
+impl LintConfig {
+    /// The nearest `.policy.yaml` at or above `dir`, if any.
+    pub fn find(dir: &Path) -> Option<PathBuf> {
+        let start = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        let start = start.canonicalize().ok()?;
+        start
+            .ancestors()
+            .map(|d| d.join(FILE_NAME))
+            .find(|p| p.is_file())
+    }
+
+    /// Reads a config file; the error names the file and what is wrong.
+    pub fn load(path: &Path) -> Result<LintConfig, String> {
+        let label = path.display().to_string();
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read `{label}`: {e}"))?;
+        LintConfig::parse(&label, &text)
+    }
+
+    /// Parses a config's text.
+    pub fn parse(label: &str, text: &str) -> Result<LintConfig, String> {
+        let raw: Raw = crate::yaml::from_str(text).map_err(|e| {
+            let at = match (e.line, e.column) {
+                (Some(l), Some(c)) => format!(":{l}:{c}"),
+                _ => String::new(),
+            };
+            format!("{label}{at}: {}", e.message)
+        })?;
+        let mut levels = HashMap::new();
+        for (key, value) in raw.lints {
+            let code = Code::find(&key)
+                .filter(|c| c.severity() == Severity::Warning)
+                .ok_or_else(|| {
+                    format!("{label}: `{key}` is not a lint (see docs/lints.md for their codes and names)")
+                })?;
+            let level = match value.trim() {
+                "error" => Level::Error,
+                "warning" => Level::Warning,
+                "off" => Level::Off,
+                other => {
+                    return Err(format!(
+                        "{label}: `{other}` is not a level for `{key}`: use error, warning or off"
+                    ));
+                }
+            };
+            levels.insert(code, level);
+        }
+        Ok(LintConfig { levels })
+    }
+
+    /// Applies the levels and the `# policy: allow(...)` comments to findings.
+    pub fn apply(&self, diags: Vec<Diagnostic>, sources: &SourceMap) -> Vec<Diagnostic> {
+        diags
+            .into_iter()
+            .filter_map(|mut d| {
+                if d.code.severity() == Severity::Warning {
+                    match self.levels.get(&d.code) {
+                        Some(Level::Off) => return None,
+                        Some(Level::Error) => d.severity = Severity::Error,
+                        Some(Level::Warning) => d.severity = Severity::Warning,
+                        None => {}
+                    }
+                    if allowed_inline(&d, sources) {
+                        return None;
+                    }
+                }
+                Some(d)
+            })
+            .collect()
+    }
+}
+
+/// Whether the finding's line, or the line above it, says `# policy: allow(CODE)`.
+fn allowed_inline(d: &Diagnostic, sources: &SourceMap) -> bool {
+    let Some(span) = d.span else { return false };
+    let Some(file) = sources.get(span.file) else { return false };
+    let (line, _) = file.line_col(span.start);
+    [line, line.saturating_sub(1)]
+        .into_iter()
+        .filter(|l| *l > 0)
+        .any(|l| allows(file.line_text(l), d.code))
+}
+
+fn allows(line: &str, code: Code) -> bool {
+    let Some(at) = line.find("# policy:") else { return false };
+    let rest = &line[at + "# policy:".len()..];
+    let Some(open) = rest.find("allow(") else { return false };
+    let inner = &rest[open + "allow(".len()..];
+    let inner = inner.split(')').next().unwrap_or("");
+    inner.split(',').any(|c| Code::find(c) == Some(code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_by_code_or_name() {
+        let c = LintConfig::parse("c", "lints:\n  W108: off\n  async-gate-without-owner: error\n").unwrap();
+        assert_eq!(c.levels.get(&Code::UnusedClass), Some(&Level::Off));
+        assert_eq!(c.levels.get(&Code::AsyncGateWithoutOwner), Some(&Level::Error));
+        let e = LintConfig::parse("c", "lints:\n  E001: off\n").unwrap_err();
+        assert!(e.contains("`E001` is not a lint"), "{e}");
+        let e = LintConfig::parse("c", "lints:\n  W108: loud\n").unwrap_err();
+        assert!(e.contains("use error, warning or off"), "{e}");
+        let e = LintConfig::parse("c", "lint: {}\n").unwrap_err();
+        assert!(e.starts_with("c:1:1"), "{e}");
+    }
+
+    #[test]
+    fn inline_allow() {
+        assert!(allows("class x = tool == \"a\"  # policy: allow(W108)", Code::UnusedClass));
+        assert!(allows("# policy: allow(unused-class, W107)", Code::AsyncGateWithoutOwner));
+        assert!(!allows("# policy: allow(W107)", Code::UnusedClass));
+        assert!(!allows("# allow(W108)", Code::UnusedClass));
+    }
+}
