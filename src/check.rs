@@ -17,7 +17,7 @@ use crate::source::{FileId, SourceMap, Span};
 /// What checking found, and the program when there was no error.
 #[derive(Debug, Clone)]
 pub struct Checked {
-    /// The checked program (`None` when any error was found).
+    /// The checked program (`None` when a check other than a lint found an error).
     pub program: Option<Program>,
     /// Every finding, errors and warnings, in source order.
     pub diagnostics: Vec<Diagnostic>,
@@ -201,12 +201,14 @@ pub fn check(
         catalog,
     };
     diags.extend(catalog_rules::check(&program));
-    // Lints judge policies that load: after an error they would only add noise.
-    if !diags.iter().any(Diagnostic::is_error) {
+    // Lints judge policies that load: after an error they would only add noise. Their
+    // levels are the caller's to set (`.policy.yaml`), so they do not decide here whether
+    // the program exists; the caller drops it if a lint ends up an error.
+    let failed = diags.iter().any(Diagnostic::is_error);
+    if !failed {
         diags.extend(lints::check(&program));
     }
     sort(&mut diags);
-    let failed = diags.iter().any(Diagnostic::is_error);
     Checked {
         program: (!failed).then_some(program),
         diagnostics: diags,

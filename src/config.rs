@@ -43,7 +43,11 @@ struct Raw {
 impl LintConfig {
     /// The nearest `.policy.yaml` at or above `dir`, if any.
     pub fn find(dir: &Path) -> Option<PathBuf> {
-        let start = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        let start = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
         let start = start.canonicalize().ok()?;
         start
             .ancestors()
@@ -115,7 +119,9 @@ impl LintConfig {
 /// Whether the finding's line, or the line above it, says `# policy: allow(CODE)`.
 fn allowed_inline(d: &Diagnostic, sources: &SourceMap) -> bool {
     let Some(span) = d.span else { return false };
-    let Some(file) = sources.get(span.file) else { return false };
+    let Some(file) = sources.get(span.file) else {
+        return false;
+    };
     let (line, _) = file.line_col(span.start);
     [line, line.saturating_sub(1)]
         .into_iter()
@@ -124,9 +130,13 @@ fn allowed_inline(d: &Diagnostic, sources: &SourceMap) -> bool {
 }
 
 fn allows(line: &str, code: Code) -> bool {
-    let Some(at) = line.find("# policy:") else { return false };
+    let Some(at) = line.find("# policy:") else {
+        return false;
+    };
     let rest = &line[at + "# policy:".len()..];
-    let Some(open) = rest.find("allow(") else { return false };
+    let Some(open) = rest.find("allow(") else {
+        return false;
+    };
     let inner = &rest[open + "allow(".len()..];
     let inner = inner.split(')').next().unwrap_or("");
     inner.split(',').any(|c| Code::find(c) == Some(code))
@@ -138,9 +148,16 @@ mod tests {
 
     #[test]
     fn levels_by_code_or_name() {
-        let c = LintConfig::parse("c", "lints:\n  W108: off\n  async-gate-without-owner: error\n").unwrap();
+        let c = LintConfig::parse(
+            "c",
+            "lints:\n  W108: off\n  async-gate-without-owner: error\n",
+        )
+        .unwrap();
         assert_eq!(c.levels.get(&Code::UnusedClass), Some(&Level::Off));
-        assert_eq!(c.levels.get(&Code::AsyncGateWithoutOwner), Some(&Level::Error));
+        assert_eq!(
+            c.levels.get(&Code::AsyncGateWithoutOwner),
+            Some(&Level::Error)
+        );
         let e = LintConfig::parse("c", "lints:\n  E001: off\n").unwrap_err();
         assert!(e.contains("`E001` is not a lint"), "{e}");
         let e = LintConfig::parse("c", "lints:\n  W108: loud\n").unwrap_err();
@@ -151,8 +168,14 @@ mod tests {
 
     #[test]
     fn inline_allow() {
-        assert!(allows("class x = tool == \"a\"  # policy: allow(W108)", Code::UnusedClass));
-        assert!(allows("# policy: allow(unused-class, W107)", Code::AsyncGateWithoutOwner));
+        assert!(allows(
+            "class x = tool == \"a\"  # policy: allow(W108)",
+            Code::UnusedClass
+        ));
+        assert!(allows(
+            "# policy: allow(unused-class, W107)",
+            Code::AsyncGateWithoutOwner
+        ));
         assert!(!allows("# policy: allow(W107)", Code::UnusedClass));
         assert!(!allows("# allow(W108)", Code::UnusedClass));
     }

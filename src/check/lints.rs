@@ -112,7 +112,10 @@ fn async_without_owner(program: &Program, out: &mut Vec<Diagnostic>) {
             Diagnostic::new(
                 Code::AsyncGateWithoutOwner,
                 rule.name_span,
-                format!("async gate `{}` has {missing}: a request can wait unseen forever", rule.name),
+                format!(
+                    "async gate `{}` has {missing}: a request can wait unseen forever",
+                    rule.name
+                ),
             )
             .with_help("name the approvers with `by \"group\"` and a deadline with `within 48h`"),
         );
@@ -158,7 +161,9 @@ fn unused_classes(program: &Program, out: &mut Vec<Diagnostic>) {
 
 /// W106: an argument the catalog marks optional, read without `exists()`.
 fn unguarded_optional(program: &Program, out: &mut Vec<Diagnostic>) {
-    let Some(catalog) = program.catalog.as_deref() else { return };
+    let Some(catalog) = program.catalog.as_deref() else {
+        return;
+    };
     for rule in &program.rules {
         let set = toolset::of(program, &rule.cond);
         let tools: Vec<(&String, &std::collections::BTreeMap<String, ArgSpec>)> = catalog
@@ -174,7 +179,9 @@ fn unguarded_optional(program: &Program, out: &mut Vec<Diagnostic>) {
         let mut found: Vec<(&PathExpr, Span)> = Vec::new();
         walk(&rule.cond, &mut Vec::new(), &mut found);
         for (path, span) in found {
-            let Some(Seg::Key(first)) = path.segments.first() else { continue };
+            let Some(Seg::Key(first)) = path.segments.first() else {
+                continue;
+            };
             let specs: Vec<(&String, &ArgSpec)> = tools
                 .iter()
                 .filter_map(|(n, a)| a.get(&**first).map(|s| (*n, s)))
@@ -190,7 +197,9 @@ fn unguarded_optional(program: &Program, out: &mut Vec<Diagnostic>) {
                 Effect::Approve | Effect::Deny => {
                     "every call that leaves it out makes this gate fire, by fail-closed"
                 }
-                Effect::Allow | Effect::Audit => "a call that leaves it out never matches this rule",
+                Effect::Allow | Effect::Audit => {
+                    "a call that leaves it out never matches this rule"
+                }
             };
             out.push(
                 Diagnostic::new(
