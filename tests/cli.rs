@@ -542,3 +542,52 @@ fn check_output_formats() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).starts_with("::warning file="), "{}", stdout(&o));
 }
+
+#[test]
+fn lint_levels_from_policy_yaml_and_inline_allows() {
+    let d = scratch("lintcfg");
+    let f = write(
+        &d,
+        "p.gate",
+        "default allow\nclass unused = tool == \"a\"\napprove c { when tool == \"b\" mode async }\n",
+    );
+    let o = policy(&["check", &f, "--format", "concise"], None);
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    assert!(
+        text.contains(":2:7: W108 class `unused` is never used"),
+        "{text}"
+    );
+    assert!(
+        text.contains(":3:9: W107 async gate `c` has no `by` and no `within`"),
+        "{text}"
+    );
+    write(
+        &d,
+        ".policy.yaml",
+        "lints:\n  unused-class: off\n  W107: error\n",
+    );
+    let o = policy(&["check", &f, "--format", "concise"], None);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    assert!(!text.contains("W108"), "{text}");
+    assert!(text.contains("W107"), "{text}");
+    // The raised lint stops the policy from loading, like any error.
+    let o = policy(&["eval", &f], Some(r#"{"tool":"b"}"#));
+    assert_eq!(o.status.code(), Some(1));
+    write(
+        &d,
+        "p.gate",
+        "default allow\n# policy: allow(async-gate-without-owner)\napprove c { when tool == \"b\" mode async }\n",
+    );
+    let o = policy(&["check", &f, "--format", "concise"], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    write(&d, ".policy.yaml", "lints:\n  W999: off\n");
+    let o = policy(&["check", &f], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("`W999` is not a lint"),
+        "{}",
+        stdout(&o)
+    );
+}
