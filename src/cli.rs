@@ -5,6 +5,7 @@
 mod check;
 mod diff;
 mod eval;
+mod fmt;
 mod generate;
 mod test;
 mod tree;
@@ -53,6 +54,8 @@ enum Command {
     Test(test::Args),
     /// Compare two versions of a policy on recorded calls: which decisions move, and why.
     Diff(diff::Args),
+    /// Format `.gate` files in the one canonical layout (comments kept).
+    Fmt(fmt::Args),
 }
 
 /// Output formats of `policy check`.
@@ -80,6 +83,7 @@ pub fn main() -> i32 {
         Command::Gen(a) => generate::run(a),
         Command::Test(a) => test::run(a),
         Command::Diff(a) => diff::run(a),
+        Command::Fmt(a) => fmt::run(a),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod config;
 pub mod diagnostic;
 pub mod diff;
 pub mod eval;
+pub mod format;
 pub mod generate;
 pub mod glob;
 pub mod ir;

@@ -591,3 +591,37 @@ fn lint_levels_from_policy_yaml_and_inline_allows() {
         stdout(&o)
     );
 }
+
+#[test]
+fn fmt_checks_writes_and_keeps_comments() {
+    let d = scratch("fmt");
+    let f = write(
+        &d,
+        "p.gate",
+        "# header\ndefault   approve\napprove big {   # the gate\n  when    tool == \"pay\"   and args.amount > 10_000\n  # who decides\n  by  \"finance\"\n  mode async\n}\n",
+    );
+    let o = policy(&["fmt", "--check", &f], None);
+    assert_eq!(o.status.code(), Some(1));
+    let diff = stdout(&o);
+    assert!(
+        diff.contains("-default   approve") && diff.contains("+default approve"),
+        "{diff}"
+    );
+    assert!(
+        stderr(&o).contains("1 of 1 file(s) would be reformatted"),
+        "{}",
+        stderr(&o)
+    );
+    let o = policy(&["fmt", "--write", &f], None);
+    assert_eq!(o.status.code(), Some(0));
+    let text = std::fs::read_to_string(&f).unwrap();
+    assert_eq!(
+        text,
+        "# header\ndefault approve\n\napprove big {  # the gate\n  when tool == \"pay\" and args.amount > 10_000\n  mode async\n  # who decides\n  by \"finance\"\n}\n"
+    );
+    assert_eq!(policy(&["fmt", "--check", &f], None).status.code(), Some(0));
+    let bad = write(&d, "bad.gate", "default maybe\n");
+    let o = policy(&["fmt", "--check", &bad], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("error[E001]"), "{}", stderr(&o));
+}

@@ -427,3 +427,42 @@ proptest! {
         }
     }
 }
+
+/// The generated source with comments on their own lines and at line ends.
+fn with_comments(source: &str) -> (String, usize) {
+    let mut out = String::new();
+    let mut n = 0;
+    for (i, line) in source.lines().enumerate() {
+        if i % 3 == 0 {
+            out.push_str(&format!("# k{i}\n"));
+            n += 1;
+        }
+        out.push_str(line);
+        if i % 4 == 1 {
+            out.push_str(&format!("  # t{i}"));
+            n += 1;
+        }
+        out.push('\n');
+    }
+    (out, n)
+}
+
+proptest! {
+    #![proptest_config(cases(500))]
+
+    /// `policy fmt` is idempotent, keeps every comment, and the formatted policy decides
+    /// every call as the original does.
+    #[test]
+    fn formatting_round_trips(g in policy_with(true), calls in prop::collection::vec(call(), 4)) {
+        let (source, comments) = with_comments(&g.source);
+        let once = holdpoint::format::format_source(&source).unwrap();
+        let twice = holdpoint::format::format_source(&once).unwrap();
+        prop_assert_eq!(&once, &twice, "not idempotent:\n{}", source);
+        prop_assert_eq!(once.matches("# ").count(), comments, "comments lost:\n{}\n---\n{}", source, once);
+        let original = g.load().unwrap();
+        let formatted = Gen { source: once.clone(), catalog: g.catalog.clone() }.load().unwrap();
+        for c in &calls {
+            prop_assert_eq!(original.evaluate(c).report(c), formatted.evaluate(c).report(c), "formatted:\n{}", once);
+        }
+    }
+}

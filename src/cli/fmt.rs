@@ -1,0 +1,105 @@
+//! `policy fmt`.
+
+use std::path::{Path, PathBuf};
+
+use super::{FAILED, OK, USAGE};
+use crate::format::format_source;
+
+/// Arguments of `policy fmt`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// `.gate` files, or directories searched for them.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Change nothing; exit 1 (with a diff) if a file is not formatted.
+    #[arg(long, conflicts_with = "write")]
+    check: bool,
+    /// Rewrite the files in place.
+    #[arg(long)]
+    write: bool,
+}
+
+fn gate_files(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if std::fs::metadata(p)?.is_file() {
+        out.push(p.to_path_buf());
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(p)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for e in entries {
+        if e.is_dir() {
+            gate_files(&e, out)?;
+        } else if e.extension().is_some_and(|x| x == "gate") {
+            out.push(e);
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn run(args: Args) -> i32 {
+    let mut files = Vec::new();
+    for p in &args.paths {
+        if let Err(e) = gate_files(p, &mut files) {
+            eprintln!("error: cannot read `{}`: {e}", p.display());
+            return USAGE;
+        }
+    }
+    let mut unformatted = 0;
+    let mut broken = 0;
+    for f in &files {
+        let label = f.display().to_string();
+        let text = match std::fs::read_to_string(f) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: cannot read `{label}`: {e}");
+                return USAGE;
+            }
+        };
+        let formatted = match format_source(&text) {
+            Ok(t) => t,
+            Err(diags) => {
+                let mut map = crate::source::SourceMap::new();
+                map.add(label.as_str(), text.as_str());
+                for d in diags {
+                    eprint!("{}", d.render(&map));
+                }
+                broken += 1;
+                continue;
+            }
+        };
+        if args.check {
+            if formatted != text {
+                unformatted += 1;
+                let diff = similar::TextDiff::from_lines(&text, &formatted);
+                print!(
+                    "{}",
+                    diff.unified_diff()
+                        .context_radius(2)
+                        .header(&label, &format!("{label} (formatted)"))
+                );
+            }
+        } else if args.write {
+            if formatted != text
+                && let Err(e) = std::fs::write(f, &formatted)
+            {
+                eprintln!("error: cannot write `{label}`: {e}");
+                return USAGE;
+            }
+        } else {
+            print!("{formatted}");
+        }
+    }
+    if args.check && unformatted > 0 {
+        eprintln!(
+            "{unformatted} of {} file(s) would be reformatted",
+            files.len()
+        );
+    }
+    if broken > 0 || (args.check && unformatted > 0) {
+        FAILED
+    } else {
+        OK
+    }
+}
