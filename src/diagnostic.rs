@@ -1,7 +1,5 @@
 //! Findings about a policy (errors and warnings), each with a code, a span and a message.
 
-use std::fmt::Write as _;
-
 use serde::Serialize;
 
 use crate::source::{SourceMap, Span};
@@ -180,45 +178,49 @@ impl Diagnostic {
         self.severity == Severity::Error
     }
 
-    /// Renders the finding as a compiler would: header, location, source line, caret.
+    /// Renders the finding as a compiler would (file, line, column, the source line, a
+    /// caret under the span, a `help:` line), without colour.
     pub fn render(&self, sources: &SourceMap) -> String {
-        let mut out = String::new();
-        let sev = match self.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
+        self.render_styled(sources, false)
+    }
+
+    /// Renders the finding, in colour when `styled` (for a terminal).
+    pub fn render_styled(&self, sources: &SourceMap, styled: bool) -> String {
+        use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+        let level = match self.severity {
+            Severity::Error => Level::ERROR,
+            Severity::Warning => Level::WARNING,
         };
-        let _ = writeln!(out, "{sev}[{}]: {}", self.code.as_str(), self.message);
+        let title = level
+            .primary_title(self.message.as_str())
+            .id(self.code.as_str());
+        let mut group = Group::with_title(title);
         if let Some(span) = self.span
             && let Some(file) = sources.get(span.file)
         {
-            let (line, col) = file.line_col(span.start);
-            let (end_line, end_col) = file.line_col(span.end);
-            let text = file.line_text(line);
-            let gutter = line.to_string().len();
-            let pad = " ".repeat(gutter);
-            let _ = writeln!(out, "{pad}--> {}:{line}:{col}", file.name);
-            let _ = writeln!(out, "{pad} |");
-            let _ = writeln!(out, "{line} | {text}");
-            let width = if end_line == line && end_col > col {
-                end_col - col
-            } else {
-                1
-            };
-            let lead: String = text
-                .chars()
-                .take(col.saturating_sub(1))
-                .map(|c| if c == '\t' { '\t' } else { ' ' })
-                .collect();
-            let label = self
-                .label
-                .as_deref()
-                .map(|l| format!(" {l}"))
-                .unwrap_or_default();
-            let _ = writeln!(out, "{pad} | {lead}{}{label}", "^".repeat(width));
+            let len = file.text.len();
+            let start = (span.start as usize).min(len);
+            let end = (span.end as usize).clamp(start, len);
+            let mut annotation = AnnotationKind::Primary.span(start..end);
+            if let Some(label) = &self.label {
+                annotation = annotation.label(label.as_str());
+            }
+            group = group.element(
+                Snippet::source(&*file.text)
+                    .path(&*file.name)
+                    .annotation(annotation),
+            );
         }
         if let Some(help) = &self.help {
-            let _ = writeln!(out, "  = help: {help}");
+            group = group.element(Level::HELP.message(help.as_str()));
         }
+        let renderer = if styled {
+            Renderer::styled()
+        } else {
+            Renderer::plain()
+        };
+        let mut out = renderer.render(&[group]).to_string();
+        out.push('\n');
         out
     }
 

@@ -111,6 +111,8 @@ pub(super) fn run(args: Args) -> i32 {
     }
     let mut checked: Vec<JsonPolicy> = Vec::new();
     let mut human = String::new();
+    // Colour only on a terminal.
+    let styled = std::io::IsTerminal::is_terminal(&std::io::stdout());
     for p in &policies {
         let b = match builder(p, catalog.as_ref()) {
             Ok(b) => b,
@@ -119,7 +121,7 @@ pub(super) fn run(args: Args) -> i32 {
         let report = b.check();
         if args.format == CheckFormat::Human {
             for d in &report.diagnostics {
-                let _ = writeln!(human, "{}", d.render(&report.sources));
+                let _ = writeln!(human, "{}", d.render_styled(&report.sources, styled));
             }
         }
         checked.push(JsonPolicy {
