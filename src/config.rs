@@ -94,17 +94,33 @@ impl LintConfig {
         Ok(LintConfig { levels })
     }
 
+    /// Whether a lint is off unless a config turns it on.
+    pub fn off_by_default(code: Code) -> bool {
+        code == Code::NotFormatted
+    }
+
+    /// Whether this config reports a lint at all.
+    pub fn wants(&self, code: Code) -> bool {
+        match self.levels.get(&code) {
+            Some(Level::Off) => false,
+            Some(_) => true,
+            None => !LintConfig::off_by_default(code),
+        }
+    }
+
     /// Applies the levels and the `# policy: allow(...)` comments to findings.
     pub fn apply(&self, diags: Vec<Diagnostic>, sources: &SourceMap) -> Vec<Diagnostic> {
         diags
             .into_iter()
             .filter_map(|mut d| {
                 if d.code.severity() == Severity::Warning {
+                    if !self.wants(d.code) {
+                        return None;
+                    }
                     match self.levels.get(&d.code) {
-                        Some(Level::Off) => return None,
                         Some(Level::Error) => d.severity = Severity::Error,
                         Some(Level::Warning) => d.severity = Severity::Warning,
-                        None => {}
+                        _ => {}
                     }
                     if allowed_inline(&d, sources) {
                         return None;

@@ -125,6 +125,8 @@ codes! {
     UnusedClass = "W108", Warning, "unused-class", "class never used";
     /// A name with letters that look like other letters (Cyrillic `а` for Latin `a`).
     ConfusableIdentifier = "W109", Warning, "confusable-identifier", "name with look-alike letters";
+    /// A file not in the layout `policy fmt` gives (off unless a `.policy.yaml` sets it).
+    NotFormatted = "W110", Warning, "not-formatted", "file not formatted";
     /// Bidirectional control characters, which can make text read differently than it runs.
     BidiCharacters = "E034", Error, "bidi-characters", "bidirectional control characters";
     /// A `.policy.yaml` that cannot be read.

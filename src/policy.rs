@@ -187,6 +187,20 @@ impl PolicyBuilder {
         };
         for (id, file) in self.sources.iter() {
             diagnostics.extend(crate::check::lints::scan_text(id, &file.text));
+            if config.wants(Code::NotFormatted)
+                && let Ok(formatted) = crate::format::format_source(&file.text)
+                && formatted != *file.text
+            {
+                let first = file.text.lines().next().map_or(0, str::len);
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::NotFormatted,
+                        crate::source::Span::new(id, 0, first),
+                        format!("`{}` is not in the canonical layout", file.name),
+                    )
+                    .with_help(format!("run `policy fmt --write {}`", file.name)),
+                );
+            }
         }
         let mut parsed = Vec::new();
         for (id, file) in self.sources.iter() {
