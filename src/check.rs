@@ -29,6 +29,17 @@ pub fn check(
     sources: SourceMap,
     catalog: Option<Arc<Catalog>>,
 ) -> Checked {
+    check_with(files, sources, catalog, true)
+}
+
+/// Checks; `thorough` adds the lints that compare rules pairwise (what `policy check`
+/// runs; loading a policy for evaluation skips them).
+pub fn check_with(
+    files: &[(FileId, ast::File)],
+    sources: SourceMap,
+    catalog: Option<Arc<Catalog>>,
+    thorough: bool,
+) -> Checked {
     let mut diags = Vec::new();
     let mut header: Option<(String, Span)> = None;
     let mut default: Option<(Effect, Span)> = None;
@@ -206,7 +217,7 @@ pub fn check(
     // the program exists; the caller drops it if a lint ends up an error.
     let failed = diags.iter().any(Diagnostic::is_error);
     if !failed {
-        diags.extend(lints::check(&program));
+        diags.extend(lints::check(&program, thorough));
     }
     sort(&mut diags);
     Checked {

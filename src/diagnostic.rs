@@ -125,6 +125,10 @@ codes! {
     UnusedClass = "W108", Warning, "unused-class", "class never used";
     /// A name with letters that look like other letters (Cyrillic `а` for Latin `a`).
     ConfusableIdentifier = "W109", Warning, "confusable-identifier", "name with look-alike letters";
+    /// Another rule of the same effect matches every call this one matches.
+    RedundantRule = "W111", Warning, "redundant-rule", "rule adds nothing";
+    /// An allow or audit rule whose every call is gated or denied anyway.
+    DeadPermissiveRule = "W112", Warning, "dead-permissive-rule", "allow/audit rule never changes a decision";
     /// A file not in the layout `policy fmt` gives (off unless a `.policy.yaml` sets it).
     NotFormatted = "W110", Warning, "not-formatted", "file not formatted";
     /// Bidirectional control characters, which can make text read differently than it runs.
@@ -200,15 +204,27 @@ impl Diagnostic {
         if let Some(span) = self.span
             && let Some(file) = sources.get(span.file)
         {
-            let len = file.text.len();
+            // Only the lines the span covers go to the renderer: a file may be large.
+            let text = &*file.text;
+            let len = text.len();
             let start = (span.start as usize).min(len);
             let end = (span.end as usize).clamp(start, len);
-            let mut annotation = AnnotationKind::Primary.span(start..end);
+            let from = text
+                .get(..start)
+                .and_then(|t| t.rfind('\n'))
+                .map_or(0, |i| i + 1);
+            let to = text
+                .get(end..)
+                .and_then(|t| t.find('\n'))
+                .map_or(len, |i| end + i);
+            let (line, _) = file.line_col(span.start);
+            let mut annotation = AnnotationKind::Primary.span(start - from..end - from);
             if let Some(label) = &self.label {
                 annotation = annotation.label(label.as_str());
             }
             group = group.element(
-                Snippet::source(&*file.text)
+                Snippet::source(text.get(from..to).unwrap_or(""))
+                    .line_start(line)
                     .path(&*file.name)
                     .annotation(annotation),
             );

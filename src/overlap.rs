@@ -49,6 +49,9 @@ impl Bound {
 /// One conjunction of required facts.
 #[derive(Debug, Clone)]
 struct Branch {
+    /// Set when the branch also requires something this analysis does not model (a
+    /// regex, a string test ...): it then promises less than its facts say.
+    opaque: bool,
     tools: ToolSet,
     bounds: BTreeMap<(Root, Box<str>), Bound>,
     classes: Vec<ClassId>,
@@ -58,6 +61,7 @@ struct Branch {
 impl Branch {
     fn top() -> Branch {
         Branch {
+            opaque: false,
             tools: ToolSet::Any,
             bounds: BTreeMap::new(),
             classes: Vec::new(),
@@ -74,6 +78,7 @@ impl Branch {
                 .and_modify(|x| x.meet(b))
                 .or_insert_with(|| b.clone());
         }
+        out.opaque |= other.opaque;
         out.classes.extend(other.classes.iter().copied());
         out.not_classes.extend(other.not_classes.iter().copied());
         out
@@ -151,7 +156,7 @@ fn branches(program: &Program, cond: &Cond, depth: usize) -> Option<Vec<Branch>>
                 b.not_classes.push(*id);
                 single(b)
             }
-            _ => single(Branch::top()),
+            _ => single(Branch::opaque()),
         },
         Cond::Compare {
             left, op, right, ..
@@ -159,11 +164,13 @@ fn branches(program: &Program, cond: &Cond, depth: usize) -> Option<Vec<Branch>>
             let mut b = Branch::top();
             if matches!(left, Term::Tool) {
                 b.tools = toolset::of(program, cond);
+                // Only `==`, `in` and `matches` are modelled exactly.
+                b.opaque = !matches!(op, Op::Eq | Op::In | Op::Glob(_));
                 return single(b);
             }
             let (path, op, n) = match (left, right) {
                 (Term::Path(p), Term::Lit(Lit::Num(n))) => (p, op, *n),
-                _ => return single(b),
+                _ => return single(Branch::opaque()),
             };
             let bound = match op {
                 Op::Gt => Bound {
@@ -186,15 +193,96 @@ fn branches(program: &Program, cond: &Cond, depth: usize) -> Option<Vec<Branch>>
                     lo: Some((n, false)),
                     hi: Some((n, false)),
                 },
-                _ => return single(b),
+                _ => return single(Branch::opaque()),
             };
-            if !matches!(path.root, Root::Var(_)) {
-                b.bounds.insert((path.root, path.text.clone()), bound);
+            if matches!(path.root, Root::Var(_)) {
+                return single(Branch::opaque());
             }
+            b.bounds.insert((path.root, path.text.clone()), bound);
             single(b)
         }
-        _ => single(Branch::top()),
+        _ => single(Branch::opaque()),
     }
+}
+
+impl Branch {
+    fn opaque() -> Branch {
+        Branch {
+            opaque: true,
+            ..Branch::top()
+        }
+    }
+
+    /// Whether every call that meets `self` meets `weaker` too (sound, not complete).
+    fn implies(&self, weaker: &Branch) -> bool {
+        if weaker.opaque {
+            return false;
+        }
+        let bounds = weaker.bounds.iter().all(|(k, w)| {
+            self.bounds.get(k).is_some_and(|s| {
+                let lo = match (w.lo, s.lo) {
+                    (None, _) => true,
+                    (Some(_), None) => false,
+                    (Some((wl, ws)), Some((sl, ss))) => sl > wl || (sl == wl && (ss || !ws)),
+                };
+                let hi = match (w.hi, s.hi) {
+                    (None, _) => true,
+                    (Some(_), None) => false,
+                    (Some((wh, ws)), Some((sh, ss))) => sh < wh || (sh == wh && (ss || !ws)),
+                };
+                lo && hi
+            })
+        });
+        bounds
+            && weaker.classes.iter().all(|c| self.classes.contains(c))
+            && weaker
+                .not_classes
+                .iter()
+                .all(|c| self.not_classes.contains(c))
+            && self.tools.subset_of(&weaker.tools)
+    }
+}
+
+/// A condition in disjunctive form, computed once to be compared with many others.
+#[derive(Debug, Clone)]
+pub struct Dnf(Vec<Branch>);
+
+/// The disjunctive form of a condition (`None` when it would be too large).
+pub fn dnf(program: &Program, cond: &Cond) -> Option<Dnf> {
+    branches(program, cond, 0).map(Dnf)
+}
+
+impl Dnf {
+    /// Whether every call that makes `self` true makes one of `weak` true: `true` only
+    /// when certain.
+    pub fn implies_any(&self, program: &Program, weak: &[&Dnf]) -> bool {
+        let catalog = program.catalog.as_deref();
+        self.0.iter().any(|s| s.satisfiable(catalog) != Some(false))
+            && self.0.iter().all(|s| {
+                s.satisfiable(catalog) == Some(false)
+                    || weak.iter().any(|ws| ws.0.iter().any(|w| s.implies(w)))
+            })
+    }
+}
+
+/// Whether every call that makes `strong` true makes one of `weak` true: `true` only when
+/// certain (a sufficient test: each branch of `strong` must fall inside a branch of one of
+/// `weak`, where anything not modelled counts against).
+pub fn implies_any(program: &Program, strong: &Cond, weak: &[&Cond]) -> bool {
+    let Some(strong) = branches(program, strong, 0) else {
+        return false;
+    };
+    let weak: Vec<Vec<Branch>> = weak
+        .iter()
+        .filter_map(|c| branches(program, c, 0))
+        .collect();
+    let catalog = program.catalog.as_deref();
+    // A condition that can never hold implies anything: that is W104's finding, not this.
+    strong.iter().any(|s| s.satisfiable(catalog) != Some(false))
+        && strong.iter().all(|s| {
+            s.satisfiable(catalog) == Some(false)
+                || weak.iter().any(|ws| ws.iter().any(|w| s.implies(w)))
+        })
 }
 
 /// Whether some call can make both conditions true: `Some(false)` only when certain.

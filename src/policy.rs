@@ -171,8 +171,12 @@ impl PolicyBuilder {
         self.catalog.as_deref()
     }
 
-    /// Parses and checks; never fails, every problem is a finding.
+    /// Parses and checks, every lint included; never fails, every problem is a finding.
     pub fn check(self) -> Report {
+        self.check_with(true)
+    }
+
+    fn check_with(self, thorough: bool) -> Report {
         let mut diagnostics = Vec::new();
         if let Some(e) = &self.catalog_error {
             diagnostics.push(Diagnostic::new(Code::BadCatalog, None, e.to_string()));
@@ -218,7 +222,7 @@ impl PolicyBuilder {
                 program: None,
             };
         }
-        let checked = check::check(&parsed, self.sources.clone(), self.catalog);
+        let checked = check::check_with(&parsed, self.sources.clone(), self.catalog, thorough);
         diagnostics.extend(checked.diagnostics);
         let mut diagnostics = config.apply(diagnostics, &self.sources);
         check::sort(&mut diagnostics);
@@ -236,7 +240,8 @@ impl PolicyBuilder {
         if let Some(e) = self.catalog_error.clone() {
             return Err(LoadError::Catalog(e));
         }
-        let report = self.check();
+        // Loading for evaluation skips the lints that compare rules pairwise.
+        let report = self.check_with(false);
         match report.program {
             Some(program) => Ok(Policy::from_program(program, report.diagnostics)),
             None => Err(LoadError::Invalid {

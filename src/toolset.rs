@@ -141,6 +141,33 @@ impl ToolSet {
         }
     }
 
+    /// Whether every name of `self` is in `other` (sound: glob conjunctions compare by
+    /// pattern text).
+    pub fn subset_of(&self, other: &ToolSet) -> bool {
+        match (self, other) {
+            (_, ToolSet::Any) => true,
+            (ToolSet::Any, ToolSet::Some { .. }) => false,
+            (
+                ToolSet::Some { exact, globs },
+                ToolSet::Some {
+                    exact: oe,
+                    globs: og,
+                },
+            ) => {
+                exact
+                    .iter()
+                    .all(|e| oe.contains(e) || og.iter().any(|c| conj_matches(c, e)))
+                    && globs.iter().all(|mine| {
+                        og.iter().any(|theirs| {
+                            theirs
+                                .iter()
+                                .all(|g| mine.iter().any(|h| h.as_str() == g.as_str()))
+                        })
+                    })
+            }
+        }
+    }
+
     /// The names of `universe` in the set.
     pub fn members<'a>(&self, universe: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
         universe.into_iter().filter(|n| self.contains(n)).collect()

@@ -14,13 +14,160 @@ use crate::ir::{ClassId, Cond, PathExpr, Program, Root, Seg, Term};
 use crate::source::Span;
 use crate::toolset;
 
-pub(super) fn check(program: &Program) -> Vec<Diagnostic> {
+pub(super) fn check(program: &Program, thorough: bool) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     always_true(program, &mut out);
     async_without_owner(program, &mut out);
     unused_classes(program, &mut out);
     unguarded_optional(program, &mut out);
+    if thorough {
+        redundant_and_dead(program, &mut out);
+    }
     out
+}
+
+/// W111 and W112: rules that never change a decision. Each rule is compared only with
+/// the rules that can apply to its tools (found through an index by tool name), so the
+/// pairwise test stays near linear; only `policy check` runs it.
+fn redundant_and_dead(program: &Program, out: &mut Vec<Diagnostic>) {
+    use std::collections::HashMap;
+
+    use crate::overlap::{Dnf, dnf};
+    use crate::toolset::ToolSet;
+
+    let rules = &program.rules;
+    let sets: Vec<ToolSet> = rules
+        .iter()
+        .map(|r| toolset::of(program, &r.cond))
+        .collect();
+    let forms: Vec<Option<Dnf>> = rules.iter().map(|r| dnf(program, &r.cond)).collect();
+    let floors: Vec<Dnf> = program
+        .never_auto
+        .iter()
+        .filter_map(|&c| dnf(program, &Cond::Class(c)))
+        .collect();
+    // Every exact tool name any rule names, and which rules can apply to it.
+    let mut names: Vec<&str> = Vec::new();
+    for s in &sets {
+        if let ToolSet::Some { exact, .. } = s {
+            names.extend(exact.iter().map(String::as_str));
+        }
+    }
+    names.sort_unstable();
+    names.dedup();
+    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut anywhere: Vec<usize> = Vec::new();
+    for (j, s) in sets.iter().enumerate() {
+        match s {
+            ToolSet::Any => anywhere.push(j),
+            ToolSet::Some { exact, globs } if globs.is_empty() => {
+                for e in exact {
+                    by_name.entry(e.as_str()).or_default().push(j);
+                }
+            }
+            s => {
+                for n in &names {
+                    if s.contains(n) {
+                        by_name.entry(n).or_default().push(j);
+                    }
+                }
+            }
+        }
+    }
+    let all: Vec<usize> = (0..rules.len()).collect();
+    for (i, rule) in rules.iter().enumerate() {
+        let (Some(mine), Some(form)) = (sets.get(i), forms.get(i).and_then(Option::as_ref)) else {
+            continue;
+        };
+        // Rules that can apply to every tool this one applies to must apply to any one
+        // name it applies to: look them up under that name.
+        let first: Option<&str> = match mine {
+            ToolSet::Some { exact, globs } if globs.is_empty() => {
+                exact.iter().next().map(String::as_str)
+            }
+            ToolSet::Some { .. } => names.iter().copied().find(|n| mine.contains(n)),
+            ToolSet::Any => None,
+        };
+        let pool: Vec<usize> = match first {
+            Some(name) => by_name
+                .get(name)
+                .into_iter()
+                .flatten()
+                .chain(anywhere.iter())
+                .copied()
+                .collect(),
+            None => all.clone(),
+        };
+        let covers = |j: usize| -> Option<&Dnf> {
+            let s = sets.get(j)?;
+            mine.subset_of(s).then(|| forms.get(j)?.as_ref()).flatten()
+        };
+        // Another rule of the same effect (and, for gates, the same options) that
+        // matches every call this one matches.
+        let twin = pool.iter().copied().find(|&j| {
+            let Some(other) = rules.get(j) else {
+                return false;
+            };
+            j != i
+                && other.effect == rule.effect
+                && options_equal(rule, other)
+                && covers(j).is_some_and(|o| {
+                    form.implies_any(program, &[o]) && (j < i || !o.implies_any(program, &[form]))
+                })
+        });
+        if let Some(other) = twin.and_then(|j| rules.get(j)) {
+            out.push(
+                Diagnostic::new(
+                    Code::RedundantRule,
+                    rule.name_span,
+                    format!(
+                        "rule `{}` adds nothing: `{}` ({} too) matches every call it matches",
+                        rule.name, other.name, other.effect
+                    ),
+                )
+                .with_help("remove one of them, or narrow the other"),
+            );
+            continue;
+        }
+        if !matches!(rule.effect, Effect::Allow | Effect::Audit) {
+            continue;
+        }
+        let mut stoppers: Vec<&Dnf> = pool
+            .iter()
+            .copied()
+            .filter(|&j| rules.get(j).is_some_and(|r| r.effect >= Effect::Approve))
+            .filter_map(covers)
+            .collect();
+        stoppers.extend(floors.iter());
+        if !stoppers.is_empty() && form.implies_any(program, &stoppers) {
+            out.push(
+                Diagnostic::new(
+                    Code::DeadPermissiveRule,
+                    rule.name_span,
+                    format!(
+                        "{} rule `{}` never changes a decision: every call it matches is \
+                         gated or denied by another rule or a never-auto floor",
+                        rule.effect, rule.name
+                    ),
+                )
+                .with_help("remove it, or narrow the gate it is hidden behind"),
+            );
+        }
+    }
+}
+
+fn options_equal(a: &crate::ir::Rule, b: &crate::ir::Rule) -> bool {
+    match (&a.gate, &b.gate) {
+        (Some(x), Some(y)) => {
+            x.mode == y.mode
+                && x.by == y.by
+                && x.within_s == y.within_s
+                && x.on_timeout == y.on_timeout
+                && x.decisions == y.decisions
+        }
+        (None, None) => true,
+        _ => false,
+    }
 }
 
 /// W105: true for every tool name, whatever the call says.
@@ -34,8 +181,9 @@ fn always_true(program: &Program, out: &mut Vec<Diagnostic>) {
     for r in &program.rules {
         collect_names(&r.cond, &mut names);
     }
-    // A name no rule and no catalog lists, to stand for every other tool.
-    names.push("\u{1}unlisted.tool".to_string());
+    // A name no rule and no catalog lists, to stand for every other tool; tried first,
+    // since most rules fail on it at once.
+    names.insert(0, "\u{1}unlisted.tool".to_string());
     for rule in &program.rules {
         let holds = names.iter().all(|n| {
             let env = Env {
