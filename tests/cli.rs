@@ -625,3 +625,59 @@ fn fmt_checks_writes_and_keeps_comments() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("error[E001]"), "{}", stderr(&o));
 }
+
+#[test]
+fn diff_of_two_versions_of_the_support_example_over_generated_calls() {
+    let d = scratch("supportdiff");
+    let new = d.join("support");
+    std::fs::create_dir_all(&new).unwrap();
+    for e in std::fs::read_dir("policies/support").unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            let text = std::fs::read_to_string(&p).unwrap();
+            // The new version raises the refund lane from 500 to 1 000.
+            let text = text
+                .replace("args.amount <= 500", "args.amount <= 1000")
+                .replace("args.amount > 500", "args.amount > 1000");
+            std::fs::write(new.join(p.file_name().unwrap()), text).unwrap();
+        }
+    }
+    let mut rng = holdpoint::generate::Rng::new(7);
+    let mut calls = String::new();
+    for _ in 0..2_000 {
+        let amount = rng.below(3_000) + 1;
+        let confidence = rng.below(100) as f64 / 100.0;
+        calls.push_str(&format!(
+            "{{\"tool\":\"stripe.refund\",\"args\":{{\"amount\":{amount},\"charge\":\"ch_1\"}},\"context\":{{\"confidence\":{confidence}}}}}\n"
+        ));
+    }
+    let c = write(&d, "calls.jsonl", &calls);
+    let o = policy(
+        &[
+            "diff",
+            "policies/support",
+            new.to_str().unwrap(),
+            "--calls",
+            &c,
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("2000 calls"), "{text}");
+    assert!(text.contains("approve -> audit"), "{text}");
+    assert!(text.contains("refund_over_lane -> money_in_lane"), "{text}");
+    let o = policy(
+        &[
+            "diff",
+            "policies/support",
+            new.to_str().unwrap(),
+            "--calls",
+            &c,
+            "--fail-on",
+            "approve->audit",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+}
