@@ -39,31 +39,42 @@ struct Formatter<'a> {
 }
 
 fn comments_of(text: &str) -> Vec<Comment> {
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let mut in_string = false;
-        let mut escaped = false;
-        for (at, c) in line.char_indices() {
-            match c {
-                '\\' if in_string && !escaped => {
-                    escaped = true;
-                    continue;
-                }
-                '"' if !escaped => in_string = !in_string,
-                '#' if !in_string => {
-                    out.push(Comment {
-                        line: i + 1,
-                        text: line[at..].trim_end().to_string(),
-                        own_line: line[..at].trim().is_empty(),
-                    });
-                    break;
-                }
-                _ => {}
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let at = comment_start(line)?;
+            Some(Comment {
+                line: i + 1,
+                text: line.get(at..).unwrap_or("").trim_end().to_string(),
+                own_line: line.get(..at).unwrap_or("").trim().is_empty(),
+            })
+        })
+        .collect()
+}
+
+/// The characters of `s` outside string literals, with their byte offsets.
+fn outside_strings(s: &str) -> impl Iterator<Item = (usize, char)> + '_ {
+    let (mut in_string, mut escaped) = (false, false);
+    s.char_indices().filter(move |&(_, c)| {
+        let outside = !in_string && c != '"';
+        match c {
+            '\\' if in_string && !escaped => {
+                escaped = true;
+                return false;
             }
-            escaped = false;
+            '"' if !escaped => in_string = !in_string,
+            _ => {}
         }
-    }
-    out
+        escaped = false;
+        outside
+    })
+}
+
+/// Where a line's `#` comment starts, if it has one.
+fn comment_start(line: &str) -> Option<usize> {
+    outside_strings(line)
+        .find(|&(_, c)| c == '#')
+        .map(|(i, _)| i)
 }
 
 impl<'a> Formatter<'a> {
@@ -435,42 +446,23 @@ impl<'a> Formatter<'a> {
 
 /// A line without its `#` comment (a `#` inside a string is not one).
 fn strip_comment(line: &str) -> &str {
-    let (mut in_string, mut escaped) = (false, false);
-    for (i, c) in line.char_indices() {
-        match c {
-            '\\' if in_string && !escaped => {
-                escaped = true;
-                continue;
-            }
-            '"' if !escaped => in_string = !in_string,
-            '#' if !in_string => return line.get(..i).unwrap_or(line),
-            _ => {}
-        }
-        escaped = false;
+    match comment_start(line) {
+        Some(at) => line.get(..at).unwrap_or(line),
+        None => line,
     }
-    line
 }
 
 /// Splits a list's source text at top-level commas (not inside strings).
 fn split_list(s: &str) -> Vec<&str> {
     let mut out = Vec::new();
-    let (mut start, mut in_string, mut escaped) = (0, false, false);
-    for (i, c) in s.char_indices() {
-        match c {
-            '\\' if in_string && !escaped => {
-                escaped = true;
-                continue;
-            }
-            '"' if !escaped => in_string = !in_string,
-            ',' if !in_string => {
-                out.push(&s[start..i]);
-                start = i + 1;
-            }
-            _ => {}
+    let mut start = 0;
+    for (i, c) in outside_strings(s) {
+        if c == ',' {
+            out.push(s.get(start..i).unwrap_or(""));
+            start = i + 1;
         }
-        escaped = false;
     }
-    out.push(&s[start..]);
+    out.push(s.get(start..).unwrap_or(""));
     out
 }
 
@@ -485,5 +477,32 @@ fn stmt_span(s: &Statement) -> Span {
         | Statement::NeverAuto(_, span) => *span,
         Statement::Class(c) => c.span,
         Statement::Rule(r) => r.span,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_hide_commas_and_hashes() {
+        assert_eq!(
+            split_list(r#""a,b", "c#d", 3"#),
+            vec![r#""a,b""#, r#" "c#d""#, " 3"]
+        );
+        assert_eq!(comment_start(r#"when x == "a#b" # real"#), Some(16));
+        assert_eq!(
+            strip_comment(r##"reason "say \"#1\"" # c"##),
+            r##"reason "say \"#1\"" "##
+        );
+    }
+
+    #[test]
+    fn formats_and_keeps_comments() {
+        let src = "# top\ndefault   allow\nallow r { when tool == \"a\" }   # why\n";
+        assert_eq!(
+            format_source(src).unwrap(),
+            "# top\ndefault allow\nallow r { when tool == \"a\" }  # why\n"
+        );
     }
 }
