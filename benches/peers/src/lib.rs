@@ -145,42 +145,32 @@ fn is_list_arg(program: &Program, p: &PathExpr) -> bool {
 }
 
 impl CedarTr<'_> {
+    /// The true-when and false-when expressions of a conjunction or disjunction.
+    fn junction(
+        &self,
+        items: &[Cond],
+        t_join: &str,
+        f_join: &str,
+    ) -> Result<(String, String), String> {
+        let parts: Vec<(String, String)> =
+            items.iter().map(|i| self.tf(i)).collect::<Result<_, _>>()?;
+        let join = |pick: fn(&(String, String)) -> &String, sep: &str| {
+            parts
+                .iter()
+                .map(|p| format!("({})", pick(p)))
+                .collect::<Vec<_>>()
+                .join(sep)
+        };
+        Ok((join(|p| &p.0, t_join), join(|p| &p.1, f_join)))
+    }
+
     fn tf(&self, c: &Cond) -> Result<(String, String), String> {
         Ok(match c {
             Cond::Const(true) => ("true".into(), "false".into()),
             Cond::Const(false) => ("false".into(), "true".into()),
-            Cond::And(items) => {
-                let parts: Vec<(String, String)> =
-                    items.iter().map(|i| self.tf(i)).collect::<Result<_, _>>()?;
-                (
-                    parts
-                        .iter()
-                        .map(|p| format!("({})", p.0))
-                        .collect::<Vec<_>>()
-                        .join(" && "),
-                    parts
-                        .iter()
-                        .map(|p| format!("({})", p.1))
-                        .collect::<Vec<_>>()
-                        .join(" || "),
-                )
-            }
-            Cond::Or(items) => {
-                let parts: Vec<(String, String)> =
-                    items.iter().map(|i| self.tf(i)).collect::<Result<_, _>>()?;
-                (
-                    parts
-                        .iter()
-                        .map(|p| format!("({})", p.0))
-                        .collect::<Vec<_>>()
-                        .join(" || "),
-                    parts
-                        .iter()
-                        .map(|p| format!("({})", p.1))
-                        .collect::<Vec<_>>()
-                        .join(" && "),
-                )
-            }
+            // Kleene: `a and b` is true when both are, false when either is; `or` the dual.
+            Cond::And(items) => self.junction(items, " && ", " || ")?,
+            Cond::Or(items) => self.junction(items, " || ", " && ")?,
             Cond::Not(inner) => {
                 let (t, f) = self.tf(inner)?;
                 (f, t)
