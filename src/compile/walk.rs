@@ -48,13 +48,7 @@ impl Tree {
     /// Decides a call. Does not allocate unless a call walks more than a few slices.
     pub fn evaluate<'p>(&'p self, program: &'p Program, call: &ToolCall) -> Decision<'p> {
         let mut hits = Hits::new();
-        let listed = self
-            .exact
-            .get(call.tool.as_str())
-            .and_then(|&i| self.slices.get(i as usize));
-        if listed.is_none() {
-            self.matcher.matches(&call.tool, &mut hits);
-        }
+        let listed = self.locate(&call.tool, &mut hits);
         let env = Env {
             tool: &call.tool,
             args: &call.args,
@@ -138,6 +132,18 @@ impl Tree {
         d.finish()
     }
 
+    /// A listed tool's slice; for any other name, the globs it matches (in `hits`).
+    fn locate(&self, tool: &str, hits: &mut Hits) -> Option<&Slice> {
+        let listed = self
+            .exact
+            .get(tool)
+            .and_then(|&i| self.slices.get(i as usize));
+        if listed.is_none() {
+            self.matcher.matches(tool, hits);
+        }
+        listed
+    }
+
     pub(super) fn for_each_slice<'a>(
         &'a self,
         listed: Option<&'a Slice>,
@@ -165,13 +171,7 @@ impl Tree {
     /// Which rules the tree would consider for a tool name (for `--explain`).
     pub fn candidate_rules(&self, tool: &str) -> Vec<u32> {
         let mut hits = Hits::new();
-        let listed = self
-            .exact
-            .get(tool)
-            .and_then(|&i| self.slices.get(i as usize));
-        if listed.is_none() {
-            self.matcher.matches(tool, &mut hits);
-        }
+        let listed = self.locate(tool, &mut hits);
         let mut out = Vec::new();
         self.for_each_slice(listed, &hits, |s| {
             out.extend(s.plain.iter().map(|e| e.rule));
