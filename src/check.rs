@@ -236,24 +236,13 @@ pub fn sort(diags: &mut [Diagnostic]) {
 }
 
 fn find_cycles(classes: &[Class]) -> Vec<Diagnostic> {
-    fn deps(cond: &crate::ir::Cond, out: &mut Vec<ClassId>) {
-        use crate::ir::Cond;
-        match cond {
-            Cond::Class(id) => out.push(*id),
-            Cond::And(items) | Cond::Or(items) => items.iter().for_each(|c| deps(c, out)),
-            Cond::Not(c) => deps(c, out),
-            Cond::Quantified { body, .. } => deps(body, out),
-            _ => {}
-        }
-    }
     let edges: Vec<Vec<ClassId>> = classes
         .iter()
         .map(|c| {
-            let mut v = Vec::new();
-            if let Some(cond) = &c.cond {
-                deps(cond, &mut v);
-            }
-            v
+            c.cond
+                .as_ref()
+                .map(|cond| cond.class_refs())
+                .unwrap_or_default()
         })
         .collect();
     // 0 = unvisited, 1 = on stack, 2 = done.

@@ -292,6 +292,30 @@ pub struct PathExpr {
     pub span: Span,
 }
 
+impl Cond {
+    /// Calls `f` on every atom of the condition (anything but `and`, `or`, `not` and
+    /// quantifiers, whose parts it visits), class references included.
+    pub fn for_each_atom<'a>(&'a self, f: &mut impl FnMut(&'a Cond)) {
+        match self {
+            Cond::And(items) | Cond::Or(items) => items.iter().for_each(|c| c.for_each_atom(f)),
+            Cond::Not(c) => c.for_each_atom(f),
+            Cond::Quantified { body, .. } => body.for_each_atom(f),
+            atom => f(atom),
+        }
+    }
+
+    /// The classes the condition names directly.
+    pub fn class_refs(&self) -> Vec<ClassId> {
+        let mut out = Vec::new();
+        self.for_each_atom(&mut |c| {
+            if let Cond::Class(id) = c {
+                out.push(*id);
+            }
+        });
+        out
+    }
+}
+
 impl Program {
     /// The rule with this id.
     pub fn rule(&self, id: RuleId) -> Option<&Rule> {

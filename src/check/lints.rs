@@ -220,27 +220,27 @@ fn always_true(program: &Program, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// Every text a tool test compares the name with: probe names for `always_true`.
 fn collect_names(cond: &Cond, out: &mut Vec<String>) {
-    match cond {
-        Cond::And(items) | Cond::Or(items) => items.iter().for_each(|c| collect_names(c, out)),
-        Cond::Not(c) => collect_names(c, out),
-        Cond::Compare {
+    cond.for_each_atom(&mut |atom| {
+        if let Cond::Compare {
             left: Term::Tool,
             right: Term::Lit(l),
             ..
-        } => match l {
-            crate::ir::Lit::Str(s) => out.push(s.to_string()),
-            crate::ir::Lit::List(items) => {
-                for i in items.iter() {
-                    if let crate::ir::Lit::Str(s) = i {
-                        out.push(s.to_string());
-                    }
+        } = atom
+        {
+            match l {
+                crate::ir::Lit::Str(s) => out.push(s.to_string()),
+                crate::ir::Lit::List(items) => {
+                    out.extend(items.iter().filter_map(|i| match i {
+                        crate::ir::Lit::Str(s) => Some(s.to_string()),
+                        _ => None,
+                    }));
                 }
+                _ => {}
             }
-            _ => {}
-        },
-        _ => {}
-    }
+        }
+    });
 }
 
 /// W107: async gates need someone to own them and a deadline.
@@ -273,24 +273,13 @@ fn async_without_owner(program: &Program, out: &mut Vec<Diagnostic>) {
 /// W108: declared classes that nothing uses.
 fn unused_classes(program: &Program, out: &mut Vec<Diagnostic>) {
     let mut used: HashSet<ClassId> = program.never_auto.iter().copied().collect();
-    fn uses(cond: &Cond, used: &mut HashSet<ClassId>) {
-        match cond {
-            Cond::Class(id) => {
-                used.insert(*id);
-            }
-            Cond::And(items) | Cond::Or(items) => items.iter().for_each(|c| uses(c, used)),
-            Cond::Not(c) => uses(c, used),
-            Cond::Quantified { body, .. } => uses(body, used),
-            _ => {}
-        }
-    }
-    for r in &program.rules {
-        uses(&r.cond, &mut used);
-    }
-    for c in &program.classes {
-        if let Some(cond) = &c.cond {
-            uses(cond, &mut used);
-        }
+    let conds = program
+        .rules
+        .iter()
+        .map(|r| &r.cond)
+        .chain(program.classes.iter().filter_map(|c| c.cond.as_ref()));
+    for cond in conds {
+        used.extend(cond.class_refs());
     }
     for (i, c) in program.classes.iter().enumerate() {
         let Some(span) = c.span else { continue };

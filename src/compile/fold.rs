@@ -133,49 +133,47 @@ fn reads_only_tool(t: &Term) -> bool {
 
 /// Collects the names of `tool == "x"` and `tool in [...]` tests.
 pub(super) fn exact_names(cond: &Cond, out: &mut BTreeSet<String>) {
-    match cond {
-        Cond::And(items) | Cond::Or(items) => items.iter().for_each(|c| exact_names(c, out)),
-        Cond::Not(c) => exact_names(c, out),
-        Cond::Quantified { body, .. } => exact_names(body, out),
-        Cond::Compare {
+    cond.for_each_atom(&mut |atom| {
+        let Cond::Compare {
             left, op, right, ..
-        } => {
-            let lit = match (left, right) {
-                (Term::Tool, Term::Lit(l)) | (Term::Lit(l), Term::Tool) => l,
-                _ => return,
-            };
-            if !matches!(op, Op::Eq | Op::Ne | Op::In | Op::NotIn) {
-                return;
+        } = atom
+        else {
+            return;
+        };
+        let lit = match (left, right) {
+            (Term::Tool, Term::Lit(l)) | (Term::Lit(l), Term::Tool) => l,
+            _ => return,
+        };
+        if !matches!(op, Op::Eq | Op::Ne | Op::In | Op::NotIn) {
+            return;
+        }
+        match lit {
+            Lit::Str(s) => {
+                out.insert(s.to_string());
             }
-            match lit {
-                Lit::Str(s) => {
-                    out.insert(s.to_string());
-                }
-                Lit::List(items) => {
-                    for i in items.iter() {
-                        if let Lit::Str(s) = i {
-                            out.insert(s.to_string());
-                        }
+            Lit::List(items) => {
+                for i in items.iter() {
+                    if let Lit::Str(s) = i {
+                        out.insert(s.to_string());
                     }
                 }
-                _ => {}
             }
+            _ => {}
         }
-        _ => {}
-    }
+    });
 }
 
 /// Collects the distinct globs of `tool matches "..."` tests, in first-seen order.
 pub(super) fn glob_patterns(cond: &Cond, out: &mut Vec<String>) {
-    match cond {
-        Cond::And(items) | Cond::Or(items) => items.iter().for_each(|c| glob_patterns(c, out)),
-        Cond::Not(c) => glob_patterns(c, out),
-        Cond::Quantified { body, .. } => glob_patterns(body, out),
-        Cond::Compare {
+    cond.for_each_atom(&mut |atom| {
+        if let Cond::Compare {
             left: Term::Tool,
             op: Op::Glob(g),
             ..
-        } if !out.iter().any(|p| p == g.as_str()) => out.push(g.as_str().to_string()),
-        _ => {}
-    }
+        } = atom
+            && !out.iter().any(|p| p == g.as_str())
+        {
+            out.push(g.as_str().to_string());
+        }
+    });
 }
