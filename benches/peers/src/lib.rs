@@ -116,6 +116,20 @@ fn cedar_str(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
 }
 
+/// Names quoted and comma-separated, as Cedar lists and Rego sets both write them.
+fn quoted<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names.map(cedar_str).collect::<Vec<_>>().join(", ")
+}
+
+/// The names of a `tool in [...]` list (a non-string item, which the checker refuses,
+/// as an empty name).
+fn quoted_names(items: &[Lit]) -> String {
+    quoted(items.iter().map(|i| match i {
+        Lit::Str(s) => &**s,
+        _ => "",
+    }))
+}
+
 /// A Cedar `like` pattern: the text with its own `*` escaped, wildcards at the ends.
 fn like(lead: bool, s: &str, trail: bool) -> String {
     let q = cedar_str(s);
@@ -182,12 +196,7 @@ impl CedarTr<'_> {
                     None => ("false".into(), "true".into()),
                 };
                 if !class.catalog_tools.is_empty() {
-                    let set = class
-                        .catalog_tools
-                        .iter()
-                        .map(|t| cedar_str(t))
-                        .collect::<Vec<_>>()
-                        .join(", ");
+                    let set = quoted(class.catalog_tools.iter().map(String::as_str));
                     t = format!("([{set}].contains(context.tool)) || ({t})");
                     f = format!("!([{set}].contains(context.tool)) && ({f})");
                 }
@@ -205,17 +214,9 @@ impl CedarTr<'_> {
             let t = match (op, right) {
                 (Op::Eq, Term::Lit(Lit::Str(s))) => format!("context.tool == {}", cedar_str(s)),
                 (Op::Ne, Term::Lit(Lit::Str(s))) => format!("context.tool != {}", cedar_str(s)),
-                (Op::In, Term::Lit(Lit::List(items))) => format!(
-                    "[{}].contains(context.tool)",
-                    items
-                        .iter()
-                        .map(|i| match i {
-                            Lit::Str(s) => cedar_str(s),
-                            _ => "\"\"".into(),
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
+                (Op::In, Term::Lit(Lit::List(items))) => {
+                    format!("[{}].contains(context.tool)", quoted_names(items))
+                }
                 (Op::Glob(g), _) => format!("context.tool like {}", cedar_str(g.as_str())),
                 _ => return Err(format!("tool test not portable: {op:?}")),
             };
@@ -618,12 +619,7 @@ impl RegoTr<'_> {
                 if class.catalog_tools.is_empty() {
                     let _ = writeln!(self.out, "t_{k} if t_{j}\nf_{k} if f_{j}");
                 } else {
-                    let set = class
-                        .catalog_tools
-                        .iter()
-                        .map(|t| cedar_str(t))
-                        .collect::<Vec<_>>()
-                        .join(", ");
+                    let set = quoted(class.catalog_tools.iter().map(String::as_str));
                     let _ = writeln!(
                         self.out,
                         "t_{k} if input.tool in {{{set}}}\nt_{k} if t_{j}\nf_{k} if {{ not input.tool in {{{set}}}; f_{j} }}"
@@ -646,17 +642,9 @@ impl RegoTr<'_> {
             let t = match (op, right) {
                 (Op::Eq, Term::Lit(Lit::Str(s))) => format!("input.tool == {}", cedar_str(s)),
                 (Op::Ne, Term::Lit(Lit::Str(s))) => format!("input.tool != {}", cedar_str(s)),
-                (Op::In, Term::Lit(Lit::List(items))) => format!(
-                    "input.tool in {{{}}}",
-                    items
-                        .iter()
-                        .map(|i| match i {
-                            Lit::Str(s) => cedar_str(s),
-                            _ => "\"\"".into(),
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
+                (Op::In, Term::Lit(Lit::List(items))) => {
+                    format!("input.tool in {{{}}}", quoted_names(items))
+                }
                 (Op::Glob(g), _) => {
                     let p = g.as_str();
                     if let Some(prefix) = p.strip_suffix('*').filter(|r| !r.contains(['*', '?'])) {
