@@ -114,6 +114,15 @@ fn load_catalog(path: Option<&PathBuf>) -> Result<Option<Catalog>, i32> {
     }
 }
 
+/// Opens a file to read, or standard input for `-`.
+fn input(name: &str) -> std::io::Result<Box<dyn std::io::Read>> {
+    if name == "-" {
+        Ok(Box::new(std::io::stdin()))
+    } else {
+        Ok(Box::new(std::fs::File::open(name)?))
+    }
+}
+
 /// Loads a policy with `--tools` if given; on failure prints why and returns the exit code.
 fn load_policy(path: &std::path::Path, tools: Option<&PathBuf>) -> Result<crate::Policy, i32> {
     let catalog = load_catalog(tools)?;

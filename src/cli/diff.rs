@@ -3,7 +3,7 @@
 use std::io::BufReader;
 use std::path::PathBuf;
 
-use super::{FAILED, Format, OK, USAGE, load_policy};
+use super::{FAILED, Format, OK, USAGE, input, load_policy};
 use crate::diff;
 
 /// Arguments of `policy diff`.
@@ -44,15 +44,11 @@ pub(super) fn run(args: Args) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let reader: Box<dyn std::io::Read> = if args.calls == "-" {
-        Box::new(std::io::stdin())
-    } else {
-        match std::fs::File::open(&args.calls) {
-            Ok(f) => Box::new(f),
-            Err(e) => {
-                eprintln!("error: cannot read `{}`: {e}", args.calls);
-                return USAGE;
-            }
+    let reader = match input(&args.calls) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot read `{}`: {e}", args.calls);
+            return USAGE;
         }
     };
     let report = match diff::compare(&old, &new, BufReader::with_capacity(1 << 16, reader)) {

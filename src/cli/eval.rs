@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 
-use super::{FAILED, OK, USAGE, load_policy};
+use super::{FAILED, OK, USAGE, input, load_policy};
 use crate::eval::call::ToolCall;
 use crate::eval::explain;
 use crate::policy::Policy;
@@ -28,14 +28,6 @@ pub struct Args {
     /// Decide with the reference interpreter instead of the compiled tree.
     #[arg(long, hide = true)]
     reference: bool,
-}
-
-fn input(name: &str) -> std::io::Result<Box<dyn Read>> {
-    if name == "-" {
-        Ok(Box::new(std::io::stdin()))
-    } else {
-        Ok(Box::new(std::fs::File::open(name)?))
-    }
 }
 
 pub(super) fn run(args: Args) -> i32 {

@@ -19,20 +19,15 @@ pub struct Args {
     write: bool,
 }
 
+/// The `.gate` files under a path: found the way `policy check` finds policies.
 fn gate_files(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    if std::fs::metadata(p)?.is_file() {
-        out.push(p.to_path_buf());
-        return Ok(());
-    }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(p)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for e in entries {
-        if e.is_dir() {
-            gate_files(&e, out)?;
-        } else if e.extension().is_some_and(|x| x == "gate") {
-            out.push(e);
+    let mut policies = Vec::new();
+    super::check::discover(p, &mut policies)?;
+    for policy in policies {
+        if policy.is_dir() {
+            out.extend(crate::policy::gate_files(&policy)?);
+        } else {
+            out.push(policy);
         }
     }
     Ok(())
