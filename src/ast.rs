@@ -116,7 +116,7 @@ pub struct RuleDecl {
 }
 
 /// Approval mode of a gate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// The agent blocks until a decision (seconds to minutes).
@@ -126,7 +126,9 @@ pub enum Mode {
 }
 
 /// The decisions an approver can make.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum DecisionKind {
     /// Run the call as proposed.
@@ -160,7 +162,7 @@ impl DecisionKind {
 }
 
 /// What happens when a gate's `within` runs out. There is no way to approve.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OnTimeout {
     /// The call is rejected.

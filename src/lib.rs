@@ -2,6 +2,8 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+#[cfg(feature = "approvals")]
+pub mod approval;
 pub mod ast;
 pub mod catalog;
 pub mod check;
@@ -17,6 +19,8 @@ pub mod ir;
 pub mod overlap;
 pub mod policy;
 pub mod source;
+#[cfg(feature = "approvals")]
+pub mod store;
 pub mod syntax;
 pub mod testing;
 pub mod toolset;

@@ -214,7 +214,7 @@ pub fn render(template: &Template, program: &Program, call: &ToolCall) -> String
 }
 
 /// A decision as JSON (`policy eval` prints this).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct DecisionReport {
     /// allow, audit, approve or deny.
     pub effect: Effect,
@@ -232,7 +232,7 @@ pub struct DecisionReport {
 }
 
 /// How the call waits.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct ApprovalReport {
     /// async if any gate is async.
     pub mode: Mode,
@@ -241,7 +241,7 @@ pub struct ApprovalReport {
 }
 
 /// One gate.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct GateReport {
     /// The rule (or `never_auto:CLASS`, `default`).
     pub rule: String,
@@ -262,7 +262,7 @@ pub struct GateReport {
 }
 
 /// One unknown.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct UnknownReport {
     /// The rule (or `never_auto:CLASS`).
     pub rule: String,
@@ -273,7 +273,7 @@ pub struct UnknownReport {
 }
 
 /// A rendered reason.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct ReasonReport {
     /// The rule.
     pub rule: String,

@@ -1,0 +1,112 @@
+//! Who may decide: approver groups and their members.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Group membership, as the runtime asks it. Implement it to take membership from your
+/// identity provider; [`ApproversFile`] reads it from a small YAML file.
+pub trait Approvers: Send + Sync {
+    /// Whether `identity` is a member of `group`.
+    fn is_member(&self, identity: &str, group: &str) -> bool;
+    /// Whether `identity` belongs to any group (the test for a gate without `by`).
+    fn is_approver(&self, identity: &str) -> bool;
+}
+
+/// Approver groups read from YAML (or JSON):
+///
+/// ```yaml
+/// groups:
+///   finance: [alice, bob]
+///   finance-leads: [carol]
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApproversFile {
+    groups: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// An approvers file that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("approvers file `{file}`{}: {message}", line.map(|l| format!(" line {l}")).unwrap_or_default())]
+pub struct ApproversError {
+    /// The file.
+    pub file: String,
+    /// The line, when known.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    groups: BTreeMap<String, Vec<String>>,
+}
+
+impl ApproversFile {
+    /// Reads a file.
+    pub fn load(path: &Path) -> Result<ApproversFile, ApproversError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ApproversError {
+            file: path.display().to_string(),
+            line: None,
+            message: e.to_string(),
+        })?;
+        ApproversFile::from_yaml(&path.display().to_string(), &text)
+    }
+
+    /// Reads YAML text (`name` is used in messages).
+    pub fn from_yaml(name: &str, text: &str) -> Result<ApproversFile, ApproversError> {
+        let err = |line, message| ApproversError {
+            file: name.to_string(),
+            line,
+            message,
+        };
+        let raw: Raw = crate::yaml::from_str(text).map_err(|e| err(e.line, e.message))?;
+        let mut groups = BTreeMap::new();
+        for (group, members) in raw.groups {
+            if group.trim().is_empty() {
+                return Err(err(None, "a group name is empty".into()));
+            }
+            let mut set = BTreeSet::new();
+            for m in members {
+                if m.trim().is_empty() || m.trim() != m {
+                    return Err(err(
+                        None,
+                        format!("group `{group}` has an empty or padded member name `{m}`"),
+                    ));
+                }
+                set.insert(m);
+            }
+            groups.insert(group, set);
+        }
+        Ok(ApproversFile { groups })
+    }
+
+    /// Builds from pairs of a group and its members.
+    pub fn from_groups<'a>(
+        groups: impl IntoIterator<Item = (&'a str, &'a [&'a str])>,
+    ) -> ApproversFile {
+        ApproversFile {
+            groups: groups
+                .into_iter()
+                .map(|(g, ms)| (g.to_string(), ms.iter().map(|m| m.to_string()).collect()))
+                .collect(),
+        }
+    }
+
+    /// The groups, by name.
+    pub fn groups(&self) -> impl Iterator<Item = (&str, impl Iterator<Item = &str>)> {
+        self.groups
+            .iter()
+            .map(|(g, ms)| (g.as_str(), ms.iter().map(String::as_str)))
+    }
+}
+
+impl Approvers for ApproversFile {
+    fn is_member(&self, identity: &str, group: &str) -> bool {
+        self.groups.get(group).is_some_and(|m| m.contains(identity))
+    }
+
+    fn is_approver(&self, identity: &str) -> bool {
+        self.groups.values().any(|m| m.contains(identity))
+    }
+}

@@ -1,0 +1,783 @@
+//! A request and its state machine. Every transition is a method here that checks the
+//! transition is allowed and returns the events it appends; stores only persist them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::approvers::Approvers;
+use super::checkpoint::{Checkpoint, Payload};
+use super::event::{Event, EventKind};
+use super::{Error, patch};
+use crate::ast::{DecisionKind, OnTimeout};
+
+/// Where a request is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Waiting for approvers.
+    Pending,
+    /// Every gate approved the call as proposed.
+    Approved,
+    /// Every gate approved an edited call (the edited call is what runs).
+    ApprovedWithEdits,
+    /// An approver rejected it. Final.
+    Rejected,
+    /// Handed to another group (passing: the request is pending again at once).
+    Escalated,
+    /// A gate's SLA ran out and its `on timeout` rejected it. Final.
+    Expired,
+    /// Withdrawn before a decision. Final.
+    Cancelled,
+    /// Claimed by the agent, running.
+    Executing,
+    /// Ran. Final.
+    Executed,
+    /// Ran and failed. Final.
+    Failed,
+    /// Claimed, but the lease ran out with no report: it may or may not have run. Final;
+    /// it is never run again automatically.
+    OutcomeUnknown,
+}
+
+impl State {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Approved => "approved",
+            State::ApprovedWithEdits => "approved_with_edits",
+            State::Rejected => "rejected",
+            State::Escalated => "escalated",
+            State::Expired => "expired",
+            State::Cancelled => "cancelled",
+            State::Executing => "executing",
+            State::Executed => "executed",
+            State::Failed => "failed",
+            State::OutcomeUnknown => "outcome_unknown",
+        }
+    }
+
+    /// Every state, in life order.
+    pub const ALL: [State; 11] = [
+        State::Pending,
+        State::Approved,
+        State::ApprovedWithEdits,
+        State::Rejected,
+        State::Escalated,
+        State::Expired,
+        State::Cancelled,
+        State::Executing,
+        State::Executed,
+        State::Failed,
+        State::OutcomeUnknown,
+    ];
+
+    /// Parses a snake_case name.
+    pub fn parse(name: &str) -> Option<State> {
+        State::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// Whether the call was approved (as proposed or edited) and not yet claimed.
+    pub fn is_approved(self) -> bool {
+        matches!(self, State::Approved | State::ApprovedWithEdits)
+    }
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One approver's approval of one gate, bound to the payload it saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateApproval {
+    /// The approver.
+    pub by: String,
+    /// When.
+    pub at: i64,
+    /// The digest of the payload approved.
+    pub digest: String,
+    /// Whether the approver edited the payload.
+    pub edited: bool,
+}
+
+/// A gate of a request, as it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateStatus {
+    /// The rule (or `never_auto:CLASS`, `default`) that fired.
+    pub rule: String,
+    /// The groups that may decide now (changed by escalation; empty: any approver).
+    pub groups: Vec<String>,
+    /// The decisions allowed.
+    pub decisions: Vec<DecisionKind>,
+    /// The SLA in seconds.
+    pub within_s: Option<u64>,
+    /// What the end of the SLA does.
+    pub on_timeout: Option<OnTimeout>,
+    /// When the SLA ends (milliseconds since the Unix epoch).
+    pub deadline: Option<i64>,
+    /// The latest approval, if any (it counts only for the payload it names).
+    pub approval: Option<GateApproval>,
+    /// Whether the SLA already ran out once and escalated (a second time rejects).
+    pub timed_out: bool,
+}
+
+impl GateStatus {
+    /// A fresh gate from a decision's gate report, its SLA starting `now`.
+    pub fn new(g: &crate::eval::decision::GateReport, now: i64) -> GateStatus {
+        GateStatus {
+            rule: g.rule.clone(),
+            groups: g.by.clone(),
+            decisions: g.decisions.clone(),
+            within_s: g.within_s,
+            on_timeout: g.on_timeout.clone(),
+            deadline: deadline(g.within_s, now),
+            approval: None,
+            timed_out: false,
+        }
+    }
+
+    /// Whether this gate approved exactly the payload with this digest.
+    pub fn approves(&self, digest: &str) -> bool {
+        self.approval.as_ref().is_some_and(|a| a.digest == digest)
+    }
+}
+
+fn deadline(within_s: Option<u64>, now: i64) -> Option<i64> {
+    within_s.map(|s| now.saturating_add(i64::try_from(s).unwrap_or(i64::MAX).saturating_mul(1000)))
+}
+
+/// The claim an agent holds on an approved call while it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    /// A token only the claimer knows (it is in the permit).
+    pub token: String,
+    /// Who claimed.
+    pub holder: String,
+    /// When.
+    pub at: i64,
+    /// When the lease runs out.
+    pub lease_until: i64,
+}
+
+/// The mutable part of a request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// The state.
+    pub state: State,
+    /// The payload that would run now (the proposed one, or the latest edit).
+    pub payload: Payload,
+    /// Its digest.
+    pub payload_digest: String,
+    /// The RFC 6902 patch from the proposed arguments to the current ones (after an edit).
+    pub patch: Option<Value>,
+    /// Each gate.
+    pub gates: Vec<GateStatus>,
+    /// The claim, once claimed.
+    pub claim: Option<Claim>,
+    /// The rejection's approver and reason, or the expiry's cause.
+    pub rejection: Option<Rejection>,
+    /// What the agent reported after running the call.
+    pub outcome: Option<Value>,
+    /// The last change.
+    pub updated_at: i64,
+}
+
+/// Why a request will not run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    /// Who (an approver, or `system` for an expiry).
+    pub by: String,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub at: i64,
+}
+
+/// A stopped call: its checkpoint (never changed) and its status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    /// What was proposed, by whom, under which policy.
+    pub checkpoint: Checkpoint,
+    /// Where it stands.
+    pub status: Status,
+}
+
+/// What an approver decides.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Run the call as proposed.
+    Approve,
+    /// Do not run it; the reason is required.
+    Reject {
+        /// Why.
+        reason: String,
+    },
+    /// Run these arguments instead (the tool stays the same).
+    Edit {
+        /// The edited arguments.
+        args: Value,
+    },
+    /// Hand the gate to another group.
+    Escalate {
+        /// The group.
+        to: String,
+    },
+}
+
+impl Verdict {
+    /// The decision kind, as the gate's `decisions` lists it.
+    pub fn kind(&self) -> DecisionKind {
+        match self {
+            Verdict::Approve => DecisionKind::Approve,
+            Verdict::Reject { .. } => DecisionKind::Reject,
+            Verdict::Edit { .. } => DecisionKind::Edit,
+            Verdict::Escalate { .. } => DecisionKind::Escalate,
+        }
+    }
+}
+
+/// An approver's decision on a request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ruling {
+    /// Who decides.
+    pub approver: String,
+    /// What.
+    pub verdict: Verdict,
+    /// A note (required for a rejection, where it is the verdict's reason).
+    pub note: Option<String>,
+    /// Decide for this gate only (by rule name); otherwise for every waiting gate the
+    /// approver may decide.
+    pub gate: Option<String>,
+}
+
+impl Ruling {
+    /// A ruling for every gate the approver may decide, without a note.
+    pub fn new(approver: impl Into<String>, verdict: Verdict) -> Ruling {
+        Ruling {
+            approver: approver.into(),
+            verdict,
+            note: None,
+            gate: None,
+        }
+    }
+
+    /// Adds a note.
+    pub fn with_note(mut self, note: impl Into<String>) -> Ruling {
+        self.note = Some(note.into());
+        self
+    }
+
+    /// Restricts the ruling to one gate.
+    pub fn for_gate(mut self, gate: impl Into<String>) -> Ruling {
+        self.gate = Some(gate.into());
+        self
+    }
+}
+
+/// The actor name for transitions no person made (expiry, lease end).
+pub const SYSTEM: &str = "system";
+
+impl Request {
+    /// A new pending request from its checkpoint, and its `created` event.
+    pub fn new(checkpoint: Checkpoint) -> (Request, Event) {
+        let now = checkpoint.created_at;
+        let gates = checkpoint
+            .decision
+            .approval
+            .iter()
+            .flat_map(|a| a.gates.iter())
+            .map(|g| GateStatus::new(g, now))
+            .collect();
+        let status = Status {
+            state: State::Pending,
+            payload: checkpoint.payload.clone(),
+            payload_digest: checkpoint.payload_digest.clone(),
+            patch: None,
+            gates,
+            claim: None,
+            rejection: None,
+            outcome: None,
+            updated_at: now,
+        };
+        let event = Event::new(EventKind::Created, &checkpoint.identity.agent, now)
+            .transition(State::Pending, State::Pending)
+            .digests(&checkpoint.payload_digest, &checkpoint.payload_digest)
+            .data(json!({
+                "checkpoint_digest": checkpoint.digest(),
+                "gates": checkpoint.decision.approval.iter().flat_map(|a| a.gates.iter())
+                    .map(|g| g.rule.clone()).collect::<Vec<_>>(),
+                "tenant": checkpoint.identity.tenant,
+            }));
+        let mut request = Request { checkpoint, status };
+        let event = request.stamp(event);
+        (request, event)
+    }
+
+    /// The request's id.
+    pub fn id(&self) -> &str {
+        &self.checkpoint.request_id
+    }
+
+    /// The state.
+    pub fn state(&self) -> State {
+        self.status.state
+    }
+
+    fn stamp(&mut self, mut e: Event) -> Event {
+        e.request_id = Some(self.checkpoint.request_id.clone());
+        self.status.updated_at = e.at;
+        e
+    }
+
+    /// Whether every gate approved exactly the payload that would run now.
+    pub fn fully_approved(&self) -> bool {
+        let d = &self.status.payload_digest;
+        !self.status.gates.is_empty() && self.status.gates.iter().all(|g| g.approves(d))
+    }
+
+    /// The gates still waiting for an approval of the current payload.
+    pub fn waiting_gates(&self) -> impl Iterator<Item = &GateStatus> {
+        let d = self.status.payload_digest.clone();
+        self.status.gates.iter().filter(move |g| !g.approves(&d))
+    }
+
+    /// The groups that may decide now.
+    pub fn waiting_groups(&self) -> Vec<String> {
+        let mut groups: Vec<String> = self
+            .waiting_gates()
+            .flat_map(|g| g.groups.iter().cloned())
+            .collect();
+        groups.sort();
+        groups.dedup();
+        groups
+    }
+
+    /// When something happens by itself next: the earliest SLA end while pending, the
+    /// lease end while executing.
+    pub fn due_at(&self) -> Option<i64> {
+        match self.status.state {
+            State::Pending => self.waiting_gates().filter_map(|g| g.deadline).min(),
+            State::Executing => self.status.claim.as_ref().map(|c| c.lease_until),
+            _ => None,
+        }
+    }
+
+    /// Applies an approver's ruling. `reevaluate` decides an edited payload under the
+    /// policy: the gates it fires, or an error (a denied edit).
+    pub fn decide(
+        &mut self,
+        ruling: &Ruling,
+        approvers: &dyn Approvers,
+        now: i64,
+        reevaluate: &dyn Fn(&Payload) -> Result<Vec<GateStatus>, Error>,
+    ) -> Result<Vec<Event>, Error> {
+        let actor = ruling.approver.trim();
+        if actor.is_empty() {
+            return Err(Error::NotAnApprover {
+                approver: ruling.approver.clone(),
+                groups: self.waiting_groups(),
+            });
+        }
+        let id = &self.checkpoint.identity;
+        if id.user.as_deref() == Some(actor) {
+            return Err(Error::RequesterCannotDecide(actor.to_string()));
+        }
+        if id.agent == actor {
+            return Err(Error::AgentCannotDecide(actor.to_string()));
+        }
+        if self.status.state != State::Pending {
+            return Err(Error::NotPending {
+                id: self.id().to_string(),
+                state: self.status.state,
+            });
+        }
+        let digest = self.status.payload_digest.clone();
+        let eligible = |g: &GateStatus| {
+            if g.groups.is_empty() {
+                approvers.is_approver(actor)
+            } else {
+                g.groups
+                    .iter()
+                    .any(|group| approvers.is_member(actor, group))
+            }
+        };
+        if let Some(name) = &ruling.gate {
+            let Some(g) = self.status.gates.iter().find(|g| &g.rule == name) else {
+                return Err(Error::UnknownGate {
+                    gate: name.clone(),
+                    gates: self.status.gates.iter().map(|g| g.rule.clone()).collect(),
+                });
+            };
+            if g.approves(&digest) {
+                return Err(Error::AlreadyDecided {
+                    id: self.id().to_string(),
+                    gate: name.clone(),
+                });
+            }
+        }
+        let targets: Vec<usize> = self
+            .status
+            .gates
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| ruling.gate.as_ref().is_none_or(|n| &g.rule == n))
+            .filter(|(_, g)| !g.approves(&digest) && eligible(g))
+            .map(|(i, _)| i)
+            .collect();
+        if targets.is_empty() {
+            if let Some(g) = self
+                .status
+                .gates
+                .iter()
+                .find(|g| g.approves(&digest) && eligible(g))
+            {
+                return Err(Error::AlreadyDecided {
+                    id: self.id().to_string(),
+                    gate: g.rule.clone(),
+                });
+            }
+            return Err(Error::NotAnApprover {
+                approver: actor.to_string(),
+                groups: self.waiting_groups(),
+            });
+        }
+        let kind = ruling.verdict.kind();
+        if let Some(&i) = targets
+            .iter()
+            .find(|&&i| !self.status.gates[i].decisions.contains(&kind))
+        {
+            let g = &self.status.gates[i];
+            return Err(Error::DecisionNotAllowed {
+                decision: kind,
+                gate: g.rule.clone(),
+                allowed: g.decisions.clone(),
+            });
+        }
+        let note = ruling.note.as_deref();
+        let mut events = Vec::new();
+        match &ruling.verdict {
+            Verdict::Approve => {
+                for &i in &targets {
+                    let g = &mut self.status.gates[i];
+                    g.approval = Some(GateApproval {
+                        by: actor.to_string(),
+                        at: now,
+                        digest: digest.clone(),
+                        edited: false,
+                    });
+                    events.push(
+                        Event::new(EventKind::Approved, actor, now)
+                            .gate(&g.rule)
+                            .digests(&digest, &digest)
+                            .reason(note),
+                    );
+                }
+            }
+            Verdict::Reject { reason } => {
+                let reason = reason.trim();
+                if reason.is_empty() {
+                    return Err(Error::ReasonRequired);
+                }
+                self.status.rejection = Some(Rejection {
+                    by: actor.to_string(),
+                    reason: reason.to_string(),
+                    at: now,
+                });
+                let gate = self.status.gates[targets[0]].rule.clone();
+                self.status.state = State::Rejected;
+                let e = Event::new(EventKind::Rejected, actor, now)
+                    .transition(State::Pending, State::Rejected)
+                    .gate(&gate)
+                    .digests(&digest, &digest)
+                    .reason(Some(reason));
+                return Ok(vec![self.stamp(e)]);
+            }
+            Verdict::Edit { args } => {
+                if !args.is_object() {
+                    return Err(Error::BadEdit(
+                        "the edited arguments must be a JSON object".into(),
+                    ));
+                }
+                let edited = Payload {
+                    tool: self.status.payload.tool.clone(),
+                    args: args.clone(),
+                };
+                let new_digest = edited.digest();
+                if new_digest == digest {
+                    return Err(Error::BadEdit(
+                        "the edit changes nothing; approve the call instead".into(),
+                    ));
+                }
+                let fired = reevaluate(&edited)?;
+                let step = patch::diff(&self.status.payload.args, &edited.args);
+                self.status.patch = Some(patch::diff(&self.checkpoint.payload.args, &edited.args));
+                self.status.payload = edited;
+                self.status.payload_digest = new_digest.clone();
+                for g in fired {
+                    if !self.status.gates.iter().any(|h| h.rule == g.rule) {
+                        self.status.gates.push(g);
+                    }
+                }
+                for &i in &targets {
+                    let g = &mut self.status.gates[i];
+                    g.approval = Some(GateApproval {
+                        by: actor.to_string(),
+                        at: now,
+                        digest: new_digest.clone(),
+                        edited: true,
+                    });
+                    events.push(
+                        Event::new(EventKind::Edited, actor, now)
+                            .gate(&g.rule)
+                            .digests(&digest, &new_digest)
+                            .reason(note)
+                            .data(json!({"patch": step})),
+                    );
+                }
+            }
+            Verdict::Escalate { to } => {
+                let to = to.trim();
+                if to.is_empty() {
+                    return Err(Error::BadEscalation("name the group to escalate to".into()));
+                }
+                for &i in &targets {
+                    let g = &mut self.status.gates[i];
+                    if g.groups.len() == 1 && g.groups[0] == to {
+                        return Err(Error::BadEscalation(format!(
+                            "gate `{}` already waits for `{to}`",
+                            g.rule
+                        )));
+                    }
+                    g.groups = vec![to.to_string()];
+                    g.deadline = deadline(g.within_s, now);
+                    events.push(
+                        Event::new(EventKind::Escalated, actor, now)
+                            .transition(State::Pending, State::Escalated)
+                            .gate(&g.rule)
+                            .digests(&digest, &digest)
+                            .reason(note)
+                            .data(json!({"to": to})),
+                    );
+                    events.push(
+                        Event::new(EventKind::Reopened, actor, now)
+                            .transition(State::Escalated, State::Pending)
+                            .gate(&g.rule)
+                            .data(json!({"groups": [to]})),
+                    );
+                }
+            }
+        }
+        // Approve and edit: the request is approved once every gate approved this payload.
+        if matches!(ruling.verdict, Verdict::Approve | Verdict::Edit { .. }) {
+            let to = if !self.fully_approved() {
+                State::Pending
+            } else if self.status.payload_digest == self.checkpoint.payload_digest {
+                State::Approved
+            } else {
+                State::ApprovedWithEdits
+            };
+            self.status.state = to;
+            for e in &mut events {
+                e.from = Some(State::Pending);
+                e.to = Some(State::Pending);
+            }
+            if let Some(last) = events.last_mut() {
+                last.to = Some(to);
+            }
+        }
+        Ok(events.into_iter().map(|e| self.stamp(e)).collect())
+    }
+
+    /// Applies what time does by itself at `now`: an SLA that ran out (its gate's
+    /// `on timeout`: reject, or escalate once), a claim whose lease ran out. Never approves.
+    pub fn expire(&mut self, now: i64) -> Vec<Event> {
+        let mut events = Vec::new();
+        match self.status.state {
+            State::Pending => {
+                let digest = self.status.payload_digest.clone();
+                for i in 0..self.status.gates.len() {
+                    let g = &mut self.status.gates[i];
+                    if g.approves(&digest) || g.deadline.is_none_or(|d| d > now) {
+                        continue;
+                    }
+                    match (&g.on_timeout, g.timed_out) {
+                        (Some(OnTimeout::Escalate(to)), false) => {
+                            let to = to.clone();
+                            g.groups = vec![to.clone()];
+                            g.timed_out = true;
+                            g.deadline = deadline(g.within_s, now);
+                            let rule = g.rule.clone();
+                            events.push(
+                                Event::new(EventKind::Expired, SYSTEM, now)
+                                    .transition(State::Pending, State::Escalated)
+                                    .gate(&rule)
+                                    .reason(Some("the SLA ran out; on timeout: escalate"))
+                                    .data(json!({"to": to})),
+                            );
+                            events.push(
+                                Event::new(EventKind::Reopened, SYSTEM, now)
+                                    .transition(State::Escalated, State::Pending)
+                                    .gate(&rule)
+                                    .data(json!({"groups": [to]})),
+                            );
+                        }
+                        (on_timeout, timed_out) => {
+                            let reason = match (on_timeout, timed_out) {
+                                (Some(OnTimeout::Escalate(_)), true) => {
+                                    "the SLA ran out again after the timeout escalation"
+                                }
+                                (Some(OnTimeout::Reject), _) => {
+                                    "the SLA ran out; on timeout: reject"
+                                }
+                                _ => "the SLA ran out (no `on timeout`: rejected)",
+                            };
+                            let rule = g.rule.clone();
+                            self.status.state = State::Expired;
+                            self.status.rejection = Some(Rejection {
+                                by: SYSTEM.into(),
+                                reason: reason.into(),
+                                at: now,
+                            });
+                            events.push(
+                                Event::new(EventKind::Expired, SYSTEM, now)
+                                    .transition(State::Pending, State::Expired)
+                                    .gate(&rule)
+                                    .reason(Some(reason)),
+                            );
+                            break;
+                        }
+                    }
+                }
+            }
+            State::Executing => {
+                if let Some(c) = &self.status.claim
+                    && c.lease_until <= now
+                {
+                    let holder = c.holder.clone();
+                    self.status.state = State::OutcomeUnknown;
+                    events.push(
+                        Event::new(EventKind::OutcomeUnknown, SYSTEM, now)
+                            .transition(State::Executing, State::OutcomeUnknown)
+                            .reason(Some(&format!(
+                                "the claim by `{holder}` ran out with no report"
+                            ))),
+                    );
+                }
+            }
+            _ => {}
+        }
+        events.into_iter().map(|e| self.stamp(e)).collect()
+    }
+
+    /// Claims an approved call to run it, under a lease. Refused unless every gate approved
+    /// exactly the current payload under the policy with this hash; a second claim fails.
+    pub fn claim(
+        &mut self,
+        holder: &str,
+        token: &str,
+        now: i64,
+        lease_ms: i64,
+        policy_hash: &str,
+    ) -> Result<Vec<Event>, Error> {
+        let state = self.status.state;
+        if !state.is_approved() {
+            return Err(match state {
+                State::Executing | State::Executed | State::Failed | State::OutcomeUnknown => {
+                    Error::AlreadyClaimed {
+                        id: self.id().to_string(),
+                        state,
+                    }
+                }
+                _ => Error::NotApproved {
+                    id: self.id().to_string(),
+                    state,
+                },
+            });
+        }
+        if self.checkpoint.policy.hash != policy_hash {
+            return Err(Error::PolicyChanged {
+                approved_under: self.checkpoint.policy.hash.clone(),
+                now: policy_hash.to_string(),
+            });
+        }
+        if !self.fully_approved() {
+            return Err(Error::Corrupt(format!(
+                "request `{}` is {state} but not every gate approved its payload",
+                self.id()
+            )));
+        }
+        self.status.state = State::Executing;
+        self.status.claim = Some(Claim {
+            token: token.to_string(),
+            holder: holder.to_string(),
+            at: now,
+            lease_until: now.saturating_add(lease_ms),
+        });
+        let d = self.status.payload_digest.clone();
+        let e = Event::new(EventKind::Claimed, holder, now)
+            .transition(state, State::Executing)
+            .digests(&d, &d);
+        Ok(vec![self.stamp(e)])
+    }
+
+    /// Records what became of a claimed call. Only the claim's token may report.
+    pub fn finish(
+        &mut self,
+        token: &str,
+        result: Result<Value, String>,
+        now: i64,
+    ) -> Result<Vec<Event>, Error> {
+        let claim = self.status.claim.as_ref().filter(|c| c.token == token);
+        let Some(claim) = claim else {
+            return Err(Error::NotYourClaim(self.id().to_string()));
+        };
+        let holder = claim.holder.clone();
+        match self.status.state {
+            State::Executing => {}
+            State::OutcomeUnknown => {
+                return Err(Error::LeaseExpired(self.id().to_string()));
+            }
+            state => {
+                return Err(Error::AlreadyFinished {
+                    id: self.id().to_string(),
+                    state,
+                });
+            }
+        }
+        let (kind, to, outcome, reason) = match result {
+            Ok(v) => (EventKind::Executed, State::Executed, v, None),
+            Err(msg) => (
+                EventKind::Failed,
+                State::Failed,
+                json!({"error": msg}),
+                Some(msg),
+            ),
+        };
+        self.status.state = to;
+        self.status.outcome = Some(outcome.clone());
+        let d = self.status.payload_digest.clone();
+        let e = Event::new(kind, &holder, now)
+            .transition(State::Executing, to)
+            .digests(&d, &d)
+            .reason(reason.as_deref())
+            .data(json!({"outcome": outcome}));
+        Ok(vec![self.stamp(e)])
+    }
+
+    /// Withdraws a pending request.
+    pub fn cancel(&mut self, actor: &str, reason: &str, now: i64) -> Result<Vec<Event>, Error> {
+        if self.status.state != State::Pending {
+            return Err(Error::NotPending {
+                id: self.id().to_string(),
+                state: self.status.state,
+            });
+        }
+        self.status.state = State::Cancelled;
+        let e = Event::new(EventKind::Cancelled, actor, now)
+            .transition(State::Pending, State::Cancelled)
+            .reason(Some(reason));
+        Ok(vec![self.stamp(e)])
+    }
+}

@@ -1,0 +1,408 @@
+//! The SQLite store: one database file that several processes on one host share. WAL
+//! journal, `synchronous=FULL`, every write in a `BEGIN IMMEDIATE` transaction, a busy
+//! timeout instead of busy errors, schema migrations recorded in a version table.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+
+use super::{Change, Store, same_payload};
+use crate::approval::{Checkpoint, Error, Event, GENESIS, Request, State, Status};
+
+/// `PRAGMA application_id` of a holdpoint database ("hpnt").
+pub const APPLICATION_ID: i64 = 0x6870_6e74;
+
+/// Schema migrations, in order; the version of migration `i` is `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: requests and the audit log.
+    "CREATE TABLE requests (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        tool_call_id TEXT NOT NULL,
+        payload_digest TEXT NOT NULL,
+        state TEXT NOT NULL,
+        due_at INTEGER,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        checkpoint TEXT NOT NULL,
+        status TEXT NOT NULL,
+        UNIQUE (tenant, run_id, tool_call_id)
+    );
+    CREATE INDEX requests_state ON requests (state, created_at);
+    CREATE INDEX requests_due ON requests (due_at) WHERE due_at IS NOT NULL;
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        request_id TEXT,
+        kind TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE INDEX events_request ON events (request_id, seq);",
+];
+
+/// How long a writer waits for another process's transaction before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Requests and events in an SQLite file.
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+fn db_error(path: &Path, e: &rusqlite::Error) -> Error {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => Error::Corrupt(format!(
+            "`{}` is not an SQLite database, or its header is damaged",
+            path.display()
+        )),
+        Some(ErrorCode::DatabaseCorrupt) => {
+            Error::Corrupt(format!("`{}` is damaged: {e}", path.display()))
+        }
+        _ => Error::Store(format!("`{}`: {e}", path.display())),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// A file that is not SQLite, or an SQLite database of another application, is refused
+    /// and left as it was.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, Error> {
+        let path = path.as_ref().to_path_buf();
+        if path.is_dir() {
+            return Err(Error::Store(format!("`{}` is a directory", path.display())));
+        }
+        let err = |e: rusqlite::Error| db_error(&path, &e);
+        let conn = Connection::open(&path).map_err(err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+        // Read before writing anything: refuse what is not ours.
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .map_err(err)?;
+        let app: i64 = conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .map_err(err)?;
+        if app != APPLICATION_ID && (app != 0 || tables > 0) {
+            return Err(Error::Foreign(format!(
+                "`{}` is an SQLite database of another application; holdpoint will not write to it",
+                path.display()
+            )));
+        }
+        retry_busy(|| {
+            conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+                .map(drop)
+        })
+        .map_err(err)?;
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .map_err(err)?;
+        let store = SqliteStore {
+            conn: Mutex::new(conn),
+            path,
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version of the file.
+    pub fn schema_version(&self) -> Result<i64, Error> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT coalesce(max(version), 0) FROM schema_migrations",
+                [],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    fn migrate(&self) -> Result<(), Error> {
+        self.write(|tx| {
+            let app: i64 = tx.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+            let tables: i64 =
+                tx.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+            if app != APPLICATION_ID && (app != 0 || tables > 0) {
+                return Ok(Err(Error::Foreign(format!(
+                    "`{}` is an SQLite database of another application",
+                    self.path.display()
+                ))));
+            }
+            tx.execute_batch(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version INTEGER PRIMARY KEY,
+                    applied_at INTEGER NOT NULL
+                )",
+            )?;
+            let version: i64 = tx.query_row(
+                "SELECT coalesce(max(version), 0) FROM schema_migrations",
+                [],
+                |r| r.get(0),
+            )?;
+            let known = MIGRATIONS.len() as i64;
+            if version > known {
+                return Ok(Err(Error::NewerSchema {
+                    found: version,
+                    known,
+                }));
+            }
+            let now = crate::approval::Clock::now_ms(&crate::approval::SystemClock);
+            for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+                tx.execute_batch(sql)?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                    params![i as i64 + 1, now],
+                )?;
+            }
+            if app != APPLICATION_ID {
+                tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))?;
+            }
+            Ok(Ok(()))
+        })?
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>, Error> {
+        self.conn
+            .lock()
+            .map_err(|_| Error::Store("a thread panicked while holding the database".into()))
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, Error> {
+        let conn = self.lock()?;
+        f(&conn).map_err(|e| db_error(&self.path, &e))
+    }
+
+    /// Runs `f` in a `BEGIN IMMEDIATE` transaction; commits only if it returns `Ok(Ok(_))`.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<Result<T, Error>>,
+    ) -> Result<Result<T, Error>, Error> {
+        let conn = self.lock()?;
+        let err = |e: rusqlite::Error| db_error(&self.path, &e);
+        // The busy timeout makes BEGIN IMMEDIATE wait for other writers; the retry covers the
+        // rare busy answer SQLite gives without waiting.
+        let tx = retry_busy(|| {
+            rusqlite::Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)
+        });
+        let tx = tx.map_err(err)?;
+        match f(&tx).map_err(err)? {
+            Ok(v) => {
+                tx.commit().map_err(err)?;
+                Ok(Ok(v))
+            }
+            Err(e) => {
+                tx.rollback().map_err(err)?;
+                Ok(Err(e))
+            }
+        }
+    }
+
+    fn append_in(tx: &rusqlite::Transaction<'_>, mut e: Event) -> rusqlite::Result<Event> {
+        let last: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (seq, prev) = last.unwrap_or((0, GENESIS.to_string()));
+        e.seal(seq as u64 + 1, &prev);
+        let body = to_json(&e)?;
+        tx.execute(
+            "INSERT INTO events (seq, request_id, kind, at, body, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![e.seq as i64, e.request_id, e.kind.as_str(), e.at, body, e.hash],
+        )?;
+        Ok(e)
+    }
+
+    fn save(tx: &rusqlite::Transaction<'_>, r: &Request, insert: bool) -> rusqlite::Result<()> {
+        let status = to_json(&r.status)?;
+        if insert {
+            let checkpoint = to_json(&r.checkpoint)?;
+            let c = &r.checkpoint;
+            tx.execute(
+                "INSERT INTO requests (id, tenant, run_id, tool_call_id, payload_digest, state, due_at,
+                    created_at, updated_at, checkpoint, status)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    r.id(),
+                    c.identity.tenant,
+                    c.run_id,
+                    c.tool_call_id,
+                    c.payload_digest,
+                    r.state().as_str(),
+                    r.due_at(),
+                    c.created_at,
+                    r.status.updated_at,
+                    checkpoint,
+                    status
+                ],
+            )?;
+        } else {
+            tx.execute(
+                "UPDATE requests SET state = ?2, due_at = ?3, updated_at = ?4, status = ?5 WHERE id = ?1",
+                params![
+                    r.id(),
+                    r.state().as_str(),
+                    r.due_at(),
+                    r.status.updated_at,
+                    status
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn load(tx: &Connection, id: &str) -> rusqlite::Result<Option<(String, String)>> {
+        tx.query_row(
+            "SELECT checkpoint, status FROM requests WHERE id = ?1",
+            params![id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+    }
+}
+
+/// Rebuilds a request from its two JSON columns.
+fn parse(id: &str, checkpoint: &str, status: &str) -> Result<Request, Error> {
+    let checkpoint = Checkpoint::from_json(checkpoint).map_err(|e| match e {
+        Error::Corrupt(m) => Error::Corrupt(format!("request `{id}`: {m}")),
+        other => other,
+    })?;
+    let status: Status = serde_json::from_str(status)
+        .map_err(|e| Error::Corrupt(format!("request `{id}`: status does not read: {e}")))?;
+    if checkpoint.request_id != id {
+        return Err(Error::Corrupt(format!(
+            "request `{id}` holds the checkpoint of `{}`",
+            checkpoint.request_id
+        )));
+    }
+    Ok(Request { checkpoint, status })
+}
+
+fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let mut tries = 0;
+    loop {
+        match f() {
+            Err(e)
+                if tries < 200
+                    && matches!(
+                        e.sqlite_error_code(),
+                        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+                    ) =>
+            {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(5 + (tries % 20)));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> rusqlite::Result<String> {
+    serde_json::to_string(v).map_err(|x| rusqlite::Error::ToSqlConversionFailure(Box::new(x)))
+}
+
+impl Store for SqliteStore {
+    fn create(&self, request: Request, created: Event) -> Result<(Request, bool), Error> {
+        self.write(|tx| {
+            if let Some((c, s)) = Self::load(tx, request.id())? {
+                return Ok(parse(request.id(), &c, &s)
+                    .and_then(|existing| same_payload(&existing, &request))
+                    .map(|r| (r, false)));
+            }
+            Self::save(tx, &request, true)?;
+            Self::append_in(tx, created)?;
+            Ok(Ok((request, true)))
+        })?
+    }
+
+    fn get(&self, id: &str) -> Result<Option<Request>, Error> {
+        match self.read(|c| Self::load(c, id))? {
+            Some((c, s)) => parse(id, &c, &s).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn update(&self, id: &str, change: Change<'_>) -> Result<Request, Error> {
+        self.write(|tx| {
+            let Some((c, s)) = Self::load(tx, id)? else {
+                return Ok(Err(Error::NotFound(id.to_string())));
+            };
+            let mut r = match parse(id, &c, &s) {
+                Ok(r) => r,
+                Err(e) => return Ok(Err(e)),
+            };
+            let events = match change(&mut r) {
+                Ok(events) => events,
+                Err(e) => return Ok(Err(e)),
+            };
+            if !events.is_empty() {
+                Self::save(tx, &r, false)?;
+                for e in events {
+                    Self::append_in(tx, e)?;
+                }
+            }
+            Ok(Ok(r))
+        })?
+    }
+
+    fn list(&self, state: Option<State>) -> Result<Vec<Request>, Error> {
+        let rows: Vec<(String, String, String)> = self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id, checkpoint, status FROM requests
+                 WHERE ?1 IS NULL OR state = ?1 ORDER BY created_at, rowid",
+            )?;
+            let rows = stmt.query_map(params![state.map(State::as_str)], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+            rows.collect()
+        })?;
+        rows.iter().map(|(id, c, s)| parse(id, c, s)).collect()
+    }
+
+    fn due(&self, now: i64) -> Result<Vec<String>, Error> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id FROM requests WHERE due_at IS NOT NULL AND due_at <= ?1 ORDER BY due_at",
+            )?;
+            let rows = stmt.query_map(params![now], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
+    fn append(&self, event: Event) -> Result<Event, Error> {
+        self.write(|tx| Self::append_in(tx, event).map(Ok))?
+    }
+
+    fn events(&self, request_id: Option<&str>) -> Result<Vec<Event>, Error> {
+        let rows: Vec<(i64, String)> = self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT seq, body FROM events WHERE ?1 IS NULL OR request_id = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map(params![request_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })?;
+        rows.iter()
+            .map(|(seq, body)| {
+                serde_json::from_str(body)
+                    .map_err(|e| Error::Corrupt(format!("event {seq} does not read: {e}")))
+            })
+            .collect()
+    }
+
+    fn integrity(&self) -> Result<Vec<String>, Error> {
+        let rows: Vec<String> = self.read(|c| {
+            let mut stmt = c.prepare("PRAGMA integrity_check")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })?;
+        Ok(rows.into_iter().filter(|r| r != "ok").collect())
+    }
+}
