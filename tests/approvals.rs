@@ -1,0 +1,652 @@
+//! The approval runtime through its public API, on the in-memory store: what an agent can
+//! obtain, what an approver may decide, and what time does.
+#![cfg(feature = "approvals")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use holdpoint::approval::{
+    ApproversFile, Desk, Error, EventKind, Guard, Identity, ManualClock, Proposal, Resumed, Ruling,
+    State, Stats, Submitted, Verdict,
+};
+use holdpoint::store::{MemoryStore, Store};
+use holdpoint::{DecisionKind, Effect, Policy, ToolCall};
+use serde_json::json;
+
+const START: i64 = 1_795_000_000_000;
+const MINUTE: i64 = 60_000;
+
+struct World {
+    clock: ManualClock,
+    store: Arc<MemoryStore>,
+    guard: Guard,
+    desk: Desk,
+}
+
+fn policy() -> Arc<Policy> {
+    Arc::new(Policy::load("tests/data/approvals/refunds.gate").unwrap())
+}
+
+fn world() -> World {
+    let clock = ManualClock::at(START);
+    let store = Arc::new(MemoryStore::new());
+    let approvers = ApproversFile::load("tests/data/approvals/approvers.yaml".as_ref()).unwrap();
+    let guard = Guard::new(policy(), store.clone()).with_clock(Arc::new(clock.clone()));
+    let desk = Desk::new(store.clone(), Arc::new(approvers))
+        .with_policy(policy())
+        .with_clock(Arc::new(clock.clone()));
+    World {
+        clock,
+        store,
+        guard,
+        desk,
+    }
+}
+
+fn identity() -> Identity {
+    Identity {
+        user: Some("uma".into()),
+        tenant: "acme".into(),
+        agent: "support-bot".into(),
+        credentials_ref: Some("vault:stripe/acme".into()),
+    }
+}
+
+fn refund(amount: i64, tier: &str, call_id: &str) -> Proposal {
+    let call = ToolCall::new("refund", json!({"amount": amount, "order": "o-17"}))
+        .with_context(json!({"tier": tier}));
+    Proposal::new(call, identity(), "run-1", call_id)
+        .with_inputs(json!({"request": "customer asked for a refund"}))
+        .with_reasoning("the order arrived broken")
+}
+
+fn submit_waiting(w: &World, p: Proposal) -> String {
+    match w.guard.submit(p).unwrap() {
+        Submitted::Waiting(waiting) => waiting.id,
+        other => panic!("expected a waiting request, got {other:?}"),
+    }
+}
+
+fn approve(by: &str) -> Ruling {
+    Ruling::new(by, Verdict::Approve)
+}
+
+#[test]
+fn allow_and_audit_give_permits_at_once_and_audit_is_recorded() {
+    let w = world();
+    let call = ToolCall::new("search", json!({"q": "x"}));
+    let Submitted::Permit(p) = w
+        .guard
+        .submit(Proposal::new(call, identity(), "run-1", "c1"))
+        .unwrap()
+    else {
+        panic!("search is allowed")
+    };
+    assert_eq!((p.effect(), p.tool()), (Effect::Allow, "search"));
+    assert!(
+        w.store.events(None).unwrap().is_empty(),
+        "allow writes nothing"
+    );
+    w.guard.finish(p, Ok(json!({"hits": 3}))).unwrap();
+
+    let Submitted::Permit(p) = w.guard.submit(refund(100, "standard", "c2")).unwrap() else {
+        panic!("a small refund is audited")
+    };
+    assert_eq!(p.effect(), Effect::Audit);
+    let events = w.store.events(None).unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, EventKind::Audited);
+    assert_eq!(events[0].digest_after.as_deref(), Some(p.digest()));
+    assert_eq!(
+        events[0].data["identity"]["credentials_ref"],
+        "vault:stripe/acme"
+    );
+    w.guard.finish(p, Ok(json!(null))).unwrap();
+}
+
+#[test]
+fn deny_gives_no_permit_and_no_request() {
+    let w = world();
+    match w.guard.submit(refund(200_000, "standard", "c1")).unwrap() {
+        Submitted::Denied(d) => assert_eq!(d.rules, ["huge_refund"]),
+        other => panic!("expected deny, got {other:?}"),
+    }
+    assert!(w.store.list(None).unwrap().is_empty());
+}
+
+#[test]
+fn the_checkpoint_keeps_everything_the_approver_needs() {
+    let w = world();
+    let id = submit_waiting(&w, refund(900, "vip", "c1"));
+    let r = w.desk.request(&id).unwrap();
+    let c = &r.checkpoint;
+    assert_eq!(c.version, holdpoint::approval::CHECKPOINT_VERSION);
+    assert_eq!(c.payload.args, json!({"amount": 900, "order": "o-17"}));
+    assert_eq!(c.payload_digest, c.payload.digest());
+    assert_eq!(c.context, json!({"tier": "vip"}));
+    assert_eq!(c.decision.rules, ["big_refund", "vip_customer"]);
+    assert_eq!(c.inputs["request"], "customer asked for a refund");
+    assert_eq!(c.reasoning.as_deref(), Some("the order arrived broken"));
+    assert_eq!(c.identity, identity());
+    assert_eq!(c.policy.name.as_deref(), Some("refunds"));
+    assert_eq!(c.policy.hash, holdpoint::approval::policy_hash(&policy()));
+    assert_eq!(
+        (c.run_id.as_str(), c.tool_call_id.as_str()),
+        ("run-1", "c1")
+    );
+    assert_eq!(c.created_at, START);
+    assert_eq!(r.state(), State::Pending);
+    assert_eq!(r.waiting_groups(), ["account-managers", "finance"]);
+    // Round trip through JSON, as stores keep it.
+    let text = serde_json::to_string(c).unwrap();
+    assert_eq!(
+        &holdpoint::approval::Checkpoint::from_json(&text).unwrap(),
+        c
+    );
+}
+
+#[test]
+fn submitting_is_idempotent_on_the_key_and_refuses_a_changed_payload() {
+    let w = world();
+    let id = submit_waiting(&w, refund(900, "standard", "c1"));
+    match w.guard.submit(refund(900, "standard", "c1")).unwrap() {
+        Submitted::Waiting(again) => {
+            assert_eq!(again.id, id);
+            assert!(!again.created);
+        }
+        other => panic!("{other:?}"),
+    }
+    let err = w.guard.submit(refund(950, "standard", "c1")).unwrap_err();
+    assert!(matches!(err, Error::KeyReused { .. }), "{err}");
+    assert_eq!(w.store.list(None).unwrap().len(), 1);
+    // Another tool-call id is another request.
+    assert_ne!(submit_waiting(&w, refund(950, "standard", "c2")), id);
+}
+
+#[test]
+fn refused_decisions_change_nothing() {
+    let w = world();
+    let id = submit_waiting(&w, refund(900, "vip", "c1"));
+    let before = (w.desk.request(&id).unwrap(), w.store.events(None).unwrap());
+    let cases = [
+        (approve("uma"), "the user the agent acts for"),
+        (approve("support-bot"), "the agent that proposed"),
+        (approve("mallory"), "may not decide"),
+        (approve(""), "may not decide"),
+        (
+            Ruling::new("amir", Verdict::Escalate { to: "x".into() }),
+            "does not allow `escalate`",
+        ),
+        (
+            Ruling::new(
+                "amir",
+                Verdict::Edit {
+                    args: json!({"amount": 1}),
+                },
+            ),
+            "does not allow `edit`",
+        ),
+        (
+            Ruling::new("fiona", Verdict::Reject { reason: " ".into() }),
+            "needs a reason",
+        ),
+        (approve("fiona").for_gate("nope"), "no gate `nope`"),
+        (approve("fiona").for_gate("vip_customer"), "may not decide"),
+        (
+            Ruling::new(
+                "fiona",
+                Verdict::Edit {
+                    args: json!({"amount": 200_000, "order": "o-17"}),
+                },
+            ),
+            "denies the edited call",
+        ),
+        (
+            Ruling::new("fiona", Verdict::Edit { args: json!([1]) }),
+            "must be a JSON object",
+        ),
+        (
+            Ruling::new(
+                "fiona",
+                Verdict::Edit {
+                    args: json!({"amount": 900, "order": "o-17"}),
+                },
+            ),
+            "changes nothing",
+        ),
+    ];
+    for (ruling, needle) in cases {
+        let err = w.desk.decide(&id, &ruling).unwrap_err();
+        assert!(
+            err.to_string().contains(needle),
+            "{ruling:?}: `{err}` lacks `{needle}`"
+        );
+    }
+    assert_eq!(
+        (w.desk.request(&id).unwrap(), w.store.events(None).unwrap()),
+        before
+    );
+    assert!(matches!(
+        w.desk.decide("hp_nothing", &approve("fiona")),
+        Err(Error::NotFound(_))
+    ));
+}
+
+#[test]
+fn every_gate_must_approve_before_a_permit_and_the_permit_is_claimed_once() {
+    let w = world();
+    let id = submit_waiting(&w, refund(900, "vip", "c1"));
+    let r = w.desk.decide(&id, &approve("fiona")).unwrap();
+    assert_eq!(
+        r.state(),
+        State::Pending,
+        "account-managers have not approved"
+    );
+    assert_eq!(r.waiting_groups(), ["account-managers"]);
+    assert!(matches!(w.guard.resume(&id).unwrap(), Resumed::Pending(_)));
+    // The same gate cannot approve twice.
+    let err = w.desk.decide(&id, &approve("frank")).unwrap_err();
+    assert!(matches!(err, Error::AlreadyDecided { .. }), "{err}");
+
+    let r = w.desk.decide(&id, &approve("amir")).unwrap();
+    assert_eq!(r.state(), State::Approved);
+    let Resumed::Permit(permit) = w.guard.resume(&id).unwrap() else {
+        panic!("approved")
+    };
+    assert_eq!(permit.args(), &json!({"amount": 900, "order": "o-17"}));
+    assert!(!permit.was_edited());
+    assert_eq!(permit.request_id(), Some(id.as_str()));
+    let err = w.guard.resume(&id).unwrap_err();
+    assert!(matches!(err, Error::AlreadyClaimed { .. }), "{err}");
+    let err = w.desk.decide(&id, &approve("lena")).unwrap_err();
+    assert!(matches!(err, Error::NotPending { .. }), "{err}");
+
+    w.guard
+        .finish(permit, Ok(json!({"refund": "re_1"})))
+        .unwrap();
+    let r = w.desk.request(&id).unwrap();
+    assert_eq!(r.state(), State::Executed);
+    assert_eq!(r.status.outcome, Some(json!({"refund": "re_1"})));
+    let kinds: Vec<EventKind> = w
+        .store
+        .events(Some(&id))
+        .unwrap()
+        .iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            EventKind::Created,
+            EventKind::Approved,
+            EventKind::Approved,
+            EventKind::Claimed,
+            EventKind::Executed
+        ]
+    );
+    assert!(w.desk.verify().unwrap().is_ok());
+}
+
+#[test]
+fn an_edit_runs_instead_and_the_other_gates_must_approve_the_edit() {
+    let w = world();
+    let id = submit_waiting(&w, refund(900, "vip", "c1"));
+    w.desk.decide(&id, &approve("amir")).unwrap();
+    let edited = json!({"amount": 450, "order": "o-17"});
+    let r = w
+        .desk
+        .decide(
+            &id,
+            &Ruling::new(
+                "fiona",
+                Verdict::Edit {
+                    args: edited.clone(),
+                },
+            )
+            .with_note("half"),
+        )
+        .unwrap();
+    // amir approved 900, not 450.
+    assert_eq!(r.state(), State::Pending);
+    assert_eq!(r.waiting_groups(), ["account-managers"]);
+    assert_eq!(
+        r.status.patch,
+        Some(json!([{"op": "replace", "path": "/amount", "value": 450}]))
+    );
+    assert_eq!(
+        r.checkpoint.payload.args["amount"], 900,
+        "the original stays"
+    );
+    let r = w.desk.decide(&id, &approve("amir")).unwrap();
+    assert_eq!(r.state(), State::ApprovedWithEdits);
+    let Resumed::Permit(p) = w.guard.resume(&id).unwrap() else {
+        panic!()
+    };
+    assert_eq!(p.args(), &edited);
+    assert!(p.was_edited());
+    assert_eq!(p.digest(), r.status.payload_digest);
+    let edit = w
+        .store
+        .events(Some(&id))
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == EventKind::Edited)
+        .unwrap();
+    assert_eq!(
+        edit.digest_before.as_deref(),
+        Some(r.checkpoint.payload_digest.as_str())
+    );
+    assert_eq!(edit.digest_after.as_deref(), Some(p.digest()));
+    assert_eq!(edit.reason.as_deref(), Some("half"));
+}
+
+#[test]
+fn an_edit_that_fires_a_new_gate_waits_for_it_too() {
+    let w = world();
+    let id = submit_waiting(&w, refund(900, "standard", "c1"));
+    let r = w
+        .desk
+        .decide(
+            &id,
+            &Ruling::new(
+                "fiona",
+                Verdict::Edit {
+                    args: json!({"amount": 20_000}),
+                },
+            ),
+        )
+        .unwrap();
+    assert_eq!(r.state(), State::Pending);
+    assert_eq!(r.waiting_groups(), ["cfo"]);
+    let r = w.desk.decide(&id, &approve("carla")).unwrap();
+    assert_eq!(r.state(), State::ApprovedWithEdits);
+    assert_eq!(r.status.gates.len(), 2);
+    let Resumed::Permit(p) = w.guard.resume(&id).unwrap() else {
+        panic!()
+    };
+    assert_eq!(p.args(), &json!({"amount": 20_000}));
+}
+
+#[test]
+fn a_rejection_is_final_and_keeps_its_reason() {
+    let w = world();
+    let id = submit_waiting(&w, refund(900, "standard", "c1"));
+    w.desk
+        .decide(
+            &id,
+            &Ruling::new(
+                "frank",
+                Verdict::Reject {
+                    reason: "duplicate".into(),
+                },
+            ),
+        )
+        .unwrap();
+    match w.guard.resume(&id).unwrap() {
+        Resumed::Rejected(r) => {
+            assert_eq!((r.by.as_str(), r.reason.as_str()), ("frank", "duplicate"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        w.desk.decide(&id, &approve("fiona")),
+        Err(Error::NotPending {
+            state: State::Rejected,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn escalation_hands_the_gate_to_the_named_group() {
+    let w = world();
+    let id = submit_waiting(&w, refund(900, "standard", "c1"));
+    let r = w
+        .desk
+        .decide(
+            &id,
+            &Ruling::new(
+                "fiona",
+                Verdict::Escalate {
+                    to: "finance-leads".into(),
+                },
+            ),
+        )
+        .unwrap();
+    assert_eq!(r.state(), State::Pending);
+    assert_eq!(r.waiting_groups(), ["finance-leads"]);
+    assert!(matches!(
+        w.desk.decide(&id, &approve("frank")),
+        Err(Error::NotAnApprover { .. })
+    ));
+    assert_eq!(
+        w.desk.decide(&id, &approve("lena")).unwrap().state(),
+        State::Approved
+    );
+    let states: Vec<_> = w
+        .store
+        .events(Some(&id))
+        .unwrap()
+        .iter()
+        .map(|e| (e.kind, e.to))
+        .collect();
+    assert_eq!(states[1], (EventKind::Escalated, Some(State::Escalated)));
+    assert_eq!(states[2], (EventKind::Reopened, Some(State::Pending)));
+}
+
+#[test]
+fn timeouts_escalate_once_then_reject_and_never_approve() {
+    let w = world();
+    let id = submit_waiting(&w, refund(900, "standard", "c1"));
+    w.clock.advance(59 * MINUTE);
+    assert!(w.desk.expire().unwrap().is_empty());
+    w.clock.advance(MINUTE);
+    let events = w.desk.expire().unwrap();
+    assert_eq!(events[0].kind, EventKind::Expired);
+    assert_eq!(events[0].to, Some(State::Escalated));
+    let r = w.desk.request(&id).unwrap();
+    assert_eq!(
+        (r.state(), r.waiting_groups()),
+        (State::Pending, vec!["finance-leads".to_string()])
+    );
+    // The new group gets the SLA again; at its end the request expires.
+    w.clock.advance(60 * MINUTE);
+    // A late decision meets the expiry first.
+    let err = w.desk.decide(&id, &approve("lena")).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NotPending {
+                state: State::Expired,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    match w.guard.resume(&id).unwrap() {
+        Resumed::Expired(r) => assert!(r.reason.contains("again"), "{}", r.reason),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_reject_on_timeout_expires_the_request_when_the_agent_looks() {
+    let w = world();
+    let id = submit_waiting(&w, refund(900, "vip", "c1"));
+    w.desk.decide(&id, &approve("fiona")).unwrap();
+    w.clock.advance(10 * MINUTE);
+    assert!(matches!(w.guard.resume(&id).unwrap(), Resumed::Expired(_)));
+}
+
+#[test]
+fn a_claim_whose_lease_runs_out_is_outcome_unknown_never_run_again() {
+    let w = world();
+    let id = submit_waiting(&w, refund(900, "standard", "c1"));
+    w.desk.decide(&id, &approve("fiona")).unwrap();
+    let Resumed::Permit(p) = w.guard.resume(&id).unwrap() else {
+        panic!()
+    };
+    w.clock.advance(6 * MINUTE);
+    let events = w.desk.expire().unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, EventKind::OutcomeUnknown);
+    assert!(matches!(
+        w.guard.resume(&id),
+        Err(Error::AlreadyClaimed {
+            state: State::OutcomeUnknown,
+            ..
+        })
+    ));
+    let err = w.guard.finish(p, Ok(json!(1))).unwrap_err();
+    assert!(matches!(err, Error::LeaseExpired(_)), "{err}");
+}
+
+#[test]
+fn a_changed_policy_cannot_run_an_approval_made_under_the_old_one() {
+    let w = world();
+    let id = submit_waiting(&w, refund(900, "standard", "c1"));
+    w.desk.decide(&id, &approve("fiona")).unwrap();
+    let text = std::fs::read_to_string("tests/data/approvals/refunds.gate").unwrap();
+    let changed = Arc::new(Policy::from_source(&text.replace("> 500", "> 400")).unwrap());
+    let other = Guard::new(changed, w.store.clone()).with_clock(Arc::new(w.clock.clone()));
+    let err = other.resume(&id).unwrap_err();
+    assert!(matches!(err, Error::PolicyChanged { .. }), "{err}");
+    assert_eq!(w.desk.request(&id).unwrap().state(), State::Approved);
+    assert!(matches!(w.guard.resume(&id).unwrap(), Resumed::Permit(_)));
+}
+
+#[test]
+fn cancel_withdraws_a_pending_request() {
+    let w = world();
+    let id = submit_waiting(&w, refund(900, "standard", "c1"));
+    assert_eq!(
+        w.guard.cancel(&id, "customer withdrew").unwrap().state(),
+        State::Cancelled
+    );
+    assert!(matches!(w.guard.resume(&id).unwrap(), Resumed::Cancelled));
+    assert!(w.guard.cancel(&id, "again").is_err());
+}
+
+#[test]
+fn wait_blocks_until_an_approver_decides_in_another_thread() {
+    let store = Arc::new(MemoryStore::new());
+    let guard = Guard::new(policy(), store.clone()).with_poll_interval(Duration::from_millis(5));
+    let approvers = ApproversFile::load("tests/data/approvals/approvers.yaml".as_ref()).unwrap();
+    let desk = Desk::new(store.clone(), Arc::new(approvers));
+    let approver = std::thread::spawn(move || {
+        loop {
+            if let Some(r) = desk
+                .list(Some(State::Pending), Some("finance"))
+                .unwrap()
+                .first()
+            {
+                desk.decide(r.id(), &approve("fiona")).unwrap();
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+    let resumed = guard.wait(refund(900, "standard", "c1"), None).unwrap();
+    approver.join().unwrap();
+    let Resumed::Permit(p) = resumed else {
+        panic!("{resumed:?}")
+    };
+    assert_eq!(p.args()["amount"], 900);
+}
+
+#[test]
+fn wait_with_a_limit_returns_pending_and_no_permit() {
+    let w = world();
+    let guard = Guard::new(policy(), w.store.clone()).with_poll_interval(Duration::from_millis(5));
+    let r = guard
+        .wait(
+            refund(900, "standard", "c1"),
+            Some(Duration::from_millis(30)),
+        )
+        .unwrap();
+    assert!(matches!(r, Resumed::Pending(_)), "{r:?}");
+}
+
+#[test]
+fn wait_ends_at_the_sla_with_its_on_timeout_never_a_permit() {
+    let policy = Arc::new(
+        Policy::from_source(
+            "default deny\napprove pay { when tool == \"pay\" within 1s on timeout reject }",
+        )
+        .unwrap(),
+    );
+    let guard = Guard::new(policy, Arc::new(MemoryStore::new()))
+        .with_poll_interval(Duration::from_millis(20));
+    let call = ToolCall::new("pay", json!({}));
+    let r = guard
+        .wait(
+            Proposal::new(call, identity(), "r", "c"),
+            Some(Duration::from_secs(30)),
+        )
+        .unwrap();
+    assert!(matches!(r, Resumed::Expired(_)), "{r:?}");
+}
+
+#[test]
+fn stats_count_decisions_and_flag_rubber_stamps() {
+    let w = world();
+    for i in 0..21 {
+        let id = submit_waiting(&w, refund(900, "standard", &format!("c{i}")));
+        w.clock.advance(i * 1000);
+        w.desk.decide(&id, &approve("fiona")).unwrap();
+    }
+    let id = submit_waiting(&w, refund(900, "vip", "v"));
+    w.desk
+        .decide(
+            &id,
+            &Ruling::new(
+                "amir",
+                Verdict::Reject {
+                    reason: "no".into(),
+                },
+            ),
+        )
+        .unwrap();
+    let stats = Stats::from_events(&w.store.events(None).unwrap());
+    let big = stats.gates.iter().find(|g| g.gate == "big_refund").unwrap();
+    assert_eq!((big.fired, big.approved, big.rejected), (22, 21, 0));
+    assert!(big.rubber_stamp, "21 of 21 approved unchanged");
+    // Request i waited i seconds: 0..=20 s.
+    assert_eq!(big.median_s, Some(10.0));
+    assert_eq!(big.p90_s, Some(18.0));
+    let vip = stats
+        .gates
+        .iter()
+        .find(|g| g.gate == "vip_customer")
+        .unwrap();
+    assert_eq!((vip.fired, vip.rejected, vip.rubber_stamp), (1, 1, false));
+}
+
+#[test]
+fn the_gate_decisions_come_from_the_policy() {
+    let w = world();
+    let id = submit_waiting(&w, refund(900, "vip", "c1"));
+    let r = w.desk.request(&id).unwrap();
+    let vip = r
+        .status
+        .gates
+        .iter()
+        .find(|g| g.rule == "vip_customer")
+        .unwrap();
+    assert_eq!(vip.decisions, [DecisionKind::Approve, DecisionKind::Reject]);
+    assert_eq!(vip.deadline, Some(START + 10 * MINUTE));
+}
+
+#[test]
+fn proposals_without_identity_or_keys_are_refused() {
+    let w = world();
+    let mut p = refund(900, "standard", "");
+    assert!(matches!(
+        w.guard.submit(p.clone()),
+        Err(Error::BadProposal(_))
+    ));
+    p.tool_call_id = "c1".into();
+    p.identity.tenant = String::new();
+    assert!(matches!(w.guard.submit(p), Err(Error::BadProposal(_))));
+}
