@@ -11,8 +11,13 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, pa
 use super::{Change, Store, same_payload};
 use crate::approval::{Checkpoint, Error, Event, GENESIS, Request, State, Status};
 
+impl SqliteStore {
+    /// `PRAGMA application_id` of a holdpoint database ("hpnt").
+    pub const APPLICATION_ID: i64 = APPLICATION_ID;
+}
+
 /// `PRAGMA application_id` of a holdpoint database ("hpnt").
-pub const APPLICATION_ID: i64 = 0x6870_6e74;
+const APPLICATION_ID: i64 = 0x6870_6e74;
 
 /// Schema migrations, in order; the version of migration `i` is `i + 1`.
 const MIGRATIONS: &[&str] = &[

@@ -1,0 +1,223 @@
+//! The SQLite store: requests survive reopening, and a corrupt, foreign or newer file, an
+//! unknown checkpoint version or a changed event is refused or reported, changing nothing.
+#![cfg(feature = "sqlite")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use holdpoint::approval::{
+    ApproversFile, Desk, Error, Guard, Identity, Proposal, Resumed, Ruling, State, Submitted,
+    Verdict,
+};
+use holdpoint::store::{SqliteStore, Store};
+use holdpoint::{Policy, ToolCall};
+use serde_json::json;
+
+fn temp_db(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("holdpoint-sqlite-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("approvals.db")
+}
+
+fn policy() -> Arc<Policy> {
+    Arc::new(Policy::load("tests/data/approvals/refunds.gate").unwrap())
+}
+
+fn desk(store: Arc<SqliteStore>) -> Desk {
+    let approvers = ApproversFile::load("tests/data/approvals/approvers.yaml".as_ref()).unwrap();
+    Desk::new(store, Arc::new(approvers)).with_policy(policy())
+}
+
+fn proposal(call_id: &str) -> Proposal {
+    let call =
+        ToolCall::new("refund", json!({"amount": 900})).with_context(json!({"tier": "standard"}));
+    let identity = Identity {
+        user: Some("uma".into()),
+        tenant: "acme".into(),
+        agent: "bot".into(),
+        credentials_ref: None,
+    };
+    Proposal::new(call, identity, "run", call_id)
+}
+
+fn pending(path: &Path, call_id: &str) -> String {
+    let store = Arc::new(SqliteStore::open(path).unwrap());
+    match Guard::new(policy(), store)
+        .submit(proposal(call_id))
+        .unwrap()
+    {
+        Submitted::Waiting(w) => w.id,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn sql(path: &Path, statement: &str) {
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.execute_batch(statement).unwrap();
+}
+
+#[test]
+fn requests_and_decisions_survive_reopening() {
+    let db = temp_db("reopen");
+    let id = pending(&db, "c1");
+    {
+        let store = Arc::new(SqliteStore::open(&db).unwrap());
+        desk(store)
+            .decide(&id, &Ruling::new("fiona", Verdict::Approve))
+            .unwrap();
+    }
+    let store = Arc::new(SqliteStore::open(&db).unwrap());
+    assert_eq!(store.schema_version().unwrap(), 1);
+    let guard = Guard::new(policy(), store.clone());
+    let Resumed::Permit(p) = guard.resume(&id).unwrap() else {
+        panic!()
+    };
+    guard.finish(p, Ok(json!("done"))).unwrap();
+    let reopened = SqliteStore::open(&db).unwrap();
+    assert_eq!(reopened.get(&id).unwrap().unwrap().state(), State::Executed);
+    assert_eq!(reopened.events(Some(&id)).unwrap().len(), 4);
+    let report = desk(Arc::new(reopened)).verify().unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.events, 4);
+}
+
+#[test]
+fn the_database_is_in_wal_mode_with_a_migration_table() {
+    let db = temp_db("pragmas");
+    drop(SqliteStore::open(&db).unwrap());
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let mode: String = c
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let versions: i64 = c
+        .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(versions, 1);
+    let app: i64 = c
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(app, holdpoint::store::SqliteStore::APPLICATION_ID);
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_refused_and_left_alone() {
+    let db = temp_db("garbage");
+    let bytes: Vec<u8> = (0..8192u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&db, &bytes).unwrap();
+    let err = SqliteStore::open(&db).unwrap_err();
+    assert!(matches!(err, Error::Corrupt(_)), "{err}");
+    assert!(err.to_string().contains("not an SQLite database"), "{err}");
+    assert_eq!(std::fs::read(&db).unwrap(), bytes);
+}
+
+#[test]
+fn a_database_of_another_application_is_refused_and_left_alone() {
+    let db = temp_db("foreign");
+    sql(
+        &db,
+        "CREATE TABLE invoices (id INTEGER PRIMARY KEY); INSERT INTO invoices VALUES (1);",
+    );
+    let before = std::fs::read(&db).unwrap();
+    let err = SqliteStore::open(&db).unwrap_err();
+    assert!(matches!(err, Error::Foreign(_)), "{err}");
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let db = temp_db("newer");
+    drop(SqliteStore::open(&db).unwrap());
+    sql(&db, "INSERT INTO schema_migrations VALUES (99, 0);");
+    let err = SqliteStore::open(&db).unwrap_err();
+    assert!(matches!(err, Error::NewerSchema { found: 99, .. }), "{err}");
+}
+
+#[test]
+fn a_checkpoint_of_an_unknown_version_is_refused_and_nothing_changes() {
+    let db = temp_db("version");
+    let id = pending(&db, "c1");
+    sql(
+        &db,
+        "UPDATE requests SET checkpoint = json_set(checkpoint, '$.version', 7);",
+    );
+    let store = Arc::new(SqliteStore::open(&db).unwrap());
+    let err = store.get(&id).unwrap_err();
+    assert!(matches!(err, Error::UnknownVersion { found: 7 }), "{err}");
+    let err = desk(store.clone())
+        .decide(&id, &Ruling::new("fiona", Verdict::Approve))
+        .unwrap_err();
+    assert!(matches!(err, Error::UnknownVersion { .. }), "{err}");
+    assert_eq!(
+        store.events(None).unwrap().len(),
+        1,
+        "no decision was recorded"
+    );
+}
+
+#[test]
+fn a_damaged_status_is_reported_as_damage() {
+    let db = temp_db("status");
+    let id = pending(&db, "c1");
+    sql(&db, "UPDATE requests SET status = '{\"state\": 3}';");
+    let err = SqliteStore::open(&db).unwrap().get(&id).unwrap_err();
+    assert!(matches!(err, Error::Corrupt(_)), "{err}");
+    assert!(err.to_string().contains(&id), "{err}");
+}
+
+#[test]
+fn verify_reports_a_changed_event_and_a_changed_checkpoint() {
+    let db = temp_db("verify");
+    let id = pending(&db, "c1");
+    pending(&db, "c2");
+    {
+        let store = Arc::new(SqliteStore::open(&db).unwrap());
+        desk(store)
+            .decide(&id, &Ruling::new("fiona", Verdict::Approve))
+            .unwrap();
+    }
+    sql(
+        &db,
+        "UPDATE events SET body = replace(body, '\"actor\":\"fiona\"', '\"actor\":\"frank\"') WHERE kind = 'approved';",
+    );
+    let report = desk(Arc::new(SqliteStore::open(&db).unwrap()))
+        .verify()
+        .unwrap();
+    assert!(!report.is_ok());
+    assert_eq!(report.breaks.len(), 1, "{report:?}");
+    assert_eq!(report.breaks[0].seq, 3);
+    assert!(report.breaks[0].problem.contains("changed"));
+
+    let db = temp_db("verify-checkpoint");
+    let id = pending(&db, "c1");
+    sql(
+        &db,
+        "UPDATE requests SET checkpoint = json_set(checkpoint, '$.payload.args.amount', 90);",
+    );
+    let report = desk(Arc::new(SqliteStore::open(&db).unwrap()))
+        .verify()
+        .unwrap();
+    assert!(report.breaks.is_empty());
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains(&id) && p.contains("checkpoint")),
+        "{report:?}"
+    );
+
+    let db = temp_db("verify-delete");
+    pending(&db, "c1");
+    pending(&db, "c2");
+    pending(&db, "c3");
+    sql(&db, "DELETE FROM events WHERE seq = 2;");
+    let report = desk(Arc::new(SqliteStore::open(&db).unwrap()))
+        .verify()
+        .unwrap();
+    assert!(
+        report.breaks.iter().any(|b| b.problem.contains("missing")),
+        "{report:?}"
+    );
+}
