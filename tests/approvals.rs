@@ -650,3 +650,135 @@ fn proposals_without_identity_or_keys_are_refused() {
     p.identity.tenant = String::new();
     assert!(matches!(w.guard.submit(p), Err(Error::BadProposal(_))));
 }
+
+mod property {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Submit {
+            amount: i64,
+            vip: bool,
+            call: u8,
+        },
+        Decide {
+            call: u8,
+            who: usize,
+            verdict: u8,
+            value: i64,
+            gate: Option<bool>,
+        },
+        Advance(i64),
+        Expire,
+        Resume {
+            call: u8,
+            finish: bool,
+        },
+        Cancel(u8),
+    }
+
+    const WHO: [&str; 8] = [
+        "fiona",
+        "frank",
+        "lena",
+        "amir",
+        "carla",
+        "uma",
+        "support-bot",
+        "mallory",
+    ];
+    const AMOUNTS: [i64; 5] = [100, 600, 900, 20_000, 200_000];
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            1 => (0..5usize, any::<bool>(), 0..4u8)
+                .prop_map(|(a, vip, call)| Op::Submit { amount: AMOUNTS[a], vip, call }),
+            4 => (0..4u8, 0..WHO.len(), 0..5u8, 0..5usize, prop::option::of(any::<bool>()))
+                .prop_map(|(call, who, verdict, v, gate)| Op::Decide {
+                    call, who, verdict, value: AMOUNTS[v], gate
+                }),
+            1 => prop_oneof![Just(MINUTE), Just(10 * MINUTE), Just(60 * MINUTE)].prop_map(Op::Advance),
+            1 => Just(Op::Expire),
+            2 => (0..4u8, any::<bool>()).prop_map(|(call, finish)| Op::Resume { call, finish }),
+            1 => (0..4u8).prop_map(Op::Cancel),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// No sequence of calls yields a permit for a gated call unless every gate of its
+        /// request recorded an approval of exactly the permitted payload, by an approver
+        /// who is neither the user nor the agent; and no request yields two permits.
+        #[test]
+        fn no_permit_without_every_gate_approving_that_payload(ops in prop::collection::vec(op(), 1..40)) {
+            let w = world();
+            let mut ids: BTreeMap<u8, String> = BTreeMap::new();
+            let mut permits: BTreeMap<String, usize> = BTreeMap::new();
+            for op in ops {
+                match op {
+                    Op::Submit { amount, vip, call } => {
+                        let tier = if vip { "vip" } else { "standard" };
+                        if let Ok(Submitted::Waiting(wt)) = w.guard.submit(refund(amount, tier, &format!("c{call}"))) {
+                            ids.insert(call, wt.id);
+                        }
+                    }
+                    Op::Decide { call, who, verdict, value, gate } => {
+                        let Some(id) = ids.get(&call) else { continue };
+                        let verdict = match verdict {
+                            0 | 1 => Verdict::Approve,
+                            2 => Verdict::Reject { reason: "no".into() },
+                            3 => Verdict::Edit { args: json!({"amount": value, "order": "o-17"}) },
+                            _ => Verdict::Escalate { to: if value > 1000 { "cfo".into() } else { "finance-leads".into() } },
+                        };
+                        let mut ruling = Ruling::new(WHO[who], verdict);
+                        if let Some(big) = gate {
+                            ruling = ruling.for_gate(if big { "big_refund" } else { "vip_customer" });
+                        }
+                        let before = w.store.events(None).unwrap().len();
+                        if w.desk.decide(id, &ruling).is_err() {
+                            // A refused decision may only have applied a due expiry.
+                            let after = w.store.events(None).unwrap();
+                            prop_assert!(after[before..].iter().all(|e| e.actor == holdpoint::approval::SYSTEM));
+                        }
+                    }
+                    Op::Advance(ms) => w.clock.advance(ms),
+                    Op::Expire => { w.desk.expire().unwrap(); }
+                    Op::Resume { call, finish } => {
+                        let Some(id) = ids.get(&call) else { continue };
+                        let Ok(Resumed::Permit(p)) = w.guard.resume(id) else { continue };
+                        *permits.entry(id.clone()).or_default() += 1;
+                        prop_assert_eq!(permits[id], 1, "two permits for {}", id);
+                        let r = w.desk.request(id).unwrap();
+                        prop_assert_eq!(p.digest(), p.payload().digest());
+                        prop_assert!(!r.status.gates.is_empty());
+                        let events = w.store.events(Some(id)).unwrap();
+                        for g in &r.status.gates {
+                            let ok = events.iter().any(|e| {
+                                matches!(e.kind, EventKind::Approved | EventKind::Edited)
+                                    && e.gate.as_deref() == Some(g.rule.as_str())
+                                    && e.digest_after.as_deref() == Some(p.digest())
+                                    && !["uma", "support-bot", "system"].contains(&e.actor.as_str())
+                            });
+                            prop_assert!(ok, "gate {} of {} never approved {}", g.rule, id, p.digest());
+                        }
+                        // The permitted call is one the policy does not deny.
+                        let call = ToolCall::new(p.tool(), p.args().clone()).with_context(r.checkpoint.context.clone());
+                        prop_assert_ne!(w.guard.policy().evaluate(&call).effect(), Effect::Deny);
+                        if finish {
+                            w.guard.finish(p, Ok(json!(null))).unwrap();
+                        }
+                    }
+                    Op::Cancel(call) => {
+                        if let Some(id) = ids.get(&call) {
+                            let _ = w.guard.cancel(id, "withdrawn");
+                        }
+                    }
+                }
+            }
+            prop_assert!(w.desk.verify().unwrap().is_ok());
+        }
+    }
+}
