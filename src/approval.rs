@@ -27,7 +27,7 @@ pub use request::{
     Claim, GateApproval, GateStatus, Rejection, Request, Ruling, SYSTEM, State, Status, Verdict,
 };
 pub use runtime::{Desk, Guard, Permit, Resumed, Submitted, VerifyReport, Waiting};
-pub use stats::{GateStats, Stats};
+pub use stats::{GateStats, RUBBER_STAMP_MIN_DECISIONS, RUBBER_STAMP_SHARE, Stats};
 pub use time::{Clock, ManualClock, SystemClock, format_time};
 
 use crate::ast::DecisionKind;

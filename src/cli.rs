@@ -1,12 +1,16 @@
 //! The `policy` command line: one file per subcommand, over the library.
 //!
-//! Exit codes: 0 success, 1 findings or a failed decision input, 2 usage or I/O problem.
+//! Exit codes: 0 success, 1 findings or a failed decision input, 2 usage or I/O problem;
+//! for approvals also 3 (the call waits) and 4 (the call must not run).
 
+mod approvals;
 mod check;
 mod diff;
 mod eval;
 mod fmt;
 mod generate;
+mod guard;
+mod stats;
 mod test;
 mod tree;
 
@@ -23,6 +27,10 @@ pub const OK: i32 = 0;
 pub const FAILED: i32 = 1;
 /// Exit code: usage or I/O problem.
 pub const USAGE: i32 = 2;
+/// Exit code: the call waits for a human decision (`guard`, `approvals wait`).
+pub const WAITING: i32 = 3;
+/// Exit code: the call must not run: denied, rejected, expired or cancelled.
+pub const REFUSED: i32 = 4;
 
 #[derive(Parser)]
 #[command(
@@ -56,6 +64,15 @@ enum Command {
     Diff(diff::Args),
     /// Format `.gate` files in the one canonical layout (comments kept).
     Fmt(fmt::Args),
+    /// Decide a call and, if it must wait for a human, record its checkpoint.
+    ///
+    /// Exit 0: run it (the call is printed); 3: it waits (the request id is printed);
+    /// 4: it must not run (denied, or with --wait: rejected, expired, cancelled).
+    Guard(guard::Args),
+    /// Work with waiting calls: list, show, decide, wait, expire, claim, finish, verify.
+    Approvals(approvals::Args),
+    /// Per-gate numbers from an approvals database, with likely rubber stamps flagged.
+    Stats(stats::Args),
 }
 
 /// Output formats of `policy check`.
@@ -84,6 +101,9 @@ pub fn main() -> i32 {
         Command::Test(a) => test::run(a),
         Command::Diff(a) => diff::run(a),
         Command::Fmt(a) => fmt::run(a),
+        Command::Guard(a) => guard::run(a),
+        Command::Approvals(a) => approvals::run(a),
+        Command::Stats(a) => stats::run(a),
     }
 }
 

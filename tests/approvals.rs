@@ -192,6 +192,15 @@ fn refused_decisions_change_nothing() {
             "needs a reason",
         ),
         (approve("fiona").for_gate("nope"), "no gate `nope`"),
+        (
+            Ruling::new(
+                "fiona",
+                Verdict::Escalate {
+                    to: "nobody".into(),
+                },
+            ),
+            "no group `nobody`",
+        ),
         (approve("fiona").for_gate("vip_customer"), "may not decide"),
         (
             Ruling::new(

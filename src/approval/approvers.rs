@@ -10,6 +10,8 @@ pub trait Approvers: Send + Sync {
     fn is_member(&self, identity: &str, group: &str) -> bool;
     /// Whether `identity` belongs to any group (the test for a gate without `by`).
     fn is_approver(&self, identity: &str) -> bool;
+    /// Whether the group exists (an approver may escalate only to a group that does).
+    fn has_group(&self, group: &str) -> bool;
 }
 
 /// Approver groups read from YAML (or JSON):
@@ -108,5 +110,9 @@ impl Approvers for ApproversFile {
 
     fn is_approver(&self, identity: &str) -> bool {
         self.groups.values().any(|m| m.contains(identity))
+    }
+
+    fn has_group(&self, group: &str) -> bool {
+        self.groups.get(group).is_some_and(|m| !m.is_empty())
     }
 }

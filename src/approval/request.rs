@@ -542,6 +542,11 @@ impl Request {
                 if to.is_empty() {
                     return Err(Error::BadEscalation("name the group to escalate to".into()));
                 }
+                if !approvers.has_group(to) {
+                    return Err(Error::BadEscalation(format!(
+                        "there is no group `{to}` with members to escalate to"
+                    )));
+                }
                 for &i in &targets {
                     let g = &mut self.status.gates[i];
                     if g.groups.len() == 1 && g.groups[0] == to {

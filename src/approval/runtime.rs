@@ -62,6 +62,12 @@ impl Permit {
         self.claim.as_ref().map(|(id, _)| id.as_str())
     }
 
+    /// The claim's token, for an approved call: what [`Guard::report`] needs when the
+    /// outcome is reported by another process than the one holding the permit.
+    pub fn claim_token(&self) -> Option<&str> {
+        self.claim.as_ref().map(|(_, t)| t.as_str())
+    }
+
     /// Whether an approver edited the call.
     pub fn was_edited(&self) -> bool {
         self.edited
@@ -357,12 +363,23 @@ impl Guard {
     /// `executed` (with `Ok(outcome)`) or `failed` (with `Err(message)`); for allow and audit
     /// permits there is no request and nothing is written.
     pub fn finish(&self, permit: Permit, result: Result<Value, String>) -> Result<(), Error> {
-        let Some((id, token)) = permit.claim else {
-            return Ok(());
-        };
+        match permit.claim {
+            Some((id, token)) => self.report(&id, &token, result),
+            None => Ok(()),
+        }
+    }
+
+    /// Reports the outcome of a claimed request by its claim token (for a process that ran
+    /// the call but does not hold the permit, such as a script after `policy guard --wait`).
+    pub fn report(
+        &self,
+        id: &str,
+        token: &str,
+        result: Result<Value, String>,
+    ) -> Result<(), Error> {
         let now = self.clock.now_ms();
         self.store
-            .update(&id, &mut |r| r.finish(&token, result.clone(), now))
+            .update(id, &mut |r| r.finish(token, result.clone(), now))
             .map(drop)
     }
 

@@ -1,0 +1,695 @@
+//! `policy approvals`: list, show, decide, wait for, expire, claim, finish and verify
+//! requests in an approvals database.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Subcommand;
+use serde_json::{Value, json};
+
+use super::guard::read_json;
+use super::{FAILED, OK, REFUSED, USAGE, WAITING, load_policy};
+use crate::approval::{
+    ApproversFile, Desk, Error, Event, Guard, Request, Resumed, Ruling, State, Verdict,
+    format_time, patch,
+};
+use crate::store::{SqliteStore, Store};
+
+/// Arguments of `policy approvals`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The approvals database.
+    #[arg(long, value_name = "FILE", env = "HOLDPOINT_DB", global = true)]
+    db: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List requests, oldest first.
+    List {
+        /// Only requests in this state (pending, approved, approved_with_edits, rejected,
+        /// expired, cancelled, executing, executed, failed, outcome_unknown).
+        #[arg(long)]
+        state: Option<String>,
+        /// Only requests waiting for this group.
+        #[arg(long)]
+        group: Option<String>,
+        /// `human` or `json`.
+        #[arg(long, default_value = "human")]
+        format: String,
+    },
+    /// Show one request: the checkpoint, the proposed call, its gates, edits as a diff, and
+    /// its events.
+    Show {
+        /// The request id.
+        id: String,
+        /// `human` or `json`.
+        #[arg(long, default_value = "human")]
+        format: String,
+    },
+    /// Decide a request as an approver.
+    Decide(DecideArgs),
+    /// Block until a request is decided (or `--timeout` passes); applies its SLA.
+    Wait {
+        /// The request id.
+        id: String,
+        /// At most this long (`30s`, `5m`, `2h`); default: until decided or expired.
+        #[arg(long, value_name = "DURATION")]
+        timeout: Option<String>,
+    },
+    /// Apply every SLA and claim lease that has run out, now.
+    Expire,
+    /// Claim an approved request to run it: prints the call (edits applied) and the claim
+    /// token to report with.
+    Claim {
+        /// The request id.
+        id: String,
+        /// The policy the request was made under (default: the path its checkpoint records).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// How long the claim holds before an unreported call is outcome_unknown.
+        #[arg(long, value_name = "DURATION", default_value = "5m")]
+        lease: String,
+    },
+    /// Report what became of a claimed call.
+    Finish {
+        /// The request id.
+        id: String,
+        /// The claim token `claim` printed.
+        #[arg(long)]
+        claim: String,
+        /// `executed` or `failed`.
+        outcome: String,
+        /// A JSON result, or the failure's message.
+        #[arg(long)]
+        result: Option<String>,
+    },
+    /// Check the audit log's hash chain and every request against its events.
+    Verify {
+        /// `human` or `json`.
+        #[arg(long, default_value = "human")]
+        format: String,
+    },
+}
+
+/// Arguments of `policy approvals decide`.
+#[derive(clap::Args)]
+struct DecideArgs {
+    /// The request id.
+    id: String,
+    /// approve, reject, edit or escalate.
+    decision: String,
+    /// Who decides (must be in one of the gate's groups; never the requesting user or the
+    /// agent).
+    #[arg(long = "as", value_name = "IDENTITY")]
+    approver: String,
+    /// The reason (required to reject; a note otherwise).
+    #[arg(long)]
+    reason: Option<String>,
+    /// For edit: a JSON file with the edited arguments.
+    #[arg(long, value_name = "FILE", conflicts_with = "patch")]
+    args: Option<PathBuf>,
+    /// For edit: a JSON file with an RFC 6902 patch of the arguments.
+    #[arg(long, value_name = "FILE")]
+    patch: Option<PathBuf>,
+    /// For escalate: the group to hand the gate to.
+    #[arg(long, value_name = "GROUP")]
+    to: Option<String>,
+    /// Decide for this gate only (default: every waiting gate you may decide).
+    #[arg(long, value_name = "RULE")]
+    gate: Option<String>,
+    /// The approvers file (default: approvers.yaml beside the policy the request was made
+    /// under).
+    #[arg(long, value_name = "FILE", env = "HOLDPOINT_APPROVERS")]
+    approvers: Option<PathBuf>,
+    /// The policy, to decide an edited call again (default: the path the checkpoint records).
+    #[arg(long)]
+    policy: Option<PathBuf>,
+}
+
+pub(super) fn run(args: Args) -> i32 {
+    let Some(db) = args.db else {
+        eprintln!("error: no database: pass --db FILE or set HOLDPOINT_DB");
+        return USAGE;
+    };
+    if !db.exists() {
+        eprintln!("error: no approvals database at `{}`", db.display());
+        return USAGE;
+    }
+    let store = match open_store(&db) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match args.command {
+        Command::List {
+            state,
+            group,
+            format,
+        } => list(store, state.as_deref(), group.as_deref(), &format),
+        Command::Show { id, format } => show(store, &id, &format),
+        Command::Decide(a) => decide(store, a),
+        Command::Wait { id, timeout } => wait(store, &id, timeout.as_deref()),
+        Command::Expire => expire(store),
+        Command::Claim { id, policy, lease } => claim(store, &id, policy.as_deref(), &lease),
+        Command::Finish {
+            id,
+            claim,
+            outcome,
+            result,
+        } => finish(store, &id, &claim, &outcome, result),
+        Command::Verify { format } => verify(store, &format),
+    }
+}
+
+/// Opens (creating) the SQLite store, or prints why not.
+pub(super) fn open_store(path: &Path) -> Result<Arc<SqliteStore>, i32> {
+    SqliteStore::open(path)
+        .map(Arc::new)
+        .map_err(|e| approval_error(&e))
+}
+
+/// Prints an approval error and returns its exit code: 2 for storage problems, 1 for a
+/// refused operation.
+pub(super) fn approval_error(e: &Error) -> i32 {
+    eprintln!("error: {e}");
+    match e {
+        Error::Store(_)
+        | Error::Corrupt(_)
+        | Error::Foreign(_)
+        | Error::NewerSchema { .. }
+        | Error::UnknownVersion { .. } => USAGE,
+        _ => FAILED,
+    }
+}
+
+/// Pretty JSON to standard output.
+pub(super) fn print_json(v: &Value) {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: {e}"),
+    }
+}
+
+/// `90s`, `5m`, `2h`, `1d`, or bare seconds; the empty string means no limit.
+pub(super) fn parse_duration(text: &str) -> Result<Option<Duration>, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    let (num, unit) = t
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((t, "s"), |i| t.split_at(i));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (try `30s`, `5m`, `2h`, `1d`)"))?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{text}`: the unit must be s, m, h or d")),
+    };
+    Ok(Some(Duration::from_secs(n.saturating_mul(mult))))
+}
+
+/// The JSON of what resuming gave.
+pub(super) fn resumed_json(r: &Resumed) -> Value {
+    match r {
+        Resumed::Permit(p) => json!({
+            "state": "executing",
+            "run": true,
+            "request": p.request_id(),
+            "call": p.payload(),
+            "edited": p.was_edited(),
+            "digest": p.digest(),
+            "claim": p.claim_token(),
+        }),
+        Resumed::Pending(w) => json!({
+            "state": "pending", "run": false, "request": w.id, "groups": w.groups,
+            "due_at": w.due_at.map(format_time),
+        }),
+        Resumed::Rejected(x) => {
+            json!({"state": "rejected", "run": false, "by": x.by, "reason": x.reason})
+        }
+        Resumed::Expired(x) => json!({"state": "expired", "run": false, "reason": x.reason}),
+        Resumed::Cancelled => json!({"state": "cancelled", "run": false}),
+        Resumed::Denied(d) => json!({"state": "denied", "run": false, "decision": d}),
+    }
+}
+
+fn list(store: Arc<SqliteStore>, state: Option<&str>, group: Option<&str>, format: &str) -> i32 {
+    let state = match state.map(|s| State::parse(s).ok_or(s)) {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(s)) => {
+            let all: Vec<&str> = State::ALL.iter().map(|s| s.as_str()).collect();
+            eprintln!("error: unknown state `{s}` (one of: {})", all.join(", "));
+            return USAGE;
+        }
+    };
+    let desk = Desk::new(store, Arc::new(ApproversFile::default()));
+    let requests = match desk.list(state, group) {
+        Ok(r) => r,
+        Err(e) => return approval_error(&e),
+    };
+    if format == "json" {
+        let rows: Vec<Value> = requests.iter().map(summary).collect();
+        print_json(&Value::Array(rows));
+        return OK;
+    }
+    if requests.is_empty() {
+        println!("no requests");
+        return OK;
+    }
+    println!(
+        "{:<24}  {:<19}  {:<24}  {:<24}  {:<24}  due",
+        "id", "state", "created", "tool", "waiting for"
+    );
+    for r in &requests {
+        println!(
+            "{:<24}  {:<19}  {:<24}  {:<24}  {:<24}  {}",
+            r.id(),
+            r.state().as_str(),
+            format_time(r.checkpoint.created_at),
+            r.status.payload.tool,
+            r.waiting_groups().join(","),
+            r.due_at().map(format_time).unwrap_or_default()
+        );
+    }
+    OK
+}
+
+fn summary(r: &Request) -> Value {
+    json!({
+        "id": r.id(),
+        "state": r.state(),
+        "tool": r.status.payload.tool,
+        "tenant": r.checkpoint.identity.tenant,
+        "user": r.checkpoint.identity.user,
+        "rules": r.checkpoint.decision.rules,
+        "waiting_for": r.waiting_groups(),
+        "created_at": format_time(r.checkpoint.created_at),
+        "due_at": r.due_at().map(format_time),
+    })
+}
+
+fn show(store: Arc<SqliteStore>, id: &str, format: &str) -> i32 {
+    let request = match store.get(id) {
+        Ok(Some(r)) => r,
+        Ok(None) => return approval_error(&Error::NotFound(id.to_string())),
+        Err(e) => return approval_error(&e),
+    };
+    let events = match store.events(Some(id)) {
+        Ok(e) => e,
+        Err(e) => return approval_error(&e),
+    };
+    if format == "json" {
+        print_json(&json!({"request": request, "events": events}));
+        return OK;
+    }
+    print!("{}", render(&request, &events));
+    OK
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("    {l}\n")).collect()
+}
+
+/// The human view of a request.
+fn render(r: &Request, events: &[Event]) -> String {
+    use std::fmt::Write as _;
+    let c = &r.checkpoint;
+    let mut out = String::new();
+    let id = &c.identity;
+    let _ = writeln!(out, "request   {}", r.id());
+    let _ = writeln!(out, "state     {}", r.state());
+    let _ = writeln!(out, "tool      {}", r.status.payload.tool);
+    let _ = writeln!(
+        out,
+        "for       user {} · tenant {} · agent {} · credentials {}",
+        id.user.as_deref().unwrap_or("-"),
+        id.tenant,
+        id.agent,
+        id.credentials_ref.as_deref().unwrap_or("-")
+    );
+    let _ = writeln!(out, "run       {} · tool call {}", c.run_id, c.tool_call_id);
+    let _ = writeln!(
+        out,
+        "policy    {} {}",
+        c.policy.name.as_deref().unwrap_or("(unnamed)"),
+        c.policy.hash
+    );
+    let _ = writeln!(out, "created   {}", format_time(c.created_at));
+    for reason in &c.decision.reasons {
+        let _ = writeln!(out, "reason    {}: {}", reason.rule, reason.reason);
+    }
+    let _ = writeln!(out, "\ngates");
+    for g in &r.status.gates {
+        let approval = match &g.approval {
+            Some(a) if a.digest == r.status.payload_digest => {
+                format!("approved by {} at {}", a.by, format_time(a.at))
+            }
+            Some(a) => format!("approved an earlier version, by {}", a.by),
+            None => "waiting".into(),
+        };
+        let groups = if g.groups.is_empty() {
+            "any approver".to_string()
+        } else {
+            g.groups.join(", ")
+        };
+        let kinds: Vec<&str> = g.decisions.iter().map(|k| k.as_str()).collect();
+        let due = g.deadline.map_or_else(|| "never".into(), format_time);
+        let _ = writeln!(
+            out,
+            "  {:<22} by {groups} · may {} · due {due} · {approval}",
+            g.rule,
+            kinds.join("/")
+        );
+    }
+    let _ = writeln!(out, "\nproposed call ({})", c.payload_digest);
+    out.push_str(&indent(&pretty(&c.payload.args)));
+    if let Some(p) = &r.status.patch {
+        let _ = writeln!(out, "\nedited call ({})", r.status.payload_digest);
+        let before = pretty(&c.payload.args) + "\n";
+        let after = pretty(&r.status.payload.args) + "\n";
+        let diff = similar::TextDiff::from_lines(&before, &after);
+        let unified = diff.unified_diff().header("proposed", "edited").to_string();
+        out.push_str(&indent(&unified));
+        let _ = writeln!(out, "  as a JSON Patch");
+        out.push_str(&indent(&pretty(p)));
+    }
+    if c.context.as_object().is_some_and(|m| !m.is_empty()) {
+        let _ = writeln!(out, "\ncontext");
+        out.push_str(&indent(&pretty(&c.context)));
+    }
+    if let Some(reasoning) = &c.reasoning {
+        let _ = writeln!(out, "\nreasoning\n    {reasoning}");
+    }
+    for alt in &c.alternatives {
+        let _ = writeln!(out, "  alternative: {alt}");
+    }
+    if !c.inputs.is_null() {
+        let _ = writeln!(out, "\ninputs");
+        out.push_str(&indent(&pretty(&c.inputs)));
+    }
+    let _ = writeln!(out, "\nevents");
+    for e in events {
+        let transition = match (e.from, e.to) {
+            (Some(a), Some(b)) if a != b => format!(" {a} -> {b}"),
+            _ => String::new(),
+        };
+        let gate = e
+            .gate
+            .as_deref()
+            .map(|g| format!(" [{g}]"))
+            .unwrap_or_default();
+        let reason = e
+            .reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {:>4}  {}  {:<16} by {}{gate}{transition}{reason}",
+            e.seq,
+            format_time(e.at),
+            e.kind.as_str(),
+            e.actor
+        );
+    }
+    out
+}
+
+/// The directory a recorded policy path stands for.
+fn policy_dir(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.to_path_buf()
+    } else {
+        path.parent().map(Path::to_path_buf).unwrap_or_default()
+    }
+}
+
+fn decide(store: Arc<SqliteStore>, a: DecideArgs) -> i32 {
+    let request = match store.get(&a.id) {
+        Ok(Some(r)) => r,
+        Ok(None) => return approval_error(&Error::NotFound(a.id.clone())),
+        Err(e) => return approval_error(&e),
+    };
+    let recorded = request.checkpoint.policy.path.as_ref().map(PathBuf::from);
+    let approvers_path = a.approvers.clone().or_else(|| {
+        recorded
+            .as_ref()
+            .map(|p| policy_dir(p).join("approvers.yaml"))
+    });
+    let Some(approvers_path) = approvers_path.filter(|p| p.exists() || a.approvers.is_some())
+    else {
+        eprintln!(
+            "error: no approvers file: pass --approvers FILE (or put approvers.yaml beside the policy)"
+        );
+        return USAGE;
+    };
+    let approvers = match ApproversFile::load(&approvers_path) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return FAILED;
+        }
+    };
+    let verdict = match a.decision.as_str() {
+        "approve" => Verdict::Approve,
+        "reject" => match &a.reason {
+            Some(r) => Verdict::Reject { reason: r.clone() },
+            None => {
+                eprintln!("error: a rejection needs --reason");
+                return USAGE;
+            }
+        },
+        "edit" => {
+            let args = match (&a.args, &a.patch) {
+                (Some(file), _) => read_json(file),
+                (None, Some(file)) => read_json(file).and_then(|p| {
+                    patch::apply(&request.status.payload.args, &p)
+                        .map_err(|e| format!("`{}`: {e}", file.display()))
+                }),
+                (None, None) => {
+                    eprintln!("error: an edit needs --args FILE or --patch FILE");
+                    return USAGE;
+                }
+            };
+            match args {
+                Ok(args) => Verdict::Edit { args },
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return FAILED;
+                }
+            }
+        }
+        "escalate" => match &a.to {
+            Some(to) => Verdict::Escalate { to: to.clone() },
+            None => {
+                eprintln!("error: an escalation needs --to GROUP");
+                return USAGE;
+            }
+        },
+        other => {
+            eprintln!("error: unknown decision `{other}` (approve, reject, edit or escalate)");
+            return USAGE;
+        }
+    };
+    let mut desk = Desk::new(store, Arc::new(approvers));
+    if matches!(verdict, Verdict::Edit { .. }) {
+        let Some(path) = a.policy.clone().or(recorded) else {
+            eprintln!("error: deciding an edit needs the policy: pass --policy PATH");
+            return USAGE;
+        };
+        match load_policy(&path, None) {
+            Ok(p) => desk = desk.with_policy(Arc::new(p)),
+            Err(code) => return code,
+        }
+    }
+    let mut ruling = Ruling::new(a.approver, verdict);
+    ruling.note = if a.decision == "reject" {
+        None
+    } else {
+        a.reason
+    };
+    ruling.gate = a.gate;
+    match desk.decide(&a.id, &ruling) {
+        Ok(r) => {
+            println!(
+                "{}: {}{}",
+                r.id(),
+                r.state(),
+                if r.state() == State::Pending {
+                    format!(" (waiting for {})", r.waiting_groups().join(", "))
+                } else {
+                    String::new()
+                }
+            );
+            OK
+        }
+        Err(e) => approval_error(&e),
+    }
+}
+
+fn wait(store: Arc<SqliteStore>, id: &str, timeout: Option<&str>) -> i32 {
+    let limit = match timeout.map(parse_duration).transpose() {
+        Ok(l) => l.flatten(),
+        Err(e) => {
+            eprintln!("error: --timeout: {e}");
+            return USAGE;
+        }
+    };
+    let desk = Desk::new(store.clone(), Arc::new(ApproversFile::default()));
+    let start = std::time::Instant::now();
+    loop {
+        if let Err(e) = desk.expire() {
+            return approval_error(&e);
+        }
+        let r = match desk.request(id) {
+            Ok(r) => r,
+            Err(e) => return approval_error(&e),
+        };
+        let state = r.state();
+        if state != State::Pending {
+            println!("{id}: {state}");
+            return match state {
+                State::Approved
+                | State::ApprovedWithEdits
+                | State::Executing
+                | State::Executed
+                | State::Failed
+                | State::OutcomeUnknown => OK,
+                _ => REFUSED,
+            };
+        }
+        if limit.is_some_and(|l| start.elapsed() >= l) {
+            println!(
+                "{id}: pending (waiting for {})",
+                r.waiting_groups().join(", ")
+            );
+            return WAITING;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn expire(store: Arc<SqliteStore>) -> i32 {
+    let desk = Desk::new(store, Arc::new(ApproversFile::default()));
+    match desk.expire() {
+        Ok(events) => {
+            for e in &events {
+                println!(
+                    "{} {}{}{}",
+                    e.request_id.as_deref().unwrap_or("-"),
+                    e.kind.as_str(),
+                    e.gate
+                        .as_deref()
+                        .map(|g| format!(" [{g}]"))
+                        .unwrap_or_default(),
+                    e.to.map(|s| format!(" -> {s}")).unwrap_or_default()
+                );
+            }
+            println!("{} event(s)", events.len());
+            OK
+        }
+        Err(e) => approval_error(&e),
+    }
+}
+
+fn claim(store: Arc<SqliteStore>, id: &str, policy: Option<&Path>, lease: &str) -> i32 {
+    let lease = match parse_duration(lease) {
+        Ok(Some(d)) => d,
+        _ => {
+            eprintln!("error: --lease: expected a duration such as `90s`, `5m` or `1h`");
+            return USAGE;
+        }
+    };
+    let recorded = match store.get(id) {
+        Ok(Some(r)) => r.checkpoint.policy.path.map(PathBuf::from),
+        Ok(None) => return approval_error(&Error::NotFound(id.to_string())),
+        Err(e) => return approval_error(&e),
+    };
+    let Some(path) = policy.map(Path::to_path_buf).or(recorded) else {
+        eprintln!("error: claiming needs the policy: pass --policy PATH");
+        return USAGE;
+    };
+    let policy = match load_policy(&path, None) {
+        Ok(p) => Arc::new(p),
+        Err(code) => return code,
+    };
+    let guard = Guard::new(policy, store).with_lease(lease);
+    match guard.resume(id) {
+        Ok(r) => {
+            print_json(&resumed_json(&r));
+            match r {
+                Resumed::Permit(_) => OK,
+                Resumed::Pending(_) => WAITING,
+                _ => REFUSED,
+            }
+        }
+        Err(e) => approval_error(&e),
+    }
+}
+
+fn finish(
+    store: Arc<SqliteStore>,
+    id: &str,
+    claim: &str,
+    outcome: &str,
+    result: Option<String>,
+) -> i32 {
+    let result = match outcome {
+        "executed" => Ok(match result {
+            Some(text) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            None => Value::Null,
+        }),
+        "failed" => Err(result.unwrap_or_else(|| "failed".into())),
+        other => {
+            eprintln!("error: unknown outcome `{other}` (executed or failed)");
+            return USAGE;
+        }
+    };
+    // Reporting needs no policy: the claim token is the proof.
+    let now = crate::approval::Clock::now_ms(&crate::approval::SystemClock);
+    match store.update(id, &mut |r| r.finish(claim, result.clone(), now)) {
+        Ok(r) => {
+            println!("{id}: {}", r.state());
+            OK
+        }
+        Err(e) => approval_error(&e),
+    }
+}
+
+fn verify(store: Arc<SqliteStore>, format: &str) -> i32 {
+    let desk = Desk::new(store, Arc::new(ApproversFile::default()));
+    let report = match desk.verify() {
+        Ok(r) => r,
+        Err(e) => return approval_error(&e),
+    };
+    if format == "json" {
+        print_json(&json!(report));
+    } else {
+        for b in &report.breaks {
+            println!("event {}: {}", b.seq, b.problem);
+        }
+        for p in &report.problems {
+            println!("{p}");
+        }
+        println!(
+            "{} event(s), {} request(s): {}; head {}",
+            report.events,
+            report.requests,
+            if report.is_ok() { "intact" } else { "BROKEN" },
+            report.head.as_deref().unwrap_or("-")
+        );
+    }
+    if report.is_ok() { OK } else { FAILED }
+}
