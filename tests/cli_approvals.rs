@@ -1,0 +1,340 @@
+//! `policy guard`, `policy approvals` and `policy stats` as a user runs them: a call that
+//! waits, decisions from the command line, the edited call that runs, and clear refusals.
+#![cfg(feature = "cli")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+const POLICY: &str = "tests/data/approvals/refunds.gate";
+const APPROVERS: &str = "tests/data/approvals/approvers.yaml";
+
+fn run(db: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_policy"))
+        .args(args)
+        .env("HOLDPOINT_DB", db)
+        .env("HOLDPOINT_APPROVERS", APPROVERS)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        let _ = input.write_all(s.as_bytes());
+    }
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "the binary panicked: {err}");
+    out
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("holdpoint-cliappr-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const REFUND: &str = r#"{"call": {"tool": "refund", "args": {"amount": 900, "order": "o-1"},
+  "context": {"tier": "standard"}},
+  "identity": {"user": "uma", "tenant": "acme", "agent": "bot", "credentials_ref": "vault:k1"},
+  "run_id": "run-7", "tool_call_id": "call-1",
+  "inputs": {"ticket": "T-1"}, "reasoning": "damaged parcel"}"#;
+
+fn guard(db: &Path, call: &str) -> Output {
+    run(db, &["guard", POLICY, "--call", "-"], Some(call))
+}
+
+#[test]
+fn guard_records_a_waiting_call_once_and_prints_its_id() {
+    let d = scratch("guard");
+    let db = d.join("a.db");
+    let o = guard(&db, REFUND);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let v = json(&o);
+    assert_eq!(v["state"], "pending");
+    assert_eq!(v["groups"], serde_json::json!(["finance"]));
+    let id = v["request"].as_str().unwrap().to_string();
+    let again = json(&guard(&db, REFUND));
+    assert_eq!(
+        (again["request"].as_str(), again["created"].as_bool()),
+        (Some(id.as_str()), Some(false))
+    );
+    let changed = REFUND.replace("900", "950");
+    let o = guard(&db, &changed);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("different payload"), "{}", text(&o));
+
+    let o = run(
+        &db,
+        &[
+            "approvals",
+            "list",
+            "--state",
+            "pending",
+            "--group",
+            "finance",
+        ],
+        None,
+    );
+    assert!(text(&o).contains(&id), "{}", text(&o));
+    let o = run(&db, &["approvals", "list", "--group", "cfo"], None);
+    assert!(text(&o).contains("no requests"), "{}", text(&o));
+    let o = run(&db, &["approvals", "show", &id], None);
+    let shown = text(&o);
+    for needle in [
+        "refund",
+        "uma",
+        "vault:k1",
+        "damaged parcel",
+        "T-1",
+        "big_refund",
+        "\"amount\": 900",
+    ] {
+        assert!(shown.contains(needle), "show lacks {needle}: {shown}");
+    }
+}
+
+#[test]
+fn guard_runs_allowed_calls_and_refuses_denied_ones() {
+    let d = scratch("allow");
+    let db = d.join("a.db");
+    let o = guard(&db, r#"{"tool": "search", "args": {"q": "x"}}"#);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(json(&o)["call"]["tool"], "search");
+    let o = guard(
+        &db,
+        r#"{"tool": "refund", "args": {"amount": 500000}, "context": {"tier": "x"}}"#,
+    );
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert_eq!(json(&o)["effect"], "deny");
+    let o = guard(&db, "{not json");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("not valid JSON"), "{}", text(&o));
+}
+
+#[test]
+fn an_edit_from_the_command_line_is_what_the_claim_hands_out_once() {
+    let d = scratch("edit");
+    let db = d.join("a.db");
+    let id = json(&guard(&db, REFUND))["request"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let patch = d.join("patch.json");
+    std::fs::write(
+        &patch,
+        r#"[{"op": "replace", "path": "/amount", "value": 450}]"#,
+    )
+    .unwrap();
+    let o = run(
+        &db,
+        &[
+            "approvals",
+            "decide",
+            &id,
+            "edit",
+            "--patch",
+            patch.to_str().unwrap(),
+            "--as",
+            "fiona",
+            "--policy",
+            POLICY,
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("approved_with_edits"), "{}", text(&o));
+    let shown = text(&run(&db, &["approvals", "show", &id], None));
+    assert!(
+        shown.contains("-  \"amount\": 900,") && shown.contains("+  \"amount\": 450,"),
+        "{shown}"
+    );
+
+    let o = run(&db, &["approvals", "wait", &id, "--timeout", "5s"], None);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run(&db, &["approvals", "claim", &id, "--policy", POLICY], None);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let claim = json(&o);
+    assert_eq!(claim["call"]["args"]["amount"], 450);
+    assert_eq!(claim["edited"], true);
+    let token = claim["claim"].as_str().unwrap().to_string();
+    let o = run(&db, &["approvals", "claim", &id, "--policy", POLICY], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("already claimed"), "{}", text(&o));
+    let o = run(
+        &db,
+        &["approvals", "finish", &id, "executed", "--claim", "wrong"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let o = run(
+        &db,
+        &[
+            "approvals",
+            "finish",
+            &id,
+            "executed",
+            "--claim",
+            &token,
+            "--result",
+            r#"{"refund": "re_9"}"#,
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run(&db, &["approvals", "verify"], None);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("intact"), "{}", text(&o));
+}
+
+#[test]
+fn refused_decisions_say_why_and_change_nothing() {
+    let d = scratch("refused");
+    let db = d.join("a.db");
+    let id = json(&guard(&db, REFUND))["request"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before = text(&run(
+        &db,
+        &["approvals", "show", &id, "--format", "json"],
+        None,
+    ));
+    for (args, code, needle) in [
+        (
+            vec!["approve", "--as", "uma"],
+            1,
+            "cannot decide their own request",
+        ),
+        (vec!["approve", "--as", "bot"], 1, "the agent that proposed"),
+        (vec!["approve", "--as", "amir"], 1, "it waits for `finance`"),
+        (vec!["reject", "--as", "fiona"], 2, "needs --reason"),
+        (vec!["escalate", "--as", "fiona"], 2, "needs --to"),
+        (
+            vec!["edit", "--as", "fiona"],
+            2,
+            "--args FILE or --patch FILE",
+        ),
+        (vec!["frobnicate", "--as", "fiona"], 2, "unknown decision"),
+        (
+            vec![
+                "approve",
+                "--as",
+                "fiona",
+                "--approvers",
+                "/nonexistent.yaml",
+            ],
+            1,
+            "/nonexistent.yaml",
+        ),
+    ] {
+        let mut all = vec!["approvals", "decide", &id];
+        all.extend(args.iter().copied());
+        let o = run(&db, &all, None);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {}", text(&o));
+        assert!(text(&o).contains(needle), "{args:?}: {}", text(&o));
+    }
+    let o = run(
+        &db,
+        &["approvals", "decide", "hp_nope", "approve", "--as", "fiona"],
+        None,
+    );
+    assert!(text(&o).contains("no request `hp_nope`"), "{}", text(&o));
+    assert_eq!(
+        text(&run(
+            &db,
+            &["approvals", "show", &id, "--format", "json"],
+            None
+        )),
+        before
+    );
+}
+
+#[test]
+fn bad_databases_are_refused_with_their_path() {
+    let d = scratch("baddb");
+    let junk = d.join("junk.db");
+    std::fs::write(&junk, vec![7u8; 4096]).unwrap();
+    let o = run(&junk, &["approvals", "list"], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("not an SQLite database"), "{}", text(&o));
+    assert_eq!(std::fs::read(&junk).unwrap(), vec![7u8; 4096]);
+    let o = run(&d.join("missing.db"), &["approvals", "list"], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("no approvals database"), "{}", text(&o));
+    let o = run(&d.join("missing.db"), &["stats"], None);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn expire_applies_slas_and_stats_reports_per_gate() {
+    let d = scratch("stats");
+    let db = d.join("a.db");
+    let policy = d.join("p.gate");
+    std::fs::write(
+        &policy,
+        "default deny\napprove pay { when tool == \"pay\" by \"finance\" within 1s on timeout reject }\n",
+    )
+    .unwrap();
+    let call = |n: usize| format!(r#"{{"tool": "pay", "args": {{"n": {n}}}}}"#);
+    let p = policy.to_str().unwrap();
+    let mut ids = Vec::new();
+    for n in 0..22 {
+        let o = run(&db, &["guard", p, "--call", "-"], Some(&call(n)));
+        ids.push(json(&o)["request"].as_str().unwrap().to_string());
+    }
+    for id in &ids[..21] {
+        let o = run(
+            &db,
+            &["approvals", "decide", id, "approve", "--as", "fiona"],
+            None,
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let o = run(&db, &["approvals", "expire"], None);
+    assert!(
+        text(&o).contains(&format!("{} expired [pay] -> expired", ids[21])),
+        "{}",
+        text(&o)
+    );
+    let o = run(&db, &["approvals", "wait", &ids[21]], None);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+
+    let o = run(&db, &["stats"], None);
+    let t = text(&o);
+    assert!(
+        t.contains("rubber stamp") && t.contains("Move it, raise its threshold, or remove it"),
+        "{t}"
+    );
+    let v = json(&run(&db, &["stats", "--format", "json"], None));
+    let pay = &v["gates"][0];
+    assert_eq!(
+        (
+            pay["gate"].as_str(),
+            pay["fired"].as_u64(),
+            pay["approved"].as_u64(),
+            pay["expired"].as_u64()
+        ),
+        (Some("pay"), Some(22), Some(21), Some(1))
+    );
+    assert_eq!(pay["rubber_stamp"], true);
+}
