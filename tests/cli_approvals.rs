@@ -338,3 +338,27 @@ fn expire_applies_slas_and_stats_reports_per_gate() {
     );
     assert_eq!(pay["rubber_stamp"], true);
 }
+
+#[test]
+fn show_puts_what_the_gate_says_to_review_first() {
+    let d = scratch("review");
+    let db = d.join("a.db");
+    let o = run(
+        &db,
+        &[
+            "guard",
+            "policies/support",
+            "--call",
+            "policies/support/calls/crm-bulk-update-2400.json",
+        ],
+        None,
+    );
+    let id = json(&o)["request"].as_str().unwrap().to_string();
+    let shown = text(&run(&db, &["approvals", "show", &id], None));
+    let review = shown
+        .find("to review for bulk_customer_update: args.changes")
+        .unwrap();
+    assert!(shown[review..].contains("\"to\": \"pro-2025\""), "{shown}");
+    let o = run(&db, &["approvals", "show", &id, "--format", "yaml"], None);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}

@@ -9,7 +9,7 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 
 use super::guard::read_json;
-use super::{FAILED, OK, REFUSED, USAGE, WAITING, load_policy};
+use super::{FAILED, Format, OK, REFUSED, USAGE, WAITING, load_policy};
 use crate::approval::{
     ApproversFile, Desk, Error, Event, Guard, Request, Resumed, Ruling, State, Verdict,
     format_time, patch,
@@ -37,18 +37,18 @@ enum Command {
         /// Only requests waiting for this group.
         #[arg(long)]
         group: Option<String>,
-        /// `human` or `json`.
-        #[arg(long, default_value = "human")]
-        format: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
     },
     /// Show one request: the checkpoint, the proposed call, its gates, edits as a diff, and
     /// its events.
     Show {
         /// The request id.
         id: String,
-        /// `human` or `json`.
-        #[arg(long, default_value = "human")]
-        format: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
     },
     /// Decide a request as an approver.
     Decide(DecideArgs),
@@ -89,9 +89,9 @@ enum Command {
     },
     /// Check the audit log's hash chain and every request against its events.
     Verify {
-        /// `human` or `json`.
-        #[arg(long, default_value = "human")]
-        format: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
     },
 }
 
@@ -148,8 +148,8 @@ pub(super) fn run(args: Args) -> i32 {
             state,
             group,
             format,
-        } => list(store, state.as_deref(), group.as_deref(), &format),
-        Command::Show { id, format } => show(store, &id, &format),
+        } => list(store, state.as_deref(), group.as_deref(), format),
+        Command::Show { id, format } => show(store, &id, format),
         Command::Decide(a) => decide(store, a),
         Command::Wait { id, timeout } => wait(store, &id, timeout.as_deref()),
         Command::Expire => expire(store),
@@ -160,7 +160,7 @@ pub(super) fn run(args: Args) -> i32 {
             outcome,
             result,
         } => finish(store, &id, &claim, &outcome, result),
-        Command::Verify { format } => verify(store, &format),
+        Command::Verify { format } => verify(store, format),
     }
 }
 
@@ -240,7 +240,7 @@ pub(super) fn resumed_json(r: &Resumed) -> Value {
     }
 }
 
-fn list(store: Arc<SqliteStore>, state: Option<&str>, group: Option<&str>, format: &str) -> i32 {
+fn list(store: Arc<SqliteStore>, state: Option<&str>, group: Option<&str>, format: Format) -> i32 {
     let state = match state.map(|s| State::parse(s).ok_or(s)) {
         None => None,
         Some(Ok(s)) => Some(s),
@@ -255,7 +255,7 @@ fn list(store: Arc<SqliteStore>, state: Option<&str>, group: Option<&str>, forma
         Ok(r) => r,
         Err(e) => return approval_error(&e),
     };
-    if format == "json" {
+    if format == Format::Json {
         let rows: Vec<Value> = requests.iter().map(summary).collect();
         print_json(&Value::Array(rows));
         return OK;
@@ -296,7 +296,7 @@ fn summary(r: &Request) -> Value {
     })
 }
 
-fn show(store: Arc<SqliteStore>, id: &str, format: &str) -> i32 {
+fn show(store: Arc<SqliteStore>, id: &str, format: Format) -> i32 {
     let request = match store.get(id) {
         Ok(Some(r)) => r,
         Ok(None) => return approval_error(&Error::NotFound(id.to_string())),
@@ -306,7 +306,7 @@ fn show(store: Arc<SqliteStore>, id: &str, format: &str) -> i32 {
         Ok(e) => e,
         Err(e) => return approval_error(&e),
     };
-    if format == "json" {
+    if format == Format::Json {
         print_json(&json!({"request": request, "events": events}));
         return OK;
     }
@@ -385,6 +385,23 @@ fn render(r: &Request, events: &[Event]) -> String {
         let _ = writeln!(out, "  as a JSON Patch");
         out.push_str(&indent(&pretty(p)));
     }
+    // What the policy says the approver should look at (`show diff PATH`).
+    let focus = c.decision.approval.iter().flat_map(|a| a.gates.iter());
+    for (gate, path) in focus.filter_map(|g| g.show_diff.as_deref().map(|p| (&g.rule, p))) {
+        let proposed = lookup(&c.payload.args, &c.context, path);
+        let current = lookup(&r.status.payload.args, &c.context, path);
+        let _ = writeln!(out, "\nto review for {gate}: {path}");
+        match (proposed, current) {
+            (Some(a), Some(b)) if a != b => {
+                let (a, b) = (pretty(a) + "\n", pretty(b) + "\n");
+                let diff = similar::TextDiff::from_lines(&a, &b);
+                let unified = diff.unified_diff().header("proposed", "edited").to_string();
+                out.push_str(&indent(&unified));
+            }
+            (_, Some(v)) => out.push_str(&indent(&pretty(v))),
+            (_, None) => out.push_str("    <missing>\n"),
+        }
+    }
     if c.context.as_object().is_some_and(|m| !m.is_empty()) {
         let _ = writeln!(out, "\ncontext");
         out.push_str(&indent(&pretty(&c.context)));
@@ -425,6 +442,34 @@ fn render(r: &Request, events: &[Event]) -> String {
         );
     }
     out
+}
+
+/// The value at a policy path (`args.changes`, `context.tier`, `args.items[0]`,
+/// `args["odd key"]`) in a call's arguments or context.
+fn lookup<'a>(args: &'a Value, context: &'a Value, path: &str) -> Option<&'a Value> {
+    let (mut cur, rest) = if let Some(rest) = path.strip_prefix("args") {
+        (args, rest)
+    } else {
+        (context, path.strip_prefix("context")?)
+    };
+    let mut rest = rest;
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("[\"") {
+            let end = r.find("\"]")?;
+            cur = cur.get(&r[..end])?;
+            rest = &r[end + 2..];
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']')?;
+            cur = cur.get(r[..end].parse::<usize>().ok()?)?;
+            rest = &r[end + 1..];
+        } else {
+            let r = rest.strip_prefix('.')?;
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            cur = cur.get(&r[..end])?;
+            rest = &r[end..];
+        }
+    }
+    Some(cur)
 }
 
 /// The directory a recorded policy path stands for.
@@ -668,13 +713,13 @@ fn finish(
     }
 }
 
-fn verify(store: Arc<SqliteStore>, format: &str) -> i32 {
+fn verify(store: Arc<SqliteStore>, format: Format) -> i32 {
     let desk = Desk::new(store, Arc::new(ApproversFile::default()));
     let report = match desk.verify() {
         Ok(r) => r,
         Err(e) => return approval_error(&e),
     };
-    if format == "json" {
+    if format == Format::Json {
         print_json(&json!(report));
     } else {
         for b in &report.breaks {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::approvals::{approval_error, open_store, print_json};
-use super::{OK, USAGE};
+use super::{Format, OK, USAGE};
 use crate::approval::{RUBBER_STAMP_MIN_DECISIONS, RUBBER_STAMP_SHARE, Stats};
 use crate::store::Store;
 
@@ -13,9 +13,9 @@ pub struct Args {
     /// The approvals database.
     #[arg(long, value_name = "FILE", env = "HOLDPOINT_DB")]
     db: PathBuf,
-    /// `human` or `json`.
-    #[arg(long, default_value = "human")]
-    format: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
 }
 
 fn secs(s: Option<f64>) -> String {
@@ -42,7 +42,7 @@ pub(super) fn run(args: Args) -> i32 {
         Err(e) => return approval_error(&e),
     };
     let stats = Stats::from_events(&events);
-    if args.format == "json" {
+    if args.format == Format::Json {
         print_json(&serde_json::json!(stats));
         return OK;
     }
