@@ -3,12 +3,16 @@
 #![cfg(feature = "approvals")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::approvals::{approvers, identity, policy, refund};
+
 use holdpoint::approval::{
-    ApproversFile, Desk, Error, EventKind, Guard, Identity, ManualClock, Proposal, Resumed, Ruling,
-    State, Stats, Submitted, Verdict,
+    Desk, Error, EventKind, Guard, ManualClock, Proposal, Resumed, Ruling, State, Stats, Submitted,
+    Verdict,
 };
 use holdpoint::store::{MemoryStore, Store};
 use holdpoint::{DecisionKind, Effect, Policy, ToolCall};
@@ -24,16 +28,11 @@ struct World {
     desk: Desk,
 }
 
-fn policy() -> Arc<Policy> {
-    Arc::new(Policy::load("tests/data/approvals/refunds.gate").unwrap())
-}
-
 fn world() -> World {
     let clock = ManualClock::at(START);
     let store = Arc::new(MemoryStore::new());
-    let approvers = ApproversFile::load("tests/data/approvals/approvers.yaml".as_ref()).unwrap();
     let guard = Guard::new(policy(), store.clone()).with_clock(Arc::new(clock.clone()));
-    let desk = Desk::new(store.clone(), Arc::new(approvers))
+    let desk = Desk::new(store.clone(), approvers())
         .with_policy(policy())
         .with_clock(Arc::new(clock.clone()));
     World {
@@ -42,23 +41,6 @@ fn world() -> World {
         guard,
         desk,
     }
-}
-
-fn identity() -> Identity {
-    Identity {
-        user: Some("uma".into()),
-        tenant: "acme".into(),
-        agent: "support-bot".into(),
-        credentials_ref: Some("vault:stripe/acme".into()),
-    }
-}
-
-fn refund(amount: i64, tier: &str, call_id: &str) -> Proposal {
-    let call = ToolCall::new("refund", json!({"amount": amount, "order": "o-17"}))
-        .with_context(json!({"tier": tier}));
-    Proposal::new(call, identity(), "run-1", call_id)
-        .with_inputs(json!({"request": "customer asked for a refund"}))
-        .with_reasoning("the order arrived broken")
 }
 
 fn submit_waiting(w: &World, p: Proposal) -> String {
@@ -541,8 +523,7 @@ fn cancel_withdraws_a_pending_request() {
 fn wait_blocks_until_an_approver_decides_in_another_thread() {
     let store = Arc::new(MemoryStore::new());
     let guard = Guard::new(policy(), store.clone()).with_poll_interval(Duration::from_millis(5));
-    let approvers = ApproversFile::load("tests/data/approvals/approvers.yaml".as_ref()).unwrap();
-    let desk = Desk::new(store.clone(), Arc::new(approvers));
+    let desk = Desk::new(store.clone(), approvers());
     let approver = std::thread::spawn(move || {
         loop {
             if let Some(r) = desk

@@ -7,6 +7,8 @@
 #![cfg(feature = "sqlite")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -14,39 +16,23 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::approvals::{approvers, policy, refund};
 use holdpoint::approval::{
-    ApproversFile, Desk, Error, EventKind, Guard, Identity, ManualClock, Proposal, Resumed, Ruling,
-    State, Submitted, Verdict,
+    Desk, Error, EventKind, Guard, ManualClock, Proposal, Resumed, Ruling, State, Submitted,
+    Verdict,
 };
 use holdpoint::store::{SqliteStore, Store};
-use holdpoint::{Policy, ToolCall};
 use serde_json::json;
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("holdpoint-proc-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch(&format!("proc-{name}"))
 }
 
-fn policy() -> Arc<Policy> {
-    Arc::new(Policy::load("tests/data/approvals/refunds.gate").unwrap())
-}
-
-fn approvers() -> Arc<ApproversFile> {
-    Arc::new(ApproversFile::load("tests/data/approvals/approvers.yaml".as_ref()).unwrap())
-}
-
+/// Distinct payloads per call, so a mix-up of requests would show.
 fn proposal(call_id: &str) -> Proposal {
-    let call = ToolCall::new("refund", json!({"amount": 900, "call": call_id}))
-        .with_context(json!({"tier": "standard"}));
-    let identity = Identity {
-        user: Some("uma".into()),
-        tenant: "acme".into(),
-        agent: "bot".into(),
-        credentials_ref: None,
-    };
-    Proposal::new(call, identity, "run", call_id)
+    let mut p = refund(900, "standard", call_id);
+    p.call.args["call"] = json!(call_id);
+    p
 }
 
 /// Spawns this binary as a child doing `role` on `db`.

@@ -3,43 +3,29 @@
 #![cfg(feature = "sqlite")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use common::approvals::{approvers, policy, refund};
+
 use holdpoint::approval::{
-    ApproversFile, Desk, Error, Guard, Identity, Proposal, Resumed, Ruling, State, Submitted,
-    Verdict,
+    Desk, Error, Guard, Proposal, Resumed, Ruling, State, Submitted, Verdict,
 };
 use holdpoint::store::{SqliteStore, Store};
-use holdpoint::{Policy, ToolCall};
 use serde_json::json;
 
 fn temp_db(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("holdpoint-sqlite-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("approvals.db")
-}
-
-fn policy() -> Arc<Policy> {
-    Arc::new(Policy::load("tests/data/approvals/refunds.gate").unwrap())
+    common::scratch(&format!("sqlite-{name}")).join("approvals.db")
 }
 
 fn desk(store: Arc<SqliteStore>) -> Desk {
-    let approvers = ApproversFile::load("tests/data/approvals/approvers.yaml".as_ref()).unwrap();
-    Desk::new(store, Arc::new(approvers)).with_policy(policy())
+    Desk::new(store, approvers()).with_policy(policy())
 }
 
 fn proposal(call_id: &str) -> Proposal {
-    let call =
-        ToolCall::new("refund", json!({"amount": 900})).with_context(json!({"tier": "standard"}));
-    let identity = Identity {
-        user: Some("uma".into()),
-        tenant: "acme".into(),
-        agent: "bot".into(),
-        credentials_ref: None,
-    };
-    Proposal::new(call, identity, "run", call_id)
+    refund(900, "standard", call_id)
 }
 
 fn pending(path: &Path, call_id: &str) -> String {

@@ -3,34 +3,20 @@
 #![cfg(feature = "cli")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
 
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::{APPROVERS, POLICY};
 use serde_json::Value;
 
-const POLICY: &str = "tests/data/approvals/refunds.gate";
-const APPROVERS: &str = "tests/data/approvals/approvers.yaml";
-
 fn run(db: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_policy"))
-        .args(args)
-        .env("HOLDPOINT_DB", db)
-        .env("HOLDPOINT_APPROVERS", APPROVERS)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    if let Some(s) = stdin {
-        let _ = input.write_all(s.as_bytes());
-    }
-    drop(input);
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!err.contains("panicked"), "the binary panicked: {err}");
-    out
+    let env = [
+        ("HOLDPOINT_DB", db),
+        ("HOLDPOINT_APPROVERS", Path::new(APPROVERS)),
+    ];
+    common::run_policy(args, stdin, &env)
 }
 
 fn text(o: &Output) -> String {
@@ -46,10 +32,7 @@ fn json(o: &Output) -> Value {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("holdpoint-cliappr-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch(&format!("cliappr-{name}"))
 }
 
 const REFUND: &str = r#"{"call": {"tool": "refund", "args": {"amount": 900, "order": "o-1"},
