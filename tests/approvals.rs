@@ -54,6 +54,23 @@ fn approve(by: &str) -> Ruling {
     Ruling::new(by, Verdict::Approve)
 }
 
+fn edit(by: &str, args: serde_json::Value) -> Ruling {
+    Ruling::new(by, Verdict::Edit { args })
+}
+
+fn escalate(by: &str, to: &str) -> Ruling {
+    Ruling::new(by, Verdict::Escalate { to: to.into() })
+}
+
+fn reject(by: &str, reason: &str) -> Ruling {
+    Ruling::new(
+        by,
+        Verdict::Reject {
+            reason: reason.into(),
+        },
+    )
+}
+
 #[test]
 fn allow_and_audit_give_permits_at_once_and_audit_is_recorded() {
     let w = world();
@@ -156,54 +173,19 @@ fn refused_decisions_change_nothing() {
         (approve("support-bot"), "the agent that proposed"),
         (approve("mallory"), "may not decide"),
         (approve(""), "may not decide"),
-        (
-            Ruling::new("amir", Verdict::Escalate { to: "x".into() }),
-            "does not allow `escalate`",
-        ),
-        (
-            Ruling::new(
-                "amir",
-                Verdict::Edit {
-                    args: json!({"amount": 1}),
-                },
-            ),
-            "does not allow `edit`",
-        ),
-        (
-            Ruling::new("fiona", Verdict::Reject { reason: " ".into() }),
-            "needs a reason",
-        ),
+        (escalate("amir", "x"), "does not allow `escalate`"),
+        (edit("amir", json!({"amount": 1})), "does not allow `edit`"),
+        (reject("fiona", " "), "needs a reason"),
         (approve("fiona").for_gate("nope"), "no gate `nope`"),
-        (
-            Ruling::new(
-                "fiona",
-                Verdict::Escalate {
-                    to: "nobody".into(),
-                },
-            ),
-            "no group `nobody`",
-        ),
+        (escalate("fiona", "nobody"), "no group `nobody`"),
         (approve("fiona").for_gate("vip_customer"), "may not decide"),
         (
-            Ruling::new(
-                "fiona",
-                Verdict::Edit {
-                    args: json!({"amount": 200_000, "order": "o-17"}),
-                },
-            ),
+            edit("fiona", json!({"amount": 200_000, "order": "o-17"})),
             "denies the edited call",
         ),
+        (edit("fiona", json!([1])), "must be a JSON object"),
         (
-            Ruling::new("fiona", Verdict::Edit { args: json!([1]) }),
-            "must be a JSON object",
-        ),
-        (
-            Ruling::new(
-                "fiona",
-                Verdict::Edit {
-                    args: json!({"amount": 900, "order": "o-17"}),
-                },
-            ),
+            edit("fiona", json!({"amount": 900, "order": "o-17"})),
             "changes nothing",
         ),
     ];
@@ -287,16 +269,7 @@ fn an_edit_runs_instead_and_the_other_gates_must_approve_the_edit() {
     let edited = json!({"amount": 450, "order": "o-17"});
     let r = w
         .desk
-        .decide(
-            &id,
-            &Ruling::new(
-                "fiona",
-                Verdict::Edit {
-                    args: edited.clone(),
-                },
-            )
-            .with_note("half"),
-        )
+        .decide(&id, &edit("fiona", edited.clone()).with_note("half"))
         .unwrap();
     // amir approved 900, not 450.
     assert_eq!(r.state(), State::Pending);
@@ -338,15 +311,7 @@ fn an_edit_that_fires_a_new_gate_waits_for_it_too() {
     let id = submit_waiting(&w, refund(900, "standard", "c1"));
     let r = w
         .desk
-        .decide(
-            &id,
-            &Ruling::new(
-                "fiona",
-                Verdict::Edit {
-                    args: json!({"amount": 20_000}),
-                },
-            ),
-        )
+        .decide(&id, &edit("fiona", json!({"amount": 20_000})))
         .unwrap();
     assert_eq!(r.state(), State::Pending);
     assert_eq!(r.waiting_groups(), ["cfo"]);
@@ -363,17 +328,7 @@ fn an_edit_that_fires_a_new_gate_waits_for_it_too() {
 fn a_rejection_is_final_and_keeps_its_reason() {
     let w = world();
     let id = submit_waiting(&w, refund(900, "standard", "c1"));
-    w.desk
-        .decide(
-            &id,
-            &Ruling::new(
-                "frank",
-                Verdict::Reject {
-                    reason: "duplicate".into(),
-                },
-            ),
-        )
-        .unwrap();
+    w.desk.decide(&id, &reject("frank", "duplicate")).unwrap();
     match w.guard.resume(&id).unwrap() {
         Resumed::Rejected(r) => {
             assert_eq!((r.by.as_str(), r.reason.as_str()), ("frank", "duplicate"))
@@ -395,15 +350,7 @@ fn escalation_hands_the_gate_to_the_named_group() {
     let id = submit_waiting(&w, refund(900, "standard", "c1"));
     let r = w
         .desk
-        .decide(
-            &id,
-            &Ruling::new(
-                "fiona",
-                Verdict::Escalate {
-                    to: "finance-leads".into(),
-                },
-            ),
-        )
+        .decide(&id, &escalate("fiona", "finance-leads"))
         .unwrap();
     assert_eq!(r.state(), State::Pending);
     assert_eq!(r.waiting_groups(), ["finance-leads"]);
@@ -587,17 +534,7 @@ fn stats_count_decisions_and_flag_rubber_stamps() {
         w.desk.decide(&id, &approve("fiona")).unwrap();
     }
     let id = submit_waiting(&w, refund(900, "vip", "v"));
-    w.desk
-        .decide(
-            &id,
-            &Ruling::new(
-                "amir",
-                Verdict::Reject {
-                    reason: "no".into(),
-                },
-            ),
-        )
-        .unwrap();
+    w.desk.decide(&id, &reject("amir", "no")).unwrap();
     let stats = Stats::from_events(&w.store.events(None).unwrap());
     let big = stats.gates.iter().find(|g| g.gate == "big_refund").unwrap();
     assert_eq!((big.fired, big.approved, big.rejected), (22, 21, 0));
