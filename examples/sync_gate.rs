@@ -41,7 +41,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let desk = Desk::new(store, Arc::new(approvers));
     let person = std::thread::spawn(move || -> Result<(), Error> {
         loop {
-            if let Some(r) = desk.list(Some(State::Pending), Some("sre"))?.first() {
+            if let Some(r) = desk
+                .list(Some(State::Pending), Some("sre"))?
+                .requests
+                .first()
+            {
                 let reason = &r.checkpoint.decision.reasons[0].reason;
                 println!("approver sees: {reason} (request {})", r.id());
                 desk.decide(r.id(), &Ruling::new("priya", Verdict::Approve))?;

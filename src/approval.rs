@@ -26,7 +26,7 @@ pub use event::{ChainBreak, Event, EventKind, GENESIS, verify_chain};
 pub use request::{
     Claim, GateApproval, GateStatus, Rejection, Request, Ruling, SYSTEM, State, Status, Verdict,
 };
-pub use runtime::{Desk, Guard, Permit, Resumed, Submitted, VerifyReport, Waiting};
+pub use runtime::{Desk, Guard, Listing, Permit, Resumed, Submitted, Sweep, VerifyReport, Waiting};
 pub use stats::{GateStats, RUBBER_STAMP_MIN_DECISIONS, RUBBER_STAMP_SHARE, Stats};
 pub use time::{Clock, ManualClock, SystemClock, format_time};
 
@@ -47,9 +47,11 @@ pub enum Error {
     Foreign(String),
     /// A checkpoint written by a format this build does not know.
     #[error(
-        "checkpoint format version {found} is not known to this build (it reads version {CHECKPOINT_VERSION}); upgrade holdpoint"
+        "request `{request}`: checkpoint format version {found} is not known to this build (it reads version {CHECKPOINT_VERSION}); upgrade holdpoint"
     )]
     UnknownVersion {
+        /// The request (empty when read without a store).
+        request: String,
         /// The version found.
         found: u64,
     },
@@ -79,6 +81,15 @@ pub enum Error {
         /// Its payload digest.
         existing: String,
     },
+    /// The idempotency key is taken by a request made for another user, agent or
+    /// credentials.
+    #[error(
+        "request `{id}` already exists for this tenant, run and tool-call id, made for another user, agent or credentials"
+    )]
+    KeyTaken {
+        /// The existing request.
+        id: String,
+    },
     /// A decision or cancellation on a request that no longer waits.
     #[error("request `{id}` is {state}, not pending")]
     NotPending {
@@ -86,6 +97,18 @@ pub enum Error {
         id: String,
         /// Its state.
         state: State,
+    },
+    /// The payload changed since the approver looked at it.
+    #[error(
+        "request `{id}` changed since you looked: its payload is now {now}, not {seen}; look again (`policy approvals show`)"
+    )]
+    PayloadChanged {
+        /// The request.
+        id: String,
+        /// The digest the approver saw.
+        seen: String,
+        /// The digest now.
+        now: String,
     },
     /// This gate already approved this payload.
     #[error("gate `{gate}` of request `{id}` has already approved this payload")]
@@ -150,7 +173,7 @@ pub enum Error {
     PolicyNeeded,
     /// The policy changed since the request was made.
     #[error(
-        "the policy changed since the request was made (approved under {approved_under}, now {now}); submit the call again"
+        "the policy changed since the request was made (approved under {approved_under}, now {now}); submit the call again with a new tool-call id"
     )]
     PolicyChanged {
         /// The hash the request was made under.
@@ -175,7 +198,7 @@ pub enum Error {
         state: State,
     },
     /// Reporting on a claim one does not hold.
-    #[error("the permit does not hold the claim on request `{0}`")]
+    #[error("the claim token does not match the claim on request `{0}`")]
     NotYourClaim(String),
     /// Reporting after the lease ran out.
     #[error(

@@ -3,6 +3,22 @@
 //! Exit codes: 0 success, 1 findings or a failed decision input, 2 usage or I/O problem;
 //! for approvals also 3 (the call waits) and 4 (the call must not run).
 
+/// `println!` that stops quietly when standard output is closed (`policy ... | head`).
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
+/// `print!` that stops quietly when standard output is closed.
+macro_rules! say_raw {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
 mod approvals;
 mod check;
 mod diff;

@@ -30,8 +30,18 @@ pub trait Store: Send + Sync {
     /// change returns. With no events, nothing is written.
     fn update(&self, id: &str, change: Change<'_>) -> Result<Request, Error>;
 
-    /// Requests, oldest first, optionally only those in one state.
-    fn list(&self, state: Option<State>) -> Result<Vec<Request>, Error>;
+    /// Ids of requests, oldest first, optionally only those in one state.
+    fn ids(&self, state: Option<State>) -> Result<Vec<String>, Error>;
+
+    /// Requests, oldest first, optionally only those in one state. Fails on the first
+    /// request that does not read; [`crate::approval::Desk::list`] skips and names them.
+    fn list(&self, state: Option<State>) -> Result<Vec<Request>, Error> {
+        let mut out = Vec::new();
+        for id in self.ids(state)? {
+            out.extend(self.get(&id)?);
+        }
+        Ok(out)
+    }
 
     /// Ids of requests with something due by `now` (an SLA or a lease ending).
     fn due(&self, now: i64) -> Result<Vec<String>, Error>;
@@ -125,7 +135,7 @@ impl Store for MemoryStore {
         Ok(r)
     }
 
-    fn list(&self, state: Option<State>) -> Result<Vec<Request>, Error> {
+    fn ids(&self, state: Option<State>) -> Result<Vec<String>, Error> {
         let m = self.lock()?;
         let mut all: Vec<&(u64, Request)> = m
             .requests
@@ -133,7 +143,7 @@ impl Store for MemoryStore {
             .filter(|(_, r)| state.is_none_or(|s| r.state() == s))
             .collect();
         all.sort_by_key(|(o, _)| *o);
-        Ok(all.into_iter().map(|(_, r)| r.clone()).collect())
+        Ok(all.into_iter().map(|(_, r)| r.id().to_string()).collect())
     }
 
     fn due(&self, now: i64) -> Result<Vec<String>, Error> {
@@ -159,9 +169,14 @@ impl Store for MemoryStore {
     }
 }
 
-/// The idempotency rule shared by stores: the same key with the same payload is the same
-/// request; with another payload it is refused.
+/// The idempotency rule shared by stores: the same key with the same payload (for the same
+/// identity) is the same request; with another payload or identity it is refused.
 pub fn same_payload(existing: &Request, new: &Request) -> Result<Request, Error> {
+    if existing.checkpoint.identity != new.checkpoint.identity {
+        return Err(Error::KeyTaken {
+            id: existing.id().to_string(),
+        });
+    }
     if existing.checkpoint.payload_digest == new.checkpoint.payload_digest {
         Ok(existing.clone())
     } else {

@@ -378,9 +378,9 @@ fn timeouts_escalate_once_then_reject_and_never_approve() {
     let w = world();
     let id = submit_waiting(&w, refund(900, "standard", "c1"));
     w.clock.advance(59 * MINUTE);
-    assert!(w.desk.expire().unwrap().is_empty());
+    assert!(w.desk.expire().unwrap().events.is_empty());
     w.clock.advance(MINUTE);
-    let events = w.desk.expire().unwrap();
+    let events = w.desk.expire().unwrap().events;
     assert_eq!(events[0].kind, EventKind::Expired);
     assert_eq!(events[0].to, Some(State::Escalated));
     let r = w.desk.request(&id).unwrap();
@@ -426,7 +426,7 @@ fn a_claim_whose_lease_runs_out_is_outcome_unknown_never_run_again() {
         panic!()
     };
     w.clock.advance(6 * MINUTE);
-    let events = w.desk.expire().unwrap();
+    let events = w.desk.expire().unwrap().events;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].kind, EventKind::OutcomeUnknown);
     assert!(matches!(
@@ -476,6 +476,7 @@ fn wait_blocks_until_an_approver_decides_in_another_thread() {
             if let Some(r) = desk
                 .list(Some(State::Pending), Some("finance"))
                 .unwrap()
+                .requests
                 .first()
             {
                 desk.decide(r.id(), &approve("fiona")).unwrap();
@@ -708,4 +709,92 @@ mod property {
             prop_assert!(w.desk.verify().unwrap().is_ok());
         }
     }
+}
+
+#[test]
+fn a_decision_on_a_payload_that_changed_since_is_refused() {
+    let w = world();
+    let id = submit_waiting(&w, refund(900, "vip", "c1"));
+    let seen = w.desk.request(&id).unwrap().status.payload_digest;
+    w.desk
+        .decide(
+            &id,
+            &edit("fiona", json!({"amount": 9_000, "order": "o-17"})),
+        )
+        .unwrap();
+    let before = w.store.events(None).unwrap();
+    let err = w
+        .desk
+        .decide(&id, &approve("amir").having_seen(seen))
+        .unwrap_err();
+    assert!(matches!(err, Error::PayloadChanged { .. }), "{err}");
+    assert_eq!(w.store.events(None).unwrap(), before);
+    let now = w.desk.request(&id).unwrap().status.payload_digest;
+    let r = w
+        .desk
+        .decide(&id, &approve("amir").having_seen(now))
+        .unwrap();
+    assert_eq!(r.state(), State::ApprovedWithEdits);
+}
+
+#[test]
+fn a_report_after_the_lease_is_refused_even_before_any_sweep() {
+    let w = world();
+    let id = submit_waiting(&w, refund(900, "standard", "c1"));
+    w.desk.decide(&id, &approve("fiona")).unwrap();
+    let Resumed::Permit(p) = w.guard.resume(&id).unwrap() else {
+        panic!()
+    };
+    w.clock.advance(5 * MINUTE);
+    let err = w.guard.finish(p, Ok(json!(1))).unwrap_err();
+    assert!(matches!(err, Error::LeaseExpired(_)), "{err}");
+    assert_eq!(w.desk.request(&id).unwrap().state(), State::Executing);
+    w.desk.expire().unwrap();
+    assert_eq!(w.desk.request(&id).unwrap().state(), State::OutcomeUnknown);
+}
+
+#[test]
+fn the_same_key_for_another_user_or_padded_names_are_refused() {
+    let w = world();
+    submit_waiting(&w, refund(900, "standard", "c1"));
+    let mut other = refund(900, "standard", "c1");
+    other.identity.user = Some("bob".into());
+    let err = w.guard.submit(other).unwrap_err();
+    assert!(matches!(err, Error::KeyTaken { .. }), "{err}");
+    let mut padded = refund(900, "standard", "c2");
+    padded.identity.user = Some("uma ".into());
+    let err = w.guard.submit(padded).unwrap_err();
+    assert!(
+        err.to_string().contains("leading or trailing spaces"),
+        "{err}"
+    );
+}
+
+#[test]
+fn stats_count_a_gates_last_decision_and_gates_an_edit_adds() {
+    let w = world();
+    let id = submit_waiting(&w, refund(900, "vip", "c1"));
+    w.desk.decide(&id, &approve("amir")).unwrap();
+    w.desk
+        .decide(
+            &id,
+            &edit("fiona", json!({"amount": 20_000, "order": "o-17"})),
+        )
+        .unwrap();
+    w.desk.decide(&id, &approve("amir")).unwrap();
+    w.desk.decide(&id, &approve("carla")).unwrap();
+    let stats = Stats::from_events(&w.store.events(None).unwrap());
+    let get = |n: &str| stats.gates.iter().find(|g| g.gate == n).unwrap().clone();
+    assert_eq!(
+        (get("vip_customer").fired, get("vip_customer").approved),
+        (1, 1)
+    );
+    assert_eq!(get("big_refund").approved_with_edits, 1);
+    assert_eq!(
+        (
+            get("very_big_refund").fired,
+            get("very_big_refund").approved
+        ),
+        (1, 1)
+    );
 }

@@ -131,7 +131,11 @@ fn a_checkpoint_of_an_unknown_version_is_refused_and_nothing_changes() {
     );
     let store = Arc::new(SqliteStore::open(&db).unwrap());
     let err = store.get(&id).unwrap_err();
-    assert!(matches!(err, Error::UnknownVersion { found: 7 }), "{err}");
+    assert!(
+        matches!(err, Error::UnknownVersion { found: 7, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains(&id), "{err}");
     let err = desk(store.clone())
         .decide(&id, &Ruling::new("fiona", Verdict::Approve))
         .unwrap_err();
@@ -204,6 +208,61 @@ fn verify_reports_a_changed_event_and_a_changed_checkpoint() {
         .unwrap();
     assert!(
         report.breaks.iter().any(|b| b.problem.contains("missing")),
+        "{report:?}"
+    );
+}
+
+#[test]
+fn floats_survive_the_store_and_keep_their_digest() {
+    let db = temp_db("floats");
+    let store = Arc::new(SqliteStore::open(&db).unwrap());
+    let mut p = proposal("c1");
+    p.call.args["rate"] = json!(0.09144338512092887);
+    let guard = Guard::new(policy(), store.clone());
+    let Submitted::Waiting(w) = guard.submit(p).unwrap() else {
+        panic!()
+    };
+    desk(store.clone())
+        .decide(&w.id, &Ruling::new("fiona", Verdict::Approve))
+        .unwrap();
+    let Resumed::Permit(permit) = guard.resume(&w.id).unwrap() else {
+        panic!()
+    };
+    assert_eq!(permit.args()["rate"], json!(0.09144338512092887));
+    assert_eq!(permit.digest(), permit.payload().digest());
+    guard
+        .finish(permit, Ok(json!({"rate": 0.30000000000000004})))
+        .unwrap();
+    let report = desk(Arc::new(SqliteStore::open(&db).unwrap()))
+        .verify()
+        .unwrap();
+    assert!(report.is_ok(), "{report:?}");
+}
+
+#[test]
+fn one_damaged_request_does_not_stop_listing_sweeping_or_verifying_the_others() {
+    let db = temp_db("one-bad");
+    let bad = pending(&db, "c1");
+    let good = pending(&db, "c2");
+    sql(
+        &db,
+        &format!("UPDATE requests SET status = 'oops', due_at = 0 WHERE id = '{bad}';"),
+    );
+    sql(
+        &db,
+        &format!("UPDATE requests SET due_at = 0 WHERE id = '{good}';"),
+    );
+    let store = Arc::new(SqliteStore::open(&db).unwrap());
+    let d = desk(store.clone());
+    let listing = d.list(None, None).unwrap();
+    assert_eq!(listing.requests.len(), 1);
+    assert_eq!(listing.unreadable[0].0, bad);
+    let sweep = d.expire().unwrap();
+    assert_eq!(sweep.failures.len(), 1);
+    assert_eq!(sweep.failures[0].0, bad);
+    let report = d.verify().unwrap();
+    assert!(
+        report.problems.iter().any(|p| p.contains(&bad)),
         "{report:?}"
     );
 }

@@ -225,8 +225,23 @@ fn refused_decisions_say_why_and_change_nothing() {
                 "--approvers",
                 "/nonexistent.yaml",
             ],
-            1,
+            2,
             "/nonexistent.yaml",
+        ),
+        (
+            vec!["edit", "--as", "fiona", "--patch", "/nonexistent.json"],
+            2,
+            "cannot read `/nonexistent.json`",
+        ),
+        (
+            vec!["reject", "--as", "fiona", "--reason", " "],
+            2,
+            "needs a reason",
+        ),
+        (
+            vec!["approve", "--as", "fiona", "--digest", "sha256:00"],
+            1,
+            "changed since you looked",
         ),
     ] {
         let mut all = vec!["approvals", "decide", &id];
@@ -344,4 +359,82 @@ fn show_puts_what_the_gate_says_to_review_first() {
     assert!(shown[review..].contains("\"to\": \"pro-2025\""), "{shown}");
     let o = run(&db, &["approvals", "show", &id, "--format", "yaml"], None);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+#[test]
+fn guarding_again_tells_the_request_state_and_never_reruns_a_refused_call() {
+    let d = scratch("again");
+    let db = d.join("a.db");
+    let id = json(&guard(&db, REFUND))["request"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let o = run(
+        &db,
+        &[
+            "approvals",
+            "decide",
+            &id,
+            "reject",
+            "--as",
+            "fiona",
+            "--reason",
+            "dup",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = guard(&db, REFUND);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert_eq!(json(&o)["state"], "rejected");
+    let o = run(&db, &["approvals", "wait", &id], None);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+}
+
+#[test]
+fn flags_fill_in_a_partial_identity_and_bad_durations_are_usage_errors() {
+    let d = scratch("flags");
+    let db = d.join("a.db");
+    let call = r#"{"call": {"tool": "refund", "args": {"amount": 900}, "context": {"tier": "standard"}},
+                   "identity": {"agent": "bot"}, "run_id": "r", "tool_call_id": "c"}"#;
+    let o = run(
+        &db,
+        &[
+            "guard", POLICY, "--call", "-", "--tenant", "acme", "--user", "uma",
+        ],
+        Some(call),
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let id = json(&o)["request"].as_str().unwrap().to_string();
+    let shown = text(&run(&db, &["approvals", "show", &id], None));
+    assert!(
+        shown.contains("user uma · tenant acme · agent bot"),
+        "{shown}"
+    );
+    for args in [
+        vec!["approvals", "wait", id.as_str(), "--timeout", ""],
+        vec!["approvals", "wait", id.as_str(), "--timeout", "1.5m"],
+        vec!["approvals", "claim", id.as_str(), "--lease", "0"],
+    ] {
+        let o = run(&db, &args, None);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+    }
+    let o = run(
+        &db,
+        &[
+            "guard",
+            POLICY,
+            "--call",
+            "-",
+            "--inputs",
+            "/nonexistent.json",
+        ],
+        Some(call),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("cannot read `/nonexistent.json`"),
+        "{}",
+        text(&o)
+    );
 }

@@ -170,7 +170,13 @@ impl Checkpoint {
             .map_err(|e| super::Error::Corrupt(format!("checkpoint is not JSON: {e}")))?;
         match v.version.as_ref().and_then(Value::as_u64) {
             Some(n) if n == u64::from(CHECKPOINT_VERSION) => {}
-            Some(n) => return Err(super::Error::UnknownVersion { found: n }),
+            Some(n) => {
+                let request = serde_json::from_str::<Value>(text)
+                    .ok()
+                    .and_then(|v| v.get("request_id")?.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                return Err(super::Error::UnknownVersion { request, found: n });
+            }
             None => {
                 return Err(super::Error::Corrupt(
                     "checkpoint has no numeric `version`".into(),

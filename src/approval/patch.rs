@@ -5,10 +5,10 @@ use serde_json::{Map, Value, json};
 
 /// Why a JSON Patch could not be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("JSON Patch operation {index}: {message}")]
+#[error("{}{message}", index.map(|i| format!("JSON Patch operation {i}: ")).unwrap_or_default())]
 pub struct PatchError {
-    /// The 0-based index of the failing operation.
-    pub index: usize,
+    /// The 0-based index of the failing operation (none when the patch is not a list).
+    pub index: Option<usize>,
     /// What is wrong.
     pub message: String,
 }
@@ -74,12 +74,15 @@ fn escape(key: &str) -> String {
 /// untouched and names its index.
 pub fn apply(doc: &Value, patch: &Value) -> Result<Value, PatchError> {
     let ops = patch.as_array().ok_or(PatchError {
-        index: 0,
+        index: None,
         message: "a JSON Patch is a JSON array of operations".into(),
     })?;
     let mut out = doc.clone();
     for (index, op) in ops.iter().enumerate() {
-        apply_one(&mut out, op).map_err(|message| PatchError { index, message })?;
+        apply_one(&mut out, op).map_err(|message| PatchError {
+            index: Some(index),
+            message,
+        })?;
     }
     Ok(out)
 }

@@ -250,6 +250,9 @@ pub struct Ruling {
     /// Decide for this gate only (by rule name); otherwise for every waiting gate the
     /// approver may decide.
     pub gate: Option<String>,
+    /// The payload digest the approver saw. When given, the decision is refused if the
+    /// payload changed since (another gate's approver edited it).
+    pub seen: Option<String>,
 }
 
 impl Ruling {
@@ -260,7 +263,14 @@ impl Ruling {
             verdict,
             note: None,
             gate: None,
+            seen: None,
         }
+    }
+
+    /// Binds the ruling to the payload digest the approver saw.
+    pub fn having_seen(mut self, digest: impl Into<String>) -> Ruling {
+        self.seen = Some(digest.into());
+        self
     }
 
     /// Adds a note.
@@ -394,6 +404,15 @@ impl Request {
             });
         }
         let digest = self.status.payload_digest.clone();
+        if let Some(seen) = &ruling.seen
+            && *seen != digest
+        {
+            return Err(Error::PayloadChanged {
+                id: self.id().to_string(),
+                seen: seen.clone(),
+                now: digest,
+            });
+        }
         let eligible = |g: &GateStatus| {
             if g.groups.is_empty() {
                 approvers.is_approver(actor)
@@ -511,12 +530,14 @@ impl Request {
                     ));
                 }
                 let fired = reevaluate(&edited)?;
+                let mut added = Vec::new();
                 let step = patch::diff(&self.status.payload.args, &edited.args);
                 self.status.patch = Some(patch::diff(&self.checkpoint.payload.args, &edited.args));
                 self.status.payload = edited;
                 self.status.payload_digest = new_digest.clone();
                 for g in fired {
                     if !self.status.gates.iter().any(|h| h.rule == g.rule) {
+                        added.push(g.rule.clone());
                         self.status.gates.push(g);
                     }
                 }
@@ -533,7 +554,7 @@ impl Request {
                             .gate(&g.rule)
                             .digests(&digest, &new_digest)
                             .reason(note)
-                            .data(json!({"patch": step})),
+                            .data(json!({"patch": step, "added_gates": added})),
                     );
                 }
             }
@@ -739,9 +760,10 @@ impl Request {
             return Err(Error::NotYourClaim(self.id().to_string()));
         };
         let holder = claim.holder.clone();
+        let lease_over = claim.lease_until <= now;
         match self.status.state {
-            State::Executing => {}
-            State::OutcomeUnknown => {
+            State::Executing if !lease_over => {}
+            State::Executing | State::OutcomeUnknown => {
                 return Err(Error::LeaseExpired(self.id().to_string()));
             }
             state => {

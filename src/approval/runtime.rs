@@ -92,6 +92,9 @@ pub struct Waiting {
     pub id: String,
     /// Whether this call created it (false: the same proposal was submitted before).
     pub created: bool,
+    /// Its state: `pending` for a new request; a resubmitted one may be further along
+    /// (approved, rejected, executed ...): `resume` it to find out what to do.
+    pub state: State,
     /// The groups that may decide.
     pub groups: Vec<String>,
     /// The earliest SLA end, if any (milliseconds since the Unix epoch).
@@ -119,6 +122,7 @@ fn waiting(r: &Request, created: bool) -> Waiting {
     Waiting {
         id: r.id().to_string(),
         created,
+        state: r.state(),
         groups: r.waiting_groups(),
         due_at: r.due_at(),
     }
@@ -343,7 +347,7 @@ impl Guard {
             }
             let mut nap = left.map_or(self.poll, |l| l.min(self.poll));
             if let Some(due) = w.due_at {
-                let until_due = u64::try_from(due - self.clock.now_ms()).unwrap_or(0);
+                let until_due = u64::try_from(due.saturating_sub(self.clock.now_ms())).unwrap_or(0);
                 nap = nap.min(Duration::from_millis(until_due.max(1)));
             }
             std::thread::sleep(nap);
@@ -402,20 +406,48 @@ fn rejection(r: &Request) -> Rejection {
 }
 
 fn validate(p: &Proposal) -> Result<(), Error> {
-    for (name, v) in [
-        ("identity.tenant", &p.identity.tenant),
-        ("identity.agent", &p.identity.agent),
-        ("run_id", &p.run_id),
-        ("tool_call_id", &p.tool_call_id),
-    ] {
+    let user = p.identity.user.as_ref();
+    let fields = [
+        ("identity.tenant", Some(&p.identity.tenant)),
+        ("identity.agent", Some(&p.identity.agent)),
+        ("identity.user", user),
+        ("run_id", Some(&p.run_id)),
+        ("tool_call_id", Some(&p.tool_call_id)),
+    ];
+    for (name, v) in fields {
+        let Some(v) = v else { continue };
         if v.trim().is_empty() {
             return Err(Error::BadProposal(format!("`{name}` is empty")));
+        }
+        // Identities are compared exactly: a padded name could slip past "not the user".
+        if v.trim() != v {
+            return Err(Error::BadProposal(format!(
+                "`{name}` has leading or trailing spaces: `{v}`"
+            )));
         }
     }
     if p.call.tool.is_empty() {
         return Err(Error::BadProposal("the call names no tool".into()));
     }
     Ok(())
+}
+
+/// Requests as [`Desk::list`] found them.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// The requests that read, oldest first.
+    pub requests: Vec<Request>,
+    /// Ids of requests that did not read, with why.
+    pub unreadable: Vec<(String, Error)>,
+}
+
+/// What [`Desk::expire`] did.
+#[derive(Debug, Default)]
+pub struct Sweep {
+    /// The events written.
+    pub events: Vec<Event>,
+    /// Requests that could not be swept, with why.
+    pub failures: Vec<(String, Error)>,
 }
 
 /// What `verify` found.
@@ -491,13 +523,22 @@ impl Desk {
             .ok_or_else(|| Error::NotFound(id.to_string()))
     }
 
-    /// Requests, optionally in one state and waiting for one group.
-    pub fn list(&self, state: Option<State>, group: Option<&str>) -> Result<Vec<Request>, Error> {
-        let mut all = self.store.list(state)?;
-        if let Some(g) = group {
-            all.retain(|r| r.waiting_groups().iter().any(|w| w == g));
+    /// Requests, oldest first, optionally in one state and waiting for one group. A request
+    /// that does not read is skipped and named in [`Listing::unreadable`].
+    pub fn list(&self, state: Option<State>, group: Option<&str>) -> Result<Listing, Error> {
+        let mut listing = Listing::default();
+        for id in self.store.ids(state)? {
+            match self.store.get(&id) {
+                Ok(Some(r)) => {
+                    if group.is_none_or(|g| r.waiting_groups().iter().any(|w| w == g)) {
+                        listing.requests.push(r);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => listing.unreadable.push((id, e)),
+            }
         }
-        Ok(all)
+        Ok(listing)
     }
 
     /// Applies an approver's ruling. What is due (an SLA that ran out) is applied first,
@@ -542,17 +583,34 @@ impl Desk {
         })
     }
 
-    /// Applies every SLA and lease that ran out by now; returns the events written.
-    pub fn expire(&self) -> Result<Vec<Event>, Error> {
+    /// Applies every SLA and lease that ran out by now. A request that cannot be read or
+    /// written is skipped and named; the others are still swept.
+    pub fn expire(&self) -> Result<Sweep, Error> {
         let now = self.clock.now_ms();
-        let mut events = Vec::new();
+        let mut sweep = Sweep::default();
         for id in self.store.due(now)? {
-            let before = self.store.events(Some(&id))?.len();
-            expire_one(&*self.store, &id, now)?;
-            let after = self.store.events(Some(&id))?;
-            events.extend(after.into_iter().skip(before));
+            match self.expire_at(&id, now) {
+                Ok(events) => sweep.events.extend(events),
+                Err(e) => sweep.failures.push((id, e)),
+            }
         }
-        Ok(events)
+        Ok(sweep)
+    }
+
+    /// Applies what ran out by now on one request; returns the events written.
+    pub fn expire_request(&self, id: &str) -> Result<Vec<Event>, Error> {
+        self.expire_at(id, self.clock.now_ms())
+    }
+
+    fn expire_at(&self, id: &str, now: i64) -> Result<Vec<Event>, Error> {
+        let before = self.store.events(Some(id))?.len();
+        expire_one(&*self.store, id, now)?;
+        Ok(self
+            .store
+            .events(Some(id))?
+            .into_iter()
+            .skip(before)
+            .collect())
     }
 
     /// Checks the audit log's hash chain, that each checkpoint is the one its `created`
@@ -560,9 +618,22 @@ impl Desk {
     /// storage's own integrity.
     pub fn verify(&self) -> Result<VerifyReport, Error> {
         let mut problems = self.store.integrity()?;
-        let events = self.store.events(None)?;
+        let events = match self.store.events(None) {
+            Ok(e) => e,
+            Err(e) => {
+                problems.push(format!("the audit log does not read: {e}"));
+                Vec::new()
+            }
+        };
         let breaks = verify_chain(&events);
-        let requests = self.store.list(None)?;
+        let mut requests = Vec::new();
+        for id in self.store.ids(None)? {
+            match self.store.get(&id) {
+                Ok(Some(r)) => requests.push(r),
+                Ok(None) => {}
+                Err(e) => problems.push(format!("request `{id}` does not read: {e}")),
+            }
+        }
         for r in &requests {
             let mine: Vec<&Event> = events
                 .iter()
@@ -596,6 +667,24 @@ impl Desk {
                     "request `{}`: its payload is not the one its events recorded",
                     r.id()
                 ));
+            }
+            for g in &r.status.gates {
+                let Some(a) = &g.approval else { continue };
+                let recorded = mine.iter().any(|e| {
+                    matches!(e.kind, EventKind::Approved | EventKind::Edited)
+                        && e.gate.as_deref() == Some(g.rule.as_str())
+                        && e.actor == a.by
+                        && e.at == a.at
+                        && e.digest_after.as_deref() == Some(a.digest.as_str())
+                });
+                if !recorded {
+                    problems.push(format!(
+                        "request `{}`: the approval of gate `{}` by `{}` has no event",
+                        r.id(),
+                        g.rule,
+                        a.by
+                    ));
+                }
             }
             if r.status.payload.digest() != r.status.payload_digest {
                 problems.push(format!(

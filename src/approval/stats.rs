@@ -58,11 +58,16 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// Computes the numbers from an audit log.
+    /// Computes the numbers from an audit log. A gate that decided a request more than
+    /// once (it approved, then approved an edit) counts its last decision.
     pub fn from_events(events: &[Event]) -> Stats {
         let mut created: HashMap<&str, i64> = HashMap::new();
         let mut gates: BTreeMap<String, (GateStats, Vec<i64>)> = BTreeMap::new();
-        let entry = |gates: &mut BTreeMap<String, (GateStats, Vec<i64>)>, name: &str| {
+        let mut last: BTreeMap<(&str, &str), (EventKind, i64)> = BTreeMap::new();
+        fn entry<'a>(
+            gates: &'a mut BTreeMap<String, (GateStats, Vec<i64>)>,
+            name: &str,
+        ) -> &'a mut (GateStats, Vec<i64>) {
             gates.entry(name.to_string()).or_insert_with(|| {
                 (
                     GateStats {
@@ -79,41 +84,52 @@ impl Stats {
                     },
                     Vec::new(),
                 )
-            });
+            })
+        }
+        let names = |e: &Event, key: &str| -> Vec<String> {
+            e.data
+                .get(key)
+                .and_then(|g| g.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|n| n.as_str().map(str::to_string))
+                .collect()
         };
         for e in events {
             let request = e.request_id.as_deref().unwrap_or("");
-            if e.kind == EventKind::Created {
-                created.insert(request, e.at);
-                let names = e.data.get("gates").and_then(|g| g.as_array());
-                for name in names.into_iter().flatten().filter_map(|n| n.as_str()) {
-                    entry(&mut gates, name);
-                    if let Some((g, _)) = gates.get_mut(name) {
-                        g.fired += 1;
-                    }
+            let fired = match e.kind {
+                EventKind::Created => {
+                    created.insert(request, e.at);
+                    names(e, "gates")
                 }
-                continue;
+                EventKind::Edited => names(e, "added_gates"),
+                _ => Vec::new(),
+            };
+            for name in fired {
+                entry(&mut gates, &name).0.fired += 1;
             }
             let Some(name) = e.gate.as_deref() else {
                 continue;
             };
-            entry(&mut gates, name);
-            let Some((g, times)) = gates.get_mut(name) else {
-                continue;
-            };
-            let counter = match e.kind {
-                EventKind::Approved => &mut g.approved,
-                EventKind::Edited => &mut g.approved_with_edits,
-                EventKind::Rejected => &mut g.rejected,
-                EventKind::Escalated => &mut g.escalated,
-                EventKind::Expired => &mut g.expired,
-                _ => continue,
-            };
-            *counter += 1;
-            if e.kind != EventKind::Expired
-                && let Some(start) = created.get(request)
-            {
-                times.push(e.at - start);
+            let g = &mut entry(&mut gates, name).0;
+            match e.kind {
+                EventKind::Approved | EventKind::Edited | EventKind::Rejected => {
+                    last.insert((request, name), (e.kind, e.at));
+                }
+                EventKind::Escalated => g.escalated += 1,
+                EventKind::Expired => g.expired += 1,
+                _ => {}
+            }
+        }
+        for ((request, name), (kind, at)) in last {
+            let (g, times) = entry(&mut gates, name);
+            match kind {
+                EventKind::Approved => g.approved += 1,
+                EventKind::Edited => g.approved_with_edits += 1,
+                _ => g.rejected += 1,
+            }
+            if let Some(start) = created.get(request) {
+                times.push(at.saturating_sub(*start));
             }
         }
         let gates = gates

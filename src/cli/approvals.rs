@@ -8,7 +8,6 @@ use std::time::Duration;
 use clap::Subcommand;
 use serde_json::{Value, json};
 
-use super::guard::read_json;
 use super::{FAILED, Format, OK, REFUSED, USAGE, WAITING, load_policy};
 use crate::approval::{
     ApproversFile, Desk, Error, Event, Guard, Request, Resumed, Ruling, State, Verdict,
@@ -128,6 +127,10 @@ struct DecideArgs {
     /// The policy, to decide an edited call again (default: the path the checkpoint records).
     #[arg(long)]
     policy: Option<PathBuf>,
+    /// The payload digest you reviewed (`show` prints it): the decision is refused if the
+    /// call was edited since. Without it, the digest read when the command starts is used.
+    #[arg(long, value_name = "DIGEST")]
+    digest: Option<String>,
 }
 
 pub(super) fn run(args: Args) -> i32 {
@@ -180,7 +183,8 @@ pub(super) fn approval_error(e: &Error) -> i32 {
         | Error::Corrupt(_)
         | Error::Foreign(_)
         | Error::NewerSchema { .. }
-        | Error::UnknownVersion { .. } => USAGE,
+        | Error::UnknownVersion { .. }
+        | Error::ReasonRequired => USAGE,
         _ => FAILED,
     }
 }
@@ -188,31 +192,65 @@ pub(super) fn approval_error(e: &Error) -> i32 {
 /// Pretty JSON to standard output.
 pub(super) fn print_json(v: &Value) {
     match serde_json::to_string_pretty(v) {
-        Ok(s) => println!("{s}"),
+        Ok(s) => say!("{s}"),
         Err(e) => eprintln!("error: {e}"),
     }
 }
 
-/// `90s`, `5m`, `2h`, `1d`, or bare seconds; the empty string means no limit.
-pub(super) fn parse_duration(text: &str) -> Result<Option<Duration>, String> {
+/// `90s`, `5m`, `2h`, `1d`, or bare seconds.
+pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
-    if t.is_empty() {
-        return Ok(None);
-    }
     let (num, unit) = t
         .find(|c: char| !c.is_ascii_digit())
         .map_or((t, "s"), |i| t.split_at(i));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration (try `30s`, `5m`, `2h`, `1d`)"))?;
     let mult = match unit {
         "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
-        _ => return Err(format!("`{text}`: the unit must be s, m, h or d")),
+        _ if unit.starts_with('.') || unit.starts_with(',') => {
+            return Err(format!(
+                "`{text}`: use a whole number (`90s` for a minute and a half)"
+            ));
+        }
+        _ => {
+            return Err(format!(
+                "`{text}` is not a duration (try `30s`, `5m`, `2h`, `1d`)"
+            ));
+        }
     };
-    Ok(Some(Duration::from_secs(n.saturating_mul(mult))))
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (try `30s`, `5m`, `2h`, `1d`)"))?;
+    Ok(Duration::from_secs(n.saturating_mul(mult)))
+}
+
+/// A claim's lease: a duration above zero. Prints the problem and gives the exit code.
+pub(super) fn parse_lease(text: &str) -> Result<Duration, i32> {
+    match parse_duration(text) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => {
+            eprintln!("error: --lease `{text}`: a lease must be longer than zero");
+            Err(USAGE)
+        }
+        Err(e) => {
+            eprintln!("error: --lease: {e}");
+            Err(USAGE)
+        }
+    }
+}
+
+/// Reads a JSON file; a file that cannot be read is a usage problem (2), one that is not
+/// JSON a failed input (1). Prints the problem.
+pub(super) fn read_json(path: &Path) -> Result<Value, i32> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        eprintln!("error: cannot read `{}`: {e}", path.display());
+        USAGE
+    })?;
+    serde_json::from_str(&text).map_err(|e| {
+        eprintln!("error: `{}` is not valid JSON: {e}", path.display());
+        FAILED
+    })
 }
 
 /// The JSON of what resuming gave.
@@ -251,25 +289,38 @@ fn list(store: Arc<SqliteStore>, state: Option<&str>, group: Option<&str>, forma
         }
     };
     let desk = Desk::new(store, Arc::new(ApproversFile::default()));
-    let requests = match desk.list(state, group) {
+    let listing = match desk.list(state, group) {
         Ok(r) => r,
         Err(e) => return approval_error(&e),
     };
+    for (id, e) in &listing.unreadable {
+        eprintln!("error: request `{id}` is skipped: {e}");
+    }
+    let code = if listing.unreadable.is_empty() {
+        OK
+    } else {
+        FAILED
+    };
+    let requests = listing.requests;
     if format == Format::Json {
         let rows: Vec<Value> = requests.iter().map(summary).collect();
         print_json(&Value::Array(rows));
-        return OK;
+        return code;
     }
     if requests.is_empty() {
-        println!("no requests");
-        return OK;
+        say!("no requests");
+        return code;
     }
-    println!(
+    say!(
         "{:<24}  {:<19}  {:<24}  {:<24}  {:<24}  due",
-        "id", "state", "created", "tool", "waiting for"
+        "id",
+        "state",
+        "created",
+        "tool",
+        "waiting for"
     );
     for r in &requests {
-        println!(
+        say!(
             "{:<24}  {:<19}  {:<24}  {:<24}  {:<24}  {}",
             r.id(),
             r.state().as_str(),
@@ -279,7 +330,7 @@ fn list(store: Arc<SqliteStore>, state: Option<&str>, group: Option<&str>, forma
             r.due_at().map(format_time).unwrap_or_default()
         );
     }
-    OK
+    code
 }
 
 fn summary(r: &Request) -> Value {
@@ -310,7 +361,7 @@ fn show(store: Arc<SqliteStore>, id: &str, format: Format) -> i32 {
         print_json(&json!({"request": request, "events": events}));
         return OK;
     }
-    print!("{}", render(&request, &events));
+    say_raw!("{}", render(&request, &events));
     OK
 }
 
@@ -330,6 +381,7 @@ fn render(r: &Request, events: &[Event]) -> String {
     let id = &c.identity;
     let _ = writeln!(out, "request   {}", r.id());
     let _ = writeln!(out, "state     {}", r.state());
+    let _ = writeln!(out, "digest    {}", r.status.payload_digest);
     let _ = writeln!(out, "tool      {}", r.status.payload.tool);
     let _ = writeln!(
         out,
@@ -432,9 +484,22 @@ fn render(r: &Request, events: &[Event]) -> String {
             .as_deref()
             .map(|r| format!(": {r}"))
             .unwrap_or_default();
+        let added: Vec<&str> = e
+            .data
+            .get("added_gates")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let added = if added.is_empty() {
+            String::new()
+        } else {
+            format!(" (the edit adds gates: {})", added.join(", "))
+        };
         let _ = writeln!(
             out,
-            "  {:>4}  {}  {:<16} by {}{gate}{transition}{reason}",
+            "  {:>4}  {}  {:<16} by {}{gate}{transition}{reason}{added}",
             e.seq,
             format_time(e.at),
             e.kind.as_str(),
@@ -504,7 +569,13 @@ fn decide(store: Arc<SqliteStore>, a: DecideArgs) -> i32 {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {e}");
-            return FAILED;
+            // A file that cannot be read is a usage problem; one that does not parse, a
+            // failed input.
+            return if approvers_path.is_file() {
+                FAILED
+            } else {
+                USAGE
+            };
         }
     };
     let verdict = match a.decision.as_str() {
@@ -517,24 +588,37 @@ fn decide(store: Arc<SqliteStore>, a: DecideArgs) -> i32 {
             }
         },
         "edit" => {
-            let args = match (&a.args, &a.patch) {
-                (Some(file), _) => read_json(file),
-                (None, Some(file)) => read_json(file).and_then(|p| {
-                    patch::apply(&request.status.payload.args, &p)
-                        .map_err(|e| format!("`{}`: {e}", file.display()))
-                }),
+            let (file, args) = match (&a.args, &a.patch) {
+                (Some(file), _) => match read_json(file) {
+                    Ok(v) => (file, v),
+                    Err(code) => return code,
+                },
+                (None, Some(file)) => {
+                    let p = match read_json(file) {
+                        Ok(p) => p,
+                        Err(code) => return code,
+                    };
+                    match patch::apply(&request.status.payload.args, &p) {
+                        Ok(v) => (file, v),
+                        Err(e) => {
+                            eprintln!("error: `{}`: {e}", file.display());
+                            return FAILED;
+                        }
+                    }
+                }
                 (None, None) => {
                     eprintln!("error: an edit needs --args FILE or --patch FILE");
                     return USAGE;
                 }
             };
-            match args {
-                Ok(args) => Verdict::Edit { args },
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return FAILED;
-                }
+            if !args.is_object() {
+                eprintln!(
+                    "error: `{}`: the edited arguments must be a JSON object",
+                    file.display()
+                );
+                return FAILED;
             }
+            Verdict::Edit { args }
         }
         "escalate" => match &a.to {
             Some(to) => Verdict::Escalate { to: to.clone() },
@@ -566,9 +650,12 @@ fn decide(store: Arc<SqliteStore>, a: DecideArgs) -> i32 {
         a.reason
     };
     ruling.gate = a.gate;
+    // Bind the decision to the payload it was made on: an edit by another approver in the
+    // meantime refuses it instead of approving what nobody here saw.
+    ruling.seen = Some(a.digest.unwrap_or(request.status.payload_digest));
     match desk.decide(&a.id, &ruling) {
         Ok(r) => {
-            println!(
+            say!(
                 "{}: {}{}",
                 r.id(),
                 r.state(),
@@ -586,7 +673,7 @@ fn decide(store: Arc<SqliteStore>, a: DecideArgs) -> i32 {
 
 fn wait(store: Arc<SqliteStore>, id: &str, timeout: Option<&str>) -> i32 {
     let limit = match timeout.map(parse_duration).transpose() {
-        Ok(l) => l.flatten(),
+        Ok(l) => l,
         Err(e) => {
             eprintln!("error: --timeout: {e}");
             return USAGE;
@@ -595,7 +682,7 @@ fn wait(store: Arc<SqliteStore>, id: &str, timeout: Option<&str>) -> i32 {
     let desk = Desk::new(store.clone(), Arc::new(ApproversFile::default()));
     let start = std::time::Instant::now();
     loop {
-        if let Err(e) = desk.expire() {
+        if let Err(e) = desk.expire_request(id) {
             return approval_error(&e);
         }
         let r = match desk.request(id) {
@@ -604,19 +691,12 @@ fn wait(store: Arc<SqliteStore>, id: &str, timeout: Option<&str>) -> i32 {
         };
         let state = r.state();
         if state != State::Pending {
-            println!("{id}: {state}");
-            return match state {
-                State::Approved
-                | State::ApprovedWithEdits
-                | State::Executing
-                | State::Executed
-                | State::Failed
-                | State::OutcomeUnknown => OK,
-                _ => REFUSED,
-            };
+            say!("{id}: {state}");
+            // Only an approved, unclaimed call is one to run now.
+            return if state.is_approved() { OK } else { REFUSED };
         }
         if limit.is_some_and(|l| start.elapsed() >= l) {
-            println!(
+            say!(
                 "{id}: pending (waiting for {})",
                 r.waiting_groups().join(", ")
             );
@@ -629,9 +709,13 @@ fn wait(store: Arc<SqliteStore>, id: &str, timeout: Option<&str>) -> i32 {
 fn expire(store: Arc<SqliteStore>) -> i32 {
     let desk = Desk::new(store, Arc::new(ApproversFile::default()));
     match desk.expire() {
-        Ok(events) => {
+        Ok(sweep) => {
+            for (id, e) in &sweep.failures {
+                eprintln!("error: request `{id}` was not swept: {e}");
+            }
+            let events = sweep.events;
             for e in &events {
-                println!(
+                say!(
                     "{} {}{}{}",
                     e.request_id.as_deref().unwrap_or("-"),
                     e.kind.as_str(),
@@ -642,20 +726,21 @@ fn expire(store: Arc<SqliteStore>) -> i32 {
                     e.to.map(|s| format!(" -> {s}")).unwrap_or_default()
                 );
             }
-            println!("{} event(s)", events.len());
-            OK
+            say!("{} event(s)", events.len());
+            if sweep.failures.is_empty() {
+                OK
+            } else {
+                FAILED
+            }
         }
         Err(e) => approval_error(&e),
     }
 }
 
 fn claim(store: Arc<SqliteStore>, id: &str, policy: Option<&Path>, lease: &str) -> i32 {
-    let lease = match parse_duration(lease) {
-        Ok(Some(d)) => d,
-        _ => {
-            eprintln!("error: --lease: expected a duration such as `90s`, `5m` or `1h`");
-            return USAGE;
-        }
+    let lease = match parse_lease(lease) {
+        Ok(d) => d,
+        Err(code) => return code,
     };
     let recorded = match store.get(id) {
         Ok(Some(r)) => r.checkpoint.policy.path.map(PathBuf::from),
@@ -706,7 +791,7 @@ fn finish(
     let now = crate::approval::Clock::now_ms(&crate::approval::SystemClock);
     match store.update(id, &mut |r| r.finish(claim, result.clone(), now)) {
         Ok(r) => {
-            println!("{id}: {}", r.state());
+            say!("{id}: {}", r.state());
             OK
         }
         Err(e) => approval_error(&e),
@@ -723,12 +808,12 @@ fn verify(store: Arc<SqliteStore>, format: Format) -> i32 {
         print_json(&json!(report));
     } else {
         for b in &report.breaks {
-            println!("event {}: {}", b.seq, b.problem);
+            say!("event {}: {}", b.seq, b.problem);
         }
         for p in &report.problems {
-            println!("{p}");
+            say!("{p}");
         }
-        println!(
+        say!(
             "{} event(s), {} request(s): {}; head {}",
             report.events,
             report.requests,

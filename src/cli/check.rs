@@ -176,7 +176,7 @@ pub(super) fn run(args: Args) -> i32 {
             }
         }
     };
-    print!("{out}");
+    say_raw!("{out}");
     let fail_on_warnings = args.deny_warnings || args.fail_level == FailLevel::Warning;
     if errors > 0 || (fail_on_warnings && warnings > 0) {
         FAILED

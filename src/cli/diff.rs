@@ -60,14 +60,14 @@ pub(super) fn run(args: Args) -> i32 {
     };
     match args.format {
         Format::Json => match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => say!("{s}"),
             Err(e) => {
                 eprintln!("error: {e}");
                 return USAGE;
             }
         },
         Format::Human => {
-            println!(
+            say!(
                 "{} -> {}: {} calls, {} unchanged ({:.2}%)",
                 args.old.display(),
                 args.new.display(),
@@ -76,11 +76,11 @@ pub(super) fn run(args: Args) -> i32 {
                 100.0 * report.unchanged as f64 / report.calls.max(1) as f64
             );
             if report.moves.is_empty() {
-                println!("no decision moves");
+                say!("no decision moves");
             } else {
-                println!("{:<20} {:>10} {:>8}", "from -> to", "count", "share");
+                say!("{:<20} {:>10} {:>8}", "from -> to", "count", "share");
                 for m in &report.moves {
-                    println!(
+                    say!(
                         "{:<20} {:>10} {:>7.2}%",
                         format!("{} -> {}", m.from, m.to),
                         m.count,
@@ -88,7 +88,7 @@ pub(super) fn run(args: Args) -> i32 {
                     );
                 }
                 for m in &report.moves {
-                    println!("\n{} -> {}, for example:", m.from, m.to);
+                    say!("\n{} -> {}, for example:", m.from, m.to);
                     for e in &m.examples {
                         let names = |v: &[String]| {
                             if v.is_empty() {
@@ -97,7 +97,7 @@ pub(super) fn run(args: Args) -> i32 {
                                 v.join(", ")
                             }
                         };
-                        println!(
+                        say!(
                             "  line {}: {}: {} -> {}",
                             e.line,
                             e.tool,
@@ -108,12 +108,12 @@ pub(super) fn run(args: Args) -> i32 {
                 }
             }
             if report.invalid_lines > 0 {
-                println!(
+                say!(
                     "\n{} line(s) were not valid calls and were skipped:",
                     report.invalid_lines
                 );
                 for (line, why) in &report.invalid_examples {
-                    println!("  line {line}: {why}");
+                    say!("  line {line}: {why}");
                 }
             }
         }

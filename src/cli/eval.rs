@@ -77,12 +77,12 @@ pub(super) fn run(args: Args) -> i32 {
         policy.evaluate(&call)
     };
     if args.explain {
-        print!("{}", explain::explain(&policy, &call, &decision));
+        say_raw!("{}", explain::explain(&policy, &call, &decision));
         return OK;
     }
     match serde_json::to_string_pretty(&decision.report(&call)) {
         Ok(s) => {
-            println!("{s}");
+            say!("{s}");
             OK
         }
         Err(e) => {

@@ -68,7 +68,7 @@ pub(super) fn run(args: Args) -> i32 {
             if formatted != text {
                 unformatted += 1;
                 let diff = similar::TextDiff::from_lines(&text, &formatted);
-                print!(
+                say_raw!(
                     "{}",
                     diff.unified_diff()
                         .context_radius(2)
@@ -83,7 +83,7 @@ pub(super) fn run(args: Args) -> i32 {
                 return USAGE;
             }
         } else {
-            print!("{formatted}");
+            say_raw!("{formatted}");
         }
     }
     if args.check && unformatted > 0 {

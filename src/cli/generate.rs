@@ -46,7 +46,7 @@ pub(super) fn run(args: Args) -> i32 {
     };
     match write() {
         Ok(()) => {
-            println!(
+            say!(
                 "wrote policy.gate ({} rules), tools.yaml and calls.jsonl ({} calls) to {}",
                 args.rules,
                 args.calls,

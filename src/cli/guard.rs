@@ -1,14 +1,16 @@
 //! `policy guard`: decide a call and, if it must wait, record its checkpoint.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::approvals::{approval_error, open_store, parse_duration, print_json, resumed_json};
+use super::approvals::{
+    approval_error, open_store, parse_duration, parse_lease, print_json, read_json, resumed_json,
+};
 use super::{FAILED, OK, REFUSED, USAGE, WAITING, input, load_policy};
-use crate::approval::{Guard, Identity, Proposal, Resumed, Submitted};
+use crate::approval::{Guard, Identity, Proposal, Resumed, State, Submitted};
 use crate::eval::call::ToolCall;
 
 /// Arguments of `policy guard`.
@@ -42,8 +44,8 @@ pub struct Args {
     /// The run id (default: the proposal's, else `cli`).
     #[arg(long = "run")]
     run_id: Option<String>,
-    /// The tool-call id (default: the proposal's, else one derived from the payload, so
-    /// guarding the same call twice finds the same request).
+    /// The tool-call id (default: the proposal's, else one derived from the payload and the
+    /// policy, so guarding the same call twice under one policy finds the same request).
     #[arg(long = "call-id")]
     call_id: Option<String>,
     /// The agent's reasoning.
@@ -77,27 +79,36 @@ pub(super) fn run(args: Args) -> i32 {
         eprintln!("error: cannot read `{label}`: {e}");
         return USAGE;
     }
-    let proposal = match proposal(&text, &args) {
+    let policy_hash = crate::approval::policy_hash(&policy);
+    let inputs = match &args.inputs {
+        Some(path) => match read_json(path) {
+            Ok(v) => Some(v),
+            Err(code) => return code,
+        },
+        None => None,
+    };
+    let proposal = match proposal(&text, &args, &policy_hash, inputs) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {label}: {e}");
             return FAILED;
         }
     };
-    let wait = match args.wait.as_deref().map(parse_duration) {
+    // `--wait` alone waits without a limit.
+    let wait = match args.wait.as_deref() {
         None => None,
-        Some(Ok(d)) => Some(d),
-        Some(Err(e)) => {
-            eprintln!("error: --wait: {e}");
-            return USAGE;
-        }
+        Some("") => Some(None),
+        Some(t) => match parse_duration(t) {
+            Ok(d) => Some(Some(d)),
+            Err(e) => {
+                eprintln!("error: --wait: {e}");
+                return USAGE;
+            }
+        },
     };
-    let lease = match parse_duration(&args.lease) {
-        Ok(Some(d)) => d,
-        Ok(None) | Err(_) => {
-            eprintln!("error: --lease: expected a duration such as `90s`, `5m` or `1h`");
-            return USAGE;
-        }
+    let lease = match parse_lease(&args.lease) {
+        Ok(d) => d,
+        Err(code) => return code,
     };
     let store = match open_store(&args.db) {
         Ok(s) => s,
@@ -131,11 +142,16 @@ pub(super) fn run(args: Args) -> i32 {
                     "run": false,
                     "request": w.id,
                     "created": w.created,
-                    "state": "pending",
+                    "state": w.state,
                     "groups": w.groups,
                     "due_at": w.due_at.map(crate::approval::format_time),
                 }));
-                return WAITING;
+                // A resubmitted request may be decided already: claim an approved one, and
+                // never run one that was refused or has run.
+                return match w.state {
+                    State::Pending | State::Approved | State::ApprovedWithEdits => WAITING,
+                    _ => REFUSED,
+                };
             };
             match guard.wait_for(&w.id, limit) {
                 Ok(r) => {
@@ -161,7 +177,12 @@ fn str_field(v: &Value, key: &str) -> Option<String> {
 }
 
 /// Builds the proposal from a tool call or a proposal envelope, then the flags.
-fn proposal(text: &str, args: &Args) -> Result<Proposal, String> {
+fn proposal(
+    text: &str,
+    args: &Args,
+    policy_hash: &str,
+    inputs: Option<Value>,
+) -> Result<Proposal, String> {
     let value: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
     let envelope = value.get("call").is_some_and(Value::is_object);
     let (call, env) = if envelope {
@@ -171,28 +192,28 @@ fn proposal(text: &str, args: &Args) -> Result<Proposal, String> {
         (ToolCall::from_json(text), Value::Null)
     };
     let call = call.map_err(|e| e.to_string())?;
-    let mut identity: Identity = match env.get("identity") {
-        Some(i) => serde_json::from_value(i.clone())
-            .map_err(|e| format!("`identity`: {e} (it needs `tenant` and `agent`)"))?,
-        None => Identity {
-            user: str_field(&call.context, "user"),
-            tenant: str_field(&call.context, "tenant").unwrap_or_else(|| "default".into()),
-            agent: "policy-cli".into(),
-            credentials_ref: None,
-        },
+    // Each identity field: the flag, else the envelope, else the call's context, else a
+    // default.
+    let given = match env.get("identity") {
+        None | Some(Value::Null) => Value::Object(Default::default()),
+        Some(v @ Value::Object(_)) => v.clone(),
+        Some(_) => return Err("`identity` must be a JSON object".into()),
     };
-    if let Some(t) = &args.tenant {
-        identity.tenant = t.clone();
+    for key in ["user", "tenant", "agent", "credentials_ref"] {
+        match given.get(key) {
+            None | Some(Value::Null | Value::String(_)) => {}
+            Some(_) => return Err(format!("`identity.{key}` must be a string")),
+        }
     }
-    if let Some(a) = &args.agent {
-        identity.agent = a.clone();
-    }
-    if let Some(u) = &args.user {
-        identity.user = Some(u.clone());
-    }
-    if let Some(c) = &args.credentials {
-        identity.credentials_ref = Some(c.clone());
-    }
+    let pick = |flag: &Option<String>, key: &str| flag.clone().or_else(|| str_field(&given, key));
+    let identity = Identity {
+        user: pick(&args.user, "user").or_else(|| str_field(&call.context, "user")),
+        tenant: pick(&args.tenant, "tenant")
+            .or_else(|| str_field(&call.context, "tenant"))
+            .unwrap_or_else(|| "default".into()),
+        agent: pick(&args.agent, "agent").unwrap_or_else(|| "policy-cli".into()),
+        credentials_ref: pick(&args.credentials, "credentials_ref"),
+    };
     let run_id = args
         .run_id
         .clone()
@@ -206,11 +227,13 @@ fn proposal(text: &str, args: &Args) -> Result<Proposal, String> {
         .call_id
         .clone()
         .or_else(|| str_field(&env, "tool_call_id"))
-        .unwrap_or_else(|| format!("payload-{}", &payload.digest()["sha256:".len()..][..16]));
-    let mut inputs = env.get("inputs").cloned().unwrap_or(Value::Null);
-    if let Some(path) = &args.inputs {
-        inputs = read_json(path)?;
-    }
+        .unwrap_or_else(|| {
+            // The same call under the same policy is the same request; under a changed
+            // policy it is a new one (an approval never carries over to another policy).
+            let hex = |d: &str| d["sha256:".len()..][..16].to_string();
+            format!("payload-{}-{}", hex(&payload.digest()), hex(policy_hash))
+        });
+    let inputs = inputs.unwrap_or_else(|| env.get("inputs").cloned().unwrap_or(Value::Null));
     let alternatives = match env.get("alternatives") {
         None | Some(Value::Null) => Vec::new(),
         Some(v) => serde_json::from_value(v.clone())
@@ -224,11 +247,4 @@ fn proposal(text: &str, args: &Args) -> Result<Proposal, String> {
         .clone()
         .or_else(|| str_field(&env, "reasoning"));
     Ok(p)
-}
-
-/// Reads a JSON file, naming it in errors.
-pub(super) fn read_json(path: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("`{}` is not valid JSON: {e}", path.display()))
 }

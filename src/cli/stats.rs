@@ -47,15 +47,23 @@ pub(super) fn run(args: Args) -> i32 {
         return OK;
     }
     if stats.gates.is_empty() {
-        println!("no gate has fired yet");
+        say!("no gate has fired yet");
         return OK;
     }
-    println!(
+    say!(
         "{:<28} {:>6} {:>9} {:>7} {:>9} {:>10} {:>8} {:>8} {:>8}",
-        "gate", "fired", "approved", "edited", "rejected", "escalated", "expired", "median", "p90"
+        "gate",
+        "fired",
+        "approved",
+        "edited",
+        "rejected",
+        "escalated",
+        "expired",
+        "median",
+        "p90"
     );
     for g in &stats.gates {
-        println!(
+        say!(
             "{:<28} {:>6} {:>9} {:>7} {:>9} {:>10} {:>8} {:>8} {:>8}{}",
             g.gate,
             g.fired,
@@ -70,7 +78,7 @@ pub(super) fn run(args: Args) -> i32 {
         );
     }
     for g in stats.gates.iter().filter(|g| g.rubber_stamp) {
-        println!(
+        say!(
             "\nwarning: gate `{}` approved {} of {} decisions unchanged ({:.0}%, over {:.0}% of at least {}): a likely rubber stamp. Move it, raise its threshold, or remove it.",
             g.gate,
             g.approved,

@@ -105,13 +105,13 @@ pub(super) fn run(args: Args) -> i32 {
                 None => {
                     passed += 1;
                     if args.format == TestFormat::Human {
-                        println!("ok   {dir}: {}", c.name);
+                        say!("ok   {dir}: {}", c.name);
                     }
                 }
                 Some(f) => {
                     failed += 1;
                     if args.format == TestFormat::Human {
-                        println!("FAIL {dir}: {} ({}): {f}", c.name, c.file);
+                        say!("FAIL {dir}: {} ({}): {f}", c.name, c.file);
                     }
                 }
             }
@@ -119,7 +119,7 @@ pub(super) fn run(args: Args) -> i32 {
         let pct = r.coverage();
         if args.coverage && args.format == TestFormat::Human {
             let un = r.uncovered();
-            println!(
+            say!(
                 "coverage {dir}: {pct:.1}% of {} rules{}",
                 r.rules.len(),
                 if un.is_empty() {
@@ -136,8 +136,8 @@ pub(super) fn run(args: Args) -> i32 {
         }
     }
     match args.format {
-        TestFormat::Human => println!("{passed} passed, {failed} failed"),
-        TestFormat::Junit => print!("{}", testing::junit(&suites)),
+        TestFormat::Human => say!("{passed} passed, {failed} failed"),
+        TestFormat::Junit => say_raw!("{}", testing::junit(&suites)),
     }
     for l in &low {
         eprintln!("error: rule coverage below the minimum: {l}");

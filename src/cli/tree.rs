@@ -19,6 +19,6 @@ pub(super) fn run(args: Args) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    print!("{}", policy.tree().render(policy.program()));
+    say_raw!("{}", policy.tree().render(policy.program()));
     OK
 }

@@ -97,11 +97,33 @@ impl SqliteStore {
                 path.display()
             )));
         }
-        retry_busy(|| {
+        // A newer schema is refused before anything (even the journal mode) changes.
+        if app == APPLICATION_ID {
+            let version: i64 = conn
+                .query_row(
+                    "SELECT coalesce(max(version), 0) FROM schema_migrations",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(err)?;
+            let known = MIGRATIONS.len() as i64;
+            if version > known {
+                return Err(Error::NewerSchema {
+                    found: version,
+                    known,
+                });
+            }
+        }
+        let mode = retry_busy(|| {
             conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
-                .map(drop)
         })
         .map_err(err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::Store(format!(
+                "`{}`: SQLite could not switch to WAL mode (it stays `{mode}`); put the database on a local file system",
+                path.display()
+            )));
+        }
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(err)?;
         let store = SqliteStore {
@@ -278,6 +300,10 @@ impl SqliteStore {
 fn parse(id: &str, checkpoint: &str, status: &str) -> Result<Request, Error> {
     let checkpoint = Checkpoint::from_json(checkpoint).map_err(|e| match e {
         Error::Corrupt(m) => Error::Corrupt(format!("request `{id}`: {m}")),
+        Error::UnknownVersion { found, .. } => Error::UnknownVersion {
+            request: id.to_string(),
+            found,
+        },
         other => other,
     })?;
     let status: Status = serde_json::from_str(status)
@@ -358,18 +384,14 @@ impl Store for SqliteStore {
         })?
     }
 
-    fn list(&self, state: Option<State>) -> Result<Vec<Request>, Error> {
-        let rows: Vec<(String, String, String)> = self.read(|c| {
+    fn ids(&self, state: Option<State>) -> Result<Vec<String>, Error> {
+        self.read(|c| {
             let mut stmt = c.prepare(
-                "SELECT id, checkpoint, status FROM requests
-                 WHERE ?1 IS NULL OR state = ?1 ORDER BY created_at, rowid",
+                "SELECT id FROM requests WHERE ?1 IS NULL OR state = ?1 ORDER BY created_at, rowid",
             )?;
-            let rows = stmt.query_map(params![state.map(State::as_str)], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?;
+            let rows = stmt.query_map(params![state.map(State::as_str)], |r| r.get(0))?;
             rows.collect()
-        })?;
-        rows.iter().map(|(id, c, s)| parse(id, c, s)).collect()
+        })
     }
 
     fn due(&self, now: i64) -> Result<Vec<String>, Error> {
