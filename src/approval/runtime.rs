@@ -25,7 +25,8 @@ use crate::store::Store;
 #[must_use = "a permit is the call to run; run it and report with Guard::finish"]
 pub struct Permit {
     payload: Payload,
-    digest: String,
+    /// Computed on first use for allow permits (most calls never ask).
+    digest: std::sync::OnceLock<String>,
     effect: Effect,
     claim: Option<(String, String)>,
     edited: bool,
@@ -49,7 +50,7 @@ impl Permit {
 
     /// The payload's digest.
     pub fn digest(&self) -> &str {
-        &self.digest
+        self.digest.get_or_init(|| self.payload.digest())
     }
 
     /// The effect that allowed it: allow, audit, or approve (after approval).
@@ -231,17 +232,18 @@ impl Guard {
             tool: proposal.call.tool.clone(),
             args: proposal.call.args.clone(),
         };
-        let digest = payload.digest();
         let now = self.clock.now_ms();
         match decision.effect() {
+            // Handed out without hashing the call: most calls are allowed.
             Effect::Allow => Ok(Submitted::Permit(Permit {
                 payload,
-                digest,
+                digest: std::sync::OnceLock::new(),
                 effect: Effect::Allow,
                 claim: None,
                 edited: false,
             })),
             Effect::Audit => {
+                let digest = payload.digest();
                 let report = decision.report(&proposal.call);
                 self.store.append(
                     Event::new(EventKind::Audited, &proposal.identity.agent, now)
@@ -258,7 +260,7 @@ impl Guard {
                 )?;
                 Ok(Submitted::Permit(Permit {
                     payload,
-                    digest,
+                    digest: digest.into(),
                     effect: Effect::Audit,
                     claim: None,
                     edited: false,
@@ -266,6 +268,7 @@ impl Guard {
             }
             Effect::Deny => Ok(Submitted::Denied(decision.report(&proposal.call))),
             Effect::Approve => {
+                let digest = payload.digest();
                 let id = request_id(
                     &proposal.identity.tenant,
                     &proposal.run_id,
@@ -310,7 +313,7 @@ impl Guard {
                     .store
                     .update(id, &mut |r| r.claim(&holder, &token, now, lease, &hash))?;
                 Ok(Resumed::Permit(Permit {
-                    digest: r.status.payload_digest.clone(),
+                    digest: r.status.payload_digest.clone().into(),
                     edited: r.status.payload_digest != r.checkpoint.payload_digest,
                     payload: r.status.payload,
                     effect: Effect::Approve,
