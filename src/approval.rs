@@ -10,7 +10,6 @@
 //!
 //! The model and its guarantees are described in `docs/approvals.md`.
 
-mod approvers;
 mod checkpoint;
 pub mod digest;
 mod event;
@@ -20,7 +19,7 @@ mod runtime;
 mod stats;
 mod time;
 
-pub use approvers::{Approvers, ApproversError, ApproversFile};
+pub use crate::approvers::{Approvers, ApproversError, ApproversFile};
 pub use checkpoint::{CHECKPOINT_VERSION, Checkpoint, Identity, Payload, PolicyRef, Proposal};
 pub use event::{ChainBreak, Event, EventKind, GENESIS, verify_chain};
 pub use request::{

@@ -129,12 +129,16 @@ codes! {
     RedundantRule = "W111", Warning, "redundant-rule", "rule adds nothing";
     /// An allow or audit rule whose every call is gated or denied anyway.
     DeadPermissiveRule = "W112", Warning, "dead-permissive-rule", "allow/audit rule never changes a decision";
+    /// A gate that waits for a group the approvers file beside the policy does not list.
+    UnknownApproverGroup = "W113", Warning, "unknown-approver-group", "gate waits for a group with no approvers";
     /// A file not in the layout `policy fmt` gives (off unless a `.policy.yaml` sets it).
     NotFormatted = "W110", Warning, "not-formatted", "file not formatted";
     /// Bidirectional control characters, which can make text read differently than it runs.
     BidiCharacters = "E034", Error, "bidi-characters", "bidirectional control characters";
     /// A `.policy.yaml` that cannot be read.
     BadConfig = "E035", Error, "bad-config", "invalid .policy.yaml";
+    /// An `approvers.yaml` that cannot be read.
+    BadApprovers = "E036", Error, "bad-approvers", "invalid approvers file";
 }
 
 /// One finding: code, severity, message, where, and an optional hint.

@@ -4,6 +4,7 @@
 
 #[cfg(feature = "approvals")]
 pub mod approval;
+pub mod approvers;
 pub mod ast;
 pub mod catalog;
 pub mod check;

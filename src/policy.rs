@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::approvers::{APPROVERS_NAMES, ApproversError, ApproversFile};
 use crate::catalog::{Catalog, CatalogError};
 use crate::check;
 use crate::compile::Tree;
@@ -85,6 +86,7 @@ pub struct PolicyBuilder {
     catalog: Option<Arc<Catalog>>,
     catalog_error: Option<CatalogError>,
     lints: Option<Result<crate::config::LintConfig, String>>,
+    approvers: Option<Result<Arc<ApproversFile>, ApproversError>>,
 }
 
 impl PolicyBuilder {
@@ -133,12 +135,20 @@ impl PolicyBuilder {
         {
             self.lints = Some(crate::config::LintConfig::load(&found));
         }
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
+        if self.approvers.is_none()
+            && let Some(found) = APPROVERS_NAMES
+                .iter()
+                .map(|n| dir.join(n))
+                .find(|p| p.is_file())
+        {
+            self.approvers = Some(ApproversFile::load(&found).map(Arc::new));
+        }
         if self.catalog.is_none() && self.catalog_error.is_none() {
-            let dir = if dir.as_os_str().is_empty() {
-                PathBuf::from(".")
-            } else {
-                dir
-            };
             if let Some(found) = CATALOG_NAMES
                 .iter()
                 .map(|n| dir.join(n))
@@ -157,6 +167,13 @@ impl PolicyBuilder {
     pub fn catalog(mut self, catalog: Catalog) -> PolicyBuilder {
         self.catalog = Some(Arc::new(catalog));
         self.catalog_error = None;
+        self
+    }
+
+    /// Checks the gates' groups against these approvers (replacing any `approvers.yaml`
+    /// found beside the files).
+    pub fn approvers(mut self, approvers: ApproversFile) -> PolicyBuilder {
+        self.approvers = Some(Ok(Arc::new(approvers)));
         self
     }
 
@@ -224,6 +241,15 @@ impl PolicyBuilder {
         }
         let checked = check::check_with(&parsed, self.sources.clone(), self.catalog, thorough);
         diagnostics.extend(checked.diagnostics);
+        match (&self.approvers, &checked.program) {
+            (Some(Ok(approvers)), Some(program)) => {
+                diagnostics.extend(check::lints::approver_groups(program, approvers));
+            }
+            (Some(Err(e)), _) => {
+                diagnostics.push(Diagnostic::new(Code::BadApprovers, None, e.to_string()));
+            }
+            _ => {}
+        }
         let mut diagnostics = config.apply(diagnostics, &self.sources);
         check::sort(&mut diagnostics);
         // A lint raised to an error fails the policy like any error.

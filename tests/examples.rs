@@ -94,36 +94,3 @@ fn streamed_json_equals_the_report() {
     }
     assert!(approvals > 0);
 }
-
-/// Every group an example policy waits for (`by`, `on timeout escalate`) has members in the
-/// `approvers.yaml` beside it, so every gate can be decided out of the box.
-#[cfg(feature = "approvals")]
-#[test]
-fn every_group_an_example_waits_for_has_approvers() {
-    use holdpoint::OnTimeout;
-    use holdpoint::approval::{Approvers, ApproversFile};
-    for entry in std::fs::read_dir("policies").unwrap() {
-        let dir = entry.unwrap().path();
-        if !dir.is_dir() {
-            continue;
-        }
-        let approvers = ApproversFile::load(&dir.join("approvers.yaml"))
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-        let policy = Policy::load(&dir).unwrap();
-        for rule in &policy.program().rules {
-            let Some(gate) = &rule.gate else { continue };
-            let mut groups = gate.by.clone();
-            if let Some(OnTimeout::Escalate(g)) = &gate.on_timeout {
-                groups.push(g.clone());
-            }
-            for g in groups {
-                assert!(
-                    approvers.has_group(&g),
-                    "{}: rule `{}` waits for `{g}`, which approvers.yaml does not list",
-                    dir.display(),
-                    rule.name
-                );
-            }
-        }
-    }
-}

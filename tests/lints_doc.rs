@@ -4,23 +4,28 @@
 
 use std::collections::BTreeSet;
 
+use holdpoint::approvers::ApproversFile;
 use holdpoint::{Catalog, PolicyBuilder};
 
 #[test]
 fn lint_examples_report_exactly_their_lint() {
     let text = std::fs::read_to_string("docs/lints.md").unwrap();
     let mut catalog: Option<String> = None;
+    let mut approvers: Option<String> = None;
     let mut block: Option<(String, String)> = None;
     let mut failures = Vec::new();
     let mut count = 0;
     for line in text.lines() {
         if line.starts_with("## ") {
             catalog = None;
+            approvers = None;
         }
         match &mut block {
             None => {
                 if let Some(info) = line.strip_prefix("```")
-                    && (info.starts_with("gate-lint") || info == "tools-yaml")
+                    && (info.starts_with("gate-lint")
+                        || info == "tools-yaml"
+                        || info == "approvers-yaml")
                 {
                     block = Some((info.to_string(), String::new()));
                 }
@@ -31,6 +36,10 @@ fn lint_examples_report_exactly_their_lint() {
                     block = None;
                     if info == "tools-yaml" {
                         catalog = Some(body);
+                        continue;
+                    }
+                    if info == "approvers-yaml" {
+                        approvers = Some(body);
                         continue;
                     }
                     count += 1;
@@ -49,6 +58,9 @@ fn lint_examples_report_exactly_their_lint() {
                     }
                     if let Some(c) = &catalog {
                         b = b.catalog(Catalog::from_yaml("tools.yaml", c).unwrap());
+                    }
+                    if let Some(a) = &approvers {
+                        b = b.approvers(ApproversFile::from_yaml("approvers.yaml", a).unwrap());
                     }
                     let report = b.check();
                     let codes: BTreeSet<&str> =

@@ -4,10 +4,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::approvers::Approvers;
 use super::checkpoint::{Checkpoint, Payload};
 use super::event::{Event, EventKind};
 use super::{Error, patch};
+use crate::approvers::Approvers;
 use crate::ast::{DecisionKind, OnTimeout};
 
 /// Where a request is in its life.

@@ -270,6 +270,51 @@ fn async_without_owner(program: &Program, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// W113: a gate whose `by` group or `on timeout escalate` group the approvers file does not
+/// list (or lists with no members): nobody can ever decide it.
+pub(crate) fn approver_groups(
+    program: &Program,
+    approvers: &crate::approvers::ApproversFile,
+) -> Vec<Diagnostic> {
+    use crate::approvers::Approvers as _;
+    let mut out = Vec::new();
+    let file = match approvers.name() {
+        "" => "the approvers file".to_string(),
+        name => format!("`{name}`"),
+    };
+    for rule in &program.rules {
+        let Some(g) = &rule.gate else { continue };
+        let timeout = match &g.on_timeout {
+            Some(crate::ast::OnTimeout::Escalate(to)) => Some(to),
+            _ => None,
+        };
+        for (group, how) in
+            g.by.iter()
+                .map(|b| (b, "waits for"))
+                .chain(timeout.map(|t| (t, "escalates on timeout to")))
+        {
+            if approvers.has_group(group) {
+                continue;
+            }
+            let mut d = Diagnostic::new(
+                Code::UnknownApproverGroup,
+                rule.name_span,
+                format!(
+                    "gate `{}` {how} group `{group}`, which {file} does not list with members: nobody can decide it",
+                    rule.name
+                ),
+            );
+            let names = approvers.groups().map(|(name, _)| name);
+            d = match crate::diagnostic::did_you_mean(group, names) {
+                Some(near) => d.with_help(format!("did you mean `{near}`?")),
+                None => d.with_help(format!("add `{group}` and its members to {file}")),
+            };
+            out.push(d);
+        }
+    }
+    out
+}
+
 /// W108: declared classes that nothing uses.
 fn unused_classes(program: &Program, out: &mut Vec<Diagnostic>) {
     let mut used: HashSet<ClassId> = program.never_auto.iter().copied().collect();

@@ -553,13 +553,18 @@ fn decide(store: Arc<SqliteStore>, a: DecideArgs) -> i32 {
         Err(e) => return approval_error(&e),
     };
     let recorded = request.checkpoint.policy.path.as_ref().map(PathBuf::from);
-    let approvers_path = a.approvers.clone().or_else(|| {
-        recorded
-            .as_ref()
-            .map(|p| policy_dir(p).join("approvers.yaml"))
-    });
-    let Some(approvers_path) = approvers_path.filter(|p| p.exists() || a.approvers.is_some())
-    else {
+    let beside = |p: &PathBuf| {
+        let dir = policy_dir(p);
+        crate::approvers::APPROVERS_NAMES
+            .iter()
+            .map(|n| dir.join(n))
+            .find(|f| f.is_file())
+    };
+    let approvers_path = a
+        .approvers
+        .clone()
+        .or_else(|| recorded.as_ref().and_then(beside));
+    let Some(approvers_path) = approvers_path else {
         eprintln!(
             "error: no approvers file: pass --approvers FILE (or put approvers.yaml beside the policy)"
         );

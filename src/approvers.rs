@@ -1,7 +1,11 @@
-//! Who may decide: approver groups and their members.
+//! Who may decide: approver groups and their members. `policy check` reads them to check
+//! that every group a gate waits for exists; the approval runtime, to check each decider.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+
+/// File names of an approvers file beside a policy, tried in order.
+pub const APPROVERS_NAMES: [&str; 2] = ["approvers.yaml", "approvers.yml"];
 
 /// Group membership, as the runtime asks it. Implement it to take membership from your
 /// identity provider; [`ApproversFile`] reads it from a small YAML file.
@@ -23,16 +27,17 @@ pub trait Approvers: Send + Sync {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApproversFile {
+    name: String,
     groups: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// An approvers file that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("approvers file `{file}`{}: {message}", line.map(|l| format!(" line {l}")).unwrap_or_default())]
+#[error("approvers file `{file}`: {message}")]
 pub struct ApproversError {
     /// The file.
     pub file: String,
-    /// The line, when known.
+    /// The line, when known (the message names it too).
     pub line: Option<usize>,
     /// What is wrong.
     pub message: String,
@@ -80,7 +85,10 @@ impl ApproversFile {
             }
             groups.insert(group, set);
         }
-        Ok(ApproversFile { groups })
+        Ok(ApproversFile {
+            name: name.to_string(),
+            groups,
+        })
     }
 
     /// Builds from pairs of a group and its members.
@@ -88,11 +96,17 @@ impl ApproversFile {
         groups: impl IntoIterator<Item = (&'a str, &'a [&'a str])>,
     ) -> ApproversFile {
         ApproversFile {
+            name: String::new(),
             groups: groups
                 .into_iter()
                 .map(|(g, ms)| (g.to_string(), ms.iter().map(|m| m.to_string()).collect()))
                 .collect(),
         }
+    }
+
+    /// Where it was read from, for messages (empty when built in code).
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The groups, by name.
