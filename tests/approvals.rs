@@ -798,3 +798,28 @@ fn stats_count_a_gates_last_decision_and_gates_an_edit_adds() {
         (1, 1)
     );
 }
+
+#[test]
+fn a_gate_an_edit_sends_back_gets_a_fresh_sla() {
+    let w = world();
+    let id = submit_waiting(&w, refund(900, "vip", "c1"));
+    w.desk.decide(&id, &approve("amir")).unwrap();
+    // vip_customer's 10 minutes are over, but amir approved in time; then finance edits.
+    w.clock.advance(30 * MINUTE);
+    let r = w
+        .desk
+        .decide(&id, &edit("fiona", json!({"amount": 700, "order": "o-17"})))
+        .unwrap();
+    let vip = r
+        .status
+        .gates
+        .iter()
+        .find(|g| g.rule == "vip_customer")
+        .unwrap();
+    assert_eq!(vip.deadline, Some(START + 40 * MINUTE));
+    assert!(w.desk.expire().unwrap().events.is_empty());
+    assert_eq!(
+        w.desk.decide(&id, &approve("amir")).unwrap().state(),
+        State::ApprovedWithEdits
+    );
+}

@@ -541,6 +541,13 @@ impl Request {
                         self.status.gates.push(g);
                     }
                 }
+                // A gate whose approval the edit voids waits again, with a fresh SLA: its
+                // approvers see the edit for the first time now.
+                for (i, g) in self.status.gates.iter_mut().enumerate() {
+                    if g.approval.is_some() && !targets.contains(&i) {
+                        g.deadline = deadline(g.within_s, now);
+                    }
+                }
                 for &i in &targets {
                     let g = &mut self.status.gates[i];
                     g.approval = Some(GateApproval {
