@@ -823,3 +823,32 @@ fn a_gate_an_edit_sends_back_gets_a_fresh_sla() {
         State::ApprovedWithEdits
     );
 }
+
+#[test]
+fn a_secret_in_place_of_a_credentials_reference_is_refused() {
+    let w = world();
+    for secret in [
+        "sk_live_51H8xQ2eZvKYlo2C0aBcDeFgHiJkLmNoP",
+        "-----BEGIN PRIVATE KEY-----\nMIIE...",
+        "AKIAIOSFODNN7EXAMPLE",
+        "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5d2FsZG8",
+    ] {
+        let mut p = refund(900, "standard", "c1");
+        p.identity.credentials_ref = Some(secret.into());
+        let err = w.guard.submit(p).unwrap_err();
+        assert!(
+            err.to_string().contains("looks like a secret"),
+            "{secret}: {err}"
+        );
+    }
+    let mut p = refund(900, "standard", "c1");
+    p.identity.credentials_ref = Some("vault:secret/data/stripe/acme-live#api_key".into());
+    assert!(w.guard.submit(p).is_ok());
+    assert!(
+        w.store
+            .events(None)
+            .unwrap()
+            .iter()
+            .all(|e| !e.data.to_string().contains("sk_live"))
+    );
+}

@@ -432,7 +432,36 @@ fn validate(p: &Proposal) -> Result<(), Error> {
     if p.call.tool.is_empty() {
         return Err(Error::BadProposal("the call names no tool".into()));
     }
+    if let Some(r) = &p.identity.credentials_ref
+        && looks_like_a_secret(r)
+    {
+        return Err(Error::BadProposal(
+            "`identity.credentials_ref` looks like a secret; checkpoints keep a reference to the credentials (a vault path, a key id), never the secret itself".into(),
+        ));
+    }
     Ok(())
+}
+
+/// Whether a credentials reference is more likely the secret itself: a PEM block, a
+/// well-known API key prefix, or a long unbroken token.
+fn looks_like_a_secret(r: &str) -> bool {
+    const PREFIXES: [&str; 10] = [
+        "sk_live_",
+        "sk_test_",
+        "rk_live_",
+        "ghp_",
+        "gho_",
+        "github_pat_",
+        "xoxb-",
+        "xoxp-",
+        "AKIA",
+        "AIza",
+    ];
+    let long_token = r.len() >= 40
+        && !r.contains([':', '/'])
+        && r.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_+=.".contains(c));
+    r.contains("-----BEGIN") || PREFIXES.iter().any(|p| r.starts_with(p)) || long_token
 }
 
 /// Requests as [`Desk::list`] found them.
