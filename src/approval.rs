@@ -25,7 +25,9 @@ pub use event::{ChainBreak, Event, EventKind, GENESIS, verify_chain};
 pub use request::{
     Claim, GateApproval, GateStatus, Rejection, Request, Ruling, SYSTEM, State, Status, Verdict,
 };
-pub use runtime::{Desk, Guard, Listing, Permit, Resumed, Submitted, Sweep, VerifyReport, Waiting};
+pub use runtime::{
+    Desk, Guard, Listing, Permit, Resumed, Submitted, Sweep, VerifyReport, Waiting, report,
+};
 pub use stats::{GateStats, RUBBER_STAMP_MIN_DECISIONS, RUBBER_STAMP_SHARE, Stats};
 pub use time::{Clock, ManualClock, SystemClock, format_time};
 

@@ -52,10 +52,34 @@ pub trait Store: Send + Sync {
     /// The audit log in order, or one request's events.
     fn events(&self, request_id: Option<&str>) -> Result<Vec<Event>, Error>;
 
+    /// The whole log and every request as of one moment (for `verify`, which must not see
+    /// a request written after the events it read). A request that does not read is kept
+    /// as its error.
+    fn snapshot(&self) -> Result<Snapshot, Error> {
+        let events = self.events(None);
+        let mut requests = Vec::new();
+        for id in self.ids(None)? {
+            let r = self
+                .get(&id)
+                .and_then(|r| r.ok_or_else(|| Error::NotFound(id.clone())));
+            requests.push((id, r));
+        }
+        Ok(Snapshot { events, requests })
+    }
+
     /// Problems the storage itself finds in its files (none for memory).
     fn integrity(&self) -> Result<Vec<String>, Error> {
         Ok(Vec::new())
     }
+}
+
+/// The log and the requests as of one moment.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The audit log in order, or why it does not read.
+    pub events: Result<Vec<Event>, Error>,
+    /// Every request by id, oldest first, or why it does not read.
+    pub requests: Vec<(String, Result<Request, Error>)>,
 }
 
 /// A store in process memory: for synchronous gates, tests and simulations. Lost when the
@@ -157,6 +181,19 @@ impl Store for MemoryStore {
 
     fn append(&self, event: Event) -> Result<Event, Error> {
         Ok(self.lock()?.push(event))
+    }
+
+    fn snapshot(&self) -> Result<Snapshot, Error> {
+        let m = self.lock()?;
+        let mut all: Vec<&(u64, Request)> = m.requests.values().collect();
+        all.sort_by_key(|(o, _)| *o);
+        Ok(Snapshot {
+            events: Ok(m.events.clone()),
+            requests: all
+                .into_iter()
+                .map(|(_, r)| (r.id().to_string(), Ok(r.clone())))
+                .collect(),
+        })
     }
 
     fn events(&self, request_id: Option<&str>) -> Result<Vec<Event>, Error> {

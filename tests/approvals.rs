@@ -738,19 +738,42 @@ fn a_decision_on_a_payload_that_changed_since_is_refused() {
 }
 
 #[test]
-fn a_report_after_the_lease_is_refused_even_before_any_sweep() {
+fn a_late_report_is_kept_but_the_request_stays_outcome_unknown() {
     let w = world();
     let id = submit_waiting(&w, refund(900, "standard", "c1"));
     w.desk.decide(&id, &approve("fiona")).unwrap();
     let Resumed::Permit(p) = w.guard.resume(&id).unwrap() else {
         panic!()
     };
+    let token = p.claim_token().unwrap().to_string();
+    // No sweep has run: the lease alone decides that the report is late.
     w.clock.advance(5 * MINUTE);
-    let err = w.guard.finish(p, Ok(json!(1))).unwrap_err();
+    let err = w
+        .guard
+        .finish(p, Ok(json!({"refund": "re_1"})))
+        .unwrap_err();
     assert!(matches!(err, Error::LeaseExpired(_)), "{err}");
-    assert_eq!(w.desk.request(&id).unwrap().state(), State::Executing);
-    w.desk.expire().unwrap();
-    assert_eq!(w.desk.request(&id).unwrap().state(), State::OutcomeUnknown);
+    let r = w.desk.request(&id).unwrap();
+    assert_eq!(r.state(), State::OutcomeUnknown);
+    let kinds: Vec<EventKind> = w
+        .store
+        .events(Some(&id))
+        .unwrap()
+        .iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds[kinds.len() - 2..],
+        [EventKind::OutcomeUnknown, EventKind::LateReport]
+    );
+    assert_eq!(
+        r.status.outcome,
+        Some(json!({"executed": {"refund": "re_1"}}))
+    );
+    // Once only.
+    let err = w.guard.report(&id, &token, Ok(json!(2))).unwrap_err();
+    assert!(matches!(err, Error::AlreadyFinished { .. }), "{err}");
+    assert!(w.desk.verify().unwrap().is_ok());
 }
 
 #[test]

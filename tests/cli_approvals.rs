@@ -438,3 +438,39 @@ fn flags_fill_in_a_partial_identity_and_bad_durations_are_usage_errors() {
         text(&o)
     );
 }
+
+#[test]
+fn a_request_made_with_tools_is_claimed_with_the_same_catalog() {
+    let d = scratch("tools");
+    let db = d.join("a.db");
+    let catalog = d.join("catalog.yaml");
+    std::fs::write(
+        &catalog,
+        "tools:\n  refund: {classes: [money_out]}\n  search: {}\n",
+    )
+    .unwrap();
+    let cat = catalog.to_str().unwrap();
+    let o = run(
+        &db,
+        &["guard", POLICY, "--call", "-", "--tools", cat],
+        Some(REFUND),
+    );
+    let id = json(&o)["request"].as_str().unwrap().to_string();
+    let o = run(
+        &db,
+        &["approvals", "decide", &id, "approve", "--as", "fiona"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run(&db, &["approvals", "claim", &id], None);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Claimed: guarding it again (and waiting) never hands it out twice.
+    let o = run(
+        &db,
+        &[
+            "guard", POLICY, "--call", "-", "--tools", cat, "--wait", "1s",
+        ],
+        Some(REFUND),
+    );
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+}

@@ -58,6 +58,9 @@ pub struct PolicyRef {
     /// and its `approvers.yaml` again).
     #[serde(default)]
     pub path: Option<String>,
+    /// The tool catalog given in place of the policy's own (`--tools`), when one was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<String>,
 }
 
 /// What an agent hands over with a call that may have to wait.

@@ -38,6 +38,9 @@ pub enum EventKind {
     Failed,
     /// The claim's lease ran out with no report: whether the call ran is not known.
     OutcomeUnknown,
+    /// A report that came after the lease ran out: kept, but the state stays
+    /// outcome_unknown.
+    LateReport,
     /// An `audit` decision let a call run; this is its record.
     Audited,
 }
@@ -58,6 +61,7 @@ impl EventKind {
             EventKind::Executed => "executed",
             EventKind::Failed => "failed",
             EventKind::OutcomeUnknown => "outcome_unknown",
+            EventKind::LateReport => "late_report",
             EventKind::Audited => "audited",
         }
     }

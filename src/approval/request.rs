@@ -355,6 +355,9 @@ impl Request {
 
     /// The groups that may decide now.
     pub fn waiting_groups(&self) -> Vec<String> {
+        if self.status.state != State::Pending {
+            return Vec::new();
+        }
         let mut groups: Vec<String> = self
             .waiting_gates()
             .flat_map(|g| g.groups.iter().cloned())
@@ -397,12 +400,16 @@ impl Request {
         if id.agent == actor {
             return Err(Error::AgentCannotDecide(actor.to_string()));
         }
+        // A decision after an SLA ran out meets what the SLA did (callers that persist
+        // expiry first, as `Desk::decide` does, find nothing left to apply here).
+        let expired = self.expire(now);
         if self.status.state != State::Pending {
             return Err(Error::NotPending {
                 id: self.id().to_string(),
                 state: self.status.state,
             });
         }
+        let mut events = expired;
         let digest = self.status.payload_digest.clone();
         if let Some(seen) = &ruling.seen
             && *seen != digest
@@ -475,7 +482,7 @@ impl Request {
             });
         }
         let note = ruling.note.as_deref();
-        let mut events = Vec::new();
+        let first = events.len();
         match &ruling.verdict {
             Verdict::Approve => {
                 for &i in &targets {
@@ -511,7 +518,8 @@ impl Request {
                     .gate(&gate)
                     .digests(&digest, &digest)
                     .reason(Some(reason));
-                return Ok(vec![self.stamp(e)]);
+                events.push(self.stamp(e));
+                return Ok(events);
             }
             Verdict::Edit { args } => {
                 if !args.is_object() {
@@ -561,7 +569,9 @@ impl Request {
                             .gate(&g.rule)
                             .digests(&digest, &new_digest)
                             .reason(note)
-                            .data(json!({"patch": step, "added_gates": added})),
+                            .data(
+                                json!({"patch": step, "added_gates": std::mem::take(&mut added)}),
+                            ),
                     );
                 }
             }
@@ -612,7 +622,7 @@ impl Request {
                 State::ApprovedWithEdits
             };
             self.status.state = to;
-            for e in &mut events {
+            for e in &mut events[first..] {
                 e.from = Some(State::Pending);
                 e.to = Some(State::Pending);
             }
@@ -620,7 +630,12 @@ impl Request {
                 last.to = Some(to);
             }
         }
-        Ok(events.into_iter().map(|e| self.stamp(e)).collect())
+        let stamped: Vec<Event> = events.drain(first..).collect();
+        for e in stamped {
+            let e = self.stamp(e);
+            events.push(e);
+        }
+        Ok(events)
     }
 
     /// Applies what time does by itself at `now`: an SLA that ran out (its gate's
@@ -770,8 +785,23 @@ impl Request {
         let lease_over = claim.lease_until <= now;
         match self.status.state {
             State::Executing if !lease_over => {}
-            State::Executing | State::OutcomeUnknown => {
-                return Err(Error::LeaseExpired(self.id().to_string()));
+            // Too late: the request is (or now becomes) outcome_unknown and stays so, but
+            // what the agent reports is kept, once, in a `late_report` event.
+            State::Executing | State::OutcomeUnknown if self.status.outcome.is_none() => {
+                let mut events = self.expire(now);
+                let outcome = match &result {
+                    Ok(v) => json!({"executed": v}),
+                    Err(msg) => json!({"failed": msg}),
+                };
+                self.status.outcome = Some(outcome.clone());
+                let d = self.status.payload_digest.clone();
+                let e = Event::new(EventKind::LateReport, &holder, now)
+                    .transition(State::OutcomeUnknown, State::OutcomeUnknown)
+                    .digests(&d, &d)
+                    .reason(Some("reported after the claim's lease ran out"))
+                    .data(json!({"outcome": outcome}));
+                events.push(self.stamp(e));
+                return Ok(events);
             }
             state => {
                 return Err(Error::AlreadyFinished {

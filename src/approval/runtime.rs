@@ -142,6 +142,22 @@ fn token(id: &str, now: i64) -> String {
     format!("{a:016x}{b:016x}")
 }
 
+/// Records a claimed call's outcome; a late one is kept as a `late_report` event and
+/// answered with [`Error::LeaseExpired`].
+pub fn report(
+    store: &dyn Store,
+    id: &str,
+    token: &str,
+    result: Result<Value, String>,
+    now: i64,
+) -> Result<(), Error> {
+    let r = store.update(id, &mut |r| r.finish(token, result.clone(), now))?;
+    if r.state() == State::OutcomeUnknown {
+        return Err(Error::LeaseExpired(id.to_string()));
+    }
+    Ok(())
+}
+
 /// Applies whatever is due on one request (SLA, lease). Shared by both sides.
 fn expire_one(store: &dyn Store, id: &str, now: i64) -> Result<Request, Error> {
     store.update(id, &mut |r| Ok(r.expire(now)))
@@ -172,6 +188,7 @@ impl Guard {
             name: policy.name().map(str::to_string),
             hash: policy_hash(&policy),
             path: None,
+            catalog: None,
         };
         Guard {
             policy,
@@ -186,6 +203,12 @@ impl Guard {
     /// Records where the policy was loaded from (in every checkpoint).
     pub fn with_policy_path(mut self, path: impl Into<String>) -> Guard {
         self.policy_ref.path = Some(path.into());
+        self
+    }
+
+    /// Records the tool catalog that replaced the policy's own (in every checkpoint).
+    pub fn with_catalog_path(mut self, path: impl Into<String>) -> Guard {
+        self.policy_ref.catalog = Some(path.into());
         self
     }
 
@@ -384,10 +407,7 @@ impl Guard {
         token: &str,
         result: Result<Value, String>,
     ) -> Result<(), Error> {
-        let now = self.clock.now_ms();
-        self.store
-            .update(id, &mut |r| r.finish(token, result.clone(), now))
-            .map(drop)
+        report(&*self.store, id, token, result, self.clock.now_ms())
     }
 
     /// Withdraws a pending request.
@@ -650,7 +670,8 @@ impl Desk {
     /// storage's own integrity.
     pub fn verify(&self) -> Result<VerifyReport, Error> {
         let mut problems = self.store.integrity()?;
-        let events = match self.store.events(None) {
+        let snapshot = self.store.snapshot()?;
+        let events = match snapshot.events {
             Ok(e) => e,
             Err(e) => {
                 problems.push(format!("the audit log does not read: {e}"));
@@ -659,10 +680,9 @@ impl Desk {
         };
         let breaks = verify_chain(&events);
         let mut requests = Vec::new();
-        for id in self.store.ids(None)? {
-            match self.store.get(&id) {
-                Ok(Some(r)) => requests.push(r),
-                Ok(None) => {}
+        for (id, r) in snapshot.requests {
+            match r {
+                Ok(r) => requests.push(r),
                 Err(e) => problems.push(format!("request `{id}` does not read: {e}")),
             }
         }

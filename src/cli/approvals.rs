@@ -69,6 +69,9 @@ enum Command {
         /// The policy the request was made under (default: the path its checkpoint records).
         #[arg(long)]
         policy: Option<PathBuf>,
+        /// The tool catalog it was made with (default: the one its checkpoint records).
+        #[arg(long, value_name = "CATALOG")]
+        tools: Option<PathBuf>,
         /// How long the claim holds before an unreported call is outcome_unknown.
         #[arg(long, value_name = "DURATION", default_value = "5m")]
         lease: String,
@@ -127,6 +130,9 @@ struct DecideArgs {
     /// The policy, to decide an edited call again (default: the path the checkpoint records).
     #[arg(long)]
     policy: Option<PathBuf>,
+    /// The tool catalog the request was made with (default: the one its checkpoint records).
+    #[arg(long, value_name = "CATALOG")]
+    tools: Option<PathBuf>,
     /// The payload digest you reviewed (`show` prints it): the decision is refused if the
     /// call was edited since. Without it, the digest read when the command starts is used.
     #[arg(long, value_name = "DIGEST")]
@@ -156,7 +162,12 @@ pub(super) fn run(args: Args) -> i32 {
         Command::Decide(a) => decide(store, a),
         Command::Wait { id, timeout } => wait(store, &id, timeout.as_deref()),
         Command::Expire => expire(store),
-        Command::Claim { id, policy, lease } => claim(store, &id, policy.as_deref(), &lease),
+        Command::Claim {
+            id,
+            policy,
+            tools,
+            lease,
+        } => claim(store, &id, policy.as_deref(), tools.as_ref(), &lease),
         Command::Finish {
             id,
             claim,
@@ -537,13 +548,46 @@ fn lookup<'a>(args: &'a Value, context: &'a Value, path: &str) -> Option<&'a Val
     Some(cur)
 }
 
-/// The directory a recorded policy path stands for.
-fn policy_dir(path: &Path) -> PathBuf {
+/// The directory a recorded policy path stands for, if it still exists.
+fn policy_dir(path: &Path) -> Option<PathBuf> {
     if path.is_dir() {
-        path.to_path_buf()
+        Some(path.to_path_buf())
+    } else if path.is_file() {
+        path.parent().map(Path::to_path_buf)
     } else {
-        path.parent().map(Path::to_path_buf).unwrap_or_default()
+        None
     }
+}
+
+/// The policy a request was made under: `--policy` and `--tools` if given, else the paths
+/// its checkpoint records. Prints the problem and gives the exit code.
+fn request_policy(
+    request: &Request,
+    policy: Option<&Path>,
+    tools: Option<&PathBuf>,
+    what: &str,
+) -> Result<crate::Policy, i32> {
+    let recorded = request.checkpoint.policy.path.as_ref().map(PathBuf::from);
+    let Some(path) = policy.map(Path::to_path_buf).or(recorded) else {
+        eprintln!("error: {what} needs the policy: pass --policy PATH");
+        return Err(USAGE);
+    };
+    if !path.exists() {
+        eprintln!(
+            "error: the policy at `{}` no longer exists; pass --policy PATH",
+            path.display()
+        );
+        return Err(USAGE);
+    }
+    let tools = tools.cloned().or_else(|| {
+        request
+            .checkpoint
+            .policy
+            .catalog
+            .as_ref()
+            .map(PathBuf::from)
+    });
+    load_policy(&path, tools.as_ref())
 }
 
 fn decide(store: Arc<SqliteStore>, a: DecideArgs) -> i32 {
@@ -554,7 +598,7 @@ fn decide(store: Arc<SqliteStore>, a: DecideArgs) -> i32 {
     };
     let recorded = request.checkpoint.policy.path.as_ref().map(PathBuf::from);
     let beside = |p: &PathBuf| {
-        let dir = policy_dir(p);
+        let dir = policy_dir(p)?;
         crate::approvers::APPROVERS_NAMES
             .iter()
             .map(|n| dir.join(n))
@@ -639,11 +683,7 @@ fn decide(store: Arc<SqliteStore>, a: DecideArgs) -> i32 {
     };
     let mut desk = Desk::new(store, Arc::new(approvers));
     if matches!(verdict, Verdict::Edit { .. }) {
-        let Some(path) = a.policy.clone().or(recorded) else {
-            eprintln!("error: deciding an edit needs the policy: pass --policy PATH");
-            return USAGE;
-        };
-        match load_policy(&path, None) {
+        match request_policy(&request, a.policy.as_deref(), a.tools.as_ref(), "an edit") {
             Ok(p) => desk = desk.with_policy(Arc::new(p)),
             Err(code) => return code,
         }
@@ -742,21 +782,23 @@ fn expire(store: Arc<SqliteStore>) -> i32 {
     }
 }
 
-fn claim(store: Arc<SqliteStore>, id: &str, policy: Option<&Path>, lease: &str) -> i32 {
+fn claim(
+    store: Arc<SqliteStore>,
+    id: &str,
+    policy: Option<&Path>,
+    tools: Option<&PathBuf>,
+    lease: &str,
+) -> i32 {
     let lease = match parse_lease(lease) {
         Ok(d) => d,
         Err(code) => return code,
     };
-    let recorded = match store.get(id) {
-        Ok(Some(r)) => r.checkpoint.policy.path.map(PathBuf::from),
+    let request = match store.get(id) {
+        Ok(Some(r)) => r,
         Ok(None) => return approval_error(&Error::NotFound(id.to_string())),
         Err(e) => return approval_error(&e),
     };
-    let Some(path) = policy.map(Path::to_path_buf).or(recorded) else {
-        eprintln!("error: claiming needs the policy: pass --policy PATH");
-        return USAGE;
-    };
-    let policy = match load_policy(&path, None) {
+    let policy = match request_policy(&request, policy, tools, "claiming") {
         Ok(p) => Arc::new(p),
         Err(code) => return code,
     };
@@ -794,9 +836,10 @@ fn finish(
     };
     // Reporting needs no policy: the claim token is the proof.
     let now = crate::approval::Clock::now_ms(&crate::approval::SystemClock);
-    match store.update(id, &mut |r| r.finish(claim, result.clone(), now)) {
-        Ok(r) => {
-            say!("{id}: {}", r.state());
+    match crate::approval::report(&*store, id, claim, result, now) {
+        Ok(()) => {
+            let state = store.get(id).ok().flatten().map(|r| r.state());
+            say!("{id}: {}", state.map_or("recorded", State::as_str));
             OK
         }
         Err(e) => approval_error(&e),

@@ -115,9 +115,13 @@ pub(super) fn run(args: Args) -> i32 {
         Err(code) => return code,
     };
     let path = std::fs::canonicalize(&args.policy).unwrap_or(args.policy.clone());
-    let guard = Guard::new(policy, store)
+    let mut guard = Guard::new(policy, store)
         .with_policy_path(path.display().to_string())
         .with_lease(lease);
+    if let Some(tools) = &args.tools {
+        let tools = std::fs::canonicalize(tools).unwrap_or(tools.clone());
+        guard = guard.with_catalog_path(tools.display().to_string());
+    }
     let submitted = match guard.submit(proposal) {
         Ok(s) => s,
         Err(e) => return approval_error(&e),
@@ -165,6 +169,11 @@ pub(super) fn run(args: Args) -> i32 {
                     // the request becomes outcome_unknown.
                     print_json(&resumed_json(&r));
                     code
+                }
+                // Guarding a call that was claimed already: it must not run again.
+                Err(e @ crate::approval::Error::AlreadyClaimed { .. }) => {
+                    eprintln!("error: {e}");
+                    REFUSED
                 }
                 Err(e) => approval_error(&e),
             }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
-use super::{Change, Store, same_payload};
+use super::{Change, Snapshot, Store, same_payload};
 use crate::approval::{Checkpoint, Error, Event, GENESIS, Request, State, Status};
 
 impl SqliteStore {
@@ -318,22 +318,41 @@ fn parse(id: &str, checkpoint: &str, status: &str) -> Result<Request, Error> {
 }
 
 fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
-    let mut tries = 0;
+    let start = std::time::Instant::now();
     loop {
+        let attempt = std::time::Instant::now();
         match f() {
+            // Retry only a busy answer SQLite gave without waiting out its busy timeout
+            // (it does so when waiting could deadlock), and not beyond that timeout overall.
             Err(e)
-                if tries < 200
+                if attempt.elapsed() < Duration::from_secs(1)
+                    && start.elapsed() < BUSY_TIMEOUT
                     && matches!(
                         e.sqlite_error_code(),
                         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
                     ) =>
             {
-                tries += 1;
-                std::thread::sleep(Duration::from_millis(5 + (tries % 20)));
+                std::thread::sleep(Duration::from_millis(5));
             }
             other => return other,
         }
     }
+}
+
+fn event_rows(c: &Connection, request_id: Option<&str>) -> rusqlite::Result<Vec<(i64, String)>> {
+    let mut stmt =
+        c.prepare("SELECT seq, body FROM events WHERE ?1 IS NULL OR request_id = ?1 ORDER BY seq")?;
+    let rows = stmt.query_map(params![request_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
+fn parse_events(rows: &[(i64, String)]) -> Result<Vec<Event>, Error> {
+    rows.iter()
+        .map(|(seq, body)| {
+            serde_json::from_str(body)
+                .map_err(|e| Error::Corrupt(format!("event {seq} does not read: {e}")))
+        })
+        .collect()
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> rusqlite::Result<String> {
@@ -409,19 +428,34 @@ impl Store for SqliteStore {
     }
 
     fn events(&self, request_id: Option<&str>) -> Result<Vec<Event>, Error> {
-        let rows: Vec<(i64, String)> = self.read(|c| {
-            let mut stmt = c.prepare(
-                "SELECT seq, body FROM events WHERE ?1 IS NULL OR request_id = ?1 ORDER BY seq",
-            )?;
-            let rows = stmt.query_map(params![request_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect()
+        parse_events(&self.read(|c| event_rows(c, request_id))?)
+    }
+
+    fn snapshot(&self) -> Result<Snapshot, Error> {
+        // One read transaction: in WAL mode it sees one committed state throughout.
+        let (events, rows) = self.read(|c| {
+            c.execute_batch("BEGIN")?;
+            let read = event_rows(c, None).and_then(|events| {
+                let mut stmt = c.prepare(
+                    "SELECT id, checkpoint, status FROM requests ORDER BY created_at, rowid",
+                )?;
+                let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                let rows: Vec<(String, String, String)> = rows.collect::<Result<_, _>>()?;
+                Ok((events, rows))
+            });
+            c.execute_batch("COMMIT")?;
+            read
         })?;
-        rows.iter()
-            .map(|(seq, body)| {
-                serde_json::from_str(body)
-                    .map_err(|e| Error::Corrupt(format!("event {seq} does not read: {e}")))
-            })
-            .collect()
+        Ok(Snapshot {
+            events: parse_events(&events),
+            requests: rows
+                .into_iter()
+                .map(|(id, c, st)| {
+                    let r = parse(&id, &c, &st);
+                    (id, r)
+                })
+                .collect(),
+        })
     }
 
     fn integrity(&self) -> Result<Vec<String>, Error> {
