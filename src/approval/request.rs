@@ -335,8 +335,15 @@ impl Request {
         self.status.state
     }
 
+    /// Gives an event its request and, where the transition left the payload alone, the
+    /// payload's digest before and after.
     fn stamp(&mut self, mut e: Event) -> Event {
         e.request_id = Some(self.checkpoint.request_id.clone());
+        if e.digest_after.is_none() {
+            let d = &self.status.payload_digest;
+            e.digest_before = Some(d.clone());
+            e.digest_after = Some(d.clone());
+        }
         self.status.updated_at = e.at;
         e
     }
