@@ -50,6 +50,12 @@ fn submit_waiting(w: &World, p: Proposal) -> String {
     }
 }
 
+/// The kinds of a request's events, in order.
+fn kinds(w: &World, id: &str) -> Vec<EventKind> {
+    let events = w.store.events(Some(id)).unwrap();
+    events.iter().map(|e| e.kind).collect()
+}
+
 fn approve(by: &str) -> Ruling {
     Ruling::new(by, Verdict::Approve)
 }
@@ -241,13 +247,7 @@ fn every_gate_must_approve_before_a_permit_and_the_permit_is_claimed_once() {
     let r = w.desk.request(&id).unwrap();
     assert_eq!(r.state(), State::Executed);
     assert_eq!(r.status.outcome, Some(json!({"refund": "re_1"})));
-    let kinds: Vec<EventKind> = w
-        .store
-        .events(Some(&id))
-        .unwrap()
-        .iter()
-        .map(|e| e.kind)
-        .collect();
+    let kinds = kinds(&w, &id);
     assert_eq!(
         kinds,
         [
@@ -755,13 +755,7 @@ fn a_late_report_is_kept_but_the_request_stays_outcome_unknown() {
     assert!(matches!(err, Error::LeaseExpired(_)), "{err}");
     let r = w.desk.request(&id).unwrap();
     assert_eq!(r.state(), State::OutcomeUnknown);
-    let kinds: Vec<EventKind> = w
-        .store
-        .events(Some(&id))
-        .unwrap()
-        .iter()
-        .map(|e| e.kind)
-        .collect();
+    let kinds = kinds(&w, &id);
     assert_eq!(
         kinds[kinds.len() - 2..],
         [EventKind::OutcomeUnknown, EventKind::LateReport]
