@@ -50,6 +50,14 @@ fn submit_waiting(w: &World, p: Proposal) -> String {
     }
 }
 
+/// Resumes an approved request, which must give its permit.
+fn claim(w: &World, id: &str) -> holdpoint::approval::Permit {
+    match w.guard.resume(id).unwrap() {
+        Resumed::Permit(p) => p,
+        other => panic!("expected a permit, got {other:?}"),
+    }
+}
+
 /// The kinds of a request's events, in order.
 fn kinds(w: &World, id: &str) -> Vec<EventKind> {
     let events = w.store.events(Some(id)).unwrap();
@@ -230,9 +238,7 @@ fn every_gate_must_approve_before_a_permit_and_the_permit_is_claimed_once() {
 
     let r = w.desk.decide(&id, &approve("amir")).unwrap();
     assert_eq!(r.state(), State::Approved);
-    let Resumed::Permit(permit) = w.guard.resume(&id).unwrap() else {
-        panic!("approved")
-    };
+    let permit = claim(&w, &id);
     assert_eq!(permit.args(), &json!({"amount": 900, "order": "o-17"}));
     assert!(!permit.was_edited());
     assert_eq!(permit.request_id(), Some(id.as_str()));
@@ -284,9 +290,7 @@ fn an_edit_runs_instead_and_the_other_gates_must_approve_the_edit() {
     );
     let r = w.desk.decide(&id, &approve("amir")).unwrap();
     assert_eq!(r.state(), State::ApprovedWithEdits);
-    let Resumed::Permit(p) = w.guard.resume(&id).unwrap() else {
-        panic!()
-    };
+    let p = claim(&w, &id);
     assert_eq!(p.args(), &edited);
     assert!(p.was_edited());
     assert_eq!(p.digest(), r.status.payload_digest);
@@ -318,9 +322,7 @@ fn an_edit_that_fires_a_new_gate_waits_for_it_too() {
     let r = w.desk.decide(&id, &approve("carla")).unwrap();
     assert_eq!(r.state(), State::ApprovedWithEdits);
     assert_eq!(r.status.gates.len(), 2);
-    let Resumed::Permit(p) = w.guard.resume(&id).unwrap() else {
-        panic!()
-    };
+    let p = claim(&w, &id);
     assert_eq!(p.args(), &json!({"amount": 20_000}));
 }
 
@@ -422,9 +424,7 @@ fn a_claim_whose_lease_runs_out_is_outcome_unknown_never_run_again() {
     let w = world();
     let id = submit_waiting(&w, refund(900, "standard", "c1"));
     w.desk.decide(&id, &approve("fiona")).unwrap();
-    let Resumed::Permit(p) = w.guard.resume(&id).unwrap() else {
-        panic!()
-    };
+    let p = claim(&w, &id);
     w.clock.advance(6 * MINUTE);
     let events = w.desk.expire().unwrap().events;
     assert_eq!(events.len(), 1);
@@ -742,9 +742,7 @@ fn a_late_report_is_kept_but_the_request_stays_outcome_unknown() {
     let w = world();
     let id = submit_waiting(&w, refund(900, "standard", "c1"));
     w.desk.decide(&id, &approve("fiona")).unwrap();
-    let Resumed::Permit(p) = w.guard.resume(&id).unwrap() else {
-        panic!()
-    };
+    let p = claim(&w, &id);
     let token = p.claim_token().unwrap().to_string();
     // No sweep has run: the lease alone decides that the report is late.
     w.clock.advance(5 * MINUTE);
