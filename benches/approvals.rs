@@ -3,17 +3,17 @@
 //! every step is a `synchronous=FULL` transaction.
 //!
 //! Run: `cargo bench --bench approvals`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(missing_docs)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use holdpoint::approval::store::{MemoryStore, SqliteStore, Store};
 use holdpoint::approval::{
     ApproversFile, Desk, Guard, Identity, Proposal, Resumed, Ruling, Submitted, Verdict,
 };
-use holdpoint::store::{MemoryStore, SqliteStore, Store};
 use holdpoint::{Policy, ToolCall};
 use serde_json::json;
 

@@ -2,13 +2,13 @@
 //! from JSON bytes to a decision, and source text to compiled policy, per rule count N.
 //!
 //! Run: `cargo bench --bench evaluate` (one group: `cargo bench --bench evaluate -- compile`).
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(missing_docs)]
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use holdpoint::generate::{Dialect, generate};
+use holdpoint::tools::generate::{Dialect, generate};
 use holdpoint::{Catalog, Policy, PolicyBuilder, ToolCall};
 
 const SIZES: [usize; 4] = [10, 100, 1_000, 10_000];

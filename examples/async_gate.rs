@@ -7,10 +7,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use holdpoint::approval::store::SqliteStore;
 use holdpoint::approval::{
     ApproversFile, Desk, Guard, Identity, Proposal, Resumed, Ruling, Submitted, Verdict,
 };
-use holdpoint::store::SqliteStore;
 use holdpoint::{Policy, ToolCall};
 use serde_json::json;
 

@@ -7,10 +7,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use holdpoint::approval::store::MemoryStore;
 use holdpoint::approval::{
     ApproversFile, Desk, Error, Guard, Identity, Proposal, Resumed, Ruling, State, Verdict,
 };
-use holdpoint::store::MemoryStore;
 use holdpoint::{Policy, ToolCall};
 use serde_json::json;
 

@@ -5,7 +5,7 @@
 //!   way to obtain the call to execute) for `allow` and `audit`, or for an approval it has
 //!   claimed. `submit` and `resume` serve asynchronous gates, `wait` synchronous ones.
 //! - [`Desk`] is the approvers' side: decide, expire, list, verify.
-//! - Both sit on a [`crate::store::Store`]: [`crate::store::MemoryStore`] in process, or
+//! - Both sit on a [`crate::approval::store::Store`]: [`crate::approval::store::MemoryStore`] in process, or
 //!   the SQLite store (feature `sqlite`) shared by processes on one host.
 //!
 //! The model and its guarantees are described in `docs/approvals.md`.
@@ -17,6 +17,7 @@ pub mod patch;
 mod request;
 mod runtime;
 mod stats;
+pub mod store;
 mod time;
 
 pub use crate::approvers::{Approvers, ApproversError, ApproversFile};

@@ -4,9 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// File names of an approvers file beside a policy, tried in order.
-pub const APPROVERS_NAMES: [&str; 2] = ["approvers.yaml", "approvers.yml"];
-
 /// Group membership, as the runtime asks it. Implement it to take membership from your
 /// identity provider; [`ApproversFile`] reads it from a small YAML file.
 pub trait Approvers: Send + Sync {

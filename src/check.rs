@@ -2,8 +2,10 @@
 //! patterns, durations, static types, and (given a catalog) tools, arguments and their types.
 
 mod catalog_rules;
+pub(crate) mod levels;
 pub(crate) mod lints;
 mod lower;
+pub(crate) mod overlap;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -21,15 +23,6 @@ pub struct Checked {
     pub program: Option<Program>,
     /// Every finding, errors and warnings, in source order.
     pub diagnostics: Vec<Diagnostic>,
-}
-
-/// Checks parsed files that together form one policy.
-pub fn check(
-    files: &[(FileId, ast::File)],
-    sources: SourceMap,
-    catalog: Option<Arc<Catalog>>,
-) -> Checked {
-    check_with(files, sources, catalog, true)
 }
 
 /// Checks; `thorough` adds the lints that compare rules pairwise (what `policy check`

@@ -17,34 +17,33 @@
 mod fold;
 pub mod globs;
 pub mod print;
-mod walk;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::ast::Effect;
+use crate::ir::toolset::{self, ToolSet};
 use crate::ir::{ClassId, Cond, Lit, Op, PathExpr, Program, Root, RuleId, Term};
-use crate::toolset::{self, ToolSet};
 
 /// The compiled decision tree of a program.
 #[derive(Debug)]
 pub struct Tree {
-    exact: rustc_hash::FxHashMap<Box<str>, u32>,
-    slices: Vec<Slice>,
-    fallback: Fallback,
-    matcher: globs::GlobMatcher,
-    glob_patterns: Vec<String>,
+    pub(crate) exact: rustc_hash::FxHashMap<Box<str>, u32>,
+    pub(crate) slices: Vec<Slice>,
+    pub(crate) fallback: Fallback,
+    pub(crate) matcher: globs::GlobMatcher,
+    pub(crate) glob_patterns: Vec<String>,
 }
 
 #[derive(Debug, Default)]
-struct Slice {
+pub(crate) struct Slice {
     /// Rules grouped under a shared attribute test.
-    indexes: Box<[Index]>,
+    pub(crate) indexes: Box<[Index]>,
     /// Rules evaluated one by one, sorted by tier then rule.
-    plain: Box<[Entry]>,
+    pub(crate) plain: Box<[Entry]>,
     /// Where each tier starts in `plain` (and where the last ends).
-    plain_tiers: [u32; 5],
-    floors: Box<[(ClassId, Cond)]>,
+    pub(crate) plain_tiers: [u32; 5],
+    pub(crate) floors: Box<[(ClassId, Cond)]>,
 }
 
 /// Where each tier's entries start in a list sorted by tier (and where the last ends).
@@ -57,15 +56,15 @@ fn tier_starts(entries: &[Entry]) -> [u32; 5] {
 }
 
 #[derive(Debug, Clone)]
-struct Entry {
-    rule: RuleId,
+pub(crate) struct Entry {
+    pub(crate) rule: RuleId,
     /// 0 deny, 1 approve, 2 audit, 3 allow: the walk goes tier by tier.
-    tier: u8,
-    cond: Cond,
+    pub(crate) tier: u8,
+    pub(crate) cond: Cond,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Bound {
+pub(crate) enum Bound {
     Gt,
     Ge,
     Lt,
@@ -77,7 +76,7 @@ enum Bound {
 /// search settle them all: only the rules the search selects are evaluated further.
 /// Entries are kept per tier, so the walk (deny first) never scans a tier twice.
 #[derive(Debug)]
-enum Index {
+pub(crate) enum Index {
     /// `PATH op N` with one operator: per tier, entries sorted by N; a binary search
     /// finds the prefix or suffix whose comparison holds.
     Threshold {
@@ -105,18 +104,19 @@ enum Index {
 
 /// One tier of a threshold index.
 #[derive(Debug, Default)]
-struct ThresholdTier {
-    keys: Box<[f64]>,
-    entries: Box<[Entry]>,
+pub(crate) struct ThresholdTier {
+    pub(crate) keys: Box<[f64]>,
+    pub(crate) entries: Box<[Entry]>,
 }
 
 #[derive(Debug, Default)]
-struct Fallback {
-    always: Slice,
-    per_glob: Box<[Slice]>,
+pub(crate) struct Fallback {
+    pub(crate) always: Slice,
+    pub(crate) per_glob: Box<[Slice]>,
 }
 
-const TIER_ORDER: [Effect; 4] = [Effect::Deny, Effect::Approve, Effect::Audit, Effect::Allow];
+pub(crate) const TIER_ORDER: [Effect; 4] =
+    [Effect::Deny, Effect::Approve, Effect::Audit, Effect::Allow];
 
 fn tier_of(e: Effect) -> u8 {
     match e {
@@ -185,14 +185,17 @@ impl Tree {
                 ToolSet::Some { exact, globs } => {
                     if globs.is_empty() {
                         for e in exact {
-                            if let Some(&k) = name_index.get(e.as_str()) {
-                                per_name[k].push(i);
+                            if let Some(rules) = name_index
+                                .get(e.as_str())
+                                .and_then(|&k| per_name.get_mut(k))
+                            {
+                                rules.push(i);
                             }
                         }
                     } else {
-                        for (k, n) in names.iter().enumerate() {
+                        for (n, rules) in names.iter().zip(per_name.iter_mut()) {
                             if set.contains(n) {
-                                per_name[k].push(i);
+                                rules.push(i);
                             }
                         }
                     }

@@ -1,11 +1,9 @@
 //! Evaluation: tool calls in, decisions out.
 //!
-//! [`value`] holds the three-valued semantics of every operator, shared by both
-//! evaluators; [`reference`] is the plain interpreter kept as the test oracle; the fast
-//! path is the compiled tree in [`crate::compile`].
+//! [`tree`] walks the compiled decision tree (the fast path); [`reference`] is the plain
+//! interpreter kept as the test oracle. Both read the three-valued semantics of every
+//! operator from [`crate::ir::semantics`] and give a [`decision::Decision`].
 
-pub mod call;
 pub mod decision;
-pub mod explain;
 pub mod reference;
-pub mod value;
+pub mod tree;

@@ -3,11 +3,15 @@
 //! This is what both evaluators read: the compiled decision tree (`compile`) and the
 //! plain reference interpreter (`eval::reference`).
 
+pub mod glob;
+pub mod semantics;
+pub mod toolset;
+
 use std::sync::Arc;
 
 use crate::ast::{DecisionKind, Effect, Mode, OnTimeout};
 use crate::catalog::Catalog;
-use crate::glob::Glob;
+use crate::ir::glob::Glob;
 use crate::source::{SourceMap, Span};
 
 /// Index of a rule in [`Program::rules`] (declaration order).

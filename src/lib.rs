@@ -1,41 +1,49 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+// Nothing from a user, a file or the network may panic: these hold outside tests.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+// The language core, bottom to top: no module imports one further down this list.
+mod approvers;
+mod ast;
+mod call;
+mod catalog;
+mod check;
+mod compile;
+mod diagnostic;
+mod eval;
+mod ir;
+mod policy;
+mod source;
+mod syntax;
+mod yaml;
+
+pub mod project;
+pub mod tools;
 
 #[cfg(feature = "approvals")]
 pub mod approval;
-pub mod approvers;
-pub mod ast;
-pub mod catalog;
-pub mod check;
-pub mod compile;
-pub mod config;
-pub mod diagnostic;
-pub mod diff;
-pub mod eval;
-pub mod format;
-pub mod generate;
-pub mod glob;
-pub mod ir;
-pub mod overlap;
-pub mod policy;
-pub mod source;
-#[cfg(feature = "approvals")]
-pub mod store;
-pub mod syntax;
-pub mod testing;
-pub mod toolset;
-pub mod yaml;
 
-#[cfg(feature = "cli")]
-pub mod cli;
+#[doc(hidden)]
+pub mod unstable;
 
 pub use ast::{DecisionKind, Effect, Mode, OnTimeout};
-pub use catalog::Catalog;
-pub use diagnostic::{Code, Diagnostic, Severity};
-pub use eval::call::{CallError, ToolCall};
-pub use eval::decision::{Decision, DecisionReport, Named};
+pub use call::{CallError, ToolCall};
+pub use catalog::{ArgType, Catalog, CatalogError};
+pub use check::levels::{Level, LintConfig};
+pub use diagnostic::{Code, Diagnostic, DiagnosticRecord, Severity};
+pub use eval::decision::{Decision, DecisionReport, Gate, Named, Unknown};
 pub use policy::{LoadError, Policy, PolicyBuilder, Report};
+pub use source::{FileId, Location, SourceFile, SourceMap, Span};
+pub use syntax::format::format_source;
 
 /// Compile-time proof that a policy can be shared across threads without locks.
 const _: fn() = || {

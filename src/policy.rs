@@ -1,23 +1,22 @@
 //! Loading a policy (a string, a `.gate` file, or a directory of them) and evaluating
 //! calls against it. This is the embedding API.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use crate::approvers::{APPROVERS_NAMES, ApproversError, ApproversFile};
+use crate::approvers::{ApproversError, ApproversFile};
+use crate::call::ToolCall;
 use crate::catalog::{Catalog, CatalogError};
 use crate::check;
+use crate::check::levels::LintConfig;
 use crate::compile::Tree;
 use crate::diagnostic::{Code, Diagnostic};
-use crate::eval::call::ToolCall;
 use crate::eval::decision::Decision;
 use crate::eval::reference;
 use crate::ir::Program;
+use crate::project::{PolicyFiles, ProjectError};
 use crate::source::SourceMap;
 use crate::syntax;
-
-/// File names a policy directory's catalog may have, tried in order.
-pub const CATALOG_NAMES: [&str; 3] = ["tools.yaml", "tools.yml", "tools.json"];
 
 /// A compiled policy: immutable, `Send + Sync`, shared across threads without locks.
 #[derive(Debug)]
@@ -85,7 +84,7 @@ pub struct PolicyBuilder {
     sources: SourceMap,
     catalog: Option<Arc<Catalog>>,
     catalog_error: Option<CatalogError>,
-    lints: Option<Result<crate::config::LintConfig, String>>,
+    lints: Option<Result<LintConfig, String>>,
     approvers: Option<Result<Arc<ApproversFile>, ApproversError>>,
 }
 
@@ -101,63 +100,47 @@ impl PolicyBuilder {
         self
     }
 
-    /// Adds a `.gate` file, or every `.gate` file of a directory (sorted by name). A
-    /// `tools.yaml` (or `.yml`, `.json`) beside the files is used as the catalog unless
-    /// one was given.
-    pub fn path(mut self, path: &Path) -> Result<PolicyBuilder, LoadError> {
-        let io = |e: std::io::Error| LoadError::Io {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        };
-        let meta = std::fs::metadata(path).map_err(io)?;
-        let (files, dir) = if meta.is_dir() {
-            let files = gate_files(path).map_err(io)?;
-            if files.is_empty() {
-                return Err(LoadError::Io {
-                    path: path.display().to_string(),
-                    message: "the directory holds no `.gate` file".into(),
-                });
-            }
-            (files, path.to_path_buf())
-        } else {
-            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-            (vec![path.to_path_buf()], dir)
-        };
-        for f in files {
-            let text = std::fs::read_to_string(&f).map_err(|e| LoadError::Io {
+    /// Adds a `.gate` file, or every `.gate` file of a directory (sorted by name). The
+    /// catalog, approvers file and lint levels found beside it (see [`crate::project`]) are
+    /// used unless ones were given.
+    pub fn path(self, path: &Path) -> Result<PolicyBuilder, LoadError> {
+        let files = PolicyFiles::at(path).map_err(|e| match e {
+            ProjectError::Io { path, message } => LoadError::Io { path, message },
+            other => LoadError::Io {
+                path: path.display().to_string(),
+                message: other.to_string(),
+            },
+        })?;
+        self.files(&files)
+    }
+
+    /// Adds a policy found by [`crate::project`]: its `.gate` files, and its catalog,
+    /// approvers file and lint levels unless ones were given.
+    pub fn files(mut self, files: &PolicyFiles) -> Result<PolicyBuilder, LoadError> {
+        for f in &files.gates {
+            let text = std::fs::read_to_string(f).map_err(|e| LoadError::Io {
                 path: f.display().to_string(),
                 message: e.to_string(),
             })?;
             self.sources.add(f.display().to_string(), text);
         }
         if self.lints.is_none()
-            && let Some(found) = crate::config::LintConfig::find(&dir)
+            && let Some(found) = &files.lint_levels
         {
-            self.lints = Some(crate::config::LintConfig::load(&found));
+            self.lints = Some(LintConfig::load(found));
         }
-        let dir = if dir.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            dir
-        };
         if self.approvers.is_none()
-            && let Some(found) = APPROVERS_NAMES
-                .iter()
-                .map(|n| dir.join(n))
-                .find(|p| p.is_file())
+            && let Some(found) = &files.approvers
         {
-            self.approvers = Some(ApproversFile::load(&found).map(Arc::new));
+            self.approvers = Some(ApproversFile::load(found).map(Arc::new));
         }
-        if self.catalog.is_none() && self.catalog_error.is_none() {
-            if let Some(found) = CATALOG_NAMES
-                .iter()
-                .map(|n| dir.join(n))
-                .find(|p| p.is_file())
-            {
-                match Catalog::load(&found) {
-                    Ok(c) => self.catalog = Some(Arc::new(c)),
-                    Err(e) => self.catalog_error = Some(e),
-                }
+        if self.catalog.is_none()
+            && self.catalog_error.is_none()
+            && let Some(found) = &files.catalog
+        {
+            match Catalog::load(found) {
+                Ok(c) => self.catalog = Some(Arc::new(c)),
+                Err(e) => self.catalog_error = Some(e),
             }
         }
         Ok(self)
@@ -178,7 +161,7 @@ impl PolicyBuilder {
     }
 
     /// Uses these lint levels (replacing any `.policy.yaml` found).
-    pub fn lints(mut self, config: crate::config::LintConfig) -> PolicyBuilder {
+    pub fn lints(mut self, config: LintConfig) -> PolicyBuilder {
         self.lints = Some(Ok(config));
         self
     }
@@ -202,14 +185,14 @@ impl PolicyBuilder {
             Some(Ok(c)) => c.clone(),
             Some(Err(e)) => {
                 diagnostics.push(Diagnostic::new(Code::BadConfig, None, e.clone()));
-                crate::config::LintConfig::default()
+                LintConfig::default()
             }
-            None => crate::config::LintConfig::default(),
+            None => LintConfig::default(),
         };
         for (id, file) in self.sources.iter() {
             diagnostics.extend(crate::check::lints::scan_text(id, &file.text));
             if config.wants(Code::NotFormatted)
-                && let Ok(formatted) = crate::format::format_source(&file.text)
+                && let Ok(formatted) = crate::syntax::format::format_source(&file.text)
                 && formatted != *file.text
             {
                 let first = file.text.lines().next().map_or(0, str::len);
@@ -278,16 +261,6 @@ impl PolicyBuilder {
     }
 }
 
-/// The `.gate` files directly in a directory, sorted.
-pub fn gate_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "gate"))
-        .collect();
-    files.sort();
-    Ok(files)
-}
-
 impl Policy {
     /// Loads a policy from source text.
     pub fn from_source(text: &str) -> Result<Policy, LoadError> {
@@ -329,13 +302,18 @@ impl Policy {
     }
 
     /// The checked program.
-    pub fn program(&self) -> &Program {
+    pub(crate) fn program(&self) -> &Program {
         &self.program
     }
 
     /// The compiled tree.
-    pub fn tree(&self) -> &Tree {
+    pub(crate) fn tree(&self) -> &Tree {
         &self.tree
+    }
+
+    /// The tool catalog the policy was checked against, if any.
+    pub fn catalog(&self) -> Option<&Catalog> {
+        self.program.catalog.as_deref()
     }
 
     /// Warnings found while loading.

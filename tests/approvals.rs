@@ -1,7 +1,6 @@
 //! The approval runtime through its public API, on the in-memory store: what an agent can
 //! obtain, what an approver may decide, and what time does.
 #![cfg(feature = "approvals")]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -10,11 +9,11 @@ use std::time::Duration;
 
 use common::approvals::{approvers, identity, policy, refund};
 
+use holdpoint::approval::store::{MemoryStore, Store};
 use holdpoint::approval::{
     Desk, Error, EventKind, Guard, ManualClock, Proposal, Resumed, Ruling, State, Stats, Submitted,
     Verdict,
 };
-use holdpoint::store::{MemoryStore, Store};
 use holdpoint::{DecisionKind, Effect, Policy, ToolCall};
 use serde_json::json;
 

@@ -5,7 +5,6 @@
 //! The child processes are this test binary again, running the ignored `child` test with
 //! `HOLDPOINT_CHILD` set.
 #![cfg(feature = "sqlite")]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -17,11 +16,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::approvals::{approvers, policy, refund};
+use holdpoint::approval::store::{SqliteStore, Store};
 use holdpoint::approval::{
     Desk, Error, EventKind, Guard, ManualClock, Proposal, Resumed, Ruling, State, Submitted,
     Verdict,
 };
-use holdpoint::store::{SqliteStore, Store};
 use serde_json::json;
 
 fn temp_dir(name: &str) -> PathBuf {

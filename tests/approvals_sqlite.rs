@@ -1,7 +1,6 @@
 //! The SQLite store: requests survive reopening, and a corrupt, foreign or newer file, an
 //! unknown checkpoint version or a changed event is refused or reported, changing nothing.
 #![cfg(feature = "sqlite")]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -10,10 +9,10 @@ use std::sync::Arc;
 
 use common::approvals::{approvers, policy, refund};
 
+use holdpoint::approval::store::{SqliteStore, Store};
 use holdpoint::approval::{
     Desk, Error, Guard, Proposal, Resumed, Ruling, State, Submitted, Verdict,
 };
-use holdpoint::store::{SqliteStore, Store};
 use serde_json::json;
 
 fn temp_db(name: &str) -> PathBuf {
@@ -85,7 +84,7 @@ fn the_database_is_in_wal_mode_with_a_migration_table() {
     let app: i64 = c
         .query_row("PRAGMA application_id", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(app, holdpoint::store::SqliteStore::APPLICATION_ID);
+    assert_eq!(app, holdpoint::approval::store::SqliteStore::APPLICATION_ID);
 }
 
 #[test]

@@ -1,6 +1,5 @@
 //! Every example in the docs is tested: each ```gate block of README.md and docs/*.md is a
 //! complete policy that loads without error; each ```gate-error block fails to load.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use holdpoint::Policy;
 

@@ -1,6 +1,5 @@
 //! Evaluating a call with the compiled tree does not allocate (after the policy is built
 //! and the call parsed). A counting global allocator proves it.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(unsafe_code)] // the counting allocator, and nothing else
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -82,7 +81,7 @@ fn evaluating_example_calls_does_not_allocate() {
 
 #[test]
 fn evaluating_a_generated_mix_does_not_allocate() {
-    use holdpoint::generate::{Dialect, generate};
+    use holdpoint::tools::generate::{Dialect, generate};
     let g = generate(1_000, 2_000, 3, Dialect::Full);
     let policy = g.build().unwrap();
     let calls: Vec<ToolCall> = g

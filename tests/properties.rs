@@ -4,9 +4,8 @@
 //! (c) the never-auto floor holds for every call of such a class;
 //! (d) adding an allow or audit rule never lowers a decision a rule or floor made;
 //! (e) a missing or mistyped value never turns an approve/deny rule's call into allow.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use holdpoint::eval::value::{Env, Tri, class_member};
+use holdpoint::unstable::semantics::{Env, Tri, class_member};
 use holdpoint::{Catalog, Effect, Policy, PolicyBuilder, ToolCall};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
@@ -155,8 +154,7 @@ struct Gen {
 impl Gen {
     fn load(&self) -> Option<Policy> {
         // Generated rules may be `when true`: a lint error on allow rules, beside the point here.
-        let lints =
-            holdpoint::config::LintConfig::parse("props", "lints:\n  always-true: off\n").unwrap();
+        let lints = holdpoint::LintConfig::parse("props", "lints:\n  always-true: off\n").unwrap();
         let mut b = PolicyBuilder::new()
             .source("gen.gate", &self.source)
             .lints(lints);
@@ -359,7 +357,7 @@ proptest! {
     #[test]
     fn never_auto_floor_holds(g in policy_with(true), calls in prop::collection::vec(call(), 4)) {
         let policy = g.load().unwrap();
-        let program = policy.program();
+        let program = holdpoint::unstable::program(&policy);
         for c in &calls {
             let env = Env { tool: &c.tool, args: &c.args, context: &c.context, program, glob_hits: &[] };
             let member = program.never_auto.iter().any(|&cl| !matches!(class_member(cl, &env), Tri::False));
@@ -455,8 +453,8 @@ proptest! {
     #[test]
     fn formatting_round_trips(g in policy_with(true), calls in prop::collection::vec(call(), 4)) {
         let (source, comments) = with_comments(&g.source);
-        let once = holdpoint::format::format_source(&source).unwrap();
-        let twice = holdpoint::format::format_source(&once).unwrap();
+        let once = holdpoint::format_source(&source).unwrap();
+        let twice = holdpoint::format_source(&once).unwrap();
         prop_assert_eq!(&once, &twice, "not idempotent:\n{}", source);
         prop_assert_eq!(once.matches("# ").count(), comments, "comments lost:\n{}\n---\n{}", source, once);
         let original = g.load().unwrap();

@@ -50,13 +50,16 @@ pub fn sha256(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(7 + 64);
     out.push_str("sha256:");
     for b in hash.iter() {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0xf)]));
+        out.push(hex_digit(b >> 4));
+        out.push(hex_digit(b & 0xf));
     }
     out
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
+/// The lowercase hex digit of a nibble (`0..16`).
+fn hex_digit(nibble: u8) -> char {
+    char::from_digit(u32::from(nibble), 16).unwrap_or('0')
+}
 
 /// The digest of a JSON value's canonical text.
 pub fn of_json(value: &Value) -> String {

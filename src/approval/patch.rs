@@ -45,11 +45,11 @@ fn diff_at(from: &Value, to: &Value, path: &mut String, ops: &mut Vec<Value>) {
         }
         (Value::Array(a), Value::Array(b)) => {
             let common = a.len().min(b.len());
-            for i in 0..common {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
                 let len = path.len();
                 path.push('/');
                 path.push_str(&i.to_string());
-                diff_at(&a[i], &b[i], path, ops);
+                diff_at(x, y, path, ops);
                 path.truncate(len);
             }
             // Remove from the end backwards so each index is valid when applied.
@@ -113,7 +113,7 @@ fn apply_one(doc: &mut Value, op: &Value) -> Result<(), String> {
         }
         "move" => {
             let from = pointer_field(op, "from")?;
-            if path.len() > from.len() && path[..from.len()] == from[..] {
+            if path.len() > from.len() && path.starts_with(&from) {
                 return Err("cannot move a value into one of its own children".into());
             }
             let value = remove(doc, &from)?;
@@ -186,7 +186,12 @@ fn resolve_mut<'a>(doc: &'a mut Value, path: &[String]) -> Result<&'a mut Value,
             }
             _ => None,
         }
-        .ok_or_else(|| format!("`{}` does not exist", unparse(&path[..=depth])))?;
+        .ok_or_else(|| {
+            format!(
+                "`{}` does not exist",
+                unparse(path.get(..=depth).unwrap_or(path))
+            )
+        })?;
     }
     Ok(cur)
 }

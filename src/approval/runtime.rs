@@ -11,10 +11,10 @@ use super::event::{ChainBreak, Event, EventKind, verify_chain};
 use super::request::{GateStatus, Rejection, Request, Ruling, State};
 use super::time::{Clock, SystemClock};
 use super::{Approvers, Error, policy_hash, request_id};
+use crate::approval::store::Store;
 use crate::ast::Effect;
 use crate::eval::decision::DecisionReport;
 use crate::policy::Policy;
-use crate::store::Store;
 
 /// The right to run one call: the only value that carries a call to execute.
 ///

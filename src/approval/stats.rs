@@ -153,8 +153,8 @@ fn percentile(sorted_ms: &[i64], p: f64) -> Option<f64> {
         return None;
     }
     let rank = (p * sorted_ms.len() as f64).ceil().max(1.0) as usize;
-    let i = rank.min(sorted_ms.len()) - 1;
-    Some(sorted_ms[i] as f64 / 1000.0)
+    let i = rank.min(sorted_ms.len()).saturating_sub(1);
+    sorted_ms.get(i).map(|&ms| ms as f64 / 1000.0)
 }
 
 #[cfg(test)]

@@ -3,10 +3,10 @@
 
 use crate::ast::Effect;
 use crate::catalog::{ArgSpec, ArgType, Catalog, ToolSpec};
+use crate::check::overlap;
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
+use crate::ir::toolset::{self, ToolSet};
 use crate::ir::{Cond, Lit, Op, PathExpr, Program, Root, Seg, Term};
-use crate::overlap;
-use crate::toolset::{self, ToolSet};
 
 pub(super) fn check(program: &Program) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -308,8 +308,9 @@ impl Cx<'_> {
                 || (a.ty == ArgType::Integer && types.contains(&ArgType::Number))
                 || (a.ty == ArgType::Number && types.contains(&ArgType::Integer))
         };
-        if found.iter().all(|(_, a)| !fits(a)) {
-            let (tool, a) = found[0];
+        if let Some(&(tool, a)) = found.first()
+            && found.iter().all(|(_, a)| !fits(a))
+        {
             let need: Vec<String> = types
                 .iter()
                 .map(|t| format!("{} {}", article(*t), t.as_str()))

@@ -9,10 +9,10 @@ use serde_json::Value;
 use crate::ast::{Effect, Mode};
 use crate::catalog::ArgSpec;
 use crate::diagnostic::{Code, Diagnostic, Severity};
-use crate::eval::value::{Env, Tri, eval};
+use crate::ir::semantics::{Env, Tri, eval};
+use crate::ir::toolset;
 use crate::ir::{ClassId, Cond, PathExpr, Program, Root, Seg, Term};
 use crate::source::Span;
-use crate::toolset;
 
 pub(super) fn check(program: &Program, thorough: bool) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -32,8 +32,8 @@ pub(super) fn check(program: &Program, thorough: bool) -> Vec<Diagnostic> {
 fn redundant_and_dead(program: &Program, out: &mut Vec<Diagnostic>) {
     use std::collections::HashMap;
 
-    use crate::overlap::{Dnf, dnf};
-    use crate::toolset::ToolSet;
+    use crate::check::overlap::{Dnf, dnf};
+    use crate::ir::toolset::ToolSet;
 
     let rules = &program.rules;
     let sets: Vec<ToolSet> = rules

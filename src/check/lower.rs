@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::ast::{self, CompareOp, Effect, ExprKind, Literal, OperandKind, PathRoot, RuleOption};
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
-use crate::glob::Glob;
+use crate::ir::glob::Glob;
 use crate::ir::{
     Class, ClassId, Cond, GateOptions, Lit, Op, PathExpr, Root, Rule, Seg, Template, TemplatePart,
     Term,

@@ -4,7 +4,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde_json::Value;
 
-use crate::eval::value::{Env, Tri, eval};
+use crate::ir::semantics::{Env, Tri, eval};
 use crate::ir::{Cond, Lit, Op, Program, Term};
 
 /// What is known about the tool name when a slice is built.

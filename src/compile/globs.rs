@@ -10,7 +10,7 @@
 use regex_automata::dfa::{Automaton, dense};
 use regex_automata::{Anchored, Input, MatchKind};
 
-use crate::glob::{Glob, Shape};
+use crate::ir::glob::{Glob, Shape};
 
 /// A combined matcher over a list of globs.
 #[derive(Debug)]

@@ -5,9 +5,9 @@ use std::sync::LazyLock;
 use serde::Serialize;
 use smallvec::SmallVec;
 
-use super::call::ToolCall;
-use super::value::{Cause, Env, render_term};
 use crate::ast::{DecisionKind, Effect, Mode, OnTimeout};
+use crate::call::ToolCall;
+use crate::ir::semantics::{Cause, Env, render_term};
 use crate::ir::{ClassId, GateOptions, Program, RuleId, Template, TemplatePart};
 
 /// What a decision names: a rule, a never-auto floor, or the default.
@@ -328,7 +328,7 @@ impl std::fmt::Display for Rendered<'_> {
         for part in &self.template.parts {
             match part {
                 TemplatePart::Text(t) => f.write_str(t)?,
-                TemplatePart::Hole(term) => super::value::write_term(term, &env, f)?,
+                TemplatePart::Hole(term) => crate::ir::semantics::write_term(term, &env, f)?,
             }
         }
         Ok(())

@@ -1,11 +1,11 @@
 //! The reference interpreter: every rule, in order, by the book. Slow and obviously right;
 //! the compiled tree must agree with it on every policy and call (the property tests).
 
-use super::call::ToolCall;
 use super::decision::{Decision, Named, Unknown};
-use super::value::{Env, Tri, class_member, eval};
 use crate::ast::Effect;
+use crate::call::ToolCall;
 use crate::ir::Program;
+use crate::ir::semantics::{Env, Tri, class_member, eval};
 
 /// Decides a call by evaluating every rule.
 pub fn evaluate<'p>(program: &'p Program, call: &ToolCall) -> Decision<'p> {

@@ -1,34 +1,8 @@
-//! What several test files share: running the binary, scratch directories, and the
-//! approval runtime's test policy, approvers and proposals.
+//! What several test files share: scratch directories, and the approval runtime's test
+//! policy, approvers and proposals.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-/// Runs the `policy` binary with `stdin` and extra environment; fails the test if it
-/// panicked.
-pub fn run_policy(args: &[&str], stdin: Option<&str>, env: &[(&str, &Path)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_policy"));
-    cmd.args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let mut input = child.stdin.take().unwrap();
-    if let Some(s) = stdin {
-        // The command may exit before reading (an invalid policy): ignore a closed pipe.
-        let _ = input.write_all(s.as_bytes());
-    }
-    drop(input);
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!err.contains("panicked"), "the binary panicked: {err}");
-    out
-}
+use std::path::PathBuf;
 
 /// A fresh scratch directory unique to the test process and `name`.
 pub fn scratch(name: &str) -> PathBuf {

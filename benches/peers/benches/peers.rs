@@ -33,7 +33,7 @@ fn benches(c: &mut Criterion) {
             bad.len(),
             bad.first()
         );
-        let program = e.holdpoint.program().clone();
+        let program = holdpoint::unstable::program(&e.holdpoint).clone();
         let len = e.calls.len();
         g.bench_with_input(BenchmarkId::new("holdpoint", n), &n, |b, _| {
             let mut i = 0usize;

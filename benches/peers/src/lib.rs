@@ -1,6 +1,6 @@
 //! holdpoint, Cedar and Rego side by side on the same generated rule sets.
 //!
-//! A generated policy (holdpoint's [`holdpoint::generate`], portable dialect) is
+//! A generated policy (holdpoint's [`holdpoint::tools::generate`], portable dialect) is
 //! translated mechanically, from its checked form, into a Cedar policy set and a Rego
 //! package. The gate language's three-valued semantics (a missing value makes a
 //! comparison unknown, and an unknown approve/deny rule asks a human) is spelled out in
@@ -21,8 +21,8 @@ use cedar_policy::{
     Authorizer, Context, Entities, EntityId, EntityTypeName, EntityUid, Policy as CedarPolicy,
     PolicyId, PolicySet, Request,
 };
-use holdpoint::catalog::ArgType;
-use holdpoint::ir::{Cond, Lit, Op, PathExpr, Program, Root, Seg, Term};
+use holdpoint::ArgType;
+use holdpoint::unstable::ir::{Cond, Lit, Op, PathExpr, Program, Root, Seg, Term};
 use holdpoint::{Effect, Policy, ToolCall};
 
 /// What every engine must agree on: the effect and the names that decided it.
@@ -894,14 +894,14 @@ pub struct Engines {
 impl Engines {
     /// Generates a portable policy of `rules` rules with `calls` calls, and builds all.
     pub fn build(rules: usize, calls: usize, seed: u64) -> Result<Engines, String> {
-        let g = holdpoint::generate::generate(
+        let g = holdpoint::tools::generate::generate(
             rules,
             calls,
             seed,
-            holdpoint::generate::Dialect::Portable,
+            holdpoint::tools::generate::Dialect::Portable,
         );
         let holdpoint = g.build().map_err(|e| e.to_string())?;
-        let program = holdpoint.program();
+        let program = holdpoint::unstable::program(&holdpoint);
         let cedar = CedarEngine::new(program)?;
         let rego = RegoEngine::new(program)?;
         let calls: Vec<ToolCall> = g
@@ -927,7 +927,7 @@ impl Engines {
     /// Every disagreement: (call index, engine, holdpoint's outcome, the engine's).
     pub fn disagreements(&mut self) -> Vec<(usize, &'static str, Outcome, String)> {
         let mut out = Vec::new();
-        let program = self.holdpoint.program();
+        let program = holdpoint::unstable::program(&self.holdpoint);
         for (i, call) in self.calls.iter().enumerate() {
             let want = holdpoint_outcome(&self.holdpoint, call);
             let reference = self.holdpoint.evaluate_reference(call);

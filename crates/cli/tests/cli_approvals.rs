@@ -1,7 +1,5 @@
 //! `policy guard`, `policy approvals` and `policy stats` as a user runs them: a call that
 //! waits, decisions from the command line, the edited call that runs, and clear refusals.
-#![cfg(feature = "cli")]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -8,13 +8,10 @@
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::source::SourceMap;
-
-/// The file name looked for.
-pub const FILE_NAME: &str = ".policy.yaml";
 
 /// A level set for a lint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,20 +38,6 @@ struct Raw {
 }
 
 impl LintConfig {
-    /// The nearest `.policy.yaml` at or above `dir`, if any.
-    pub fn find(dir: &Path) -> Option<PathBuf> {
-        let start = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
-        let start = start.canonicalize().ok()?;
-        start
-            .ancestors()
-            .map(|d| d.join(FILE_NAME))
-            .find(|p| p.is_file())
-    }
-
     /// Reads a config file; the error names the file and what is wrong.
     pub fn load(path: &Path) -> Result<LintConfig, String> {
         let label = path.display().to_string();

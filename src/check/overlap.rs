@@ -9,8 +9,8 @@
 use std::collections::BTreeMap;
 
 use crate::catalog::Catalog;
+use crate::ir::toolset::{self, ToolSet};
 use crate::ir::{ClassId, Cond, Lit, Op, Program, Root, Term};
-use crate::toolset::{self, ToolSet};
 
 const MAX_BRANCHES: usize = 256;
 
@@ -263,26 +263,6 @@ impl Dnf {
                     || weak.iter().any(|ws| ws.0.iter().any(|w| s.implies(w)))
             })
     }
-}
-
-/// Whether every call that makes `strong` true makes one of `weak` true: `true` only when
-/// certain (a sufficient test: each branch of `strong` must fall inside a branch of one of
-/// `weak`, where anything not modelled counts against).
-pub fn implies_any(program: &Program, strong: &Cond, weak: &[&Cond]) -> bool {
-    let Some(strong) = branches(program, strong, 0) else {
-        return false;
-    };
-    let weak: Vec<Vec<Branch>> = weak
-        .iter()
-        .filter_map(|c| branches(program, c, 0))
-        .collect();
-    let catalog = program.catalog.as_deref();
-    // A condition that can never hold implies anything: that is W104's finding, not this.
-    strong.iter().any(|s| s.satisfiable(catalog) != Some(false))
-        && strong.iter().all(|s| {
-            s.satisfiable(catalog) == Some(false)
-                || weak.iter().any(|ws| ws.iter().any(|w| s.implies(w)))
-        })
 }
 
 /// Whether some call can make both conditions true: `Some(false)` only when certain.

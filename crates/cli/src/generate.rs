@@ -3,8 +3,8 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use super::{OK, USAGE};
-use crate::generate::{Dialect, generate};
+use super::Exit;
+use holdpoint::tools::generate::{Dialect, generate};
 
 /// Arguments of `policy gen`.
 #[derive(clap::Args)]
@@ -26,7 +26,7 @@ pub struct Args {
     out: PathBuf,
 }
 
-pub(super) fn run(args: Args) -> i32 {
+pub(super) fn run(args: Args) -> Exit {
     let dialect = if args.portable {
         Dialect::Portable
     } else {
@@ -52,11 +52,11 @@ pub(super) fn run(args: Args) -> i32 {
                 args.calls,
                 args.out.display()
             );
-            OK
+            Exit::Ok
         }
         Err(e) => {
             eprintln!("error: cannot write to `{}`: {e}", args.out.display());
-            USAGE
+            Exit::Usage
         }
     }
 }

@@ -6,10 +6,10 @@
 
 use std::fmt::Write as _;
 
-use super::call::ToolCall;
-use super::decision::Decision;
-use super::value::{Env, Tri, class_member, eval, lookup};
+use crate::call::ToolCall;
 use crate::compile::print::{cond_text, term};
+use crate::eval::decision::Decision;
+use crate::ir::semantics::{Env, Tri, class_member, eval, lookup};
 use crate::ir::{Cond, Program, Term};
 use crate::policy::Policy;
 

@@ -1,8 +1,7 @@
 //! `policy check --format sarif` is a valid SARIF 2.1.0 log: validated against the
 //! official schema (tests/data/sarif-2.1.0-rtm.5.json, from OASIS via SchemaStore).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Command;
+mod common;
 
 #[test]
 fn sarif_output_validates_against_the_schema() {
@@ -17,13 +16,13 @@ fn sarif_output_validates_against_the_schema() {
     .unwrap();
     // The official schema's `language` pattern ends in an unescaped `]`, which its own
     // meta-schema (and Rust's regex) rejects; it is escaped here, nothing else changes.
-    let text = std::fs::read_to_string("tests/data/sarif-2.1.0-rtm.5.json")
+    let text = std::fs::read_to_string(common::root().join("tests/data/sarif-2.1.0-rtm.5.json"))
         .unwrap()
         .replace("[a-zA-Z]{2}]?$", "[a-zA-Z]{2}\\\\]?$");
     let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     for target in [gate.to_str().unwrap(), "policies/"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_policy"))
+        let out = common::policy_command()
             .args(["check", target, "--format", "sarif"])
             .output()
             .unwrap();

@@ -75,9 +75,14 @@ impl Rng {
         self.next_u64() % 100 < percent
     }
 
-    /// One element of a non-empty slice (the first when empty is impossible).
+    /// One element of a slice, chosen evenly; `None` when it is empty.
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
         items.get(self.below(items.len()))
+    }
+
+    /// One of `items`, chosen evenly (the default value when there is none).
+    pub fn one_of<T: Copy + Default>(&mut self, items: &[T]) -> T {
+        self.pick(items).copied().unwrap_or_default()
     }
 }
 
@@ -240,7 +245,7 @@ pub fn generate(rules: usize, calls: usize, seed: u64, dialect: Dialect) -> Gene
         tools.len()
     );
     let _ = writeln!(policy, "policy \"generated-{rules}\"");
-    let default = ["approve", "audit", "allow"][rng.below(3)];
+    let default = rng.one_of(&["approve", "audit", "allow"]);
     let _ = writeln!(policy, "default {default}\n");
     policy.push_str(CLASSES);
     policy.push('\n');
@@ -280,14 +285,15 @@ pub fn generate(rules: usize, calls: usize, seed: u64, dialect: Dialect) -> Gene
                     .unwrap_or("crm.get");
                 format!("tool in [\"{}\", \"{other}\"]", tool.name)
             }
-            _ => [
-                "money_out",
-                "outbound",
-                "destructive",
-                "access_change",
-                "prod_change",
-            ][rng.below(5)]
-            .to_string(),
+            _ => rng
+                .one_of(&[
+                    "money_out",
+                    "outbound",
+                    "destructive",
+                    "access_change",
+                    "prod_change",
+                ])
+                .to_string(),
         };
         let effect = match rng.below(100) {
             0..=34 => "allow",
@@ -373,7 +379,7 @@ fn condition(
     counts: &mut Vec<i64>,
 ) -> Option<String> {
     let has = |arg: &str| kind.is_some_and(|k| args_of(k).iter().any(|(a, _)| *a == arg));
-    let op = [">", ">=", "<", "<=", ">"][rng.below(5)];
+    let op = rng.one_of(&[">", ">=", "<", "<=", ">"]);
     let mut options: Vec<String> = Vec::new();
     if has("amount") {
         // Mostly shared thresholds, sometimes a new one: many rules bound one path.
@@ -413,7 +419,7 @@ fn condition(
     if has("env") {
         options.push(format!(
             "args.env == \"{}\"",
-            ["prod", "staging", "dev"][rng.below(3)]
+            rng.one_of(&["prod", "staging", "dev"])
         ));
     }
     if has("to") {
@@ -486,7 +492,7 @@ fn call(
         (None, 0..=4) => (
             format!(
                 "{}.{}_{}",
-                ["bank", "crm", "misc", "k8s"][rng.below(4)],
+                rng.one_of(&["bank", "crm", "misc", "k8s"]),
                 "new_action",
                 i % 7
             ),
@@ -520,11 +526,14 @@ fn call(
             "to" => {
                 let n = rng.below(4);
                 let list: Vec<String> = (0..n)
-                    .map(|k| format!("ops{}", DOMAINS[(k + rng.below(4)) % DOMAINS.len()]))
+                    .map(|k| {
+                        let at = (k + rng.below(4)) % DOMAINS.len();
+                        format!("ops{}", DOMAINS.get(at).copied().unwrap_or_default())
+                    })
                     .collect();
                 serde_json::json!(list)
             }
-            "env" => serde_json::json!(["prod", "staging", "dev"][rng.below(3)]),
+            "env" => serde_json::json!(rng.one_of(&["prod", "staging", "dev"])),
             "currency" => serde_json::json!("EUR"),
             "sql" => serde_json::json!(if rng.chance(10) {
                 "DROP TABLE customers"

@@ -163,7 +163,7 @@ pub struct Env<'c, 'p> {
 
 impl<'c, 'p> Env<'c, 'p> {
     /// What a condition reads for a call, outside the compiled tree (no glob hits).
-    pub fn for_call(call: &'c super::call::ToolCall, program: &'p Program) -> Env<'c, 'p> {
+    pub fn for_call(call: &'c crate::call::ToolCall, program: &'p Program) -> Env<'c, 'p> {
         Env {
             tool: &call.tool,
             args: &call.args,

@@ -6,7 +6,7 @@ use std::io::BufRead;
 use serde::Serialize;
 
 use crate::ast::Effect;
-use crate::eval::call::ToolCall;
+use crate::call::ToolCall;
 use crate::policy::Policy;
 
 /// How many examples each move keeps.
@@ -102,10 +102,11 @@ pub fn compare(old: &Policy, new: &Policy, calls: impl BufRead) -> std::io::Resu
         }
     }
     const EFFECTS: [Effect; 4] = [Effect::Allow, Effect::Audit, Effect::Approve, Effect::Deny];
-    for (f, from) in EFFECTS.iter().enumerate() {
-        for (t, to) in EFFECTS.iter().enumerate() {
-            let count = counts[f][t];
-            if f == t || count == 0 {
+    let mut examples = examples.into_iter();
+    for (from, row) in EFFECTS.iter().zip(counts) {
+        for (to, count) in EFFECTS.iter().zip(row) {
+            let examples = examples.next().unwrap_or_default();
+            if from == to || count == 0 {
                 continue;
             }
             report.moves.push(Move {
@@ -113,7 +114,7 @@ pub fn compare(old: &Policy, new: &Policy, calls: impl BufRead) -> std::io::Resu
                 to: *to,
                 count,
                 share: 100.0 * count as f64 / report.calls.max(1) as f64,
-                examples: std::mem::take(&mut examples[f * 4 + t]),
+                examples,
             });
         }
     }

@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::ast::Effect;
-use crate::eval::call::ToolCall;
-use crate::eval::value::{Env, Tri, eval};
+use crate::call::ToolCall;
+use crate::ir::semantics::{Env, Tri, eval};
 use crate::policy::Policy;
 
 /// A test file.
@@ -105,21 +105,6 @@ impl RunResult {
             100.0 * self.covered.len() as f64 / self.rules.len() as f64
         }
     }
-}
-
-/// The `*.test.yaml` files directly in a directory, sorted.
-pub fn test_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_file()
-                && p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.ends_with(".test.yaml") || n.ends_with(".test.yml"))
-        })
-        .collect();
-    out.sort();
-    Ok(out)
 }
 
 /// Runs every case of the test files against the policy. A file that cannot be read or

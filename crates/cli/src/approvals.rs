@@ -8,12 +8,12 @@ use std::time::Duration;
 use clap::Subcommand;
 use serde_json::{Value, json};
 
-use super::{FAILED, Format, OK, REFUSED, USAGE, WAITING, load_policy};
-use crate::approval::{
+use super::{Exit, Format, load_policy};
+use holdpoint::approval::store::{SqliteStore, Store};
+use holdpoint::approval::{
     ApproversFile, Desk, Error, Event, Guard, Request, Resumed, Ruling, State, Verdict,
     format_time, patch,
 };
-use crate::store::{SqliteStore, Store};
 
 /// Arguments of `policy approvals`.
 #[derive(clap::Args)]
@@ -139,14 +139,14 @@ struct DecideArgs {
     digest: Option<String>,
 }
 
-pub(super) fn run(args: Args) -> i32 {
+pub(super) fn run(args: Args) -> Exit {
     let Some(db) = args.db else {
         eprintln!("error: no database: pass --db FILE or set HOLDPOINT_DB");
-        return USAGE;
+        return Exit::Usage;
     };
     if !db.exists() {
         eprintln!("error: no approvals database at `{}`", db.display());
-        return USAGE;
+        return Exit::Usage;
     }
     let store = match open_store(&db) {
         Ok(s) => s,
@@ -179,7 +179,7 @@ pub(super) fn run(args: Args) -> i32 {
 }
 
 /// Opens (creating) the SQLite store, or prints why not.
-pub(super) fn open_store(path: &Path) -> Result<Arc<SqliteStore>, i32> {
+pub(super) fn open_store(path: &Path) -> Result<Arc<SqliteStore>, Exit> {
     SqliteStore::open(path)
         .map(Arc::new)
         .map_err(|e| approval_error(&e))
@@ -187,7 +187,7 @@ pub(super) fn open_store(path: &Path) -> Result<Arc<SqliteStore>, i32> {
 
 /// Prints an approval error and returns its exit code: 2 for storage problems, 1 for a
 /// refused operation.
-pub(super) fn approval_error(e: &Error) -> i32 {
+pub(super) fn approval_error(e: &Error) -> Exit {
     eprintln!("error: {e}");
     match e {
         Error::Store(_)
@@ -195,8 +195,8 @@ pub(super) fn approval_error(e: &Error) -> i32 {
         | Error::Foreign(_)
         | Error::NewerSchema { .. }
         | Error::UnknownVersion { .. }
-        | Error::ReasonRequired => USAGE,
-        _ => FAILED,
+        | Error::ReasonRequired => Exit::Usage,
+        _ => Exit::Failed,
     }
 }
 
@@ -237,30 +237,30 @@ pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// A claim's lease: a duration above zero. Prints the problem and gives the exit code.
-pub(super) fn parse_lease(text: &str) -> Result<Duration, i32> {
+pub(super) fn parse_lease(text: &str) -> Result<Duration, Exit> {
     match parse_duration(text) {
         Ok(d) if !d.is_zero() => Ok(d),
         Ok(_) => {
             eprintln!("error: --lease `{text}`: a lease must be longer than zero");
-            Err(USAGE)
+            Err(Exit::Usage)
         }
         Err(e) => {
             eprintln!("error: --lease: {e}");
-            Err(USAGE)
+            Err(Exit::Usage)
         }
     }
 }
 
 /// Reads a JSON file; a file that cannot be read is a usage problem (2), one that is not
 /// JSON a failed input (1). Prints the problem.
-pub(super) fn read_json(path: &Path) -> Result<Value, i32> {
+pub(super) fn read_json(path: &Path) -> Result<Value, Exit> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         eprintln!("error: cannot read `{}`: {e}", path.display());
-        USAGE
+        Exit::Usage
     })?;
     serde_json::from_str(&text).map_err(|e| {
         eprintln!("error: `{}` is not valid JSON: {e}", path.display());
-        FAILED
+        Exit::Failed
     })
 }
 
@@ -289,14 +289,14 @@ pub(super) fn resumed_json(r: &Resumed) -> Value {
     }
 }
 
-fn list(store: Arc<SqliteStore>, state: Option<&str>, group: Option<&str>, format: Format) -> i32 {
+fn list(store: Arc<SqliteStore>, state: Option<&str>, group: Option<&str>, format: Format) -> Exit {
     let state = match state.map(|s| State::parse(s).ok_or(s)) {
         None => None,
         Some(Ok(s)) => Some(s),
         Some(Err(s)) => {
             let all: Vec<&str> = State::ALL.iter().map(|s| s.as_str()).collect();
             eprintln!("error: unknown state `{s}` (one of: {})", all.join(", "));
-            return USAGE;
+            return Exit::Usage;
         }
     };
     let desk = Desk::new(store, Arc::new(ApproversFile::default()));
@@ -308,9 +308,9 @@ fn list(store: Arc<SqliteStore>, state: Option<&str>, group: Option<&str>, forma
         eprintln!("error: request `{id}` is skipped: {e}");
     }
     let code = if listing.unreadable.is_empty() {
-        OK
+        Exit::Ok
     } else {
-        FAILED
+        Exit::Failed
     };
     let requests = listing.requests;
     if format == Format::Json {
@@ -358,7 +358,7 @@ fn summary(r: &Request) -> Value {
     })
 }
 
-fn show(store: Arc<SqliteStore>, id: &str, format: Format) -> i32 {
+fn show(store: Arc<SqliteStore>, id: &str, format: Format) -> Exit {
     let request = match store.get(id) {
         Ok(Some(r)) => r,
         Ok(None) => return approval_error(&Error::NotFound(id.to_string())),
@@ -370,10 +370,10 @@ fn show(store: Arc<SqliteStore>, id: &str, format: Format) -> i32 {
     };
     if format == Format::Json {
         print_json(&json!({"request": request, "events": events}));
-        return OK;
+        return Exit::Ok;
     }
     say_raw!("{}", render(&request, &events));
-    OK
+    Exit::Ok
 }
 
 fn pretty(v: &Value) -> String {
@@ -548,17 +548,6 @@ fn lookup<'a>(args: &'a Value, context: &'a Value, path: &str) -> Option<&'a Val
     Some(cur)
 }
 
-/// The directory a recorded policy path stands for, if it still exists.
-fn policy_dir(path: &Path) -> Option<PathBuf> {
-    if path.is_dir() {
-        Some(path.to_path_buf())
-    } else if path.is_file() {
-        path.parent().map(Path::to_path_buf)
-    } else {
-        None
-    }
-}
-
 /// The policy a request was made under: `--policy` and `--tools` if given, else the paths
 /// its checkpoint records. Prints the problem and gives the exit code.
 fn request_policy(
@@ -566,18 +555,18 @@ fn request_policy(
     policy: Option<&Path>,
     tools: Option<&PathBuf>,
     what: &str,
-) -> Result<crate::Policy, i32> {
+) -> Result<holdpoint::Policy, Exit> {
     let recorded = request.checkpoint.policy.path.as_ref().map(PathBuf::from);
     let Some(path) = policy.map(Path::to_path_buf).or(recorded) else {
         eprintln!("error: {what} needs the policy: pass --policy PATH");
-        return Err(USAGE);
+        return Err(Exit::Usage);
     };
     if !path.exists() {
         eprintln!(
             "error: the policy at `{}` no longer exists; pass --policy PATH",
             path.display()
         );
-        return Err(USAGE);
+        return Err(Exit::Usage);
     }
     let tools = tools.cloned().or_else(|| {
         request
@@ -590,20 +579,14 @@ fn request_policy(
     load_policy(&path, tools.as_ref())
 }
 
-fn decide(store: Arc<SqliteStore>, a: DecideArgs) -> i32 {
+fn decide(store: Arc<SqliteStore>, a: DecideArgs) -> Exit {
     let request = match store.get(&a.id) {
         Ok(Some(r)) => r,
         Ok(None) => return approval_error(&Error::NotFound(a.id.clone())),
         Err(e) => return approval_error(&e),
     };
     let recorded = request.checkpoint.policy.path.as_ref().map(PathBuf::from);
-    let beside = |p: &PathBuf| {
-        let dir = policy_dir(p)?;
-        crate::approvers::APPROVERS_NAMES
-            .iter()
-            .map(|n| dir.join(n))
-            .find(|f| f.is_file())
-    };
+    let beside = |p: &PathBuf| holdpoint::project::approvers_beside(p);
     let approvers_path = a
         .approvers
         .clone()
@@ -612,7 +595,7 @@ fn decide(store: Arc<SqliteStore>, a: DecideArgs) -> i32 {
         eprintln!(
             "error: no approvers file: pass --approvers FILE (or put approvers.yaml beside the policy)"
         );
-        return USAGE;
+        return Exit::Usage;
     };
     let approvers = match ApproversFile::load(&approvers_path) {
         Ok(x) => x,
@@ -621,9 +604,9 @@ fn decide(store: Arc<SqliteStore>, a: DecideArgs) -> i32 {
             // A file that cannot be read is a usage problem; one that does not parse, a
             // failed input.
             return if approvers_path.is_file() {
-                FAILED
+                Exit::Failed
             } else {
-                USAGE
+                Exit::Usage
             };
         }
     };
@@ -633,7 +616,7 @@ fn decide(store: Arc<SqliteStore>, a: DecideArgs) -> i32 {
             Some(r) => Verdict::Reject { reason: r.clone() },
             None => {
                 eprintln!("error: a rejection needs --reason");
-                return USAGE;
+                return Exit::Usage;
             }
         },
         "edit" => {
@@ -651,13 +634,13 @@ fn decide(store: Arc<SqliteStore>, a: DecideArgs) -> i32 {
                         Ok(v) => (file, v),
                         Err(e) => {
                             eprintln!("error: `{}`: {e}", file.display());
-                            return FAILED;
+                            return Exit::Failed;
                         }
                     }
                 }
                 (None, None) => {
                     eprintln!("error: an edit needs --args FILE or --patch FILE");
-                    return USAGE;
+                    return Exit::Usage;
                 }
             };
             if !args.is_object() {
@@ -665,7 +648,7 @@ fn decide(store: Arc<SqliteStore>, a: DecideArgs) -> i32 {
                     "error: `{}`: the edited arguments must be a JSON object",
                     file.display()
                 );
-                return FAILED;
+                return Exit::Failed;
             }
             Verdict::Edit { args }
         }
@@ -673,12 +656,12 @@ fn decide(store: Arc<SqliteStore>, a: DecideArgs) -> i32 {
             Some(to) => Verdict::Escalate { to: to.clone() },
             None => {
                 eprintln!("error: an escalation needs --to GROUP");
-                return USAGE;
+                return Exit::Usage;
             }
         },
         other => {
             eprintln!("error: unknown decision `{other}` (approve, reject, edit or escalate)");
-            return USAGE;
+            return Exit::Usage;
         }
     };
     let mut desk = Desk::new(store, Arc::new(approvers));
@@ -710,18 +693,18 @@ fn decide(store: Arc<SqliteStore>, a: DecideArgs) -> i32 {
                     String::new()
                 }
             );
-            OK
+            Exit::Ok
         }
         Err(e) => approval_error(&e),
     }
 }
 
-fn wait(store: Arc<SqliteStore>, id: &str, timeout: Option<&str>) -> i32 {
+fn wait(store: Arc<SqliteStore>, id: &str, timeout: Option<&str>) -> Exit {
     let limit = match timeout.map(parse_duration).transpose() {
         Ok(l) => l,
         Err(e) => {
             eprintln!("error: --timeout: {e}");
-            return USAGE;
+            return Exit::Usage;
         }
     };
     let desk = Desk::new(store.clone(), Arc::new(ApproversFile::default()));
@@ -738,20 +721,24 @@ fn wait(store: Arc<SqliteStore>, id: &str, timeout: Option<&str>) -> i32 {
         if state != State::Pending {
             say!("{id}: {state}");
             // Only an approved, unclaimed call is one to run now.
-            return if state.is_approved() { OK } else { REFUSED };
+            return if state.is_approved() {
+                Exit::Ok
+            } else {
+                Exit::Refused
+            };
         }
         if limit.is_some_and(|l| start.elapsed() >= l) {
             say!(
                 "{id}: pending (waiting for {})",
                 r.waiting_groups().join(", ")
             );
-            return WAITING;
+            return Exit::Waiting;
         }
         std::thread::sleep(Duration::from_millis(200));
     }
 }
 
-fn expire(store: Arc<SqliteStore>) -> i32 {
+fn expire(store: Arc<SqliteStore>) -> Exit {
     let desk = Desk::new(store, Arc::new(ApproversFile::default()));
     match desk.expire() {
         Ok(sweep) => {
@@ -773,9 +760,9 @@ fn expire(store: Arc<SqliteStore>) -> i32 {
             }
             say!("{} event(s)", events.len());
             if sweep.failures.is_empty() {
-                OK
+                Exit::Ok
             } else {
-                FAILED
+                Exit::Failed
             }
         }
         Err(e) => approval_error(&e),
@@ -788,7 +775,7 @@ fn claim(
     policy: Option<&Path>,
     tools: Option<&PathBuf>,
     lease: &str,
-) -> i32 {
+) -> Exit {
     let lease = match parse_lease(lease) {
         Ok(d) => d,
         Err(code) => return code,
@@ -807,9 +794,9 @@ fn claim(
         Ok(r) => {
             print_json(&resumed_json(&r));
             match r {
-                Resumed::Permit(_) => OK,
-                Resumed::Pending(_) => WAITING,
-                _ => REFUSED,
+                Resumed::Permit(_) => Exit::Ok,
+                Resumed::Pending(_) => Exit::Waiting,
+                _ => Exit::Refused,
             }
         }
         Err(e) => approval_error(&e),
@@ -822,7 +809,7 @@ fn finish(
     claim: &str,
     outcome: &str,
     result: Option<String>,
-) -> i32 {
+) -> Exit {
     let result = match outcome {
         "executed" => Ok(match result {
             Some(text) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
@@ -831,22 +818,22 @@ fn finish(
         "failed" => Err(result.unwrap_or_else(|| "failed".into())),
         other => {
             eprintln!("error: unknown outcome `{other}` (executed or failed)");
-            return USAGE;
+            return Exit::Usage;
         }
     };
     // Reporting needs no policy: the claim token is the proof.
-    let now = crate::approval::Clock::now_ms(&crate::approval::SystemClock);
-    match crate::approval::report(&*store, id, claim, result, now) {
+    let now = holdpoint::approval::Clock::now_ms(&holdpoint::approval::SystemClock);
+    match holdpoint::approval::report(&*store, id, claim, result, now) {
         Ok(()) => {
             let state = store.get(id).ok().flatten().map(|r| r.state());
             say!("{id}: {}", state.map_or("recorded", State::as_str));
-            OK
+            Exit::Ok
         }
         Err(e) => approval_error(&e),
     }
 }
 
-fn verify(store: Arc<SqliteStore>, format: Format) -> i32 {
+fn verify(store: Arc<SqliteStore>, format: Format) -> Exit {
     let desk = Desk::new(store, Arc::new(ApproversFile::default()));
     let report = match desk.verify() {
         Ok(r) => r,
@@ -869,5 +856,9 @@ fn verify(store: Arc<SqliteStore>, format: Format) -> i32 {
             report.head.as_deref().unwrap_or("-")
         );
     }
-    if report.is_ok() { OK } else { FAILED }
+    if report.is_ok() {
+        Exit::Ok
+    } else {
+        Exit::Failed
+    }
 }

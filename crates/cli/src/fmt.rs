@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{FAILED, OK, USAGE};
-use crate::format::format_source;
+use super::Exit;
+use holdpoint::format_source;
 
 /// Arguments of `policy fmt`.
 #[derive(clap::Args)]
@@ -20,25 +20,19 @@ pub struct Args {
 }
 
 /// The `.gate` files under a path: found the way `policy check` finds policies.
-fn gate_files(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut policies = Vec::new();
-    super::check::discover(p, &mut policies)?;
-    for policy in policies {
-        if policy.is_dir() {
-            out.extend(crate::policy::gate_files(&policy)?);
-        } else {
-            out.push(policy);
-        }
+fn gate_files(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), holdpoint::project::ProjectError> {
+    for policy in holdpoint::project::discover(p)? {
+        out.extend(policy.gates);
     }
     Ok(())
 }
 
-pub(super) fn run(args: Args) -> i32 {
+pub(super) fn run(args: Args) -> Exit {
     let mut files = Vec::new();
     for p in &args.paths {
         if let Err(e) = gate_files(p, &mut files) {
-            eprintln!("error: cannot read `{}`: {e}", p.display());
-            return USAGE;
+            eprintln!("error: {e}");
+            return Exit::Usage;
         }
     }
     let mut unformatted = 0;
@@ -49,13 +43,13 @@ pub(super) fn run(args: Args) -> i32 {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("error: cannot read `{label}`: {e}");
-                return USAGE;
+                return Exit::Usage;
             }
         };
         let formatted = match format_source(&text) {
             Ok(t) => t,
             Err(diags) => {
-                let mut map = crate::source::SourceMap::new();
+                let mut map = holdpoint::SourceMap::new();
                 map.add(label.as_str(), text.as_str());
                 for d in diags {
                     eprint!("{}", d.render(&map));
@@ -80,7 +74,7 @@ pub(super) fn run(args: Args) -> i32 {
                 && let Err(e) = std::fs::write(f, &formatted)
             {
                 eprintln!("error: cannot write `{label}`: {e}");
-                return USAGE;
+                return Exit::Usage;
             }
         } else {
             say_raw!("{formatted}");
@@ -93,8 +87,8 @@ pub(super) fn run(args: Args) -> i32 {
         );
     }
     if broken > 0 || (args.check && unformatted > 0) {
-        FAILED
+        Exit::Failed
     } else {
-        OK
+        Exit::Ok
     }
 }

@@ -1,14 +1,13 @@
 //! `policy check`.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::{FAILED, OK, USAGE, builder, load_catalog};
-use crate::diagnostic::{Code, DiagnosticRecord, Severity};
-use crate::policy::gate_files;
-use crate::testing::xml;
+use super::{Exit, builder, load_catalog};
+use holdpoint::tools::test::xml;
+use holdpoint::{Code, DiagnosticRecord, Severity};
 
 /// Output formats of `policy check`.
 #[derive(Clone, Copy, clap::ValueEnum, PartialEq, Eq)]
@@ -70,43 +69,19 @@ struct JsonPolicy {
     diagnostics: Vec<DiagnosticRecord>,
 }
 
-/// Every policy under `path`: the path itself if it is a file or holds `.gate` files,
-/// else each directory beneath it that does.
-pub(super) fn discover(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let meta = std::fs::metadata(path)?;
-    if meta.is_file() {
-        out.push(path.to_path_buf());
-        return Ok(());
-    }
-    if !gate_files(path)?.is_empty() {
-        out.push(path.to_path_buf());
-    }
-    let mut subdirs: Vec<PathBuf> = std::fs::read_dir(path)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .collect();
-    subdirs.sort();
-    for d in subdirs {
-        discover(&d, out)?;
-    }
-    Ok(())
-}
-
-pub(super) fn run(args: Args) -> i32 {
+pub(super) fn run(args: Args) -> Exit {
     let catalog = match load_catalog(args.tools.as_ref()) {
         Ok(c) => c,
         Err(code) => return code,
     };
     let mut policies = Vec::new();
     for p in &args.paths {
-        let before = policies.len();
-        if let Err(e) = discover(p, &mut policies) {
-            eprintln!("error: cannot read `{}`: {e}", p.display());
-            return USAGE;
-        }
-        if policies.len() == before {
-            eprintln!("error: no `.gate` file under `{}`", p.display());
-            return USAGE;
+        match holdpoint::project::discover(p) {
+            Ok(found) => policies.extend(found),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Usage;
+            }
         }
     }
     let mut checked: Vec<JsonPolicy> = Vec::new();
@@ -114,7 +89,7 @@ pub(super) fn run(args: Args) -> i32 {
     // Colour only on a terminal.
     let styled = std::io::IsTerminal::is_terminal(&std::io::stdout());
     for p in &policies {
-        let b = match builder(p, catalog.as_ref()) {
+        let b = match builder(&p.path, catalog.as_ref()) {
             Ok(b) => b,
             Err(e) => return super::report_load_error(&e),
         };
@@ -125,7 +100,7 @@ pub(super) fn run(args: Args) -> i32 {
             }
         }
         checked.push(JsonPolicy {
-            path: p.display().to_string(),
+            path: p.path.display().to_string(),
             files: report
                 .sources
                 .iter()
@@ -158,7 +133,7 @@ pub(super) fn run(args: Args) -> i32 {
             Ok(s) => s + "\n",
             Err(e) => {
                 eprintln!("error: {e}");
-                return USAGE;
+                return Exit::Usage;
             }
         },
         CheckFormat::Json => {
@@ -171,7 +146,7 @@ pub(super) fn run(args: Args) -> i32 {
                 Ok(s) => s + "\n",
                 Err(e) => {
                     eprintln!("error: {e}");
-                    return USAGE;
+                    return Exit::Usage;
                 }
             }
         }
@@ -179,9 +154,9 @@ pub(super) fn run(args: Args) -> i32 {
     say_raw!("{out}");
     let fail_on_warnings = args.deny_warnings || args.fail_level == FailLevel::Warning;
     if errors > 0 || (fail_on_warnings && warnings > 0) {
-        FAILED
+        Exit::Failed
     } else {
-        OK
+        Exit::Ok
     }
 }
 
@@ -300,10 +275,12 @@ fn sarif(policies: &[JsonPolicy]) -> serde_json::Value {
     for p in policies {
         for d in &p.diagnostics {
             let (file, line, col) = place(d, &p.path);
-            let mut region = serde_json::json!({"startLine": line, "startColumn": col});
+            let mut region = serde_json::Map::new();
+            region.insert("startLine".into(), line.into());
+            region.insert("startColumn".into(), col.into());
             if let (Some(el), Some(ec)) = (d.end_line, d.end_column) {
-                region["endLine"] = el.into();
-                region["endColumn"] = ec.into();
+                region.insert("endLine".into(), el.into());
+                region.insert("endColumn".into(), ec.into());
             }
             let rule_index = Code::ALL.iter().position(|c| c.as_str() == d.code);
             let mut message = d.message.clone();

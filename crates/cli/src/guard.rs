@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 use super::approvals::{
     approval_error, open_store, parse_duration, parse_lease, print_json, read_json, resumed_json,
 };
-use super::{FAILED, OK, REFUSED, USAGE, WAITING, input, load_policy};
-use crate::approval::{Guard, Identity, Proposal, Resumed, State, Submitted};
-use crate::eval::call::ToolCall;
+use super::{Exit, input, load_policy};
+use holdpoint::ToolCall;
+use holdpoint::approval::{Guard, Identity, Proposal, Resumed, State, Submitted};
 
 /// Arguments of `policy guard`.
 #[derive(clap::Args)]
@@ -64,7 +64,7 @@ pub struct Args {
     lease: String,
 }
 
-pub(super) fn run(args: Args) -> i32 {
+pub(super) fn run(args: Args) -> Exit {
     let policy = match load_policy(&args.policy, args.tools.as_ref()) {
         Ok(p) => Arc::new(p),
         Err(code) => return code,
@@ -77,9 +77,9 @@ pub(super) fn run(args: Args) -> i32 {
     };
     if let Err(e) = input(&args.call).and_then(|mut r| r.read_to_string(&mut text)) {
         eprintln!("error: cannot read `{label}`: {e}");
-        return USAGE;
+        return Exit::Usage;
     }
-    let policy_hash = crate::approval::policy_hash(&policy);
+    let policy_hash = holdpoint::approval::policy_hash(&policy);
     let inputs = match &args.inputs {
         Some(path) => match read_json(path) {
             Ok(v) => Some(v),
@@ -91,7 +91,7 @@ pub(super) fn run(args: Args) -> i32 {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {label}: {e}");
-            return FAILED;
+            return Exit::Failed;
         }
     };
     // `--wait` alone waits without a limit.
@@ -102,7 +102,7 @@ pub(super) fn run(args: Args) -> i32 {
             Ok(d) => Some(Some(d)),
             Err(e) => {
                 eprintln!("error: --wait: {e}");
-                return USAGE;
+                return Exit::Usage;
             }
         },
     };
@@ -133,11 +133,11 @@ pub(super) fn run(args: Args) -> i32 {
                 "run": true,
                 "call": p.payload(),
             }));
-            OK
+            Exit::Ok
         }
         Submitted::Denied(d) => {
             print_json(&json!({"effect": "deny", "run": false, "decision": d}));
-            REFUSED
+            Exit::Refused
         }
         Submitted::Waiting(w) => {
             let Some(limit) = wait else {
@@ -148,21 +148,21 @@ pub(super) fn run(args: Args) -> i32 {
                     "created": w.created,
                     "state": w.state,
                     "groups": w.groups,
-                    "due_at": w.due_at.map(crate::approval::format_time),
+                    "due_at": w.due_at.map(holdpoint::approval::format_time),
                 }));
                 // A resubmitted request may be decided already: claim an approved one, and
                 // never run one that was refused or has run.
                 return match w.state {
-                    State::Pending | State::Approved | State::ApprovedWithEdits => WAITING,
-                    _ => REFUSED,
+                    State::Pending | State::Approved | State::ApprovedWithEdits => Exit::Waiting,
+                    _ => Exit::Refused,
                 };
             };
             match guard.wait_for(&w.id, limit) {
                 Ok(r) => {
                     let code = match &r {
-                        Resumed::Permit(_) => OK,
-                        Resumed::Pending(_) => WAITING,
-                        _ => REFUSED,
+                        Resumed::Permit(_) => Exit::Ok,
+                        Resumed::Pending(_) => Exit::Waiting,
+                        _ => Exit::Refused,
                     };
                     // The claim stays open: whoever runs the call reports with
                     // `policy approvals finish ID --claim TOKEN`, or the lease runs out and
@@ -171,9 +171,9 @@ pub(super) fn run(args: Args) -> i32 {
                     code
                 }
                 // Guarding a call that was claimed already: it must not run again.
-                Err(e @ crate::approval::Error::AlreadyClaimed { .. }) => {
+                Err(e @ holdpoint::approval::Error::AlreadyClaimed { .. }) => {
                     eprintln!("error: {e}");
-                    REFUSED
+                    Exit::Refused
                 }
                 Err(e) => approval_error(&e),
             }
@@ -228,7 +228,7 @@ fn proposal(
         .clone()
         .or_else(|| str_field(&env, "run_id"))
         .unwrap_or_else(|| "cli".into());
-    let payload = crate::approval::Payload {
+    let payload = holdpoint::approval::Payload {
         tool: call.tool.clone(),
         args: call.args.clone(),
     };

@@ -1,7 +1,17 @@
-//! The `policy` command line: one file per subcommand, over the library.
+//! The `policy` command: one file per subcommand, over the `holdpoint` library's public API.
 //!
 //! Exit codes: 0 success, 1 findings or a failed decision input, 2 usage or I/O problem;
 //! for approvals also 3 (the call waits) and 4 (the call must not run).
+// Nothing from a user, a file or the network may panic: these hold outside tests.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 /// `println!` that stops quietly when standard output is closed (`policy ... | head`).
 macro_rules! say {
@@ -34,19 +44,34 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::catalog::Catalog;
-use crate::policy::{LoadError, PolicyBuilder};
+use holdpoint::Catalog;
+use holdpoint::{LoadError, PolicyBuilder};
 
-/// Exit code: success.
-pub const OK: i32 = 0;
-/// Exit code: findings, an invalid policy or an invalid call.
-pub const FAILED: i32 = 1;
-/// Exit code: usage or I/O problem.
-pub const USAGE: i32 = 2;
-/// Exit code: the call waits for a human decision (`guard`, `approvals wait`).
-pub const WAITING: i32 = 3;
-/// Exit code: the call must not run: denied, rejected, expired or cancelled.
-pub const REFUSED: i32 = 4;
+/// How a command ends: the process's exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// Success.
+    Ok = 0,
+    /// Findings, an invalid policy or an invalid call.
+    Failed = 1,
+    /// A usage or I/O problem.
+    Usage = 2,
+    /// The call waits for a human decision (`guard`, `approvals wait`).
+    Waiting = 3,
+    /// The call must not run: denied, rejected, expired or cancelled.
+    Refused = 4,
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(e: Exit) -> std::process::ExitCode {
+        std::process::ExitCode::from(e as u8)
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    run().into()
+}
 
 #[derive(Parser)]
 #[command(
@@ -100,13 +125,17 @@ pub enum Format {
     Json,
 }
 
-/// Runs the command line and returns the exit code.
-pub fn main() -> i32 {
+/// Runs the command line and returns how it ended.
+fn run() -> Exit {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { USAGE } else { OK };
+            return if e.use_stderr() {
+                Exit::Usage
+            } else {
+                Exit::Ok
+            };
         }
     };
     match cli.command {
@@ -133,18 +162,18 @@ fn builder(path: &std::path::Path, tools: Option<&Catalog>) -> Result<PolicyBuil
 }
 
 /// Loads `--tools` if given; prints the error and returns the exit code otherwise.
-fn load_catalog(path: Option<&PathBuf>) -> Result<Option<Catalog>, i32> {
+fn load_catalog(path: Option<&PathBuf>) -> Result<Option<Catalog>, Exit> {
     match path {
         None => Ok(None),
         Some(p) => match Catalog::load(p) {
             Ok(c) => Ok(Some(c)),
-            Err(e @ crate::catalog::CatalogError::Io { .. }) => {
+            Err(e @ holdpoint::CatalogError::Io { .. }) => {
                 eprintln!("error: {e}");
-                Err(USAGE)
+                Err(Exit::Usage)
             }
             Err(e) => {
                 eprintln!("error: {e}");
-                Err(FAILED)
+                Err(Exit::Failed)
             }
         },
     }
@@ -160,7 +189,7 @@ fn input(name: &str) -> std::io::Result<Box<dyn std::io::Read>> {
 }
 
 /// Loads a policy with `--tools` if given; on failure prints why and returns the exit code.
-fn load_policy(path: &std::path::Path, tools: Option<&PathBuf>) -> Result<crate::Policy, i32> {
+fn load_policy(path: &std::path::Path, tools: Option<&PathBuf>) -> Result<holdpoint::Policy, Exit> {
     let catalog = load_catalog(tools)?;
     builder(path, catalog.as_ref())
         .and_then(|b| b.build())
@@ -168,19 +197,19 @@ fn load_policy(path: &std::path::Path, tools: Option<&PathBuf>) -> Result<crate:
 }
 
 /// Prints a load error and returns its exit code.
-fn report_load_error(e: &LoadError) -> i32 {
+fn report_load_error(e: &LoadError) -> Exit {
     match e {
         LoadError::Io { .. } => {
             eprintln!("error: {e}");
-            USAGE
+            Exit::Usage
         }
         LoadError::Catalog(_) => {
             eprintln!("error: {e}");
-            FAILED
+            Exit::Failed
         }
         LoadError::Invalid { .. } => {
             eprintln!("{e}");
-            FAILED
+            Exit::Failed
         }
     }
 }

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use super::approvals::{approval_error, open_store, print_json};
-use super::{Format, OK, USAGE};
-use crate::approval::{RUBBER_STAMP_MIN_DECISIONS, RUBBER_STAMP_SHARE, Stats};
-use crate::store::Store;
+use super::{Exit, Format};
+use holdpoint::approval::store::Store;
+use holdpoint::approval::{RUBBER_STAMP_MIN_DECISIONS, RUBBER_STAMP_SHARE, Stats};
 
 /// Arguments of `policy stats`.
 #[derive(clap::Args)]
@@ -28,10 +28,10 @@ fn secs(s: Option<f64>) -> String {
     }
 }
 
-pub(super) fn run(args: Args) -> i32 {
+pub(super) fn run(args: Args) -> Exit {
     if !args.db.exists() {
         eprintln!("error: no approvals database at `{}`", args.db.display());
-        return USAGE;
+        return Exit::Usage;
     }
     let store = match open_store(&args.db) {
         Ok(s) => s,
@@ -44,11 +44,11 @@ pub(super) fn run(args: Args) -> i32 {
     let stats = Stats::from_events(&events);
     if args.format == Format::Json {
         print_json(&serde_json::json!(stats));
-        return OK;
+        return Exit::Ok;
     }
     if stats.gates.is_empty() {
         say!("no gate has fired yet");
-        return OK;
+        return Exit::Ok;
     }
     say!(
         "{:<28} {:>6} {:>9} {:>7} {:>9} {:>10} {:>8} {:>8} {:>8}",
@@ -88,5 +88,5 @@ pub(super) fn run(args: Args) -> i32 {
             RUBBER_STAMP_MIN_DECISIONS
         );
     }
-    OK
+    Exit::Ok
 }

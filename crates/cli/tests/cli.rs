@@ -1,5 +1,4 @@
 //! The `policy` binary: exit codes and output, as a user sees them.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 use std::process::Output;
@@ -612,7 +611,7 @@ fn diff_of_two_versions_of_the_support_example_over_generated_calls() {
     let d = scratch("supportdiff");
     let new = d.join("support");
     std::fs::create_dir_all(&new).unwrap();
-    for e in std::fs::read_dir("policies/support").unwrap() {
+    for e in std::fs::read_dir(common::root().join("policies/support")).unwrap() {
         let p = e.unwrap().path();
         if p.is_file() {
             let text = std::fs::read_to_string(&p).unwrap();
@@ -623,7 +622,7 @@ fn diff_of_two_versions_of_the_support_example_over_generated_calls() {
             std::fs::write(new.join(p.file_name().unwrap()), text).unwrap();
         }
     }
-    let mut rng = holdpoint::generate::Rng::new(7);
+    let mut rng = holdpoint::tools::generate::Rng::new(7);
     let mut calls = String::new();
     for _ in 0..2_000 {
         let amount = rng.below(3_000) + 1;

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::{OK, load_policy};
+use super::{Exit, load_policy};
 
 /// Arguments of `policy tree`.
 #[derive(clap::Args)]
@@ -14,11 +14,11 @@ pub struct Args {
     tools: Option<PathBuf>,
 }
 
-pub(super) fn run(args: Args) -> i32 {
+pub(super) fn run(args: Args) -> Exit {
     let policy = match load_policy(&args.path, args.tools.as_ref()) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    say_raw!("{}", policy.tree().render(policy.program()));
-    OK
+    say_raw!("{}", holdpoint::tools::tree(&policy));
+    Exit::Ok
 }

@@ -3,8 +3,8 @@
 use std::io::BufReader;
 use std::path::PathBuf;
 
-use super::{FAILED, Format, OK, USAGE, input, load_policy};
-use crate::diff;
+use super::{Exit, Format, input, load_policy};
+use holdpoint::tools::diff;
 
 /// Arguments of `policy diff`.
 #[derive(clap::Args)]
@@ -27,13 +27,13 @@ pub struct Args {
     tools: Option<PathBuf>,
 }
 
-pub(super) fn run(args: Args) -> i32 {
+pub(super) fn run(args: Args) -> Exit {
     let fail_on = match args.fail_on.as_deref().map(diff::parse_moves) {
         None => Vec::new(),
         Some(Ok(m)) => m,
         Some(Err(e)) => {
             eprintln!("error: --fail-on: {e}");
-            return USAGE;
+            return Exit::Usage;
         }
     };
     let old = match load_policy(&args.old, args.tools.as_ref()) {
@@ -48,14 +48,14 @@ pub(super) fn run(args: Args) -> i32 {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot read `{}`: {e}", args.calls);
-            return USAGE;
+            return Exit::Usage;
         }
     };
     let report = match diff::compare(&old, &new, BufReader::with_capacity(1 << 16, reader)) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot read `{}`: {e}", args.calls);
-            return USAGE;
+            return Exit::Usage;
         }
     };
     match args.format {
@@ -63,7 +63,7 @@ pub(super) fn run(args: Args) -> i32 {
             Ok(s) => say!("{s}"),
             Err(e) => {
                 eprintln!("error: {e}");
-                return USAGE;
+                return Exit::Usage;
             }
         },
         Format::Human => {
@@ -125,12 +125,12 @@ pub(super) fn run(args: Args) -> i32 {
         .map(|m| format!("{} -> {} ({} calls)", m.from, m.to, m.count))
         .collect();
     if forbidden.is_empty() {
-        OK
+        Exit::Ok
     } else {
         eprintln!(
             "error: moves that must not happen: {}",
             forbidden.join(", ")
         );
-        FAILED
+        Exit::Failed
     }
 }

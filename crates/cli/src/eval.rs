@@ -3,10 +3,10 @@
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 
-use super::{FAILED, OK, USAGE, input, load_policy};
-use crate::eval::call::ToolCall;
-use crate::eval::explain;
-use crate::policy::Policy;
+use super::{Exit, input, load_policy};
+use holdpoint::Policy;
+use holdpoint::ToolCall;
+use holdpoint::tools::explain;
 
 /// Arguments of `policy eval`.
 #[derive(clap::Args)]
@@ -30,7 +30,7 @@ pub struct Args {
     reference: bool,
 }
 
-pub(super) fn run(args: Args) -> i32 {
+pub(super) fn run(args: Args) -> Exit {
     let policy = match load_policy(&args.path, args.tools.as_ref()) {
         Ok(p) => p,
         Err(code) => return code,
@@ -39,7 +39,7 @@ pub(super) fn run(args: Args) -> i32 {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot read `{}`: {e}", args.call);
-            return USAGE;
+            return Exit::Usage;
         }
     };
     let label = if args.call == "-" {
@@ -54,16 +54,16 @@ pub(super) fn run(args: Args) -> i32 {
     let mut reader = reader;
     if let Err(e) = reader.read_to_string(&mut text) {
         eprintln!("error: cannot read `{label}`: {e}");
-        return USAGE;
+        return Exit::Usage;
     }
     let call = match ToolCall::from_json(&text) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {label}: {e}");
-            return FAILED;
+            return Exit::Failed;
         }
     };
-    if let Some(cat) = policy.program().catalog.as_deref()
+    if let Some(cat) = policy.catalog()
         && cat.tool(&call.tool).is_none()
     {
         eprintln!(
@@ -78,22 +78,22 @@ pub(super) fn run(args: Args) -> i32 {
     };
     if args.explain {
         say_raw!("{}", explain::explain(&policy, &call, &decision));
-        return OK;
+        return Exit::Ok;
     }
     match serde_json::to_string_pretty(&decision.report(&call)) {
         Ok(s) => {
             say!("{s}");
-            OK
+            Exit::Ok
         }
         Err(e) => {
             eprintln!("error: {e}");
-            FAILED
+            Exit::Failed
         }
     }
 }
 
 /// One decision per input line, in constant memory.
-fn stream(policy: &Policy, reader: Box<dyn Read>, label: &str, reference: bool) -> i32 {
+fn stream(policy: &Policy, reader: Box<dyn Read>, label: &str, reference: bool) -> Exit {
     let mut reader = BufReader::with_capacity(1 << 16, reader);
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -108,7 +108,7 @@ fn stream(policy: &Policy, reader: Box<dyn Read>, label: &str, reference: bool) 
             Err(e) => {
                 let _ = out.flush();
                 eprintln!("error: cannot read `{label}` at line {}: {e}", number + 1);
-                return USAGE;
+                return Exit::Usage;
             }
         }
         number += 1;
@@ -132,14 +132,14 @@ fn stream(policy: &Policy, reader: Box<dyn Read>, label: &str, reference: bool) 
         };
         if written.and_then(|_| out.write_all(b"\n")).is_err() {
             // The reader went away (a closed pipe): stop quietly.
-            return OK;
+            return Exit::Ok;
         }
     }
     let _ = out.flush();
     if bad > 0 {
         eprintln!("{bad} of {number} line(s) were not valid tool calls");
-        FAILED
+        Exit::Failed
     } else {
-        OK
+        Exit::Ok
     }
 }

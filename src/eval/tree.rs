@@ -2,13 +2,13 @@
 
 use smallvec::SmallVec;
 
-use super::globs::Hits;
-use super::{Bound, Entry, Index, Slice, TIER_ORDER, ThresholdTier, Tree};
 use crate::ast::Effect;
-use crate::eval::call::ToolCall;
+use crate::call::ToolCall;
+use crate::compile::globs::Hits;
+use crate::compile::{Bound, Entry, Index, Slice, TIER_ORDER, ThresholdTier, Tree};
 use crate::eval::decision::{Decision, Named, Unknown};
-use crate::eval::value::{Env, Tri, eval, lookup};
 use crate::ir::Program;
+use crate::ir::semantics::{Env, Tri, eval, lookup};
 
 /// What one read of an index's path selected.
 #[derive(Clone, Copy)]

@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{FAILED, OK, USAGE, load_policy};
-use crate::testing::{self, RunResult};
+use super::{Exit, load_policy};
+use holdpoint::tools::test::{self, RunResult};
 
 /// Output formats of `policy test`.
 #[derive(Clone, Copy, clap::ValueEnum, PartialEq, Eq)]
@@ -55,17 +55,11 @@ fn plan(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Vec<PathBuf>)>, String> {
             }
             continue;
         }
-        let mut policies = Vec::new();
-        super::check::discover(p, &mut policies)
-            .map_err(|e| format!("cannot read `{}`: {e}", p.display()))?;
-        if policies.is_empty() {
-            return Err(format!("no `.gate` file under `{}`", p.display()));
-        }
-        for dir in policies.into_iter().filter(|d| d.is_dir()) {
-            let files = testing::test_files(&dir)
-                .map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?;
+        let policies = holdpoint::project::discover(p).map_err(|e| e.to_string())?;
+        for policy in policies {
+            let files = policy.tests().map_err(|e| e.to_string())?;
             if !files.is_empty() {
-                out.push((dir, files));
+                out.push((policy.path, files));
             }
         }
     }
@@ -75,12 +69,12 @@ fn plan(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Vec<PathBuf>)>, String> {
     Ok(out)
 }
 
-pub(super) fn run(args: Args) -> i32 {
+pub(super) fn run(args: Args) -> Exit {
     let plan = match plan(&args.paths) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
-            return USAGE;
+            return Exit::Usage;
         }
     };
     let mut suites: Vec<(String, RunResult)> = Vec::new();
@@ -89,11 +83,11 @@ pub(super) fn run(args: Args) -> i32 {
             Ok(p) => p,
             Err(code) => return code,
         };
-        match testing::run(&policy, files) {
+        match test::run(&policy, files) {
             Ok(r) => suites.push((dir.display().to_string(), r)),
             Err(e) => {
                 eprintln!("error: {e}");
-                return FAILED;
+                return Exit::Failed;
             }
         }
     }
@@ -137,14 +131,14 @@ pub(super) fn run(args: Args) -> i32 {
     }
     match args.format {
         TestFormat::Human => say!("{passed} passed, {failed} failed"),
-        TestFormat::Junit => say_raw!("{}", testing::junit(&suites)),
+        TestFormat::Junit => say_raw!("{}", test::junit(&suites)),
     }
     for l in &low {
         eprintln!("error: rule coverage below the minimum: {l}");
     }
     if failed > 0 || !low.is_empty() {
-        FAILED
+        Exit::Failed
     } else {
-        OK
+        Exit::Ok
     }
 }

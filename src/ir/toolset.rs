@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use crate::glob::Glob;
+use crate::ir::glob::Glob;
 use crate::ir::{ClassId, Cond, Lit, Op, Program, Term};
 
 /// A set of tool names: every name, or some exact names and globs.
@@ -34,6 +34,7 @@ impl ToolSet {
     }
 
     /// Whether no name is in the set.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         matches!(self, ToolSet::Some { exact, globs } if exact.is_empty() && globs.is_empty())
     }
@@ -166,11 +167,6 @@ impl ToolSet {
                     })
             }
         }
-    }
-
-    /// The names of `universe` in the set.
-    pub fn members<'a>(&self, universe: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
-        universe.into_iter().filter(|n| self.contains(n)).collect()
     }
 }
 

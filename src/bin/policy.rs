@@ -1,5 +1,0 @@
-//! The `policy` command: check, evaluate and inspect gate policies.
-
-fn main() {
-    std::process::exit(holdpoint::cli::main());
-}
