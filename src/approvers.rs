@@ -4,6 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use crate::yaml::Place;
+
 /// Group membership, as the runtime asks it. Implement it to take membership from your
 /// identity provider; [`ApproversFile`] reads it from a small YAML file.
 pub trait Approvers: Send + Sync {
@@ -30,18 +32,21 @@ pub struct ApproversFile {
 
 /// An approvers file that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("approvers file `{file}`: {message}")]
+#[error("{file}{}: invalid approvers file: {message}", crate::yaml::suffix(*place))]
 pub struct ApproversError {
     /// The file.
     pub file: String,
-    /// The line, when known (the message names it too).
-    pub line: Option<usize>,
+    /// Where in the file, when known.
+    pub place: Option<Place>,
     /// What is wrong.
     pub message: String,
 }
 
 #[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "an approvers file: a `groups:` mapping of group names to lists of members"
+)]
 struct Raw {
     groups: BTreeMap<String, Vec<String>>,
 }
@@ -51,7 +56,7 @@ impl ApproversFile {
     pub fn load(path: &Path) -> Result<ApproversFile, ApproversError> {
         let text = std::fs::read_to_string(path).map_err(|e| ApproversError {
             file: path.display().to_string(),
-            line: None,
+            place: None,
             message: e.to_string(),
         })?;
         ApproversFile::from_yaml(&path.display().to_string(), &text)
@@ -59,12 +64,12 @@ impl ApproversFile {
 
     /// Reads YAML text (`name` is used in messages).
     pub fn from_yaml(name: &str, text: &str) -> Result<ApproversFile, ApproversError> {
-        let err = |line, message| ApproversError {
+        let err = |place, message| ApproversError {
             file: name.to_string(),
-            line,
+            place,
             message,
         };
-        let raw: Raw = crate::yaml::from_str(text).map_err(|e| err(e.line, e.message))?;
+        let raw: Raw = crate::yaml::from_str(text).map_err(|e| err(e.place, e.message))?;
         let mut groups = BTreeMap::new();
         for (group, members) in raw.groups {
             if group.trim().is_empty() {

@@ -8,6 +8,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::yaml::Place;
+
 /// The type of an argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ArgType {
@@ -98,35 +100,31 @@ pub enum CatalogError {
         message: String,
     },
     /// The file was read but is not a valid catalog.
-    #[error("{file}{}: invalid tool catalog: {message}", location(*line, *column))]
+    #[error("{file}{}: invalid tool catalog: {message}", crate::yaml::suffix(*place))]
     Invalid {
         /// The file.
         file: String,
-        /// 1-based line, when known.
-        line: Option<usize>,
-        /// 1-based column, when known.
-        column: Option<usize>,
+        /// Where in the file, when known.
+        place: Option<Place>,
         /// What is wrong.
         message: String,
     },
 }
 
-fn location(line: Option<usize>, column: Option<usize>) -> String {
-    match (line, column) {
-        (Some(l), Some(c)) => format!(":{l}:{c}"),
-        (Some(l), None) => format!(":{l}"),
-        _ => String::new(),
-    }
-}
-
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a catalog: a `tools:` mapping of tool names"
+)]
 struct RawCatalog {
     tools: BTreeMap<String, Option<RawTool>>,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a tool: a mapping with `classes`, `args` and `description`"
+)]
 struct RawTool {
     #[serde(default)]
     classes: Vec<String>,
@@ -145,7 +143,10 @@ enum RawArg {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "an argument: a mapping with `type` and `optional`"
+)]
 struct RawArgLong {
     #[serde(rename = "type")]
     ty: String,
@@ -181,14 +182,12 @@ impl Catalog {
     pub fn from_yaml(name: &str, text: &str) -> Result<Catalog, CatalogError> {
         let raw: RawCatalog = crate::yaml::from_str(text).map_err(|e| CatalogError::Invalid {
             file: name.to_string(),
-            line: e.line,
-            column: e.column,
+            place: e.place,
             message: e.message,
         })?;
         let invalid = |message: String| CatalogError::Invalid {
             file: name.to_string(),
-            line: None,
-            column: None,
+            place: None,
             message,
         };
         let mut tools = BTreeMap::new();
@@ -226,15 +225,19 @@ impl Catalog {
     /// Parses an MCP `tools/list` result (`{"tools": [...]}`, or a JSON-RPC response
     /// whose `result` holds it).
     pub fn from_mcp_json(name: &str, text: &str) -> Result<Catalog, CatalogError> {
-        let invalid =
-            |message: String, line: Option<usize>, column: Option<usize>| CatalogError::Invalid {
-                file: name.to_string(),
-                line,
-                column,
-                message,
-            };
-        let value: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| invalid(e.to_string(), Some(e.line()), Some(e.column())))?;
+        let invalid = |message: String, place: Option<Place>| CatalogError::Invalid {
+            file: name.to_string(),
+            place,
+            message,
+        };
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            let place = Place::in_text(text, e.line(), e.column());
+            let message = e.to_string();
+            let message = message.rfind(" at line ").map_or(message.clone(), |at| {
+                message.get(..at).unwrap_or(&message).to_string()
+            });
+            invalid(message, Some(place))
+        })?;
         let list = value
             .get("tools")
             .or_else(|| value.get("result").and_then(|r| r.get("tools")))
@@ -243,17 +246,12 @@ impl Catalog {
                 invalid(
                     "expected an MCP `tools/list` result: an object with a `tools` array".into(),
                     None,
-                    None,
                 )
             })?;
         let mut tools = BTreeMap::new();
         for (i, tool) in list.iter().enumerate() {
             let tool_name = tool.get("name").and_then(|n| n.as_str()).ok_or_else(|| {
-                invalid(
-                    format!("tool number {} has no `name` string", i + 1),
-                    None,
-                    None,
-                )
+                invalid(format!("tool number {} has no `name` string", i + 1), None)
             })?;
             let args = tool
                 .get("inputSchema")

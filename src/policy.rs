@@ -8,15 +8,16 @@ use crate::approvers::{ApproversError, ApproversFile};
 use crate::call::ToolCall;
 use crate::catalog::{Catalog, CatalogError};
 use crate::check;
-use crate::check::levels::LintConfig;
+use crate::check::levels::{LevelsError, LintConfig};
 use crate::compile::Tree;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::eval::decision::Decision;
 use crate::eval::reference;
 use crate::ir::Program;
 use crate::project::{PolicyFiles, ProjectError};
-use crate::source::SourceMap;
+use crate::source::{FileId, SourceMap, Span};
 use crate::syntax;
+use crate::yaml::Place;
 
 /// A compiled policy: immutable, `Send + Sync`, shared across threads without locks.
 #[derive(Debug)]
@@ -84,7 +85,7 @@ pub struct PolicyBuilder {
     sources: SourceMap,
     catalog: Option<Arc<Catalog>>,
     catalog_error: Option<CatalogError>,
-    lints: Option<Result<LintConfig, String>>,
+    lints: Option<Result<LintConfig, LevelsError>>,
     approvers: Option<Result<Arc<ApproversFile>, ApproversError>>,
 }
 
@@ -176,27 +177,69 @@ impl PolicyBuilder {
         self.check_with(true)
     }
 
-    fn check_with(self, thorough: bool) -> Report {
-        let mut diagnostics = Vec::new();
+    /// The steps: findings about the files beside the policy, the raw-text lints, parsing,
+    /// then (when everything parsed) checking and the approver groups; last, the lint
+    /// levels and `# policy: allow(...)` comments apply.
+    fn check_with(mut self, thorough: bool) -> Report {
+        let mut data = Vec::new();
         if let Some(e) = &self.catalog_error {
-            diagnostics.push(Diagnostic::new(Code::BadCatalog, None, e.to_string()));
+            data.push(DataFinding::catalog(e));
         }
         let config = match &self.lints {
             Some(Ok(c)) => c.clone(),
             Some(Err(e)) => {
-                diagnostics.push(Diagnostic::new(Code::BadConfig, None, e.clone()));
+                data.push(DataFinding::levels(e));
                 LintConfig::default()
             }
             None => LintConfig::default(),
         };
+        let mut diagnostics = self.text_findings(&config);
+        let parsed = self.parse(&mut diagnostics);
+        let mut program = None;
+        // A broken catalog or lint-levels file is an error: nothing is checked against it.
+        if data.is_empty() && !diagnostics.iter().any(Diagnostic::is_error) {
+            let checked = check::check_with(
+                &parsed,
+                self.sources.clone(),
+                self.catalog.clone(),
+                thorough,
+            );
+            diagnostics.extend(checked.diagnostics);
+            match (&self.approvers, &checked.program) {
+                (Some(Ok(approvers)), Some(program)) => {
+                    diagnostics.extend(check::lints::approver_groups(program, approvers));
+                }
+                (Some(Err(e)), _) => data.push(DataFinding::approvers(e)),
+                _ => {}
+            }
+            program = checked.program;
+        }
+        // The files beside the policy join the sources only now, so that they are never
+        // parsed as policy text; their findings point into them.
+        diagnostics.extend(data.into_iter().map(|d| d.attach(&mut self.sources)));
+        let mut diagnostics = config.apply(diagnostics, &self.sources);
+        check::sort(&mut diagnostics);
+        // A lint raised to an error fails the policy like any error.
+        let failed = diagnostics.iter().any(Diagnostic::is_error);
+        Report {
+            diagnostics,
+            sources: self.sources,
+            program: program.filter(|_| !failed),
+        }
+    }
+
+    /// Findings on the raw text of each source: bidirectional controls and look-alike
+    /// letters, and (when asked for) a layout other than `policy fmt`'s.
+    fn text_findings(&self, config: &LintConfig) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
         for (id, file) in self.sources.iter() {
-            diagnostics.extend(crate::check::lints::scan_text(id, &file.text));
+            out.extend(crate::check::lints::scan_text(id, &file.text));
             if config.wants(Code::NotFormatted)
                 && let Ok(formatted) = crate::syntax::format::format_source(&file.text)
                 && formatted != *file.text
             {
                 let first = file.text.lines().next().map_or(0, str::len);
-                diagnostics.push(
+                out.push(
                     Diagnostic::new(
                         Code::NotFormatted,
                         crate::source::Span::new(id, 0, first),
@@ -206,6 +249,11 @@ impl PolicyBuilder {
                 );
             }
         }
+        out
+    }
+
+    /// Every source parsed; syntax errors join `diagnostics`.
+    fn parse(&self, diagnostics: &mut Vec<Diagnostic>) -> Vec<(FileId, crate::ast::File)> {
         let mut parsed = Vec::new();
         for (id, file) in self.sources.iter() {
             match syntax::parse(id, &file.text) {
@@ -213,35 +261,7 @@ impl PolicyBuilder {
                 Err(mut errs) => diagnostics.append(&mut errs),
             }
         }
-        if diagnostics.iter().any(Diagnostic::is_error) {
-            let mut diagnostics = config.apply(diagnostics, &self.sources);
-            check::sort(&mut diagnostics);
-            return Report {
-                diagnostics,
-                sources: self.sources,
-                program: None,
-            };
-        }
-        let checked = check::check_with(&parsed, self.sources.clone(), self.catalog, thorough);
-        diagnostics.extend(checked.diagnostics);
-        match (&self.approvers, &checked.program) {
-            (Some(Ok(approvers)), Some(program)) => {
-                diagnostics.extend(check::lints::approver_groups(program, approvers));
-            }
-            (Some(Err(e)), _) => {
-                diagnostics.push(Diagnostic::new(Code::BadApprovers, None, e.to_string()));
-            }
-            _ => {}
-        }
-        let mut diagnostics = config.apply(diagnostics, &self.sources);
-        check::sort(&mut diagnostics);
-        // A lint raised to an error fails the policy like any error.
-        let failed = diagnostics.iter().any(Diagnostic::is_error);
-        Report {
-            diagnostics,
-            sources: self.sources,
-            program: checked.program.filter(|_| !failed),
-        }
+        parsed
     }
 
     /// Parses, checks and compiles.
@@ -327,5 +347,82 @@ impl std::str::FromStr for Policy {
 
     fn from_str(s: &str) -> Result<Policy, LoadError> {
         Policy::from_source(s)
+    }
+}
+
+/// A finding about a file beside the policy (catalog, approvers, lint levels), kept until
+/// the end of checking so that it can point into that file.
+struct DataFinding {
+    code: Code,
+    file: String,
+    place: Option<Place>,
+    /// What is wrong, without the file and place.
+    message: String,
+    /// The whole error, for a finding that cannot point into the file.
+    whole: String,
+}
+
+impl DataFinding {
+    fn catalog(e: &CatalogError) -> DataFinding {
+        match e {
+            CatalogError::Invalid {
+                file,
+                place,
+                message,
+            } => DataFinding {
+                code: Code::BadCatalog,
+                file: file.clone(),
+                place: *place,
+                message: format!("invalid tool catalog: {message}"),
+                whole: e.to_string(),
+            },
+            CatalogError::Io { file, .. } => DataFinding {
+                code: Code::BadCatalog,
+                file: file.clone(),
+                place: None,
+                message: e.to_string(),
+                whole: e.to_string(),
+            },
+        }
+    }
+
+    fn levels(e: &LevelsError) -> DataFinding {
+        DataFinding {
+            code: Code::BadConfig,
+            file: e.file.clone(),
+            place: e.place,
+            message: format!("invalid lint levels: {}", e.message),
+            whole: e.to_string(),
+        }
+    }
+
+    fn approvers(e: &ApproversError) -> DataFinding {
+        DataFinding {
+            code: Code::BadApprovers,
+            file: e.file.clone(),
+            place: e.place,
+            message: format!("invalid approvers file: {}", e.message),
+            whole: e.to_string(),
+        }
+    }
+
+    /// The finding, pointing into the file (added to `sources`) when the place is known
+    /// and the file still reads.
+    fn attach(self, sources: &mut SourceMap) -> Diagnostic {
+        let text = self
+            .place
+            .and_then(|p| std::fs::read_to_string(&self.file).ok().map(|t| (p, t)));
+        match text {
+            Some((place, text)) if place.offset <= text.len() => {
+                let width = text
+                    .get(place.offset..)
+                    .and_then(|rest| rest.chars().next())
+                    .map_or(0, char::len_utf8);
+                let id = sources.add(self.file, text);
+                let span = Span::new(id, place.offset, place.offset + width);
+                Diagnostic::new(self.code, span, self.message)
+            }
+            _ => Diagnostic::new(self.code, None, self.whole),
+        }
     }
 }

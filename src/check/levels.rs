@@ -12,6 +12,7 @@ use std::path::Path;
 
 use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::source::SourceMap;
+use crate::yaml::Place;
 
 /// A level set for a lint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,44 +32,68 @@ pub struct LintConfig {
 }
 
 #[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "lint levels: a `lints:` mapping of lint names to error, warning or off"
+)]
 struct Raw {
     #[serde(default)]
     lints: BTreeMap<String, String>,
 }
 
+/// A lint-levels file that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}{}: {message}", crate::yaml::suffix(*place))]
+pub struct LevelsError {
+    /// The file.
+    pub file: String,
+    /// Where in the file, when known.
+    pub place: Option<Place>,
+    /// What is wrong.
+    pub message: String,
+}
+
 impl LintConfig {
     /// Reads a config file; the error names the file and what is wrong.
-    pub fn load(path: &Path) -> Result<LintConfig, String> {
+    pub fn load(path: &Path) -> Result<LintConfig, LevelsError> {
         let label = path.display().to_string();
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("cannot read `{label}`: {e}"))?;
+        let text = std::fs::read_to_string(path).map_err(|e| LevelsError {
+            file: label.clone(),
+            place: None,
+            message: format!("cannot read it: {e}"),
+        })?;
         LintConfig::parse(&label, &text)
     }
 
-    /// Parses a config's text.
-    pub fn parse(label: &str, text: &str) -> Result<LintConfig, String> {
-        let raw: Raw = crate::yaml::from_str(text).map_err(|e| {
-            let at = match (e.line, e.column) {
-                (Some(l), Some(c)) => format!(":{l}:{c}"),
-                _ => String::new(),
-            };
-            format!("{label}{at}: {}", e.message)
-        })?;
+    /// Parses a config's text (`label` names it in errors).
+    pub fn parse(label: &str, text: &str) -> Result<LintConfig, LevelsError> {
+        let err = |place, message| LevelsError {
+            file: label.to_string(),
+            place,
+            message,
+        };
+        let raw: Raw = crate::yaml::from_str(text).map_err(|e| err(e.place, e.message))?;
         let mut levels = HashMap::new();
         for (key, value) in raw.lints {
+            let at = crate::yaml::key_place(text, &key);
             let code = Code::find(&key)
                 .filter(|c| c.severity() == Severity::Warning)
                 .ok_or_else(|| {
-                    format!("{label}: `{key}` is not a lint (see docs/lints.md for their codes and names)")
+                    err(
+                        at,
+                        format!(
+                            "`{key}` is not a lint (see docs/lints.md for their codes and names)"
+                        ),
+                    )
                 })?;
             let level = match value.trim() {
                 "error" => Level::Error,
                 "warning" => Level::Warning,
                 "off" => Level::Off,
                 other => {
-                    return Err(format!(
-                        "{label}: `{other}` is not a level for `{key}`: use error, warning or off"
+                    return Err(err(
+                        at,
+                        format!("`{other}` is not a level for `{key}`: use error, warning or off"),
                     ));
                 }
             };

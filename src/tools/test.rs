@@ -120,11 +120,11 @@ pub fn run(policy: &Policy, files: &[PathBuf]) -> Result<RunResult, String> {
         let text =
             std::fs::read_to_string(file).map_err(|e| format!("cannot read `{label}`: {e}"))?;
         let tests: TestFile = crate::yaml::from_str(&text).map_err(|e| {
-            let at = match (e.line, e.column) {
-                (Some(l), Some(c)) => format!(":{l}:{c}"),
-                _ => String::new(),
-            };
-            format!("{label}{at}: invalid test file: {}", e.message)
+            format!(
+                "{label}{}: invalid test file: {}",
+                crate::yaml::suffix(e.place),
+                e.message
+            )
         })?;
         let dir = file.parent().unwrap_or(Path::new("."));
         for case in tests.cases {

@@ -661,3 +661,40 @@ fn diff_of_two_versions_of_the_support_example_over_generated_calls() {
     );
     assert_eq!(o.status.code(), Some(1));
 }
+
+#[test]
+fn yaml_errors_beside_a_policy_point_at_their_file_line_and_column() {
+    let d = scratch("yaml-spans");
+    write(
+        &d,
+        "p.gate",
+        "default allow\nallow a { when tool == \"x\" }\n",
+    );
+    write(&d, "tools.yaml", "tools:\n  x: {}\n  y: [1, 2\n");
+    write(&d, ".policy.yaml", "lints:\n  W999: off\n");
+    let o = policy(&["check", d.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(out.contains("error[E033]: invalid tool catalog"), "{out}");
+    assert!(out.contains("tools.yaml:3:6\n"), "{out}");
+    assert!(out.contains("3 |   y: [1, 2\n  |      ^"), "{out}");
+    assert!(out.contains(".policy.yaml:2:3\n"), "{out}");
+    assert!(out.contains("2 |   W999: off\n  |   ^"), "{out}");
+    // No Rust type name leaks into the message.
+    write(&d, "tools.yaml", "tools:\n  x: [1]\n");
+    let out = stdout(&policy(&["check", d.to_str().unwrap()], None));
+    assert!(out.contains("expected a tool: a mapping"), "{out}");
+    assert!(!out.contains("Raw"), "{out}");
+    std::fs::remove_file(d.join(".policy.yaml")).unwrap();
+    write(&d, "tools.yaml", "tools:\n  x: {}\n");
+    write(&d, "approvers.yaml", "groups:\n  finance: fiona\n");
+    let o = policy(&["check", d.to_str().unwrap(), "--format", "json"], None);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let d0 = &v["policies"][0]["diagnostics"][0];
+    assert_eq!(d0["code"], "E036", "{v}");
+    assert_eq!(
+        (d0["line"].as_u64(), d0["column"].as_u64()),
+        (Some(2), Some(12)),
+        "{v}"
+    );
+}
