@@ -93,14 +93,23 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
             column: l.column(),
             offset: l.index(),
         });
-        let message = e.to_string();
         // The place is kept apart; the message says only what is wrong.
-        let message = match message.rfind(" at line ") {
-            Some(at) if place.is_some() => message.get(..at).unwrap_or(&message).to_string(),
-            _ => message,
+        let message = match place {
+            Some(_) => without_places(&e.to_string()),
+            None => e.to_string(),
         };
         YamlError { message, place }
     })
+}
+
+/// A message without the ` at line N column M` the YAML reader writes into it.
+fn without_places(message: &str) -> String {
+    static AT: std::sync::LazyLock<Option<regex::Regex>> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r" at line \d+ column \d+").ok());
+    match AT.as_ref() {
+        Some(at) => at.replace_all(message, "").into_owned(),
+        None => message.to_string(),
+    }
 }
 
 /// Reads a YAML document into a JSON value (YAML-only values such as tags are refused).
