@@ -3,6 +3,7 @@
 //! A syntax error names the file, line and column and says in words what was expected;
 //! pest's rule names never reach the user (see `labels`).
 
+pub(crate) mod comments;
 pub(crate) mod format;
 mod labels;
 mod lower;

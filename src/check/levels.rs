@@ -153,15 +153,25 @@ fn allowed_inline(d: &Diagnostic, sources: &SourceMap) -> bool {
         .any(|l| allows(file.line_text(l), d.code))
 }
 
+/// Whether a line's comment (not a string that looks like one) says
+/// `# policy: allow(CODE, ...)` for `code`.
 fn allows(line: &str, code: Code) -> bool {
-    let Some(at) = line.find("# policy:") else {
+    let Some(comment) = crate::syntax::comments::comment_of(line) else {
         return false;
     };
-    let rest = &line[at + "# policy:".len()..];
-    let Some(open) = rest.find("allow(") else {
+    let Some(rest) = comment
+        .trim_start_matches('#')
+        .trim_start()
+        .strip_prefix("policy:")
+    else {
         return false;
     };
-    let inner = &rest[open + "allow(".len()..];
+    let Some(inner) = rest
+        .find("allow(")
+        .and_then(|at| rest.get(at + "allow(".len()..))
+    else {
+        return false;
+    };
     let inner = inner.split(')').next().unwrap_or("");
     inner.split(',').any(|c| Code::find(c) == Some(code))
 }
@@ -205,5 +215,31 @@ mod tests {
         ));
         assert!(!allows("# policy: allow(W107)", Code::UnusedClass));
         assert!(!allows("# allow(W108)", Code::UnusedClass));
+    }
+
+    /// A string that reads like an allowance comment is not one: before the one comment
+    /// scanner, `reason "# policy: allow(W106)"` silenced W106 on its line.
+    #[test]
+    fn an_allowance_inside_a_string_does_not_silence_a_lint() {
+        let catalog = crate::Catalog::from_yaml(
+            "tools.yaml",
+            "tools:\n  email.send: {args: {to: list, cc: \"list?\"}}\n",
+        )
+        .unwrap();
+        let codes = |policy: &str| -> Vec<Code> {
+            crate::PolicyBuilder::new()
+                .source("p.gate", policy)
+                .catalog(catalog.clone())
+                .check()
+                .diagnostics
+                .iter()
+                .map(|d| d.code)
+                .collect()
+        };
+        let rule = "approve wide_cc { when tool == \"email.send\" and len(args.cc) > 5";
+        let in_string = format!("default audit\n{rule} reason \"# policy: allow(W106)\" }}\n");
+        assert!(codes(&in_string).contains(&Code::UnguardedOptional));
+        let in_comment = format!("default audit\n{rule} }} # policy: allow(W106)\n");
+        assert!(!codes(&in_comment).contains(&Code::UnguardedOptional));
     }
 }

@@ -13,6 +13,7 @@ use crate::ir::semantics::{Env, Tri, eval};
 use crate::ir::toolset;
 use crate::ir::{ClassId, Cond, PathExpr, Program, Root, Seg, Term};
 use crate::source::Span;
+use crate::syntax::comments::Region;
 
 pub(super) fn check(program: &Program, thorough: bool) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -456,10 +457,7 @@ fn walk<'p>(cond: &'p Cond, guards: &mut Vec<&'p str>, out: &mut Vec<(&'p PathEx
 /// in names and strings (not in comments).
 pub(crate) fn scan_text(file: crate::source::FileId, text: &str) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let mut in_string = false;
-    let mut in_comment = false;
-    let mut escaped = false;
-    for (i, c) in text.char_indices() {
+    for (i, c, region) in crate::syntax::comments::regions(text) {
         let span = Span::new(file, i, i + c.len_utf8());
         if is_bidi(c) {
             out.push(
@@ -476,22 +474,10 @@ pub(crate) fn scan_text(file: crate::source::FileId, text: &str) -> Vec<Diagnost
             );
             continue;
         }
-        match c {
-            '\n' => {
-                in_comment = false;
-                in_string = false;
-                escaped = false;
-                continue;
-            }
-            _ if in_comment => continue,
-            '#' if !in_string => {
-                in_comment = true;
-                continue;
-            }
-            '"' if !escaped => in_string = !in_string,
-            _ => {}
+        if region == Region::Comment {
+            continue;
         }
-        escaped = in_string && c == '\\' && !escaped;
+        let in_string = region == Region::String;
         if let Some(latin) = confusable(c) {
             out.push(
                 Diagnostic::new(

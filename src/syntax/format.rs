@@ -9,6 +9,7 @@
 //! stays at the end of that line's item. Comments inside a multi-line condition move
 //! above its clause.
 
+use super::comments::{code_chars, comments, strip_comment};
 use crate::ast::{
     self, CompareOp, Expr, ExprKind, File, OnTimeout, Operand, OperandKind, RuleOption, Statement,
 };
@@ -39,42 +40,13 @@ struct Formatter<'a> {
 }
 
 fn comments_of(text: &str) -> Vec<Comment> {
-    text.lines()
-        .enumerate()
-        .filter_map(|(i, line)| {
-            let at = comment_start(line)?;
-            Some(Comment {
-                line: i + 1,
-                text: line.get(at..).unwrap_or("").trim_end().to_string(),
-                own_line: line.get(..at).unwrap_or("").trim().is_empty(),
-            })
+    comments(text)
+        .map(|c| Comment {
+            line: c.line,
+            text: c.text.to_string(),
+            own_line: c.own_line,
         })
         .collect()
-}
-
-/// The characters of `s` outside string literals, with their byte offsets.
-fn outside_strings(s: &str) -> impl Iterator<Item = (usize, char)> + '_ {
-    let (mut in_string, mut escaped) = (false, false);
-    s.char_indices().filter(move |&(_, c)| {
-        let outside = !in_string && c != '"';
-        match c {
-            '\\' if in_string && !escaped => {
-                escaped = true;
-                return false;
-            }
-            '"' if !escaped => in_string = !in_string,
-            _ => {}
-        }
-        escaped = false;
-        outside
-    })
-}
-
-/// Where a line's `#` comment starts, if it has one.
-fn comment_start(line: &str) -> Option<usize> {
-    outside_strings(line)
-        .find(|&(_, c)| c == '#')
-        .map(|(i, _)| i)
 }
 
 impl<'a> Formatter<'a> {
@@ -444,19 +416,11 @@ impl<'a> Formatter<'a> {
     }
 }
 
-/// A line without its `#` comment (a `#` inside a string is not one).
-fn strip_comment(line: &str) -> &str {
-    match comment_start(line) {
-        Some(at) => line.get(..at).unwrap_or(line),
-        None => line,
-    }
-}
-
 /// Splits a list's source text at top-level commas (not inside strings).
 fn split_list(s: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0;
-    for (i, c) in outside_strings(s) {
+    for (i, c) in code_chars(s) {
         if c == ',' {
             out.push(s.get(start..i).unwrap_or(""));
             start = i + 1;
@@ -489,11 +453,6 @@ mod tests {
         assert_eq!(
             split_list(r#""a,b", "c#d", 3"#),
             vec![r#""a,b""#, r#" "c#d""#, " 3"]
-        );
-        assert_eq!(comment_start(r#"when x == "a#b" # real"#), Some(16));
-        assert_eq!(
-            strip_comment(r##"reason "say \"#1\"" # c"##),
-            r##"reason "say \"#1\"" "##
         );
     }
 
