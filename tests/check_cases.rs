@@ -1,63 +1,183 @@
 //! Checker cases (tests/cases/check/*.yaml): each policy gives exactly the listed findings,
-//! with code, line, column, message and help.
+//! with code, line, column, message and help. Each file is its own test,
+//! `check::FILE.yaml`; the format is in tests/cases/README.md.
 
+use std::collections::BTreeSet;
+use std::fmt;
+
+use datatest_stable::Utf8Path;
 use holdpoint::{Catalog, PolicyBuilder};
+use serde::Deserialize;
 
-#[test]
-fn checker_findings_match_the_cases() {
-    let mut failures = Vec::new();
-    let mut count = 0;
-    for entry in std::fs::read_dir("tests/cases/check").unwrap() {
-        let path = entry.unwrap().path();
-        let cases =
-            holdpoint::unstable::yaml::to_json(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        for case in cases.as_array().unwrap() {
-            count += 1;
-            let name = case["name"].as_str().unwrap();
-            let mut b = PolicyBuilder::new().source("case.gate", case["policy"].as_str().unwrap());
-            if let Some(c) = case.get("catalog").and_then(|c| c.as_str()) {
-                b = b.catalog(Catalog::from_yaml("case.yaml", c).unwrap());
-            }
-            let report = b.check();
-            let got: Vec<String> = report
-                .diagnostics
-                .iter()
-                .map(|d| {
-                    let r = d.to_record(&report.sources);
-                    format!(
-                        "{} {}:{} {} | {}",
-                        r.code,
-                        r.line.unwrap_or(0),
-                        r.column.unwrap_or(0),
-                        r.message,
-                        r.help.unwrap_or_default()
-                    )
-                })
-                .collect();
-            let want = case["findings"].as_array().unwrap();
-            let ok = want.len() == got.len()
-                && want.iter().zip(&got).all(|(w, g)| {
-                    let head = format!(
-                        "{} {}:{} ",
-                        w["code"].as_str().unwrap(),
-                        w["line"],
-                        w["col"]
-                    );
-                    g.starts_with(&head)
-                        && g.contains(w["message"].as_str().unwrap())
-                        && w.get("help")
-                            .is_none_or(|h| g.ends_with(h.as_str().unwrap()))
-                });
-            if !ok {
-                failures.push(format!("{name}:\n  want {want:?}\n  got  {got:#?}"));
-            }
-            if report.has_errors() != report.program.is_none() {
-                failures.push(format!(
-                    "{name}: a program must exist exactly when there is no error"
-                ));
-            }
+datatest_stable::harness! {
+    { test = check, root = "tests/cases/check", pattern = r"\.ya?ml$" },
+}
+
+/// One case: a policy, an optional catalog, and every finding it must give, in order.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    name: String,
+    policy: String,
+    /// A tool catalog (YAML text) to check the policy against.
+    catalog: Option<String>,
+    /// `[]` for a clean policy.
+    findings: Vec<Finding>,
+}
+
+/// One finding: code, 1-based line and column, words of the message, the whole end of the help.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Finding {
+    code: String,
+    line: usize,
+    col: usize,
+    message: String,
+    help: Option<String>,
+}
+
+impl Finding {
+    /// Whether a finding as the checker prints it (`CODE LINE:COL MESSAGE | HELP`) is this one.
+    fn matches(&self, got: &str) -> bool {
+        let head = format!("{} {}:{} ", self.code, self.line, self.col);
+        got.starts_with(&head)
+            && got.contains(&self.message)
+            && self.help.as_ref().is_none_or(|h| got.ends_with(h.as_str()))
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}:{} ..{}..",
+            self.code, self.line, self.col, self.message
+        )?;
+        if let Some(help) = &self.help {
+            write!(f, " | ..{help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A test failure, printed as it is (datatest-stable prints errors with `{:?}`).
+struct Failure(String);
+
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// The cases of one file: a key that is not in the format fails with the file and the line.
+fn read_cases(path: &Utf8Path, text: &str) -> Result<Vec<Case>, Failure> {
+    let cases: Vec<Case> = holdpoint::unstable::yaml::from_str(text).map_err(|e| {
+        let case = first_bad_case(text)
+            .map(|name| format!(" (case {name:?})"))
+            .unwrap_or_default();
+        Failure(format!(
+            "{path}:{}:{}{case}: not a list of checker cases: {}",
+            e.line().unwrap_or(0),
+            e.column().unwrap_or(0),
+            e.message
+        ))
+    })?;
+    if cases.is_empty() {
+        return Err(Failure(format!("{path}: has no case")));
+    }
+    let mut names = BTreeSet::new();
+    for case in &cases {
+        if !names.insert(case.name.as_str()) {
+            return Err(Failure(format!(
+                "{path}: case {:?} is there twice",
+                case.name
+            )));
         }
     }
-    assert!(count >= 20, "{count} cases");
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    Ok(cases)
+}
+
+/// The name of the first case that is not of the format, to say which one the error is in.
+fn first_bad_case(text: &str) -> Option<String> {
+    let list: Vec<serde_json::Value> = holdpoint::unstable::yaml::from_str(text).ok()?;
+    let bad = list
+        .into_iter()
+        .find(|case| serde_json::from_value::<Case>(case.clone()).is_err())?;
+    Some(bad.get("name")?.as_str()?.to_owned())
+}
+
+fn check(path: &Utf8Path, text: String) -> datatest_stable::Result<()> {
+    let cases = read_cases(path, &text)?;
+    let failures: Vec<String> = cases
+        .iter()
+        .flat_map(|case| {
+            run_case(case)
+                .into_iter()
+                .map(move |f| format!("{path}: case {:?}: {f}", case.name))
+        })
+        .collect();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure(format!(
+            "{} failure(s) in {path} ({} cases):\n{}",
+            failures.len(),
+            cases.len(),
+            failures.join("\n")
+        ))
+        .into())
+    }
+}
+
+/// What is wrong with one case.
+fn run_case(case: &Case) -> Vec<String> {
+    let mut b = PolicyBuilder::new().source("case.gate", &case.policy);
+    if let Some(text) = &case.catalog {
+        match Catalog::from_yaml("case.yaml", text) {
+            Ok(catalog) => b = b.catalog(catalog),
+            Err(e) => return vec![format!("the catalog does not load: {e}")],
+        }
+    }
+    let report = b.check();
+    let got: Vec<String> = report
+        .diagnostics
+        .iter()
+        .map(|d| {
+            let r = d.to_record(&report.sources);
+            format!(
+                "{} {}:{} {} | {}",
+                r.code,
+                r.line.unwrap_or(0),
+                r.column.unwrap_or(0),
+                r.message,
+                r.help.unwrap_or_default()
+            )
+        })
+        .collect();
+    let mut errs = Vec::new();
+    let ok = case.findings.len() == got.len()
+        && case.findings.iter().zip(&got).all(|(w, g)| w.matches(g));
+    if !ok {
+        let want: Vec<String> = case.findings.iter().map(|w| format!("  {w}")).collect();
+        let got: Vec<String> = got.iter().map(|g| format!("  {g}")).collect();
+        errs.push(format!(
+            "findings differ\n want ({}):\n{}\n got ({}):\n{}",
+            want.len(),
+            want.join("\n"),
+            got.len(),
+            got.join("\n")
+        ));
+    }
+    if report.has_errors() != report.program.is_none() {
+        errs.push("a program must exist exactly when there is no error".into());
+    }
+    errs
 }

@@ -1,141 +1,249 @@
-//! Every conformance case (tests/cases/conformance/*.yaml) on both evaluators.
+//! Every conformance case (tests/cases/conformance/*.yaml) on both evaluators, the compiled
+//! decision tree and the reference interpreter. Each file is its own test,
+//! `conformance::FILE.yaml`; the format is in tests/cases/README.md.
 
 use std::collections::BTreeSet;
+use std::fmt;
 
-use holdpoint::{Decision, Policy, ToolCall};
+use datatest_stable::Utf8Path;
+use holdpoint::{Decision, Effect, Mode, Policy, ToolCall};
+use serde::Deserialize;
 use serde_json::Value;
 
-fn check_expect(
-    case: &str,
-    which: &str,
-    d: &Decision<'_>,
-    call: &ToolCall,
-    expect: &Value,
-) -> Vec<String> {
+datatest_stable::harness! {
+    { test = conformance, root = "tests/cases/conformance", pattern = r"\.ya?ml$" },
+}
+
+/// One case: a policy, and either calls with the decisions they must get, or
+/// `check_fails: true` with words the load error must contain.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    name: String,
+    policy: String,
+    calls: Option<Vec<CallCase>>,
+    check_fails: Option<bool>,
+    message_contains: Option<String>,
+}
+
+/// A tool call (in the spec's JSON shape, read by `ToolCall::from_value`) and its decision.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallCase {
+    call: Value,
+    expect: Expect,
+}
+
+/// The expected decision: `effect` always, the rest only where given.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expect {
+    effect: Effect,
+    /// The exact set of rule names (synthetic `never_auto:CLASS` and `default` included).
+    rules: Option<Vec<String>>,
+    mode: Option<Mode>,
+    default_applied: Option<bool>,
+    /// Whether the decision lists unknowns.
+    unknown: Option<bool>,
+    /// The rendered reason of one of the named rules.
+    reason: Option<String>,
+}
+
+/// What a case asks.
+enum Form<'a> {
+    Calls(&'a [CallCase]),
+    LoadFails { words: &'a str },
+}
+
+impl Case {
+    fn form(&self) -> Result<Form<'_>, String> {
+        match (&self.calls, self.check_fails, &self.message_contains) {
+            (Some(calls), None, None) if !calls.is_empty() => Ok(Form::Calls(calls)),
+            (Some(_), None, None) => Err("`calls` is empty".into()),
+            (None, Some(true), Some(words)) if !words.is_empty() => Ok(Form::LoadFails { words }),
+            _ => Err(
+                "a case has either `calls` or `check_fails: true` with a non-empty \
+                 `message_contains`"
+                    .into(),
+            ),
+        }
+    }
+}
+
+/// A test failure, printed as it is (datatest-stable prints errors with `{:?}`).
+struct Failure(String);
+
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// The cases of one file: a key that is not in the format fails with the file and the line.
+fn read_cases(path: &Utf8Path, text: &str) -> Result<Vec<Case>, Failure> {
+    let cases: Vec<Case> = holdpoint::unstable::yaml::from_str(text).map_err(|e| {
+        let case = first_bad_case(text)
+            .map(|name| format!(" (case {name:?})"))
+            .unwrap_or_default();
+        Failure(format!(
+            "{path}:{}:{}{case}: not a list of conformance cases: {}",
+            e.line().unwrap_or(0),
+            e.column().unwrap_or(0),
+            e.message
+        ))
+    })?;
+    if cases.is_empty() {
+        return Err(Failure(format!("{path}: has no case")));
+    }
+    let mut names = BTreeSet::new();
+    for case in &cases {
+        if !names.insert(case.name.as_str()) {
+            return Err(Failure(format!(
+                "{path}: case {:?} is there twice",
+                case.name
+            )));
+        }
+    }
+    Ok(cases)
+}
+
+/// The name of the first case that is not of the format, to say which one the error is in.
+fn first_bad_case(text: &str) -> Option<String> {
+    let list: Vec<serde_json::Value> = holdpoint::unstable::yaml::from_str(text).ok()?;
+    let bad = list
+        .into_iter()
+        .find(|case| serde_json::from_value::<Case>(case.clone()).is_err())?;
+    Some(bad.get("name")?.as_str()?.to_owned())
+}
+
+fn conformance(path: &Utf8Path, text: String) -> datatest_stable::Result<()> {
+    let cases = read_cases(path, &text)?;
+    let failures: Vec<String> = cases
+        .iter()
+        .flat_map(|case| {
+            run_case(case)
+                .into_iter()
+                .map(move |f| format!("{path}: case {:?}: {f}", case.name))
+        })
+        .collect();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure(format!(
+            "{} failure(s) in {path} ({} cases):\n{}",
+            failures.len(),
+            cases.len(),
+            failures.join("\n")
+        ))
+        .into())
+    }
+}
+
+/// What is wrong with one case, each line saying which evaluator and which call.
+fn run_case(case: &Case) -> Vec<String> {
+    let form = match case.form() {
+        Ok(form) => form,
+        Err(e) => return vec![e],
+    };
+    let loaded = Policy::from_source(&case.policy);
+    match form {
+        Form::LoadFails { words } => match loaded {
+            Ok(_) => vec!["loaded, but must fail".into()],
+            Err(e) if !e.to_string().contains(words) => {
+                vec![format!("error does not mention {words:?}:\n{e}")]
+            }
+            Err(_) => vec![],
+        },
+        Form::Calls(calls) => {
+            let policy = match loaded {
+                Ok(policy) => policy,
+                Err(e) => return vec![format!("does not load:\n{e}")],
+            };
+            let mut errs = Vec::new();
+            for (i, c) in calls.iter().enumerate() {
+                let shown = format!("call {} {}", i + 1, c.call);
+                let call = match ToolCall::from_value(c.call.clone()) {
+                    Ok(call) => call,
+                    Err(e) => {
+                        errs.push(format!("{shown}: not a tool call: {e}"));
+                        continue;
+                    }
+                };
+                for (which, decision) in [
+                    ("tree", policy.evaluate(&call)),
+                    ("reference", policy.evaluate_reference(&call)),
+                ] {
+                    errs.extend(
+                        check_expect(&decision, &call, &c.expect)
+                            .into_iter()
+                            .map(|e| format!("[{which}] {shown}: {e}")),
+                    );
+                }
+            }
+            errs
+        }
+    }
+}
+
+fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Sync => "sync",
+        Mode::Async => "async",
+    }
+}
+
+/// Effect, exact rule set, mode, default_applied, unknown and reason, each where expected.
+fn check_expect(d: &Decision<'_>, call: &ToolCall, expect: &Expect) -> Vec<String> {
     let mut errs = Vec::new();
     let report = d.report(call);
-    let effect = serde_json::to_value(report.effect).unwrap();
-    if expect.get("effect") != Some(&effect) {
+    if report.effect != expect.effect {
         errs.push(format!(
-            "{case} [{which}] {call:?}: effect {effect}, expected {:?}",
-            expect.get("effect")
+            "effect {}, expected {}",
+            report.effect, expect.effect
         ));
     }
-    if let Some(rules) = expect.get("rules") {
-        let want: BTreeSet<String> = rules
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r.as_str().unwrap().to_string())
-            .collect();
-        let got: BTreeSet<String> = report.rules.iter().cloned().collect();
+    if let Some(rules) = &expect.rules {
+        let want: BTreeSet<&str> = rules.iter().map(String::as_str).collect();
+        let got: BTreeSet<&str> = report.rules.iter().map(String::as_str).collect();
         if want != got {
+            errs.push(format!("rules {got:?}, expected {want:?}"));
+        }
+    }
+    if let Some(mode) = expect.mode {
+        let got = report.approval.as_ref().map(|a| a.mode);
+        if got != Some(mode) {
             errs.push(format!(
-                "{case} [{which}] {call:?}: rules {got:?}, expected {want:?}"
+                "mode {}, expected {}",
+                got.map_or("none (no approval)", mode_name),
+                mode_name(mode)
             ));
         }
     }
-    if let Some(mode) = expect.get("mode") {
-        let got = report
-            .approval
-            .as_ref()
-            .map(|a| serde_json::to_value(a.mode).unwrap());
-        if got.as_ref() != Some(mode) {
+    if let Some(da) = expect.default_applied {
+        if report.default_applied != da {
             errs.push(format!(
-                "{case} [{which}] {call:?}: mode {got:?}, expected {mode}"
-            ));
-        }
-    }
-    if let Some(da) = expect.get("default_applied") {
-        if Some(report.default_applied) != da.as_bool() {
-            errs.push(format!(
-                "{case} [{which}] {call:?}: default_applied {}, expected {da}",
+                "default_applied {}, expected {da}",
                 report.default_applied
             ));
         }
     }
-    if let Some(u) = expect.get("unknown") {
-        if Some(!report.unknown.is_empty()) != u.as_bool() {
-            errs.push(format!(
-                "{case} [{which}] {call:?}: unknown {:?}, expected {u}",
-                report.unknown
-            ));
+    if let Some(u) = expect.unknown {
+        if report.unknown.is_empty() == u {
+            errs.push(format!("unknown {:?}, expected {u}", report.unknown));
         }
     }
-    if let Some(reason) = expect.get("reason") {
-        let reason = reason.as_str().unwrap();
-        if !report.reasons.iter().any(|r| r.reason == reason) {
-            errs.push(format!(
-                "{case} [{which}] {call:?}: reasons {:?}, expected {reason:?}",
-                report.reasons
-            ));
+    if let Some(reason) = &expect.reason {
+        if !report.reasons.iter().any(|r| r.reason == *reason) {
+            errs.push(format!("reasons {:?}, expected {reason:?}", report.reasons));
         }
     }
     errs
-}
-
-#[test]
-fn conformance_cases_pass_on_tree_and_reference() {
-    let mut failures = Vec::new();
-    let mut count = 0;
-    for entry in std::fs::read_dir("tests/cases/conformance").unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "yaml") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).unwrap();
-        let cases = holdpoint::unstable::yaml::to_json(&text).unwrap();
-        for case in cases.as_array().unwrap() {
-            let name = case["name"].as_str().unwrap();
-            let source = case["policy"].as_str().unwrap();
-            let loaded = Policy::from_source(source);
-            if case.get("check_fails").and_then(Value::as_bool) == Some(true) {
-                count += 1;
-                match loaded {
-                    Ok(_) => failures.push(format!("{name}: loaded, but must fail")),
-                    Err(e) => {
-                        let words = case["message_contains"].as_str().unwrap();
-                        if !e.to_string().contains(words) {
-                            failures
-                                .push(format!("{name}: error does not mention {words:?}:\n{e}"));
-                        }
-                    }
-                }
-                continue;
-            }
-            let policy = match loaded {
-                Ok(p) => p,
-                Err(e) => {
-                    failures.push(format!("{name}: does not load:\n{e}"));
-                    continue;
-                }
-            };
-            for c in case["calls"].as_array().unwrap() {
-                count += 1;
-                let call = ToolCall::from_value(c["call"].clone()).unwrap();
-                let expect = &c["expect"];
-                failures.extend(check_expect(
-                    name,
-                    "tree",
-                    &policy.evaluate(&call),
-                    &call,
-                    expect,
-                ));
-                failures.extend(check_expect(
-                    name,
-                    "reference",
-                    &policy.evaluate_reference(&call),
-                    &call,
-                    expect,
-                ));
-            }
-        }
-    }
-    assert!(count > 50, "only {count} cases found");
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
 }
