@@ -12,6 +12,7 @@
 
 mod checkpoint;
 pub mod digest;
+pub mod envelope;
 mod event;
 pub mod patch;
 mod request;

@@ -187,8 +187,10 @@ impl Lower {
                 }
                 Rule::within_option => {
                     let d = self.next(&mut parts, cspan, "duration")?;
-                    decl.options
-                        .push(RuleOption::Within(parse_duration(d.as_str()), cspan));
+                    decl.options.push(RuleOption::Within(
+                        crate::duration::seconds(d.as_str()).ok(),
+                        cspan,
+                    ));
                 }
                 Rule::timeout_option => {
                     let _timeout = self.next(&mut parts, cspan, "timeout")?;
@@ -430,27 +432,6 @@ impl Lower {
             span,
         })
     }
-}
-
-/// `1h30m` to seconds; `None` on overflow.
-fn parse_duration(text: &str) -> Option<u64> {
-    let mut total: u64 = 0;
-    let mut num: u64 = 0;
-    for c in text.chars() {
-        if let Some(d) = c.to_digit(10) {
-            num = num.checked_mul(10)?.checked_add(u64::from(d))?;
-        } else {
-            let unit = match c {
-                's' => 1,
-                'm' => 60,
-                'h' => 3600,
-                _ => 86_400,
-            };
-            total = total.checked_add(num.checked_mul(unit)?)?;
-            num = 0;
-        }
-    }
-    Some(total)
 }
 
 /// Lowers a lone `path` pair.

@@ -208,32 +208,9 @@ pub(super) fn print_json(v: &Value) {
     }
 }
 
-/// `90s`, `5m`, `2h`, `1d`, or bare seconds.
+/// `90s`, `5m`, `2h`, `1d`, `1h30m`, or bare seconds.
 pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let (num, unit) = t
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((t, "s"), |i| t.split_at(i));
-    let mult = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ if unit.starts_with('.') || unit.starts_with(',') => {
-            return Err(format!(
-                "`{text}`: use a whole number (`90s` for a minute and a half)"
-            ));
-        }
-        _ => {
-            return Err(format!(
-                "`{text}` is not a duration (try `30s`, `5m`, `2h`, `1d`)"
-            ));
-        }
-    };
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration (try `30s`, `5m`, `2h`, `1d`)"))?;
-    Ok(Duration::from_secs(n.saturating_mul(mult)))
+    holdpoint::parse_duration(text).map_err(|e| e.to_string())
 }
 
 /// A claim's lease: a duration above zero. Prints the problem and gives the exit code.

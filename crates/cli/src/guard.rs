@@ -10,8 +10,8 @@ use super::approvals::{
     approval_error, open_store, parse_duration, parse_lease, print_json, read_json, resumed_json,
 };
 use super::{Exit, input, load_policy};
-use holdpoint::ToolCall;
-use holdpoint::approval::{Guard, Identity, Proposal, Resumed, State, Submitted};
+use holdpoint::approval::envelope::{Fallbacks, Stated};
+use holdpoint::approval::{Guard, Proposal, Resumed, State, Submitted};
 
 /// Arguments of `policy guard`.
 #[derive(clap::Args)]
@@ -181,10 +181,6 @@ pub(super) fn run(args: Args) -> Exit {
     }
 }
 
-fn str_field(v: &Value, key: &str) -> Option<String> {
-    v.get(key).and_then(Value::as_str).map(str::to_string)
-}
-
 /// Builds the proposal from a tool call or a proposal envelope, then the flags.
 fn proposal(
     text: &str,
@@ -192,68 +188,20 @@ fn proposal(
     policy_hash: &str,
     inputs: Option<Value>,
 ) -> Result<Proposal, String> {
-    let value: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
-    let envelope = value.get("call").is_some_and(Value::is_object);
-    let (call, env) = if envelope {
-        let call_text = value.get("call").map(Value::to_string).unwrap_or_default();
-        (ToolCall::from_json(&call_text), value.clone())
-    } else {
-        (ToolCall::from_json(text), Value::Null)
+    let stated = Stated {
+        user: args.user.clone(),
+        tenant: args.tenant.clone(),
+        agent: args.agent.clone(),
+        credentials_ref: args.credentials.clone(),
+        run_id: args.run_id.clone(),
+        tool_call_id: args.call_id.clone(),
+        reasoning: args.reasoning.clone(),
+        inputs,
     };
-    let call = call.map_err(|e| e.to_string())?;
-    // Each identity field: the flag, else the envelope, else the call's context, else a
-    // default.
-    let given = match env.get("identity") {
-        None | Some(Value::Null) => Value::Object(Default::default()),
-        Some(v @ Value::Object(_)) => v.clone(),
-        Some(_) => return Err("`identity` must be a JSON object".into()),
+    let fallbacks = Fallbacks {
+        agent: "policy-cli".into(),
+        run_id: "cli".into(),
+        ..Fallbacks::default()
     };
-    for key in ["user", "tenant", "agent", "credentials_ref"] {
-        match given.get(key) {
-            None | Some(Value::Null | Value::String(_)) => {}
-            Some(_) => return Err(format!("`identity.{key}` must be a string")),
-        }
-    }
-    let pick = |flag: &Option<String>, key: &str| flag.clone().or_else(|| str_field(&given, key));
-    let identity = Identity {
-        user: pick(&args.user, "user").or_else(|| str_field(&call.context, "user")),
-        tenant: pick(&args.tenant, "tenant")
-            .or_else(|| str_field(&call.context, "tenant"))
-            .unwrap_or_else(|| "default".into()),
-        agent: pick(&args.agent, "agent").unwrap_or_else(|| "policy-cli".into()),
-        credentials_ref: pick(&args.credentials, "credentials_ref"),
-    };
-    let run_id = args
-        .run_id
-        .clone()
-        .or_else(|| str_field(&env, "run_id"))
-        .unwrap_or_else(|| "cli".into());
-    let payload = holdpoint::approval::Payload {
-        tool: call.tool.clone(),
-        args: call.args.clone(),
-    };
-    let call_id = args
-        .call_id
-        .clone()
-        .or_else(|| str_field(&env, "tool_call_id"))
-        .unwrap_or_else(|| {
-            // The same call under the same policy is the same request; under a changed
-            // policy it is a new one (an approval never carries over to another policy).
-            let hex = |d: &str| d["sha256:".len()..][..16].to_string();
-            format!("payload-{}-{}", hex(&payload.digest()), hex(policy_hash))
-        });
-    let inputs = inputs.unwrap_or_else(|| env.get("inputs").cloned().unwrap_or(Value::Null));
-    let alternatives = match env.get("alternatives") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(v) => serde_json::from_value(v.clone())
-            .map_err(|e| format!("`alternatives` must be a list of strings: {e}"))?,
-    };
-    let mut p = Proposal::new(call, identity, run_id, call_id)
-        .with_inputs(inputs)
-        .with_alternatives(alternatives);
-    p.reasoning = args
-        .reasoning
-        .clone()
-        .or_else(|| str_field(&env, "reasoning"));
-    Ok(p)
+    Proposal::from_json(text, &stated, &fallbacks, policy_hash).map_err(|e| e.to_string())
 }

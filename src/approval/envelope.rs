@@ -1,0 +1,261 @@
+//! The JSON a caller hands over to be guarded, read into a [`Proposal`]: a bare tool call
+//! (any shape [`ToolCall`] reads), or a proposal envelope
+//!
+//! ```json
+//! {"call": {"tool": "stripe.refund", "args": {"amount": 900}},
+//!  "identity": {"user": "uma", "tenant": "acme", "agent": "support-bot",
+//!               "credentials_ref": "vault:stripe/acme"},
+//!  "run_id": "run-1", "tool_call_id": "call-7",
+//!  "inputs": {...}, "reasoning": "...", "alternatives": ["..."]}
+//! ```
+//!
+//! Each identity field and id comes from what the caller states ([`Stated`]: a flag, an
+//! authenticated identity), else the envelope, else the call's `context` (`user`,
+//! `tenant`), else a [`Fallbacks`] value. A missing tool-call id is derived from the
+//! payload and the policy, so the same call under the same policy is the same request and
+//! under a changed policy a new one.
+
+use serde_json::Value;
+
+use super::{Identity, Payload, Proposal};
+use crate::ToolCall;
+
+/// What the caller states about a proposal; each field given wins over the envelope's.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stated {
+    /// The user the agent acts for.
+    pub user: Option<String>,
+    /// The tenant.
+    pub tenant: Option<String>,
+    /// The agent.
+    pub agent: Option<String>,
+    /// A reference to the credentials the call would use (never the secret).
+    pub credentials_ref: Option<String>,
+    /// The run id.
+    pub run_id: Option<String>,
+    /// The tool-call id.
+    pub tool_call_id: Option<String>,
+    /// The agent's reasoning.
+    pub reasoning: Option<String>,
+    /// The inputs that led to the call.
+    pub inputs: Option<Value>,
+}
+
+/// What a proposal gets when neither the caller, the envelope nor the call says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fallbacks {
+    /// The tenant (`default`).
+    pub tenant: String,
+    /// The agent (`agent`).
+    pub agent: String,
+    /// The run id (`run`).
+    pub run_id: String,
+}
+
+impl Default for Fallbacks {
+    fn default() -> Fallbacks {
+        Fallbacks {
+            tenant: "default".into(),
+            agent: "agent".into(),
+            run_id: "run".into(),
+        }
+    }
+}
+
+/// JSON that is not a call or a proposal envelope.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct EnvelopeError(String);
+
+impl Proposal {
+    /// Reads a tool call or a proposal envelope (see the [module docs](self)).
+    /// `policy_hash` is [`super::policy_hash`] of the policy that will judge it.
+    pub fn from_json(
+        text: &str,
+        stated: &Stated,
+        fallbacks: &Fallbacks,
+        policy_hash: &str,
+    ) -> Result<Proposal, EnvelopeError> {
+        let bad = |m: String| EnvelopeError(m);
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+        let envelope = value.get("call").is_some_and(Value::is_object);
+        let (call, env) = if envelope {
+            let call_text = value.get("call").map(Value::to_string).unwrap_or_default();
+            (ToolCall::from_json(&call_text), value.clone())
+        } else {
+            (ToolCall::from_json(text), Value::Null)
+        };
+        let call = call.map_err(|e| bad(e.to_string()))?;
+        let identity = identity(&call, &env, stated, fallbacks)?;
+        let run_id = stated
+            .run_id
+            .clone()
+            .or_else(|| str_field(&env, "run_id"))
+            .unwrap_or_else(|| fallbacks.run_id.clone());
+        let call_id = stated
+            .tool_call_id
+            .clone()
+            .or_else(|| str_field(&env, "tool_call_id"))
+            .unwrap_or_else(|| derived_call_id(&call, policy_hash));
+        let inputs = stated
+            .inputs
+            .clone()
+            .unwrap_or_else(|| env.get("inputs").cloned().unwrap_or(Value::Null));
+        let alternatives = match env.get("alternatives") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|e| bad(format!("`alternatives` must be a list of strings: {e}")))?,
+        };
+        let mut p = Proposal::new(call, identity, run_id, call_id)
+            .with_inputs(inputs)
+            .with_alternatives(alternatives);
+        p.reasoning = stated
+            .reasoning
+            .clone()
+            .or_else(|| str_field(&env, "reasoning"));
+        Ok(p)
+    }
+}
+
+fn str_field(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+/// Each identity field: stated, else the envelope's, else the call's context, else the
+/// fallback.
+fn identity(
+    call: &ToolCall,
+    env: &Value,
+    stated: &Stated,
+    fallbacks: &Fallbacks,
+) -> Result<Identity, EnvelopeError> {
+    let given = match env.get("identity") {
+        None | Some(Value::Null) => Value::Object(Default::default()),
+        Some(v @ Value::Object(_)) => v.clone(),
+        Some(_) => return Err(EnvelopeError("`identity` must be a JSON object".into())),
+    };
+    for key in ["user", "tenant", "agent", "credentials_ref"] {
+        match given.get(key) {
+            None | Some(Value::Null | Value::String(_)) => {}
+            Some(_) => return Err(EnvelopeError(format!("`identity.{key}` must be a string"))),
+        }
+    }
+    let pick = |s: &Option<String>, key: &str| s.clone().or_else(|| str_field(&given, key));
+    Ok(Identity {
+        user: pick(&stated.user, "user").or_else(|| str_field(&call.context, "user")),
+        tenant: pick(&stated.tenant, "tenant")
+            .or_else(|| str_field(&call.context, "tenant"))
+            .unwrap_or_else(|| fallbacks.tenant.clone()),
+        agent: pick(&stated.agent, "agent").unwrap_or_else(|| fallbacks.agent.clone()),
+        credentials_ref: pick(&stated.credentials_ref, "credentials_ref"),
+    })
+}
+
+/// `payload-<16 hex of the payload digest>-<16 hex of the policy hash>`.
+fn derived_call_id(call: &ToolCall, policy_hash: &str) -> String {
+    let payload = Payload {
+        tool: call.tool.clone(),
+        args: call.args.clone(),
+    };
+    let hex = |d: &str| -> String {
+        let hex = d.strip_prefix("sha256:").unwrap_or(d);
+        hex.chars().take(16).collect()
+    };
+    format!("payload-{}-{}", hex(&payload.digest()), hex(policy_hash))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "sha256:00112233445566778899aabbccddeeff";
+
+    fn read(text: &str, stated: &Stated) -> Result<Proposal, EnvelopeError> {
+        Proposal::from_json(text, stated, &Fallbacks::default(), HASH)
+    }
+
+    #[test]
+    fn a_bare_call_takes_its_identity_from_the_context_and_the_fallbacks() {
+        let p = read(
+            r#"{"tool":"refund","args":{"amount":5},"context":{"user":"uma","tenant":"acme"}}"#,
+            &Stated::default(),
+        )
+        .unwrap();
+        assert_eq!(p.identity.user.as_deref(), Some("uma"));
+        assert_eq!(p.identity.tenant, "acme");
+        assert_eq!(p.identity.agent, "agent");
+        assert_eq!(p.run_id, "run");
+        assert!(p.tool_call_id.starts_with("payload-"), "{}", p.tool_call_id);
+        assert!(
+            p.tool_call_id.ends_with("-0011223344556677"),
+            "{}",
+            p.tool_call_id
+        );
+    }
+
+    #[test]
+    fn what_the_caller_states_wins_over_the_envelope() {
+        let text = r#"{"call":{"tool":"refund","args":{}},
+            "identity":{"user":"uma","agent":"bot","tenant":"acme"},
+            "run_id":"r1","tool_call_id":"c1","reasoning":"because","alternatives":["wait"]}"#;
+        let p = read(text, &Stated::default()).unwrap();
+        assert_eq!(
+            (
+                p.identity.agent.as_str(),
+                p.run_id.as_str(),
+                p.tool_call_id.as_str()
+            ),
+            ("bot", "r1", "c1")
+        );
+        assert_eq!(p.reasoning.as_deref(), Some("because"));
+        assert_eq!(p.alternatives, vec!["wait".to_string()]);
+        let stated = Stated {
+            user: Some("vic".into()),
+            tool_call_id: Some("c2".into()),
+            ..Stated::default()
+        };
+        let p = read(text, &stated).unwrap();
+        assert_eq!(p.identity.user.as_deref(), Some("vic"));
+        assert_eq!(p.tool_call_id, "c2");
+    }
+
+    #[test]
+    fn the_derived_call_id_follows_the_payload_and_the_policy() {
+        let a = read(r#"{"tool":"t","args":{"n":1}}"#, &Stated::default()).unwrap();
+        let b = read(r#"{"args":{"n":1},"tool":"t"}"#, &Stated::default()).unwrap();
+        let c = read(r#"{"tool":"t","args":{"n":2}}"#, &Stated::default()).unwrap();
+        assert_eq!(a.tool_call_id, b.tool_call_id);
+        assert_ne!(a.tool_call_id, c.tool_call_id);
+        let other = Proposal::from_json(
+            r#"{"tool":"t","args":{"n":1}}"#,
+            &Stated::default(),
+            &Fallbacks::default(),
+            "sha256:ffff",
+        )
+        .unwrap();
+        assert_ne!(a.tool_call_id, other.tool_call_id);
+    }
+
+    #[test]
+    fn malformed_envelopes_say_what_is_wrong() {
+        for (text, words) in [
+            ("{", "not valid JSON"),
+            (
+                r#"{"call":{"tool":"t"},"identity":"uma"}"#,
+                "`identity` must be a JSON object",
+            ),
+            (
+                r#"{"call":{"tool":"t"},"identity":{"user":7}}"#,
+                "`identity.user` must be a string",
+            ),
+            (
+                r#"{"call":{"tool":"t"},"alternatives":"x"}"#,
+                "`alternatives` must be a list",
+            ),
+        ] {
+            let e = read(text, &Stated::default()).unwrap_err().to_string();
+            assert!(e.contains(words), "{text}: {e}");
+        }
+    }
+}
