@@ -21,7 +21,7 @@ mod stats;
 pub mod store;
 mod time;
 
-pub use crate::approvers::{Approvers, ApproversError, ApproversFile};
+pub use crate::{Approvers, ApproversError, ApproversFile};
 pub use checkpoint::{CHECKPOINT_VERSION, Checkpoint, Identity, Payload, PolicyRef, Proposal};
 pub use event::{ChainBreak, Event, EventKind, GENESIS, verify_chain};
 pub use request::{
@@ -33,11 +33,11 @@ pub use runtime::{
 pub use stats::{GateStats, RUBBER_STAMP_MIN_DECISIONS, RUBBER_STAMP_SHARE, Stats};
 pub use time::{Clock, ManualClock, SystemClock, format_time};
 
-use crate::ast::DecisionKind;
-use crate::policy::Policy;
+use crate::{DecisionKind, Policy};
 
 /// Why an approval operation was refused. Nothing is changed when one is returned.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The store could not be read or written.
     #[error("store: {0}")]
@@ -242,9 +242,8 @@ fn list_kinds(kinds: &[DecisionKind]) -> String {
 /// file's name without its directory, and its text) and of the catalog's tool classes. Any
 /// change to a rule changes it; moving the policy directory does not.
 pub fn policy_hash(policy: &Policy) -> String {
-    let program = policy.program();
-    let sources: Vec<serde_json::Value> = program
-        .sources
+    let sources: Vec<serde_json::Value> = policy
+        .sources()
         .iter()
         .map(|(_, f)| {
             let name = std::path::Path::new(&*f.name)
@@ -254,9 +253,9 @@ pub fn policy_hash(policy: &Policy) -> String {
             serde_json::json!({"name": name, "text": &*f.text})
         })
         .collect();
-    let catalog: serde_json::Map<String, serde_json::Value> = program
-        .catalog
-        .iter()
+    let catalog: serde_json::Map<String, serde_json::Value> = policy
+        .catalog()
+        .into_iter()
         .flat_map(|c| c.tools.iter())
         .map(|(name, spec)| (name.clone(), serde_json::json!(spec.classes)))
         .collect();

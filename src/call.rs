@@ -21,6 +21,7 @@ pub struct ToolCall {
 
 /// Why a JSON document is not a tool call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CallError {
     /// Not JSON at all.
     #[error("not valid JSON: {0}")]

@@ -12,6 +12,7 @@ use crate::yaml::Place;
 
 /// The type of an argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ArgType {
     /// A JSON string.
     String,
@@ -90,6 +91,7 @@ pub struct Catalog {
 
 /// A catalog that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CatalogError {
     /// The file could not be read.
     #[error("cannot read tool catalog `{file}`: {message}")]

@@ -18,6 +18,7 @@ macro_rules! codes {
     ($( $(#[$doc:meta])* $variant:ident = $code:literal, $sev:ident, $name:literal, $title:literal; )*) => {
         /// The stable code of every finding. `docs/language.md` lists them all.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
         pub enum Code {
             $( $(#[$doc])* $variant, )*
         }

@@ -29,6 +29,7 @@ pub struct Policy {
 
 /// Why a policy could not be loaded.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoadError {
     /// A file or directory could not be read.
     #[error("cannot read `{path}`: {message}")]
@@ -329,6 +330,11 @@ impl Policy {
     /// The compiled tree.
     pub(crate) fn tree(&self) -> &Tree {
         &self.tree
+    }
+
+    /// The policy's source texts, with their names.
+    pub fn sources(&self) -> &SourceMap {
+        &self.program.sources
     }
 
     /// The tool catalog the policy was checked against, if any.

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::digest;
-use crate::eval::decision::DecisionReport;
+use crate::DecisionReport;
 
 /// The version of the checkpoint format this build writes and reads.
 pub const CHECKPOINT_VERSION: u32 = 1;

@@ -13,6 +13,7 @@ pub const GENESIS: &str = "genesis";
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum EventKind {
     /// A call was stopped and its checkpoint written.
     Created,

@@ -7,8 +7,7 @@ use serde_json::{Value, json};
 use super::checkpoint::{Checkpoint, Payload};
 use super::event::{Event, EventKind};
 use super::{Error, patch};
-use crate::approvers::Approvers;
-use crate::ast::{DecisionKind, OnTimeout};
+use crate::{Approvers, DecisionKind, GateReport, OnTimeout};
 
 /// Where a request is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -125,7 +124,7 @@ pub struct GateStatus {
 
 impl GateStatus {
     /// A fresh gate from a decision's gate report, its SLA starting `now`.
-    pub fn new(g: &crate::eval::decision::GateReport, now: i64) -> GateStatus {
+    pub fn new(g: &GateReport, now: i64) -> GateStatus {
         GateStatus {
             rule: g.rule.clone(),
             groups: g.by.clone(),

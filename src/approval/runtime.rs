@@ -12,9 +12,7 @@ use super::request::{GateStatus, Rejection, Request, Ruling, State};
 use super::time::{Clock, SystemClock};
 use super::{Approvers, Error, policy_hash, request_id};
 use crate::approval::store::Store;
-use crate::ast::Effect;
-use crate::eval::decision::DecisionReport;
-use crate::policy::Policy;
+use crate::{DecisionReport, Effect, Policy};
 
 /// The right to run one call: the only value that carries a call to execute.
 ///

@@ -203,12 +203,12 @@ fn report_load_error(e: &LoadError) -> Exit {
             eprintln!("error: {e}");
             Exit::Usage
         }
-        LoadError::Catalog(_) => {
-            eprintln!("error: {e}");
-            Exit::Failed
-        }
         LoadError::Invalid { .. } => {
             eprintln!("{e}");
+            Exit::Failed
+        }
+        _ => {
+            eprintln!("error: {e}");
             Exit::Failed
         }
     }
