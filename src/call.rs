@@ -5,9 +5,22 @@ use serde_json::{Map, Value};
 
 /// A tool call: the tool's name, its JSON arguments, and what the runtime knows about it.
 ///
-/// Deserializes from the spec's shape `{"tool", "args", "context"}`, from OpenAI's
-/// `{"name", "arguments"}` (arguments may be a JSON string) or `{"function": {...}}`, and
-/// from an MCP `tools/call` request (`{"params": {"name", "arguments"}}`).
+/// Reads one of these shapes, and refuses anything else (never a call with empty
+/// arguments for a shape it does not know):
+///
+/// | shape | tool | arguments | id |
+/// |---|---|---|---|
+/// | holdpoint's own | `tool` (or `name`) | `args` (or `arguments`) | `id` |
+/// | OpenAI chat `tool_calls[i]` | `function.name` | `function.arguments` (a JSON string or object) | `id` |
+/// | OpenAI Responses `function_call` | `name` | `arguments` | `call_id` |
+/// | Anthropic `tool_use` block | `name` | `input` | `id` |
+/// | MCP `tools/call` request | `params.name` | `params.arguments` | `id` |
+///
+/// `context` may sit beside any of them. A message that describes the call twice (a
+/// top-level call and a `function` or `params` wrapper, or both wrappers) is refused as
+/// ambiguous, and so is a key given twice anywhere ([`ToolCall::from_json`]): the call
+/// judged is the one that runs. A tool name with a control, format (zero-width) or
+/// bidirectional character, or with blanks around it, is refused.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolCall {
     /// The tool's name.
@@ -17,6 +30,9 @@ pub struct ToolCall {
     /// What the agent runtime says about the call (confidence, user, tenant ...):
     /// always a JSON object.
     pub context: Value,
+    /// The call's id as the agent's framework gave it (OpenAI's and Anthropic's tool-call
+    /// id, MCP's request id), if any.
+    pub id: Option<String>,
 }
 
 /// Why a JSON document is not a tool call.
@@ -31,22 +47,8 @@ pub enum CallError {
     Shape(String),
 }
 
-#[derive(Deserialize)]
-struct RawCall {
-    #[serde(default)]
-    tool: Option<Value>,
-    #[serde(default)]
-    name: Option<Value>,
-    #[serde(default)]
-    args: Option<Value>,
-    #[serde(default)]
-    arguments: Option<Value>,
-    #[serde(default)]
-    context: Option<Value>,
-    #[serde(default)]
-    function: Option<Box<RawCall>>,
-    #[serde(default)]
-    params: Option<Box<RawCall>>,
+fn shape(message: impl Into<String>) -> CallError {
+    CallError::Shape(message.into())
 }
 
 impl ToolCall {
@@ -56,6 +58,7 @@ impl ToolCall {
             tool: tool.into(),
             args,
             context: Value::Object(Map::new()),
+            id: None,
         }
     }
 
@@ -65,88 +68,259 @@ impl ToolCall {
         self
     }
 
-    /// Parses a call from JSON text.
+    /// Parses a call from JSON text. A key given twice anywhere (in `args`, in `context`,
+    /// inside an `arguments` string) is refused.
     pub fn from_json(text: &str) -> Result<ToolCall, CallError> {
-        // A JSON array would otherwise be read field by field, by position.
-        match text.trim_start().as_bytes().first() {
-            Some(b'{') | None => {}
-            Some(_) => {
-                return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
-                    Ok(_) => CallError::Shape("a tool call is a JSON object".into()),
-                    Err(e) => CallError::Json(e.to_string()),
-                });
-            }
-        }
-        let raw: RawCall = serde_json::from_str(text).map_err(|e| classify(&e, text))?;
-        ToolCall::from_raw(raw)
+        let value = crate::json::parse(text).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => CallError::Shape(e.to_string()),
+            _ => CallError::Json(e.to_string()),
+        })?;
+        ToolCall::from_value(value)
     }
 
-    /// Builds a call from a JSON value.
+    /// Builds a call from a JSON value (already parsed: a duplicate key in its text, if
+    /// any, was merged by whoever parsed it; [`ToolCall::from_json`] refuses it).
     pub fn from_value(value: Value) -> Result<ToolCall, CallError> {
-        if !value.is_object() {
-            return Err(CallError::Shape("a tool call is a JSON object".into()));
+        let Value::Object(mut m) = value else {
+            return Err(shape("a tool call is a JSON object"));
+        };
+        let context = object("context", m.remove("context").unwrap_or(Value::Null))?;
+        let wrappers: Vec<&str> = ["function", "params"]
+            .into_iter()
+            .filter(|k| m.contains_key(*k))
+            .collect();
+        let top = ["tool", "name"].into_iter().find(|k| m.contains_key(*k));
+        let described: Vec<&str> = top.into_iter().chain(wrappers.iter().copied()).collect();
+        if let [a, b, ..] = described.as_slice() {
+            return Err(shape(format!(
+                "ambiguous: the message describes the call twice (`{a}` and `{b}`); send one"
+            )));
         }
-        let raw: RawCall =
-            serde_json::from_value(value).map_err(|e| CallError::Shape(e.to_string()))?;
-        ToolCall::from_raw(raw)
+        let mut call = match (top, wrappers.as_slice()) {
+            (None, ["function"]) => openai_chat(m)?,
+            (None, ["params"]) => mcp(m)?,
+            _ if m.get("type").and_then(Value::as_str) == Some("tool_use") => anthropic(m)?,
+            _ => plain(m)?,
+        };
+        call.context = context;
+        check_tool_name(&call.tool)?;
+        Ok(call)
     }
+}
 
-    fn from_raw(raw: RawCall) -> Result<ToolCall, CallError> {
-        if raw.tool.is_none() && raw.name.is_none() {
-            if let Some(inner) = raw.function.or(raw.params) {
-                let mut call = ToolCall::from_raw(*inner)?;
-                if let Some(ctx) = raw.context {
-                    call.context = object("context", ctx)?;
-                }
-                return Ok(call);
-            }
-        }
-        let tool = match (raw.tool, raw.name) {
-            (Some(t), None) | (None, Some(t)) => t,
-            (Some(t), Some(n)) if t == n => t,
-            (Some(_), Some(_)) => {
-                return Err(CallError::Shape(
-                    "both `tool` and `name` are given, with different values".into(),
-                ));
-            }
-            (None, None) => {
-                return Err(CallError::Shape(
-                    "missing `tool` (or `name`): which tool is called?".into(),
-                ));
-            }
-        };
-        let tool = match tool {
-            Value::String(s) if !s.is_empty() => s,
-            Value::String(_) => return Err(CallError::Shape("the tool name is empty".into())),
-            other => {
-                return Err(CallError::Shape(format!(
-                    "the tool name must be a string, found {}",
-                    describe(&other)
-                )));
-            }
-        };
-        let (field, args) = match (raw.args, raw.arguments) {
-            (Some(a), None) => ("args", a),
-            (None, Some(a)) => ("arguments", a),
-            (None, None) => ("args", Value::Object(Map::new())),
-            (Some(_), Some(_)) => {
-                return Err(CallError::Shape(
-                    "both `args` and `arguments` are given: use one".into(),
-                ));
-            }
-        };
-        let args = match args {
-            Value::String(s) => serde_json::from_str::<Value>(&s).map_err(|e| {
-                CallError::Shape(format!("`{field}` is a string that is not valid JSON: {e}"))
-            })?,
-            other => other,
-        };
-        Ok(ToolCall {
-            tool,
-            args: object(field, args)?,
-            context: object("context", raw.context.unwrap_or(Value::Null))?,
-        })
+/// Refuses keys other than `known` (so no argument hides in a field nobody reads).
+fn only(m: &Map<String, Value>, known: &[&str], what: &str) -> Result<(), CallError> {
+    match m.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => Err(shape(format!(
+            "unknown field `{k}` in {what} (it has: {})",
+            known
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+        None => Ok(()),
     }
+}
+
+/// The `id` of a message: a string, or a number as a string.
+fn id_of(m: &Map<String, Value>, key: &str) -> Result<Option<String>, CallError> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(shape(format!(
+            "`{key}` must be a string, found {}",
+            describe(other)
+        ))),
+    }
+}
+
+/// Holdpoint's own shape, or OpenAI's Responses `function_call` item.
+fn plain(m: Map<String, Value>) -> Result<ToolCall, CallError> {
+    let responses = match m.get("type") {
+        None => false,
+        Some(Value::String(t)) if t == "function_call" => true,
+        Some(Value::String(t)) if t == "function" => false,
+        Some(other) => {
+            return Err(shape(format!(
+                "`type` {other} is not a tool call this reads (`function`, `function_call`, `tool_use`)"
+            )));
+        }
+    };
+    if responses {
+        only(
+            &m,
+            &["type", "id", "call_id", "name", "arguments", "status"],
+            "a `function_call`",
+        )?;
+    } else {
+        only(
+            &m,
+            &["tool", "name", "args", "arguments", "id", "type"],
+            "a tool call",
+        )?;
+    }
+    let tool = match (m.get("tool"), m.get("name")) {
+        (Some(t), None) | (None, Some(t)) => t.clone(),
+        (Some(t), Some(n)) if t == n => t.clone(),
+        (Some(_), Some(_)) => {
+            return Err(shape(
+                "both `tool` and `name` are given, with different values",
+            ));
+        }
+        (None, None) => return Err(shape("missing `tool` (or `name`): which tool is called?")),
+    };
+    let (field, args) = match (m.get("args"), m.get("arguments")) {
+        (Some(a), None) => ("args", a.clone()),
+        (None, Some(a)) => ("arguments", a.clone()),
+        (None, None) => ("args", Value::Object(Map::new())),
+        (Some(_), Some(_)) => return Err(shape("both `args` and `arguments` are given: use one")),
+    };
+    let id = if responses {
+        id_of(&m, "call_id")?.map_or_else(|| id_of(&m, "id"), |id| Ok(Some(id)))?
+    } else {
+        id_of(&m, "id")?
+    };
+    Ok(ToolCall {
+        tool: tool_name(tool)?,
+        args: arguments(field, args)?,
+        context: Value::Object(Map::new()),
+        id,
+    })
+}
+
+/// OpenAI chat: `{"id", "type": "function", "function": {"name", "arguments"}}`.
+fn openai_chat(m: Map<String, Value>) -> Result<ToolCall, CallError> {
+    only(
+        &m,
+        &["id", "type", "function", "index"],
+        "an OpenAI tool call",
+    )?;
+    if let Some(t) = m.get("type")
+        && t != "function"
+    {
+        return Err(shape(format!(
+            "an OpenAI tool call's `type` is `function`, found {t}"
+        )));
+    }
+    let id = id_of(&m, "id")?;
+    let Some(Value::Object(f)) = m.get("function") else {
+        return Err(shape(
+            "`function` must be a JSON object with `name` and `arguments`",
+        ));
+    };
+    only(f, &["name", "arguments"], "`function`")?;
+    let tool = f
+        .get("name")
+        .cloned()
+        .ok_or_else(|| shape("`function` has no `name`: which tool is called?"))?;
+    let args = f.get("arguments").cloned().unwrap_or(Value::Null);
+    Ok(ToolCall {
+        tool: tool_name(tool)?,
+        args: arguments("arguments", args)?,
+        context: Value::Object(Map::new()),
+        id,
+    })
+}
+
+/// MCP: `{"jsonrpc": "2.0", "id", "method": "tools/call", "params": {"name", "arguments"}}`.
+fn mcp(m: Map<String, Value>) -> Result<ToolCall, CallError> {
+    only(&m, &["jsonrpc", "id", "method", "params"], "an MCP request")?;
+    if let Some(method) = m.get("method")
+        && method != "tools/call"
+    {
+        return Err(shape(format!(
+            "an MCP request calls a tool with `tools/call`, not {method}"
+        )));
+    }
+    let id = id_of(&m, "id")?;
+    let Some(Value::Object(p)) = m.get("params") else {
+        return Err(shape(
+            "`params` must be a JSON object with `name` and `arguments`",
+        ));
+    };
+    only(p, &["name", "arguments", "_meta"], "`params`")?;
+    let tool = p
+        .get("name")
+        .cloned()
+        .ok_or_else(|| shape("`params` has no `name`: which tool is called?"))?;
+    let args = p.get("arguments").cloned().unwrap_or(Value::Null);
+    Ok(ToolCall {
+        tool: tool_name(tool)?,
+        args: arguments("arguments", args)?,
+        context: Value::Object(Map::new()),
+        id,
+    })
+}
+
+/// Anthropic: `{"type": "tool_use", "id", "name", "input": {...}}`.
+fn anthropic(m: Map<String, Value>) -> Result<ToolCall, CallError> {
+    only(
+        &m,
+        &["type", "id", "name", "input", "cache_control"],
+        "a `tool_use` block",
+    )?;
+    let tool = m
+        .get("name")
+        .cloned()
+        .ok_or_else(|| shape("a `tool_use` block has no `name`: which tool is called?"))?;
+    let input = m
+        .get("input")
+        .cloned()
+        .ok_or_else(|| shape("a `tool_use` block has no `input`"))?;
+    if !input.is_object() {
+        return Err(shape(format!(
+            "`input` must be a JSON object, found {}",
+            describe(&input)
+        )));
+    }
+    Ok(ToolCall {
+        tool: tool_name(tool)?,
+        args: input,
+        context: Value::Object(Map::new()),
+        id: id_of(&m, "id")?,
+    })
+}
+
+fn tool_name(v: Value) -> Result<String, CallError> {
+    match v {
+        Value::String(s) if !s.is_empty() => Ok(s),
+        Value::String(_) => Err(shape("the tool name is empty")),
+        other => Err(shape(format!(
+            "the tool name must be a string, found {}",
+            describe(&other)
+        ))),
+    }
+}
+
+/// The arguments: an object, or a string holding one (read strictly).
+fn arguments(field: &str, v: Value) -> Result<Value, CallError> {
+    let v = match v {
+        Value::String(s) => crate::json::parse(&s)
+            .map_err(|e| shape(format!("`{field}` is a string that is not valid JSON: {e}")))?,
+        other => other,
+    };
+    object(field, v)
+}
+
+/// Refuses a tool name that does not read as it is written: blanks around it, or a
+/// control, format (zero-width) or bidirectional character anywhere.
+fn check_tool_name(name: &str) -> Result<(), CallError> {
+    if name.trim() != name {
+        return Err(shape(format!(
+            "the tool name {} has blanks around it",
+            crate::text::quoted(name)
+        )));
+    }
+    if let Some(c) = name.chars().find(|&c| crate::text::is_hidden(c)) {
+        return Err(shape(format!(
+            "the tool name {} holds the hidden character U+{:04X}: it would not read as it is written",
+            crate::text::quoted(name),
+            c as u32
+        )));
+    }
+    Ok(())
 }
 
 fn object(field: &str, v: Value) -> Result<Value, CallError> {
@@ -171,24 +345,22 @@ fn describe(v: &Value) -> &'static str {
     }
 }
 
-fn classify(e: &serde_json::Error, _text: &str) -> CallError {
-    match e.classify() {
-        serde_json::error::Category::Data => CallError::Shape(e.to_string()),
-        _ => CallError::Json(e.to_string()),
-    }
-}
-
 impl<'de> Deserialize<'de> for ToolCall {
+    /// Reads a call from any self-describing format (JSON, YAML), strictly: a key given
+    /// twice anywhere is refused.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = RawCall::deserialize(d)?;
-        ToolCall::from_raw(raw).map_err(serde::de::Error::custom)
+        let value = crate::json::deserialize_strict(d)?;
+        ToolCall::from_value(value).map_err(serde::de::Error::custom)
     }
 }
 
 impl serde::Serialize for ToolCall {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(Some(3))?;
+        let mut m = s.serialize_map(Some(3 + usize::from(self.id.is_some())))?;
+        if let Some(id) = &self.id {
+            m.serialize_entry("id", id)?;
+        }
         m.serialize_entry("tool", &self.tool)?;
         m.serialize_entry("args", &self.args)?;
         m.serialize_entry("context", &self.context)?;
@@ -200,21 +372,130 @@ impl serde::Serialize for ToolCall {
 mod tests {
     use super::*;
 
+    fn read(text: &str) -> ToolCall {
+        ToolCall::from_json(text).unwrap()
+    }
+
+    fn refused(text: &str) -> String {
+        ToolCall::from_json(text).unwrap_err().to_string()
+    }
+
     #[test]
     fn shapes() {
-        let a = ToolCall::from_json(r#"{"tool":"pay","args":{"amount":5}}"#).unwrap();
-        let b = ToolCall::from_json(r#"{"name":"pay","arguments":"{\"amount\":5}"}"#).unwrap();
-        let c = ToolCall::from_json(
+        let a = read(r#"{"tool":"pay","args":{"amount":5}}"#);
+        let b = read(r#"{"name":"pay","arguments":"{\"amount\":5}"}"#);
+        let c = read(
             r#"{"id":"c1","type":"function","function":{"name":"pay","arguments":"{\"amount\":5}"}}"#,
-        )
-        .unwrap();
-        let d = ToolCall::from_json(
-            r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"pay","arguments":{"amount":5}}}"#,
-        )
-        .unwrap();
-        assert_eq!(a, b);
-        assert_eq!(a, c);
-        assert_eq!(a, d);
+        );
+        let d = read(
+            r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"pay","arguments":{"amount":5}}}"#,
+        );
+        let e = read(r#"{"type":"tool_use","id":"toolu_1","name":"pay","input":{"amount":5}}"#);
+        let f = read(
+            r#"{"type":"function_call","call_id":"call_9","name":"pay","arguments":"{\"amount\":5}"}"#,
+        );
+        for (x, id) in [
+            (&b, None),
+            (&c, Some("c1")),
+            (&d, Some("7")),
+            (&e, Some("toolu_1")),
+            (&f, Some("call_9")),
+        ] {
+            assert_eq!(
+                (&x.tool, &x.args, &x.context),
+                (&a.tool, &a.args, &a.context)
+            );
+            assert_eq!(x.id.as_deref(), id);
+        }
+    }
+
+    /// Before: the message was decided as the Jira call while an executor reading
+    /// `params` would run the database call.
+    #[test]
+    fn a_message_that_describes_the_call_twice_is_ambiguous() {
+        for text in [
+            r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"db.execute","arguments":{"sql":"DROP TABLE t"}},"function":{"name":"jira.create_issue","arguments":"{}"}}"#,
+            r#"{"tool":"jira.create_issue","params":{"name":"db.execute","arguments":{}}}"#,
+            r#"{"name":"jira.create_issue","function":{"name":"db.execute","arguments":"{}"}}"#,
+        ] {
+            assert!(refused(text).contains("ambiguous"), "{text}");
+        }
+    }
+
+    /// Before: decided on the last value.
+    #[test]
+    fn a_key_given_twice_anywhere_is_refused() {
+        for (text, key) in [
+            (
+                r#"{"tool":"pay","args":{"amount":1,"amount":100000}}"#,
+                "`amount` is given twice in `args`",
+            ),
+            (r#"{"tool":"pay","tool":"read"}"#, "`tool` is given twice"),
+            (
+                r#"{"tool":"pay","context":{"tier":"a","tier":"b"}}"#,
+                "`tier` is given twice in `context`",
+            ),
+            (
+                r#"{"name":"pay","arguments":"{\"amount\":1,\"amount\":2}"}"#,
+                "`amount` is given twice",
+            ),
+        ] {
+            let e = refused(text);
+            assert!(e.contains(key), "{text}: {e}");
+        }
+    }
+
+    /// Before: read as a call with empty arguments.
+    #[test]
+    fn an_unknown_shape_is_an_error_not_a_call_with_empty_arguments() {
+        for (text, words) in [
+            (
+                r#"{"name":"pay","input":{"amount":5}}"#,
+                "unknown field `input`",
+            ),
+            (
+                r#"{"name":"pay","parameters":{"amount":5}}"#,
+                "unknown field `parameters`",
+            ),
+            (r#"{"type":"tool_use","name":"pay"}"#, "no `input`"),
+            (
+                r#"{"type":"tool_use","name":"pay","input":"{}"}"#,
+                "`input` must be a JSON object",
+            ),
+            (
+                r#"{"type":"function","function":{"name":"pay","args":{}}}"#,
+                "unknown field `args` in `function`",
+            ),
+            (
+                r#"{"method":"tools/list","params":{"name":"pay"}}"#,
+                "`tools/call`",
+            ),
+            (r#"{"type":"image","name":"pay"}"#, "`type`"),
+        ] {
+            let e = refused(text);
+            assert!(e.contains(words), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_tool_name_that_does_not_read_as_written_is_refused() {
+        for name in [
+            "db.execute\u{200B}",
+            " db.execute",
+            "db.execute\n",
+            "db\u{202E}.execute",
+            "db\u{1b}.execute",
+            "db.\u{FEFF}execute",
+        ] {
+            let text = serde_json::json!({"tool": name}).to_string();
+            let e = refused(&text);
+            assert!(
+                e.contains("hidden character") || e.contains("blanks around"),
+                "{name:?}: {e}"
+            );
+            assert!(!e.contains('\u{1b}') && !e.contains('\u{202E}'), "{e}");
+        }
+        assert_eq!(read(r#"{"tool":"crm.get"}"#).tool, "crm.get");
     }
 
     #[test]

@@ -101,9 +101,11 @@ mod diagnostic;
 mod duration;
 mod eval;
 mod ir;
+mod json;
 mod policy;
 mod source;
 mod syntax;
+mod text;
 mod yaml;
 
 pub mod project;

@@ -611,11 +611,8 @@ impl Desk {
                         now: hash.clone(),
                     });
                 }
-                let call = crate::ToolCall {
-                    tool: p.tool.clone(),
-                    args: p.args.clone(),
-                    context: context.clone(),
-                };
+                let call = crate::ToolCall::new(p.tool.clone(), p.args.clone())
+                    .with_context(context.clone());
                 let report = policy.evaluate(&call).report(&call);
                 match report.effect {
                     Effect::Deny => Err(Error::EditDenied {

@@ -1,0 +1,61 @@
+//! Text that came from a call, a proposal or a file, made safe to show a person: hidden
+//! characters found, control characters escaped.
+
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+
+/// Whether a character does not show as itself: a control character, a format character
+/// (zero-width spaces and joiners, the byte-order mark, soft hyphen, bidirectional
+/// controls), or a line or paragraph separator.
+pub fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c.general_category(),
+            GeneralCategory::Format
+                | GeneralCategory::LineSeparator
+                | GeneralCategory::ParagraphSeparator
+        )
+}
+
+/// The text in backticks, with every hidden character written as `\u{XXXX}` (so a
+/// reader sees it, and no terminal acts on it).
+pub fn quoted(text: &str) -> String {
+    format!("`{}`", escape(text))
+}
+
+/// The text with every hidden character written as `\u{XXXX}` and a backslash as `\\`
+/// only where it starts such an escape; what shows as itself is left as it is.
+pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(is_hidden) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_hidden(c) {
+            out.push_str(&format!("\\u{{{:04X}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hidden_characters_are_found_and_escaped() {
+        for c in [
+            '\u{1b}', '\u{7}', '\n', '\u{200B}', '\u{200D}', '\u{202E}', '\u{2066}', '\u{FEFF}',
+            '\u{AD}', '\u{2028}',
+        ] {
+            assert!(is_hidden(c), "U+{:04X}", c as u32);
+        }
+        for c in ['a', ' ', 'é', '日', '.', '_', '-', '/'] {
+            assert!(!is_hidden(c), "{c}");
+        }
+        assert_eq!(escape("db.execute"), "db.execute");
+        assert_eq!(escape("a\u{1b}[2Jb"), "a\\u{001B}[2Jb");
+        assert_eq!(quoted("x\u{200B}"), "`x\\u{200B}`");
+    }
+}
