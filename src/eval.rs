@@ -6,4 +6,5 @@
 
 pub mod decision;
 pub mod reference;
+pub mod standing;
 pub mod tree;

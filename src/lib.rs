@@ -128,10 +128,12 @@ pub use eval::decision::{
     ApprovalReport, Decision, DecisionReport, Gate, GateReport, Named, ReasonReport, Unknown,
     UnknownReport,
 };
+pub use eval::standing::ToolStanding;
 pub use ir::GateOptions;
 pub use policy::{LoadError, Policy, PolicyBuilder, Report};
 pub use source::{FileId, Location, SourceFile, SourceMap, Span};
 pub use syntax::format::format_source;
+pub use text::{escape as escaped, fold};
 
 /// Compile-time proof that a policy can be shared across threads without locks.
 const _: fn() = || {

@@ -13,6 +13,7 @@ use crate::compile::Tree;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::eval::decision::Decision;
 use crate::eval::reference;
+use crate::eval::standing::{ToolIndex, ToolStanding};
 use crate::ir::Program;
 use crate::project::{PolicyFiles, ProjectError};
 use crate::source::{FileId, SourceMap, Span};
@@ -24,6 +25,7 @@ use crate::yaml::Place;
 pub struct Policy {
     program: Program,
     tree: Tree,
+    tools: Option<ToolIndex>,
     warnings: Vec<Diagnostic>,
 }
 
@@ -300,21 +302,40 @@ impl Policy {
 
     fn from_program(program: Program, warnings: Vec<Diagnostic>) -> Policy {
         let tree = Tree::build(&program);
+        let tools = program.catalog.as_deref().map(ToolIndex::new);
         Policy {
             program,
             tree,
+            tools,
             warnings,
         }
     }
 
-    /// Decides a call with the compiled tree. Does not allocate for typical calls.
+    /// Decides a call with the compiled tree. Does not allocate for a tool the catalog
+    /// lists (or without a catalog).
+    ///
+    /// With a catalog, a tool it does not list is reported ([`Decision::unknown_tool`]),
+    /// and one that equals a listed tool once case and Unicode compatibility are folded is
+    /// refused as a confusable ([`Decision::confusable_with`]).
     pub fn evaluate(&self, call: &ToolCall) -> Decision<'_> {
-        self.tree.evaluate(&self.program, call)
+        self.standing(self.tree.evaluate(&self.program, call), call)
     }
 
     /// Decides a call with the reference interpreter (every rule in turn).
     pub fn evaluate_reference(&self, call: &ToolCall) -> Decision<'_> {
-        reference::evaluate(&self.program, call)
+        self.standing(reference::evaluate(&self.program, call), call)
+    }
+
+    /// The call's tool against the catalog: reported when unlisted, refused when a
+    /// confusable of a listed one.
+    fn standing<'p>(&'p self, mut decision: Decision<'p>, call: &ToolCall) -> Decision<'p> {
+        if let Some(index) = &self.tools {
+            match index.standing(&call.tool) {
+                ToolStanding::Confusable(listed) => decision.refuse_confusable(listed),
+                standing => decision.tool = standing,
+            }
+        }
+        decision
     }
 
     /// The `policy "name"`, if given.

@@ -39,6 +39,15 @@ pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// The form two names or identities are compared in, as people read them: Unicode
+/// compatibility folding (NFKC: fullwidth `ｆ` is `f`) and lower case. Hidden characters
+/// are not removed: a name that holds one is refused before it is compared.
+pub fn fold(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let lower: String = text.nfkc().flat_map(char::to_lowercase).collect();
+    lower.nfkc().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +66,14 @@ mod tests {
         assert_eq!(escape("db.execute"), "db.execute");
         assert_eq!(escape("a\u{1b}[2Jb"), "a\\u{001B}[2Jb");
         assert_eq!(quoted("x\u{200B}"), "`x\\u{200B}`");
+    }
+
+    #[test]
+    fn names_fold_as_people_read_them() {
+        assert_eq!(fold("DB.EXECUTE"), "db.execute");
+        assert_eq!(fold("ｆｉｏｎａ"), "fiona");
+        assert_eq!(fold("FIONA"), fold("fiona"));
+        assert_eq!(fold("ﬁona"), "fiona");
+        assert_ne!(fold("fiona\u{200B}"), fold("fiona"));
     }
 }

@@ -5,6 +5,7 @@ use std::sync::LazyLock;
 use serde::Serialize;
 use smallvec::SmallVec;
 
+use super::standing::ToolStanding;
 use crate::ast::{DecisionKind, Effect, Mode, OnTimeout};
 use crate::call::ToolCall;
 use crate::ir::semantics::{Cause, Env, render_term};
@@ -38,6 +39,7 @@ pub struct Decision<'p> {
     pub(crate) named: SmallVec<[Named; 4]>,
     pub(crate) unknown: SmallVec<[Unknown<'p>; 2]>,
     pub(crate) default_applied: bool,
+    pub(crate) tool: ToolStanding<'p>,
 }
 
 static SYNTHETIC: LazyLock<GateOptions> = LazyLock::new(GateOptions::synthetic);
@@ -59,6 +61,7 @@ impl<'p> Decision<'p> {
             named: SmallVec::new(),
             unknown: SmallVec::new(),
             default_applied: false,
+            tool: ToolStanding::NoCatalog,
         }
     }
 
@@ -73,6 +76,28 @@ impl<'p> Decision<'p> {
             self.unknown.dedup_by_key(|u| u.source);
         }
         self
+    }
+
+    /// How the call's tool stands against the policy's catalog.
+    pub fn tool_standing(&self) -> ToolStanding<'p> {
+        self.tool
+    }
+
+    /// Whether the policy has a catalog that does not list the call's tool.
+    pub fn unknown_tool(&self) -> bool {
+        matches!(
+            self.tool,
+            ToolStanding::Unlisted | ToolStanding::Confusable(_)
+        )
+    }
+
+    /// Refuses the call as a confusable of the catalog's `listed`.
+    pub(crate) fn refuse_confusable(&mut self, listed: &'p str) {
+        self.tool = ToolStanding::Confusable(listed);
+        self.effect = Effect::Deny;
+        self.named.clear();
+        self.unknown.clear();
+        self.default_applied = false;
     }
 
     /// The effect.
@@ -174,17 +199,43 @@ impl<'p> Decision<'p> {
                 })
                 .collect(),
             default_applied: self.default_applied,
-            reasons: self
-                .named
-                .iter()
-                .filter_map(|n| {
-                    self.reason(*n, call).map(|reason| ReasonReport {
-                        rule: self.name_of(*n),
-                        reason,
+            unknown_tool: self.unknown_tool(),
+            confusable_with: self.confusable_with().map(str::to_string),
+            reasons: match self.confusable_with() {
+                Some(listed) => vec![confusable_reason(&call.tool, listed)],
+                None => self
+                    .named
+                    .iter()
+                    .filter_map(|n| {
+                        self.reason(*n, call).map(|reason| ReasonReport {
+                            rule: self.name_of(*n),
+                            reason,
+                        })
                     })
-                })
-                .collect(),
+                    .collect(),
+            },
         }
+    }
+}
+
+impl Decision<'_> {
+    /// The listed tool the call's tool is a confusable of, when it was refused as one.
+    pub fn confusable_with(&self) -> Option<&str> {
+        match self.tool {
+            ToolStanding::Confusable(listed) => Some(listed),
+            _ => None,
+        }
+    }
+}
+
+/// The reason given for a tool refused as a confusable.
+fn confusable_reason(tool: &str, listed: &str) -> ReasonReport {
+    ReasonReport {
+        rule: "tool".into(),
+        reason: format!(
+            "{} is not in the catalog but reads as its `{listed}`: refused, since an executor that folds names would run `{listed}`",
+            crate::text::quoted(tool)
+        ),
     }
 }
 
@@ -227,6 +278,12 @@ pub struct DecisionReport {
     pub unknown: Vec<UnknownReport>,
     /// Whether the default decided.
     pub default_applied: bool,
+    /// Whether the policy has a catalog that does not list the call's tool.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unknown_tool: bool,
+    /// The listed tool the call's tool was refused as a confusable of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confusable_with: Option<String>,
     /// Rendered reasons of the named rules that have one.
     pub reasons: Vec<ReasonReport>,
 }
@@ -461,7 +518,16 @@ impl serde::Serialize for DecisionJson<'_, '_> {
         }
         m.serialize_entry("unknown", &Unknowns(program, &d.unknown))?;
         m.serialize_entry("default_applied", &d.default_applied)?;
-        m.serialize_entry("reasons", &Reasons(self))?;
+        if d.unknown_tool() {
+            m.serialize_entry("unknown_tool", &true)?;
+        }
+        match d.confusable_with() {
+            Some(listed) => {
+                m.serialize_entry("confusable_with", listed)?;
+                m.serialize_entry("reasons", &[confusable_reason(&self.call.tool, listed)])?;
+            }
+            None => m.serialize_entry("reasons", &Reasons(self))?,
+        }
         m.end()
     }
 }

@@ -63,19 +63,26 @@ pub(super) fn run(args: Args) -> Exit {
             return Exit::Failed;
         }
     };
-    if let Some(cat) = policy.catalog()
-        && cat.tool(&call.tool).is_none()
-    {
-        eprintln!(
-            "warning: tool `{}` is not in catalog `{}`; the policy decides it all the same",
-            call.tool, cat.name
-        );
-    }
     let decision = if args.reference {
         policy.evaluate_reference(&call)
     } else {
         policy.evaluate(&call)
     };
+    if let Some(cat) = policy.catalog() {
+        let tool = holdpoint::escaped(&call.tool);
+        match decision.confusable_with() {
+            Some(listed) => eprintln!(
+                "warning: tool `{tool}` is not in catalog `{}` but reads as its `{listed}`: refused",
+                cat.name
+            ),
+            None if decision.unknown_tool() => eprintln!(
+                "warning: tool `{tool}` is not in catalog `{}`; the policy decides it all the same (the decision says `unknown_tool`)",
+                cat.name
+            ),
+            None => {}
+        }
+    }
+
     if args.explain {
         say_raw!("{}", explain::explain(&policy, &call, &decision));
         return Exit::Ok;

@@ -698,3 +698,29 @@ fn yaml_errors_beside_a_policy_point_at_their_file_line_and_column() {
         "{v}"
     );
 }
+
+/// Before: only single-call `eval` warned (on stderr) about a tool the catalog does not
+/// list; `eval --jsonl` and `guard` said nothing, and a case-folded name ran as unlisted.
+#[test]
+fn every_command_that_decides_reports_an_unlisted_tool_and_refuses_a_confusable() {
+    let lines = "{\"tool\":\"stripe.refund\",\"args\":{\"amount\":9}}\n{\"tool\":\"nope.x\",\"args\":{}}\n{\"tool\":\"STRIPE.REFUND\",\"args\":{\"amount\":9}}\n";
+    let o = policy(&["eval", "policies/support", "--jsonl"], Some(lines));
+    let out: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(out.len(), 3, "{}", stdout(&o));
+    assert!(out[0].get("unknown_tool").is_none());
+    assert_eq!(out[1]["unknown_tool"], true);
+    assert_eq!(out[2]["effect"], "deny");
+    assert_eq!(out[2]["confusable_with"], "stripe.refund");
+    let d = scratch("confusable-guard");
+    let db = d.join("a.db");
+    let o = common::run_policy(
+        &["guard", "policies/support", "--db", db.to_str().unwrap(), "--user", "uma"],
+        Some(r#"{"tool":"Stripe.Refund","args":{"amount":9}}"#),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(4), "{}", stdout(&o));
+    assert!(stdout(&o).contains("confusable_with"), "{}", stdout(&o));
+}

@@ -1,0 +1,68 @@
+//! Calls a real agent, a careless author or an attacker produces: each is refused, or
+//! decided on exactly one reading that cannot turn a gated call into one that runs.
+
+use holdpoint::{Catalog, Effect, PolicyBuilder, ToolCall, ToolStanding};
+
+const CATALOG: &str = "tools:\n  db.execute: {args: {sql: string}}\n  jira.create_issue: {}\n  crm.get: {}\n";
+const POLICY: &str = r#"
+default approve
+allow reads { when tool == "crm.get" }
+deny drops { when tool == "db.execute" and args.sql matches "DROP*" }
+"#;
+
+fn policy() -> holdpoint::Policy {
+    PolicyBuilder::new()
+        .source("p.gate", POLICY)
+        .catalog(Catalog::from_yaml("tools.yaml", CATALOG).unwrap())
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_tool_the_catalog_does_not_list_is_reported_by_both_evaluators() {
+    let p = policy();
+    let call = ToolCall::from_json(r#"{"tool":"crm.delete_all","args":{}}"#).unwrap();
+    for d in [p.evaluate(&call), p.evaluate_reference(&call)] {
+        assert!(d.unknown_tool());
+        assert_eq!(d.tool_standing(), ToolStanding::Unlisted);
+        assert!(d.report(&call).unknown_tool);
+        let json = serde_json::to_value(d.json(&call)).unwrap();
+        assert_eq!(json["unknown_tool"], true, "{json}");
+    }
+    let listed = ToolCall::from_json(r#"{"tool":"crm.get","args":{}}"#).unwrap();
+    let d = p.evaluate(&listed);
+    assert!(!d.unknown_tool());
+    assert_eq!(d.effect(), Effect::Allow);
+    assert!(serde_json::to_value(d.json(&listed)).unwrap().get("unknown_tool").is_none());
+}
+
+/// Before: `DB.EXECUTE` was an unlisted tool decided by the default, while an executor
+/// that folds case ran `db.execute`.
+#[test]
+fn a_confusable_of_a_listed_tool_is_refused() {
+    let p = policy();
+    for name in ["DB.EXECUTE", "Db.Execute", "ｄｂ.ｅｘｅｃｕｔｅ", "CRM.GET"] {
+        let call = ToolCall::new(name, serde_json::json!({"sql": "DROP TABLE t"}));
+        for d in [p.evaluate(&call), p.evaluate_reference(&call)] {
+            assert_eq!(d.effect(), Effect::Deny, "{name}");
+            assert!(d.confusable_with().is_some(), "{name}");
+            let report = d.report(&call);
+            assert!(report.confusable_with.is_some());
+            assert!(report.reasons[0].reason.contains("reads as its"), "{report:?}");
+            // The streamed JSON says the same as the report.
+            assert_eq!(
+                serde_json::to_value(d.json(&call)).unwrap(),
+                serde_json::to_value(&report).unwrap()
+            );
+        }
+    }
+}
+
+#[test]
+fn without_a_catalog_nothing_is_said_about_the_tool() {
+    let p = PolicyBuilder::new().source("p.gate", POLICY).build().unwrap();
+    let call = ToolCall::new("DB.EXECUTE", serde_json::json!({}));
+    let d = p.evaluate(&call);
+    assert_eq!(d.tool_standing(), ToolStanding::NoCatalog);
+    assert_eq!(d.effect(), Effect::Approve);
+}
