@@ -3,7 +3,8 @@
 
 use holdpoint::{Catalog, Effect, PolicyBuilder, ToolCall, ToolStanding};
 
-const CATALOG: &str = "tools:\n  db.execute: {args: {sql: string}}\n  jira.create_issue: {}\n  crm.get: {}\n";
+const CATALOG: &str =
+    "tools:\n  db.execute: {args: {sql: string}}\n  jira.create_issue: {}\n  crm.get: {}\n";
 const POLICY: &str = r#"
 default approve
 allow reads { when tool == "crm.get" }
@@ -33,7 +34,12 @@ fn a_tool_the_catalog_does_not_list_is_reported_by_both_evaluators() {
     let d = p.evaluate(&listed);
     assert!(!d.unknown_tool());
     assert_eq!(d.effect(), Effect::Allow);
-    assert!(serde_json::to_value(d.json(&listed)).unwrap().get("unknown_tool").is_none());
+    assert!(
+        serde_json::to_value(d.json(&listed))
+            .unwrap()
+            .get("unknown_tool")
+            .is_none()
+    );
 }
 
 /// Before: `DB.EXECUTE` was an unlisted tool decided by the default, while an executor
@@ -48,7 +54,10 @@ fn a_confusable_of_a_listed_tool_is_refused() {
             assert!(d.confusable_with().is_some(), "{name}");
             let report = d.report(&call);
             assert!(report.confusable_with.is_some());
-            assert!(report.reasons[0].reason.contains("reads as its"), "{report:?}");
+            assert!(
+                report.reasons[0].reason.contains("reads as its"),
+                "{report:?}"
+            );
             // The streamed JSON says the same as the report.
             assert_eq!(
                 serde_json::to_value(d.json(&call)).unwrap(),
@@ -60,7 +69,10 @@ fn a_confusable_of_a_listed_tool_is_refused() {
 
 #[test]
 fn without_a_catalog_nothing_is_said_about_the_tool() {
-    let p = PolicyBuilder::new().source("p.gate", POLICY).build().unwrap();
+    let p = PolicyBuilder::new()
+        .source("p.gate", POLICY)
+        .build()
+        .unwrap();
     let call = ToolCall::new("DB.EXECUTE", serde_json::json!({}));
     let d = p.evaluate(&call);
     assert_eq!(d.tool_standing(), ToolStanding::NoCatalog);

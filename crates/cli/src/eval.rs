@@ -84,7 +84,10 @@ pub(super) fn run(args: Args) -> Exit {
     }
 
     if args.explain {
-        say_raw!("{}", explain::explain(&policy, &call, &decision));
+        // The call's values are the agent's text: no control character reaches the terminal.
+        for line in explain::explain(&policy, &call, &decision).lines() {
+            say!("{}", holdpoint::escaped(line));
+        }
         return Exit::Ok;
     }
     match serde_json::to_string_pretty(&decision.report(&call)) {

@@ -717,7 +717,14 @@ fn every_command_that_decides_reports_an_unlisted_tool_and_refuses_a_confusable(
     let d = scratch("confusable-guard");
     let db = d.join("a.db");
     let o = common::run_policy(
-        &["guard", "policies/support", "--db", db.to_str().unwrap(), "--user", "uma"],
+        &[
+            "guard",
+            "policies/support",
+            "--db",
+            db.to_str().unwrap(),
+            "--user",
+            "uma",
+        ],
         Some(r#"{"tool":"Stripe.Refund","args":{"amount":9}}"#),
         &[],
     );

@@ -472,3 +472,38 @@ fn a_request_made_with_tools_is_claimed_with_the_same_catalog() {
     );
     assert_eq!(o.status.code(), Some(4), "{}", text(&o));
 }
+
+/// Before: `show` and `list` printed the agent's reasoning, values and names raw, so an
+/// ESC sequence repainted the approver's screen with a fake call.
+#[test]
+fn what_an_approver_reads_is_not_under_the_agents_control() {
+    let d = scratch("escapes");
+    let db = d.join("a.db");
+    let hostile = serde_json::json!({
+        "call": {"tool": "refund", "args": {"amount": 900, "order": "o\u{202E}1-o"},
+                 "context": {"tier": "standard"}},
+        "identity": {"user": "uma", "tenant": "acme", "agent": "bot"},
+        "run_id": "run-x", "tool_call_id": "call-x",
+        "reasoning": "fine\u{1b}[2J\u{1b}[Hrequest approved by fiona\ngates\n  all approved",
+        "alternatives": ["wait\u{7}"]
+    });
+    let o = guard(&db, &hostile.to_string());
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let id = json(&o)["request"].as_str().unwrap().to_string();
+    for args in [
+        vec!["approvals", "show", id.as_str()],
+        vec!["approvals", "list"],
+    ] {
+        let out = String::from_utf8(run(&db, &args, None).stdout).unwrap();
+        assert!(
+            !out.contains('\u{1b}') && !out.contains('\u{7}'),
+            "{args:?}: {out:?}"
+        );
+        assert!(!out.contains('\u{202E}'), "{args:?}: {out:?}");
+    }
+    let out = String::from_utf8(run(&db, &["approvals", "show", &id], None).stdout).unwrap();
+    assert!(out.contains("fine\\u{001B}[2J"), "{out}");
+    // The reasoning's newlines do not start lines of their own.
+    assert!(!out.lines().any(|l| l.trim() == "all approved"), "{out}");
+    assert!(out.contains("o\\u{202E}1-o"), "{out}");
+}

@@ -64,7 +64,7 @@ pub(super) fn list(
             r.id(),
             r.state().as_str(),
             format_time(r.checkpoint.created_at),
-            r.status.payload.tool,
+            safe(&r.status.payload.tool),
             r.waiting_groups().join(","),
             r.due_at().map(format_time).unwrap_or_default()
         );
@@ -108,8 +108,16 @@ fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
 }
 
+/// A block of lines (pretty JSON, a diff), indented, each line shown safely.
 fn indent(text: &str) -> String {
-    text.lines().map(|l| format!("    {l}\n")).collect()
+    text.lines().map(|l| format!("    {}\n", safe(l))).collect()
+}
+
+/// Text that came from the agent (or an approver's note), shown as it is written: a
+/// control, format or bidirectional character appears as `\u{XXXX}`, never acts on the
+/// terminal, and a newline cannot start a line that looks like ours.
+fn safe(text: &str) -> std::borrow::Cow<'_, str> {
+    holdpoint::escaped(text)
 }
 
 /// The human view of a request: who asks for what and why, its gates, the call (and its
@@ -132,16 +140,21 @@ fn header(out: &mut String, r: &Request) {
     let _ = writeln!(out, "request   {}", r.id());
     let _ = writeln!(out, "state     {}", r.state());
     let _ = writeln!(out, "digest    {}", r.status.payload_digest);
-    let _ = writeln!(out, "tool      {}", r.status.payload.tool);
+    let _ = writeln!(out, "tool      {}", safe(&r.status.payload.tool));
     let _ = writeln!(
         out,
         "for       user {} · tenant {} · agent {} · credentials {}",
-        id.user.as_deref().unwrap_or("-"),
-        id.tenant,
-        id.agent,
-        id.credentials_ref.as_deref().unwrap_or("-")
+        safe(id.user.as_deref().unwrap_or("-")),
+        safe(&id.tenant),
+        safe(&id.agent),
+        safe(id.credentials_ref.as_deref().unwrap_or("-"))
     );
-    let _ = writeln!(out, "run       {} · tool call {}", c.run_id, c.tool_call_id);
+    let _ = writeln!(
+        out,
+        "run       {} · tool call {}",
+        safe(&c.run_id),
+        safe(&c.tool_call_id)
+    );
     let _ = writeln!(
         out,
         "policy    {} {}",
@@ -150,7 +163,7 @@ fn header(out: &mut String, r: &Request) {
     );
     let _ = writeln!(out, "created   {}", format_time(c.created_at));
     for reason in &c.decision.reasons {
-        let _ = writeln!(out, "reason    {}: {}", reason.rule, reason.reason);
+        let _ = writeln!(out, "reason    {}: {}", reason.rule, safe(&reason.reason));
     }
 }
 
@@ -218,10 +231,10 @@ fn agent_side(out: &mut String, c: &Checkpoint) {
         out.push_str(&indent(&pretty(&c.context)));
     }
     if let Some(reasoning) = &c.reasoning {
-        let _ = writeln!(out, "\nreasoning\n    {reasoning}");
+        let _ = writeln!(out, "\nreasoning\n    {}", safe(reasoning));
     }
     for alt in &c.alternatives {
-        let _ = writeln!(out, "  alternative: {alt}");
+        let _ = writeln!(out, "  alternative: {}", safe(alt));
     }
     if !c.inputs.is_null() {
         let _ = writeln!(out, "\ninputs");
@@ -245,7 +258,7 @@ fn history(out: &mut String, events: &[Event]) {
         let reason = e
             .reason
             .as_deref()
-            .map(|r| format!(": {r}"))
+            .map(|r| format!(": {}", safe(r)))
             .unwrap_or_default();
         let added: Vec<&str> = e
             .data
@@ -266,7 +279,7 @@ fn history(out: &mut String, events: &[Event]) {
             e.seq,
             format_time(e.at),
             e.kind.as_str(),
-            e.actor
+            safe(&e.actor)
         );
     }
 }
