@@ -124,6 +124,12 @@ pub enum Error {
     /// The approver is the user the agent acts for.
     #[error("`{0}` is the user the agent acts for and cannot decide their own request")]
     RequesterCannotDecide(String),
+    /// The approver's name does not read as it is written (blanks around it, or a control,
+    /// format or bidirectional character).
+    #[error(
+        "the approver {0} does not read as it is written: no blanks around it, no hidden characters"
+    )]
+    UnreadableApprover(String),
     /// The approver is the agent.
     #[error("`{0}` is the agent that proposed the call and cannot decide it")]
     AgentCannotDecide(String),

@@ -79,8 +79,17 @@ impl ApproversFile {
             for m in members {
                 if m.trim().is_empty() || m.trim() != m {
                     return Err(err(
-                        None,
+                        crate::yaml::key_place(text, &group),
                         format!("group `{group}` has an empty or padded member name `{m}`"),
+                    ));
+                }
+                if m.chars().any(crate::text::is_hidden) {
+                    return Err(err(
+                        crate::yaml::key_place(text, &group),
+                        format!(
+                            "group `{group}` has a member name with a hidden character: {}",
+                            crate::text::quoted(&m)
+                        ),
                     ));
                 }
                 set.insert(m);
@@ -119,13 +128,21 @@ impl ApproversFile {
     }
 }
 
+/// Membership compares names as people read them ([`crate::fold`]): `Fiona` in the file
+/// is `fiona` at the desk.
 impl Approvers for ApproversFile {
     fn is_member(&self, identity: &str, group: &str) -> bool {
-        self.groups.get(group).is_some_and(|m| m.contains(identity))
+        let me = crate::text::fold(identity);
+        self.groups
+            .get(group)
+            .is_some_and(|m| m.iter().any(|n| crate::text::fold(n) == me))
     }
 
     fn is_approver(&self, identity: &str) -> bool {
-        self.groups.values().any(|m| m.contains(identity))
+        let me = crate::text::fold(identity);
+        self.groups
+            .values()
+            .any(|m| m.iter().any(|n| crate::text::fold(n) == me))
     }
 
     fn has_group(&self, group: &str) -> bool {

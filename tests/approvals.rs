@@ -866,3 +866,39 @@ fn a_secret_in_place_of_a_credentials_reference_is_refused() {
             .all(|e| !e.data.to_string().contains("sk_live"))
     );
 }
+
+/// Before: a request made for `FIONA`, `ｆｉｏｎａ` or `fiona` plus a zero-width space could
+/// be approved by `fiona` herself.
+#[test]
+fn identities_compare_as_people_read_them() {
+    let w = world();
+    for (i, user) in ["FIONA", "ｆｉｏｎａ", "Fiona"].into_iter().enumerate() {
+        let mut p = refund(900, "standard", &format!("fold-{i}"));
+        p.identity.user = Some(user.into());
+        let id = submit_waiting(&w, p);
+        let err = w.desk.decide(&id, &approve("fiona")).unwrap_err();
+        assert!(
+            matches!(err, Error::RequesterCannotDecide(_)),
+            "{user}: {err}"
+        );
+        // Another member of the group still decides it.
+        w.desk.decide(&id, &approve("frank")).unwrap();
+    }
+    for user in ["fiona\u{200B}", "fi\u{202E}ona", "fiona\u{1b}"] {
+        let mut p = refund(900, "standard", "hidden");
+        p.identity.user = Some(user.into());
+        let err = w.guard.submit(p).unwrap_err();
+        assert!(err.to_string().contains("hidden"), "{user:?}: {err}");
+    }
+    let id = submit_waiting(&w, refund(900, "standard", "members"));
+    for (who, words) in [
+        (" fiona", "does not read as it is written"),
+        ("fiona\u{200B}", "does not read as it is written"),
+    ] {
+        let err = w.desk.decide(&id, &approve(who)).unwrap_err();
+        assert!(err.to_string().contains(words), "{who:?}: {err}");
+    }
+    // The approvers file says `fiona`; she may write her name as she likes.
+    let r = w.desk.decide(&id, &approve("FIONA")).unwrap();
+    assert!(r.state().is_approved(), "{:?}", r.state());
+}

@@ -440,10 +440,16 @@ fn validate(p: &Proposal) -> Result<(), Error> {
         if v.trim().is_empty() {
             return Err(Error::BadProposal(format!("`{name}` is empty")));
         }
-        // Identities are compared exactly: a padded name could slip past "not the user".
+        // A padded name, or one with a hidden character, could slip past "not the user".
         if v.trim() != v {
             return Err(Error::BadProposal(format!(
                 "`{name}` has leading or trailing spaces: `{v}`"
+            )));
+        }
+        if v.chars().any(crate::text::is_hidden) {
+            return Err(Error::BadProposal(format!(
+                "`{name}` holds a hidden (control, format or bidirectional) character: {}",
+                crate::text::quoted(v)
             )));
         }
     }

@@ -72,19 +72,31 @@ impl Request {
     }
 
     /// The approver of a ruling, refused when blank, the requesting user or the agent.
+    ///
+    /// Names are compared as people read them ([`crate::fold`]: `FIONA`, fullwidth
+    /// `ｆｉｏｎａ` and `fiona` are one person), and a name that does not read as it is
+    /// written (blanks around it, a hidden character) is refused.
     fn decider<'r>(&self, ruling: &'r Ruling) -> Result<&'r str, Error> {
-        let actor = ruling.approver.trim();
-        if actor.is_empty() {
+        let actor = ruling.approver.as_str();
+        if actor.trim().is_empty() {
             return Err(Error::NotAnApprover {
                 approver: ruling.approver.clone(),
                 groups: self.waiting_groups(),
             });
         }
+        if actor.trim() != actor || actor.chars().any(crate::text::is_hidden) {
+            return Err(Error::UnreadableApprover(crate::text::quoted(actor)));
+        }
         let id = &self.checkpoint.identity;
-        if id.user.as_deref() == Some(actor) {
+        let me = crate::text::fold(actor);
+        if id
+            .user
+            .as_deref()
+            .is_some_and(|u| crate::text::fold(u) == me)
+        {
             return Err(Error::RequesterCannotDecide(actor.to_string()));
         }
-        if id.agent == actor {
+        if crate::text::fold(&id.agent) == me {
             return Err(Error::AgentCannotDecide(actor.to_string()));
         }
         Ok(actor)
