@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use crate::ast::Effect;
 use crate::ir::toolset::{self, ToolSet};
-use crate::ir::{ClassId, Cond, Lit, Op, PathExpr, Program, Root, RuleId, Term};
+use crate::ir::{ClassId, Cond, Lit, Op, PathExpr, Program, Root, Rule, RuleId, Term};
 
 /// The compiled decision tree of a program.
 #[derive(Debug)]
@@ -140,162 +140,22 @@ impl Tree {
             .iter()
             .map(|&c| (c, toolset::of_class(program, c)))
             .collect();
-
-        // Every name the catalog or the policy mentions gets its own slice.
-        let mut names: BTreeSet<String> = BTreeSet::new();
-        if let Some(cat) = &program.catalog {
-            names.extend(cat.tools.keys().cloned());
-        }
-        for class in &program.classes {
-            names.extend(class.catalog_tools.iter().cloned());
-            if let Some(c) = &class.cond {
-                fold::exact_names(c, &mut names);
-            }
-        }
-        for r in &program.rules {
-            fold::exact_names(&r.cond, &mut names);
-        }
-        let mut glob_patterns: Vec<String> = Vec::new();
-        for class in &program.classes {
-            if let Some(c) = &class.cond {
-                fold::glob_patterns(c, &mut glob_patterns);
-            }
-        }
-        for r in &program.rules {
-            fold::glob_patterns(&r.cond, &mut glob_patterns);
-        }
+        let names = listed_names(program);
+        let glob_patterns = policy_globs(program);
         let glob_ids: HashMap<&str, u32> = glob_patterns
             .iter()
             .enumerate()
             .map(|(i, g)| (g.as_str(), i as u32))
             .collect();
-
-        // Which rules can apply to each listed name: exact names by lookup, globs tested
-        // against every name once, rules without a tool test everywhere.
-        let names: Vec<String> = names.into_iter().collect();
-        let name_index: HashMap<&str, usize> = names
-            .iter()
-            .enumerate()
-            .map(|(k, n)| (n.as_str(), k))
-            .collect();
-        let mut per_name: Vec<Vec<usize>> = vec![Vec::new(); names.len()];
-        for (i, set) in rule_sets.iter().enumerate() {
-            match set {
-                ToolSet::Any => per_name.iter_mut().for_each(|v| v.push(i)),
-                ToolSet::Some { exact, globs } => {
-                    if globs.is_empty() {
-                        for e in exact {
-                            if let Some(rules) = name_index
-                                .get(e.as_str())
-                                .and_then(|&k| per_name.get_mut(k))
-                            {
-                                rules.push(i);
-                            }
-                        }
-                    } else {
-                        for (n, rules) in names.iter().zip(per_name.iter_mut()) {
-                            if set.contains(n) {
-                                rules.push(i);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-
-        let mut exact = HashMap::with_capacity_and_hasher(names.len(), Default::default());
-        let mut slices = Vec::with_capacity(names.len());
-        for (name, rules_here) in names.iter().zip(&per_name) {
-            let ctx = fold::Ctx {
-                program,
-                tool: fold::ToolKnown::Known(name),
-            };
-            let mut entries = Vec::with_capacity(rules_here.len());
-            for &i in rules_here {
-                let Some(rule) = program.rules.get(i) else {
-                    continue;
-                };
-                let cond = ctx.fold(&rule.cond);
-                if matches!(cond, Cond::Const(false)) {
-                    continue;
-                }
-                entries.push(Entry {
-                    rule: i as RuleId,
-                    tier: tier_of(rule.effect),
-                    cond,
-                });
-            }
-            let mut slice = index_slice(entries);
-            slice.floors = floor_sets
-                .iter()
-                .filter(|(_, s)| s.contains(name))
-                .map(|(c, _)| (*c, ctx.fold(&Cond::Class(*c))))
-                .filter(|(_, c)| !matches!(c, Cond::Const(false)))
-                .collect();
-            exact.insert(name.as_str().into(), slices.len() as u32);
-            slices.push(slice);
-        }
-
-        // The fallback: names nobody listed. Rules reach it through globs or no tool test.
-        let ctx = fold::Ctx {
+        let per_name = rules_per_name(&names, &rule_sets);
+        let (exact, slices) = listed_slices(program, &names, &per_name, &floor_sets);
+        let fallback = fallback(
             program,
-            tool: fold::ToolKnown::Unlisted(&glob_ids),
-        };
-        let mut always: Vec<Entry> = Vec::new();
-        let mut per_glob: Vec<Vec<Entry>> = vec![Vec::new(); glob_patterns.len()];
-        for (i, rule) in program.rules.iter().enumerate() {
-            let Some(set) = rule_sets.get(i) else {
-                continue;
-            };
-            let targets: Vec<usize> = match set {
-                ToolSet::Any => vec![usize::MAX],
-                // A conjunction of globs is filed under its first glob; the rest are
-                // tested by the folded condition.
-                ToolSet::Some { globs, .. } => {
-                    let mut t: Vec<usize> = globs
-                        .iter()
-                        .filter_map(|c| c.first())
-                        .filter_map(|g| glob_ids.get(g.as_str()).map(|&id| id as usize))
-                        .collect();
-                    t.sort_unstable();
-                    t.dedup();
-                    t
-                }
-            };
-            if targets.is_empty() {
-                continue;
-            }
-            let cond = ctx.fold(&rule.cond);
-            if matches!(cond, Cond::Const(false)) {
-                continue;
-            }
-            let entry = Entry {
-                rule: i as RuleId,
-                tier: tier_of(rule.effect),
-                cond,
-            };
-            for t in targets {
-                let bucket = if t == usize::MAX {
-                    Some(&mut always)
-                } else {
-                    per_glob.get_mut(t)
-                };
-                if let Some(b) = bucket {
-                    b.push(entry.clone());
-                }
-            }
-        }
-        let mut always = index_slice(always);
-        always.floors = floor_sets
-            .iter()
-            .filter(|(_, s)| !matches!(s, ToolSet::Some { globs, .. } if globs.is_empty()))
-            .map(|(c, _)| (*c, ctx.fold(&Cond::Class(*c))))
-            .filter(|(_, c)| !matches!(c, Cond::Const(false)))
-            .collect();
-        let fallback = Fallback {
-            always,
-            per_glob: per_glob.into_iter().map(index_slice).collect(),
-        };
+            &rule_sets,
+            &floor_sets,
+            &glob_ids,
+            glob_patterns.len(),
+        );
         let matcher = globs::GlobMatcher::new(&glob_patterns);
         Tree {
             exact,
@@ -310,6 +170,215 @@ impl Tree {
     pub fn listed_tools(&self) -> usize {
         self.exact.len()
     }
+}
+
+/// Every tool name the catalog or the policy mentions, sorted: each gets its own slice.
+fn listed_names(program: &Program) -> Vec<String> {
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    if let Some(cat) = &program.catalog {
+        names.extend(cat.tools.keys().cloned());
+    }
+    for class in &program.classes {
+        names.extend(class.catalog_tools.iter().cloned());
+        if let Some(c) = &class.cond {
+            fold::exact_names(c, &mut names);
+        }
+    }
+    for r in &program.rules {
+        fold::exact_names(&r.cond, &mut names);
+    }
+    names.into_iter().collect()
+}
+
+/// Every `tool matches` glob of the classes, then the rules, once each in order of
+/// appearance: a glob's id is its place in this list.
+fn policy_globs(program: &Program) -> Vec<String> {
+    let mut glob_patterns: Vec<String> = Vec::new();
+    for class in &program.classes {
+        if let Some(c) = &class.cond {
+            fold::glob_patterns(c, &mut glob_patterns);
+        }
+    }
+    for r in &program.rules {
+        fold::glob_patterns(&r.cond, &mut glob_patterns);
+    }
+    glob_patterns
+}
+
+/// Which rules can apply to each listed name: exact names by lookup, globs tested
+/// against every name once, rules without a tool test everywhere.
+fn rules_per_name(names: &[String], rule_sets: &[ToolSet]) -> Vec<Vec<usize>> {
+    let name_index: HashMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(k, n)| (n.as_str(), k))
+        .collect();
+    let mut per_name: Vec<Vec<usize>> = vec![Vec::new(); names.len()];
+    for (i, set) in rule_sets.iter().enumerate() {
+        match set {
+            ToolSet::Any => per_name.iter_mut().for_each(|v| v.push(i)),
+            ToolSet::Some { exact, globs } => {
+                if globs.is_empty() {
+                    for e in exact {
+                        if let Some(rules) = name_index
+                            .get(e.as_str())
+                            .and_then(|&k| per_name.get_mut(k))
+                        {
+                            rules.push(i);
+                        }
+                    }
+                } else {
+                    for (n, rules) in names.iter().zip(per_name.iter_mut()) {
+                        if set.contains(n) {
+                            rules.push(i);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    per_name
+}
+
+/// One slice per listed name, and the lookup from a name to its slice.
+fn listed_slices(
+    program: &Program,
+    names: &[String],
+    per_name: &[Vec<usize>],
+    floor_sets: &[(ClassId, ToolSet)],
+) -> (rustc_hash::FxHashMap<Box<str>, u32>, Vec<Slice>) {
+    let mut exact =
+        rustc_hash::FxHashMap::with_capacity_and_hasher(names.len(), Default::default());
+    let mut slices = Vec::with_capacity(names.len());
+    for (name, rules_here) in names.iter().zip(per_name) {
+        let slice = listed_slice(program, name, rules_here, floor_sets);
+        exact.insert(name.as_str().into(), slices.len() as u32);
+        slices.push(slice);
+    }
+    (exact, slices)
+}
+
+/// The slice of one listed name: the rules that can apply, folded for that name and
+/// indexed, and the `never auto` classes the name can belong to.
+fn listed_slice(
+    program: &Program,
+    name: &str,
+    rules_here: &[usize],
+    floor_sets: &[(ClassId, ToolSet)],
+) -> Slice {
+    let ctx = fold::Ctx {
+        program,
+        tool: fold::ToolKnown::Known(name),
+    };
+    let mut entries = Vec::with_capacity(rules_here.len());
+    for &i in rules_here {
+        let Some(rule) = program.rules.get(i) else {
+            continue;
+        };
+        if let Some(entry) = folded_entry(&ctx, i, rule) {
+            entries.push(entry);
+        }
+    }
+    let mut slice = index_slice(entries);
+    slice.floors = folded_floors(&ctx, floor_sets, |s| s.contains(name));
+    slice
+}
+
+/// The fallback, for names nobody listed: rules reach it through globs (filed per glob)
+/// or by having no tool test (`always`).
+fn fallback(
+    program: &Program,
+    rule_sets: &[ToolSet],
+    floor_sets: &[(ClassId, ToolSet)],
+    glob_ids: &HashMap<&str, u32>,
+    glob_count: usize,
+) -> Fallback {
+    let ctx = fold::Ctx {
+        program,
+        tool: fold::ToolKnown::Unlisted(glob_ids),
+    };
+    let mut always: Vec<Entry> = Vec::new();
+    let mut per_glob: Vec<Vec<Entry>> = vec![Vec::new(); glob_count];
+    for (i, rule) in program.rules.iter().enumerate() {
+        let Some(set) = rule_sets.get(i) else {
+            continue;
+        };
+        let targets = fallback_targets(set, glob_ids);
+        if targets.is_empty() {
+            continue;
+        }
+        let Some(entry) = folded_entry(&ctx, i, rule) else {
+            continue;
+        };
+        for t in targets {
+            let bucket = if t == usize::MAX {
+                Some(&mut always)
+            } else {
+                per_glob.get_mut(t)
+            };
+            if let Some(b) = bucket {
+                b.push(entry.clone());
+            }
+        }
+    }
+    let mut always = index_slice(always);
+    always.floors = folded_floors(
+        &ctx,
+        floor_sets,
+        |s| !matches!(s, ToolSet::Some { globs, .. } if globs.is_empty()),
+    );
+    Fallback {
+        always,
+        per_glob: per_glob.into_iter().map(index_slice).collect(),
+    }
+}
+
+/// Where a rule goes in the fallback: `usize::MAX` for `always` (no tool test), else the
+/// ids of its globs (none when it names exact tools only).
+fn fallback_targets(set: &ToolSet, glob_ids: &HashMap<&str, u32>) -> Vec<usize> {
+    match set {
+        ToolSet::Any => vec![usize::MAX],
+        // A conjunction of globs is filed under its first glob; the rest are
+        // tested by the folded condition.
+        ToolSet::Some { globs, .. } => {
+            let mut t: Vec<usize> = globs
+                .iter()
+                .filter_map(|c| c.first())
+                .filter_map(|g| glob_ids.get(g.as_str()).map(|&id| id as usize))
+                .collect();
+            t.sort_unstable();
+            t.dedup();
+            t
+        }
+    }
+}
+
+/// A rule's entry, its condition folded in `ctx`; `None` when it folds to false.
+fn folded_entry(ctx: &fold::Ctx<'_>, i: usize, rule: &Rule) -> Option<Entry> {
+    let cond = ctx.fold(&rule.cond);
+    if matches!(cond, Cond::Const(false)) {
+        return None;
+    }
+    Some(Entry {
+        rule: i as RuleId,
+        tier: tier_of(rule.effect),
+        cond,
+    })
+}
+
+/// The `never auto` classes whose tool set passes `applies`, folded in `ctx`; those that
+/// fold to false are left out.
+fn folded_floors(
+    ctx: &fold::Ctx<'_>,
+    floor_sets: &[(ClassId, ToolSet)],
+    applies: impl Fn(&ToolSet) -> bool,
+) -> Box<[(ClassId, Cond)]> {
+    floor_sets
+        .iter()
+        .filter(|(_, s)| applies(s))
+        .map(|(c, _)| (*c, ctx.fold(&Cond::Class(*c))))
+        .filter(|(_, c)| !matches!(c, Cond::Const(false)))
+        .collect()
 }
 
 /// Splits a slice's entries into indexes (two or more rules testing one path the same
