@@ -381,56 +381,93 @@ fn folded_floors(
         .collect()
 }
 
+/// What an index groups entries by: the kind of test, on which path.
+#[derive(PartialEq, Eq, Hash, Clone)]
+enum Key {
+    Threshold(Root, Box<str>, Bound),
+    Equal(Root, Box<str>),
+    Present(Root, Box<str>),
+}
+
+/// What one entry's conjunct asks of the path its key names.
+enum Probe {
+    Threshold(f64),
+    Equal(Vec<Box<str>>),
+    Present,
+}
+
+/// A conjunct an entry could be indexed under: its key, its probe and its path.
+type Candidate = (Key, Probe, Arc<PathExpr>);
+
+/// An entry filed under a key, with its probe and its path.
+type Member = (Probe, Entry, Arc<PathExpr>);
+
 /// Splits a slice's entries into indexes (two or more rules testing one path the same
 /// way) and plain entries.
 fn index_slice(entries: Vec<Entry>) -> Slice {
-    #[derive(PartialEq, Eq, Hash, Clone)]
-    enum Key {
-        Threshold(Root, Box<str>, Bound),
-        Equal(Root, Box<str>),
-        Present(Root, Box<str>),
+    let options: Vec<Vec<Candidate>> = entries.iter().map(|e| candidates(&e.cond)).collect();
+    let chosen = choose_candidates(&options);
+    let Filed {
+        keys,
+        mut groups,
+        mut plain,
+    } = file_under_keys(entries, options, chosen);
+    let mut indexes = Vec::new();
+    for key in keys {
+        let Some(group) = groups.remove(&key) else {
+            continue;
+        };
+        if group.len() < 2 {
+            plain.extend(group.into_iter().map(|(_, e, _)| e));
+            continue;
+        }
+        indexes.push(build_index(key, group));
     }
-    enum Probe {
-        Threshold(f64),
-        Equal(Vec<Box<str>>),
-        Present,
+    plain.sort_by_key(|e| (e.tier, e.rule));
+    let plain_tiers = tier_starts(&plain);
+    Slice {
+        indexes: indexes.into(),
+        plain: plain.into(),
+        plain_tiers,
+        floors: Box::new([]),
     }
-    // Every conjunct an entry could be indexed under.
-    let options: Vec<Vec<(Key, Probe, Arc<PathExpr>)>> = entries
-        .iter()
-        .map(|e| {
-            let mut out = Vec::new();
-            for c in conjuncts(&e.cond) {
-                if let Some((path, text)) = equality(c) {
-                    out.push((
-                        Key::Equal(path.root, path.text.clone()),
-                        Probe::Equal(text),
-                        path,
-                    ));
-                } else if let Cond::Exists(path) = c
-                    && !matches!(path.root, Root::Var(_))
-                {
-                    out.push((
-                        Key::Present(path.root, path.text.clone()),
-                        Probe::Present,
-                        path.clone(),
-                    ));
-                } else if let Some((path, bound, n)) = threshold(c) {
-                    out.push((
-                        Key::Threshold(path.root, path.text.clone(), bound),
-                        Probe::Threshold(n),
-                        path,
-                    ));
-                }
-            }
-            out
-        })
-        .collect();
-    // How well each key splits the entries: distinct texts for equality (the more, the
-    // fewer rules a lookup leaves); a presence test, usually false, counts 2; a
-    // threshold settles a prefix or suffix, counted as 1.
+}
+
+/// Every conjunct of a condition that an index could file it under.
+fn candidates(cond: &Cond) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    for c in conjuncts(cond) {
+        if let Some((path, text)) = equality(c) {
+            out.push((
+                Key::Equal(path.root, path.text.clone()),
+                Probe::Equal(text),
+                path,
+            ));
+        } else if let Cond::Exists(path) = c
+            && !matches!(path.root, Root::Var(_))
+        {
+            out.push((
+                Key::Present(path.root, path.text.clone()),
+                Probe::Present,
+                path.clone(),
+            ));
+        } else if let Some((path, bound, n)) = threshold(c) {
+            out.push((
+                Key::Threshold(path.root, path.text.clone(), bound),
+                Probe::Threshold(n),
+                path,
+            ));
+        }
+    }
+    out
+}
+
+/// For each entry, the candidate whose key best splits the entries: distinct texts for
+/// equality (the more, the fewer rules a lookup leaves); a presence test, usually false,
+/// counts 2; a threshold settles a prefix or suffix, counted as 1.
+fn choose_candidates(options: &[Vec<Candidate>]) -> Vec<Option<usize>> {
     let mut spread: HashMap<&Key, std::collections::HashSet<&str>> = HashMap::new();
-    for opts in &options {
+    for opts in options {
         for (k, p, _) in opts {
             let set = spread.entry(k).or_default();
             if let Probe::Equal(texts) = p {
@@ -442,12 +479,29 @@ fn index_slice(entries: Vec<Entry>) -> Slice {
         Key::Present(..) => 2,
         _ => spread.get(k).map_or(0, |s| s.len().max(1)),
     };
-    let chosen: Vec<Option<usize>> = options
+    options
         .iter()
         .map(|opts| (0..opts.len()).max_by_key(|&i| opts.get(i).map_or(0, |(k, _, _)| score(k))))
-        .collect();
-    drop(spread);
-    let mut groups: HashMap<Key, Vec<(Probe, Entry, Arc<PathExpr>)>> = HashMap::new();
+        .collect()
+}
+
+/// Entries filed under their chosen keys, and those left plain.
+struct Filed {
+    /// Every key used, in order of first use.
+    keys: Vec<Key>,
+    /// Each key's members, in the order they were filed.
+    groups: HashMap<Key, Vec<Member>>,
+    /// The entries without a candidate.
+    plain: Vec<Entry>,
+}
+
+/// Files each entry under the key of its chosen candidate.
+fn file_under_keys(
+    entries: Vec<Entry>,
+    options: Vec<Vec<Candidate>>,
+    chosen: Vec<Option<usize>>,
+) -> Filed {
+    let mut groups: HashMap<Key, Vec<Member>> = HashMap::new();
     let mut keys: Vec<Key> = Vec::new();
     let mut plain = Vec::new();
     for ((e, mut opts), pick) in entries.into_iter().zip(options).zip(chosen) {
@@ -462,117 +516,135 @@ fn index_slice(entries: Vec<Entry>) -> Slice {
             None => plain.push(e),
         }
     }
-    let mut indexes = Vec::new();
-    for key in keys {
-        let Some(group) = groups.remove(&key) else {
-            continue;
+    Filed {
+        keys,
+        groups,
+        plain,
+    }
+}
+
+/// The index of one key's group (two or more entries), on the path of its first entry.
+fn build_index(key: Key, group: Vec<Member>) -> Index {
+    let path = group
+        .first()
+        .map(|g| g.2.clone())
+        .unwrap_or_else(|| Arc::new(empty_path()));
+    match key {
+        Key::Threshold(_, _, bound) => threshold_index(path, bound, group),
+        Key::Present(..) => present_index(path, group),
+        Key::Equal(..) => equal_index(path, group),
+    }
+}
+
+/// A threshold index: per tier, the entries sorted by their number (then rule).
+fn threshold_index(path: Arc<PathExpr>, bound: Bound, group: Vec<Member>) -> Index {
+    let mut items: Vec<(f64, Entry)> = group
+        .into_iter()
+        .filter_map(|(p, e, _)| match p {
+            Probe::Threshold(n) => Some((n, e)),
+            Probe::Equal(_) | Probe::Present => None,
+        })
+        .collect();
+    items.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.rule.cmp(&b.1.rule)));
+    let mut tiers: [ThresholdTier; 4] = Default::default();
+    for (t, tier) in tiers.iter_mut().enumerate() {
+        let mine: Vec<&(f64, Entry)> = items.iter().filter(|(_, e)| e.tier as usize == t).collect();
+        tier.keys = mine.iter().map(|(n, _)| *n).collect();
+        tier.entries = mine.into_iter().map(|(_, e)| e.clone()).collect();
+    }
+    Index::Threshold { path, bound, tiers }
+}
+
+/// A presence index: the entries sorted by tier, then rule.
+fn present_index(path: Arc<PathExpr>, group: Vec<Member>) -> Index {
+    let mut list: Vec<Entry> = group.into_iter().map(|(_, e, _)| e).collect();
+    list.sort_by_key(|e| (e.tier, e.rule));
+    let tiers = tier_starts(&list);
+    Index::Present {
+        path,
+        entries: list.into(),
+        tiers,
+    }
+}
+
+/// An equality index: the entries grouped by text, and every entry once for a value
+/// that is missing or not text.
+fn equal_index(path: Arc<PathExpr>, group: Vec<Member>) -> Index {
+    let items = entries_by_text(group);
+    let groups = text_groups(&items);
+    let all = each_rule_once(&items);
+    let all_tiers = tier_starts(&all);
+    Index::Equal {
+        path,
+        groups,
+        entries: items.into_iter().map(|(_, e)| e).collect(),
+        all: all.into(),
+        all_tiers,
+    }
+}
+
+/// Each entry once per text it accepts (an `in` list files its entry under each of its
+/// texts), sorted by text, then tier, then rule.
+fn entries_by_text(group: Vec<Member>) -> Vec<(Box<str>, Entry)> {
+    let mut items: Vec<(Box<str>, Entry)> = group
+        .into_iter()
+        .flat_map(|(p, e, _)| match p {
+            Probe::Equal(texts) => {
+                let mut texts = texts;
+                texts.sort();
+                texts.dedup();
+                texts
+                    .into_iter()
+                    .map(|t| (t, e.clone()))
+                    .collect::<Vec<_>>()
+            }
+            Probe::Threshold(_) | Probe::Present => Vec::new(),
+        })
+        .collect();
+    items.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then(a.1.tier.cmp(&b.1.tier))
+            .then(a.1.rule.cmp(&b.1.rule))
+    });
+    items
+}
+
+/// For each text of the sorted items, where its run starts per tier (and where it ends).
+fn text_groups(items: &[(Box<str>, Entry)]) -> rustc_hash::FxHashMap<Box<str>, [u32; 5]> {
+    let mut groups = rustc_hash::FxHashMap::default();
+    let mut start = 0usize;
+    for i in 1..=items.len() {
+        let boundary = match (items.get(i), items.get(start)) {
+            (Some(a), Some(b)) => a.0 != b.0,
+            _ => true,
         };
-        if group.len() < 2 {
-            plain.extend(group.into_iter().map(|(_, e, _)| e));
-            continue;
-        }
-        let path = group
-            .first()
-            .map(|g| g.2.clone())
-            .unwrap_or_else(|| Arc::new(empty_path()));
-        match key {
-            Key::Threshold(_, _, bound) => {
-                let mut items: Vec<(f64, Entry)> = group
-                    .into_iter()
-                    .filter_map(|(p, e, _)| match p {
-                        Probe::Threshold(n) => Some((n, e)),
-                        Probe::Equal(_) | Probe::Present => None,
-                    })
-                    .collect();
-                items.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.rule.cmp(&b.1.rule)));
-                let mut tiers: [ThresholdTier; 4] = Default::default();
-                for (t, tier) in tiers.iter_mut().enumerate() {
-                    let mine: Vec<&(f64, Entry)> =
-                        items.iter().filter(|(_, e)| e.tier as usize == t).collect();
-                    tier.keys = mine.iter().map(|(n, _)| *n).collect();
-                    tier.entries = mine.into_iter().map(|(_, e)| e.clone()).collect();
+        if boundary {
+            if let Some((text, _)) = items.get(start) {
+                let mut bounds = [start as u32; 5];
+                for (t, slot) in bounds.iter_mut().enumerate() {
+                    let within = items
+                        .get(start..i)
+                        .map_or(0, |g| g.partition_point(|(_, e)| (e.tier as usize) < t));
+                    *slot = (start + within) as u32;
                 }
-                indexes.push(Index::Threshold { path, bound, tiers });
+                groups.insert(text.clone(), bounds);
             }
-            Key::Present(..) => {
-                let mut list: Vec<Entry> = group.into_iter().map(|(_, e, _)| e).collect();
-                list.sort_by_key(|e| (e.tier, e.rule));
-                let tiers = tier_starts(&list);
-                indexes.push(Index::Present {
-                    path,
-                    entries: list.into(),
-                    tiers,
-                });
-            }
-            Key::Equal(..) => {
-                // An `in` list files its entry under each of its texts.
-                let mut items: Vec<(Box<str>, Entry)> = group
-                    .into_iter()
-                    .flat_map(|(p, e, _)| match p {
-                        Probe::Equal(texts) => {
-                            let mut texts = texts;
-                            texts.sort();
-                            texts.dedup();
-                            texts
-                                .into_iter()
-                                .map(|t| (t, e.clone()))
-                                .collect::<Vec<_>>()
-                        }
-                        Probe::Threshold(_) | Probe::Present => Vec::new(),
-                    })
-                    .collect();
-                items.sort_by(|a, b| {
-                    a.0.cmp(&b.0)
-                        .then(a.1.tier.cmp(&b.1.tier))
-                        .then(a.1.rule.cmp(&b.1.rule))
-                });
-                let mut groups = rustc_hash::FxHashMap::default();
-                let mut start = 0usize;
-                for i in 1..=items.len() {
-                    let boundary = match (items.get(i), items.get(start)) {
-                        (Some(a), Some(b)) => a.0 != b.0,
-                        _ => true,
-                    };
-                    if boundary {
-                        if let Some((text, _)) = items.get(start) {
-                            let mut bounds = [start as u32; 5];
-                            for (t, slot) in bounds.iter_mut().enumerate() {
-                                let within = items.get(start..i).map_or(0, |g| {
-                                    g.partition_point(|(_, e)| (e.tier as usize) < t)
-                                });
-                                *slot = (start + within) as u32;
-                            }
-                            groups.insert(text.clone(), bounds);
-                        }
-                        start = i;
-                    }
-                }
-                let mut all: Vec<Entry> = Vec::new();
-                for (_, e) in &items {
-                    if !all.iter().any(|a| a.rule == e.rule) {
-                        all.push(e.clone());
-                    }
-                }
-                all.sort_by_key(|e| (e.tier, e.rule));
-                let all_tiers = tier_starts(&all);
-                indexes.push(Index::Equal {
-                    path,
-                    groups,
-                    entries: items.into_iter().map(|(_, e)| e).collect(),
-                    all: all.into(),
-                    all_tiers,
-                });
-            }
+            start = i;
         }
     }
-    plain.sort_by_key(|e| (e.tier, e.rule));
-    let plain_tiers = tier_starts(&plain);
-    Slice {
-        indexes: indexes.into(),
-        plain: plain.into(),
-        plain_tiers,
-        floors: Box::new([]),
+    groups
+}
+
+/// Every rule of the items once, sorted by tier, then rule.
+fn each_rule_once(items: &[(Box<str>, Entry)]) -> Vec<Entry> {
+    let mut all: Vec<Entry> = Vec::new();
+    for (_, e) in items {
+        if !all.iter().any(|a| a.rule == e.rule) {
+            all.push(e.clone());
+        }
     }
+    all.sort_by_key(|e| (e.tier, e.rule));
+    all
 }
 
 /// The top-level conjuncts of a condition.
