@@ -257,6 +257,8 @@ impl<'a> Lowerer<'a> {
         }))
     }
 
+    /// A comparison: its operand types checked, then its operator lowered (a pattern
+    /// compiled); `None` after reporting an error.
     #[allow(clippy::too_many_arguments)]
     fn compare(
         &mut self,
@@ -268,93 +270,23 @@ impl<'a> Lowerer<'a> {
         right_ast: &ast::Operand,
     ) -> Option<Cond> {
         let (lt, rt) = (static_type(&left), static_type(&right));
-        let opname = op.as_str();
-        let mismatch = |msg: String| Diagnostic::new(Code::TypeMismatch, op_span, msg);
-        let mut problem: Option<Diagnostic> = None;
-        match op {
-            CompareOp::Eq | CompareOp::Ne => {
-                if lt != St::Unknown && rt != St::Unknown && lt != rt {
-                    problem = Some(mismatch(format!(
-                        "`{opname}` compares {} with {}: the comparison can never hold, so it \
-                         is always unknown",
-                        lt.name(),
-                        rt.name()
-                    )));
-                }
-            }
-            CompareOp::Lt | CompareOp::Le | CompareOp::Gt | CompareOp::Ge => {
-                for t in [lt, rt] {
-                    if t != St::Unknown && t != St::Num {
-                        problem = Some(mismatch(format!(
-                            "`{opname}` compares numbers, but one side is {}",
-                            t.name()
-                        )));
-                    }
-                }
-            }
-            CompareOp::In | CompareOp::NotIn => {
-                if rt != St::Unknown && rt != St::List {
-                    problem = Some(mismatch(format!(
-                        "`{opname}` needs a list on the right, such as `[\"a\", \"b\"]`, not {}",
-                        rt.name()
-                    )));
-                } else if lt == St::List {
-                    problem = Some(mismatch(format!(
-                        "`{opname}` tests one value, but the left side is a list"
-                    )));
-                } else if let (Term::Lit(Lit::List(items)), true) = (&right, lt != St::Unknown)
-                    && !items.is_empty()
-                    && !items
-                        .iter()
-                        .any(|i| static_type(&Term::Lit(i.clone())) == lt)
-                {
-                    problem = Some(mismatch(format!(
-                        "the left side is {}, but the list holds none",
-                        lt.name()
-                    )));
-                }
-            }
-            CompareOp::Contains => {
-                if lt != St::Unknown && lt != St::Str && lt != St::List {
-                    problem = Some(mismatch(format!(
-                        "`contains` looks inside a string or a list, not {}",
-                        lt.name()
-                    )));
-                } else if rt == St::List {
-                    problem = Some(mismatch(
-                        "`contains` looks for one value; to test several, use `any(...)`".into(),
-                    ));
-                } else if lt == St::Str && rt != St::Unknown && rt != St::Str {
-                    problem = Some(mismatch(format!(
-                        "a string can only contain a string, not {}",
-                        rt.name()
-                    )));
-                }
-            }
-            CompareOp::StartsWith | CompareOp::EndsWith => {
-                for t in [lt, rt] {
-                    if t != St::Unknown && t != St::Str {
-                        problem = Some(mismatch(format!(
-                            "`{opname}` compares strings, but one side is {}",
-                            t.name()
-                        )));
-                    }
-                }
-            }
-            CompareOp::Matches | CompareOp::Regex => {
-                if lt != St::Unknown && lt != St::Str {
-                    problem = Some(mismatch(format!(
-                        "`{opname}` tests a string, but the left side is {}",
-                        lt.name()
-                    )));
-                }
-            }
-        }
-        if let Some(p) = problem {
-            self.err(p);
+        if let Some(msg) = type_mismatch(op, lt, rt, &right) {
+            self.err(Diagnostic::new(Code::TypeMismatch, op_span, msg));
             return None;
         }
-        let op = match op {
+        let op = self.operator(op, &right, right_ast)?;
+        Some(Cond::Compare {
+            left,
+            op,
+            right,
+            span,
+        })
+    }
+
+    /// The operator in IR; `matches` and `regex` compile their pattern, which must be a
+    /// string literal. `None` after reporting an error.
+    fn operator(&mut self, op: CompareOp, right: &Term, right_ast: &ast::Operand) -> Option<Op> {
+        Some(match op {
             CompareOp::Eq => Op::Eq,
             CompareOp::Ne => Op::Ne,
             CompareOp::Lt => Op::Lt,
@@ -367,7 +299,8 @@ impl<'a> Lowerer<'a> {
             CompareOp::StartsWith => Op::StartsWith,
             CompareOp::EndsWith => Op::EndsWith,
             CompareOp::Matches | CompareOp::Regex => {
-                let Term::Lit(Lit::Str(pattern)) = &right else {
+                let Term::Lit(Lit::Str(pattern)) = right else {
+                    let opname = op.as_str();
                     self.err(
                         Diagnostic::new(
                             Code::TypeMismatch,
@@ -379,69 +312,68 @@ impl<'a> Lowerer<'a> {
                     return None;
                 };
                 if op == CompareOp::Matches {
-                    if let Some(g) = self.globs.get(&**pattern) {
-                        return Some(Cond::Compare {
-                            left,
-                            op: Op::Glob(g.clone()),
-                            right,
-                            span,
-                        });
-                    }
-                    match Glob::new(pattern) {
-                        Ok(g) => {
-                            let g = Arc::new(g);
-                            self.globs.insert(pattern.to_string(), g.clone());
-                            Op::Glob(g)
-                        }
-                        Err(e) => {
-                            self.err(Diagnostic::new(
-                                Code::InvalidGlob,
-                                right_ast.span,
-                                format!("invalid glob {}: {e}", ast::quote(pattern)),
-                            ));
-                            return None;
-                        }
-                    }
-                } else if let Some(r) = self.regexes.get(&**pattern) {
-                    Op::Regex(r.clone())
+                    self.compiled_glob(pattern, right_ast)?
                 } else {
-                    match regex::RegexBuilder::new(pattern)
-                        .size_limit(1 << 22)
-                        .build()
-                    {
-                        Ok(r) => {
-                            let r = Arc::new(r);
-                            self.regexes.insert(pattern.to_string(), r.clone());
-                            Op::Regex(r)
-                        }
-                        Err(e) => {
-                            let detail = e
-                                .to_string()
-                                .lines()
-                                .rev()
-                                .find(|l| l.trim_start().starts_with("error:"))
-                                .map(|l| l.trim().trim_start_matches("error:").trim().to_string())
-                                .unwrap_or_else(|| e.to_string().replace('\n', " "));
-                            self.err(
-                                Diagnostic::new(
-                                    Code::InvalidRegex,
-                                    right_ast.span,
-                                    format!("invalid regex {}: {detail}", ast::quote(pattern)),
-                                )
-                                .with_help("the syntax is that of Rust's `regex` crate"),
-                            );
-                            return None;
-                        }
-                    }
+                    self.compiled_regex(pattern, right_ast)?
                 }
             }
-        };
-        Some(Cond::Compare {
-            left,
-            op,
-            right,
-            span,
         })
+    }
+
+    /// The glob of a `matches`, compiled once per pattern; `None` after reporting an
+    /// invalid one.
+    fn compiled_glob(&mut self, pattern: &str, right_ast: &ast::Operand) -> Option<Op> {
+        if let Some(g) = self.globs.get(pattern) {
+            return Some(Op::Glob(g.clone()));
+        }
+        match Glob::new(pattern) {
+            Ok(g) => {
+                let g = Arc::new(g);
+                self.globs.insert(pattern.to_string(), g.clone());
+                Some(Op::Glob(g))
+            }
+            Err(e) => {
+                self.err(Diagnostic::new(
+                    Code::InvalidGlob,
+                    right_ast.span,
+                    format!("invalid glob {}: {e}", ast::quote(pattern)),
+                ));
+                None
+            }
+        }
+    }
+
+    /// The regex of a `regex`, compiled once per pattern (within a size limit); `None`
+    /// after reporting an invalid one.
+    fn compiled_regex(&mut self, pattern: &str, right_ast: &ast::Operand) -> Option<Op> {
+        if let Some(r) = self.regexes.get(pattern) {
+            return Some(Op::Regex(r.clone()));
+        }
+        match regex::RegexBuilder::new(pattern)
+            .size_limit(1 << 22)
+            .build()
+        {
+            Ok(r) => {
+                let r = Arc::new(r);
+                self.regexes.insert(pattern.to_string(), r.clone());
+                Some(Op::Regex(r))
+            }
+            Err(e) => {
+                self.err(
+                    Diagnostic::new(
+                        Code::InvalidRegex,
+                        right_ast.span,
+                        format!(
+                            "invalid regex {}: {}",
+                            ast::quote(pattern),
+                            regex_error_detail(&e)
+                        ),
+                    )
+                    .with_help("the syntax is that of Rust's `regex` crate"),
+                );
+                None
+            }
+        }
     }
 
     /// A rule; `None` after reporting an error in it.
@@ -691,6 +623,102 @@ impl<'a> Lowerer<'a> {
         parts.retain(|p| !matches!(p, TemplatePart::Text(t) if t.is_empty()));
         Some(Template { parts })
     }
+}
+
+/// Why the operand types of a comparison keep it from ever holding, if they do.
+fn type_mismatch(op: CompareOp, lt: St, rt: St, right: &Term) -> Option<String> {
+    let opname = op.as_str();
+    match op {
+        CompareOp::Eq | CompareOp::Ne => {
+            (lt != St::Unknown && rt != St::Unknown && lt != rt).then(|| {
+                format!(
+                    "`{opname}` compares {} with {}: the comparison can never hold, so it \
+                     is always unknown",
+                    lt.name(),
+                    rt.name()
+                )
+            })
+        }
+        CompareOp::Lt | CompareOp::Le | CompareOp::Gt | CompareOp::Ge => {
+            wrong_side(lt, rt, St::Num)
+                .map(|t| format!("`{opname}` compares numbers, but one side is {}", t.name()))
+        }
+        CompareOp::In | CompareOp::NotIn => membership_mismatch(opname, lt, rt, right),
+        CompareOp::Contains => contains_mismatch(lt, rt),
+        CompareOp::StartsWith | CompareOp::EndsWith => wrong_side(lt, rt, St::Str)
+            .map(|t| format!("`{opname}` compares strings, but one side is {}", t.name())),
+        CompareOp::Matches | CompareOp::Regex => (lt != St::Unknown && lt != St::Str).then(|| {
+            format!(
+                "`{opname}` tests a string, but the left side is {}",
+                lt.name()
+            )
+        }),
+    }
+}
+
+/// The known type of a side that is not `want`; the right side's when both are not.
+fn wrong_side(lt: St, rt: St, want: St) -> Option<St> {
+    [lt, rt]
+        .into_iter()
+        .rev()
+        .find(|&t| t != St::Unknown && t != want)
+}
+
+/// Why `in` or `not in` cannot hold: no list on the right, a list on the left, or a
+/// literal list that holds nothing of the left side's type.
+fn membership_mismatch(opname: &str, lt: St, rt: St, right: &Term) -> Option<String> {
+    if rt != St::Unknown && rt != St::List {
+        Some(format!(
+            "`{opname}` needs a list on the right, such as `[\"a\", \"b\"]`, not {}",
+            rt.name()
+        ))
+    } else if lt == St::List {
+        Some(format!(
+            "`{opname}` tests one value, but the left side is a list"
+        ))
+    } else if let (Term::Lit(Lit::List(items)), true) = (right, lt != St::Unknown)
+        && !items.is_empty()
+        && !items
+            .iter()
+            .any(|i| static_type(&Term::Lit(i.clone())) == lt)
+    {
+        Some(format!(
+            "the left side is {}, but the list holds none",
+            lt.name()
+        ))
+    } else {
+        None
+    }
+}
+
+/// Why `contains` cannot hold: nothing to look inside, a list to look for, or a string
+/// looked for something that is no string.
+fn contains_mismatch(lt: St, rt: St) -> Option<String> {
+    if lt != St::Unknown && lt != St::Str && lt != St::List {
+        Some(format!(
+            "`contains` looks inside a string or a list, not {}",
+            lt.name()
+        ))
+    } else if rt == St::List {
+        Some("`contains` looks for one value; to test several, use `any(...)`".into())
+    } else if lt == St::Str && rt != St::Unknown && rt != St::Str {
+        Some(format!(
+            "a string can only contain a string, not {}",
+            rt.name()
+        ))
+    } else {
+        None
+    }
+}
+
+/// The gist of a regex error: its last `error:` line, else the whole error on one line.
+fn regex_error_detail(e: &regex::Error) -> String {
+    e.to_string()
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with("error:"))
+        .map(|l| l.trim().trim_start_matches("error:").trim().to_string())
+        .unwrap_or_else(|| e.to_string().replace('\n', " "))
 }
 
 fn lit(l: &Literal) -> Lit {
