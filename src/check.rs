@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::ast::{self, Effect, Statement};
 use crate::catalog::Catalog;
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
-use crate::ir::{Class, ClassId, Program};
+use crate::ir::{Class, ClassId, Program, Rule};
 use crate::source::{FileId, SourceMap, Span};
 
 /// What checking found, and the program when there was no error.
@@ -34,16 +34,58 @@ pub fn check_with(
     thorough: bool,
 ) -> Checked {
     let mut diags = Vec::new();
-    let mut header: Option<(String, Span)> = None;
-    let mut default: Option<(Effect, Span)> = None;
-    let mut classes: Vec<&ast::ClassDecl> = Vec::new();
-    let mut rules: Vec<&ast::RuleDecl> = Vec::new();
-    let mut never: Vec<&ast::Name> = Vec::new();
+    let statements = statements_by_kind(files, &sources, &mut diags);
+    if statements.default.is_none() {
+        diags.push(missing_default(files));
+    }
+    diags.extend(duplicate_names(&statements, &sources));
+    let catalog_members = catalog_members(catalog.as_deref());
+    let (class_ids, mut table) = class_table(&statements.classes, &catalog_members);
+    let rules = lower_bodies(&statements, &sources, &class_ids, &mut table, &mut diags);
+    diags.extend(find_cycles(&table));
+    let never_auto = never_auto_classes(&statements.never, &class_ids, &mut diags);
+    let program = Program {
+        name: statements.header.map(|(n, _)| n),
+        default: statements
+            .default
+            .map(|(e, _)| e)
+            .unwrap_or(Effect::Approve),
+        rules,
+        classes: table,
+        never_auto,
+        sources,
+        catalog,
+    };
+    check_program(program, diags, thorough)
+}
 
+/// The statements of every file, by kind: the first header and default, every
+/// declaration in order.
+struct Statements<'f> {
+    header: Option<(String, Span)>,
+    default: Option<(Effect, Span)>,
+    classes: Vec<&'f ast::ClassDecl>,
+    rules: Vec<&'f ast::RuleDecl>,
+    never: Vec<&'f ast::Name>,
+}
+
+/// Sorts every file's statements by kind; a second header or default is reported.
+fn statements_by_kind<'f>(
+    files: &'f [(FileId, ast::File)],
+    sources: &SourceMap,
+    diags: &mut Vec<Diagnostic>,
+) -> Statements<'f> {
+    let mut out = Statements {
+        header: None,
+        default: None,
+        classes: Vec::new(),
+        rules: Vec::new(),
+        never: Vec::new(),
+    };
     for (_, file) in files {
         for stmt in &file.statements {
             match stmt {
-                Statement::Policy(name, span) => match &header {
+                Statement::Policy(name, span) => match &out.header {
                     Some((_, first)) => diags.push(
                         Diagnostic::new(
                             Code::RepeatedHeader,
@@ -52,9 +94,9 @@ pub fn check_with(
                         )
                         .with_help(format!("the first is at {}", sources.locate(*first))),
                     ),
-                    None => header = Some((name.value.clone(), *span)),
+                    None => out.header = Some((name.value.clone(), *span)),
                 },
-                Statement::Default(effect, span) => match &default {
+                Statement::Default(effect, span) => match &out.default {
                     Some((_, first)) => diags.push(
                         Diagnostic::new(
                             Code::RepeatedDefault,
@@ -63,35 +105,41 @@ pub fn check_with(
                         )
                         .with_help(format!("the first is at {}", sources.locate(*first))),
                     ),
-                    None => default = Some((*effect, *span)),
+                    None => out.default = Some((*effect, *span)),
                 },
-                Statement::Class(c) => classes.push(c),
-                Statement::Rule(r) => rules.push(r),
-                Statement::NeverAuto(names, _) => never.extend(names.iter()),
+                Statement::Class(c) => out.classes.push(c),
+                Statement::Rule(r) => out.rules.push(r),
+                Statement::NeverAuto(names, _) => out.never.extend(names.iter()),
             }
         }
     }
-    if default.is_none() {
-        let span = files.first().map(|(f, _)| Span::new(*f, 0, 0));
-        diags.push(
-            Diagnostic::new(
-                Code::MissingDefault,
-                span,
-                "the policy has no `default`: say what happens to a call no rule matches",
-            )
-            .with_help("add `default approve` (assistive), `default audit` or `default allow`"),
-        );
-    }
+    out
+}
 
-    // Names: rules and classes share one namespace, across all files.
+/// The finding for a policy without `default`, at the start of its first file.
+fn missing_default(files: &[(FileId, ast::File)]) -> Diagnostic {
+    let span = files.first().map(|(f, _)| Span::new(*f, 0, 0));
+    Diagnostic::new(
+        Code::MissingDefault,
+        span,
+        "the policy has no `default`: say what happens to a call no rule matches",
+    )
+    .with_help("add `default approve` (assistive), `default audit` or `default allow`")
+}
+
+/// Names: rules and classes share one namespace, across all files; each reuse of a name
+/// is reported.
+fn duplicate_names(statements: &Statements<'_>, sources: &SourceMap) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
     let mut seen: HashMap<&str, Span> = HashMap::new();
-    for (name, kind) in classes
+    for (name, kind) in statements
+        .classes
         .iter()
         .map(|c| (&c.name, "class"))
-        .chain(rules.iter().map(|r| (&r.name, "rule")))
+        .chain(statements.rules.iter().map(|r| (&r.name, "rule")))
     {
         if let Some(first) = seen.get(name.text.as_str()) {
-            diags.push(
+            out.push(
                 Diagnostic::new(
                     Code::DuplicateName,
                     name.span,
@@ -107,10 +155,13 @@ pub fn check_with(
             seen.insert(&name.text, name.span);
         }
     }
+    out
+}
 
-    // The class table: declared classes, then classes only the catalog defines.
+/// The tools the catalog puts in each class, by class name.
+fn catalog_members(catalog: Option<&Catalog>) -> BTreeMap<&str, Vec<String>> {
     let mut catalog_members: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    if let Some(cat) = &catalog {
+    if let Some(cat) = catalog {
         for (tool, spec) in &cat.tools {
             for class in &spec.classes {
                 catalog_members
@@ -120,9 +171,18 @@ pub fn check_with(
             }
         }
     }
+    catalog_members
+}
+
+/// The class table: declared classes, then classes only the catalog defines, each with
+/// its catalog tools (sorted, once); and each class's id by name.
+fn class_table(
+    classes: &[&ast::ClassDecl],
+    catalog_members: &BTreeMap<&str, Vec<String>>,
+) -> (HashMap<String, ClassId>, Vec<Class>) {
     let mut class_ids: HashMap<String, ClassId> = HashMap::new();
     let mut table: Vec<Class> = Vec::new();
-    for c in &classes {
+    for c in classes {
         if class_ids.contains_key(&c.name.text) {
             continue;
         }
@@ -137,7 +197,7 @@ pub fn check_with(
             span: Some(c.name.span),
         });
     }
-    for (name, tools) in &catalog_members {
+    for (name, tools) in catalog_members {
         if !class_ids.contains_key(*name) {
             class_ids.insert(name.to_string(), table.len() as ClassId);
             table.push(Class {
@@ -152,11 +212,21 @@ pub fn check_with(
         class.catalog_tools.sort();
         class.catalog_tools.dedup();
     }
+    (class_ids, table)
+}
 
-    let mut lowerer = lower::Lowerer::new(&sources, &class_ids, &table);
-    // Class predicates, then cycles between them.
+/// Lowers the class predicates (each then set on its class) and the rules; the rules
+/// that lowered without error.
+fn lower_bodies(
+    statements: &Statements<'_>,
+    sources: &SourceMap,
+    class_ids: &HashMap<String, ClassId>,
+    table: &mut [Class],
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Rule> {
+    let mut lowerer = lower::Lowerer::new(sources, class_ids, table);
     let mut class_conds = Vec::new();
-    for c in &classes {
+    for c in &statements.classes {
         let Some(&id) = class_ids.get(&c.name.text) else {
             continue;
         };
@@ -164,15 +234,26 @@ pub fn check_with(
             class_conds.push((id, cond));
         }
     }
-    let rules_ir: Vec<_> = rules.iter().filter_map(|r| lowerer.rule(r)).collect();
+    let rules_ir: Vec<_> = statements
+        .rules
+        .iter()
+        .filter_map(|r| lowerer.rule(r))
+        .collect();
     diags.extend(lowerer.take_diagnostics());
     for (id, cond) in class_conds {
         if let Some(class) = table.get_mut(id as usize) {
             class.cond = Some(cond);
         }
     }
-    diags.extend(find_cycles(&table));
+    rules_ir
+}
 
+/// The classes `never auto` names, each once; a name that is no class is reported.
+fn never_auto_classes(
+    never: &[&ast::Name],
+    class_ids: &HashMap<String, ClassId>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<ClassId> {
     let mut never_auto = Vec::new();
     for name in never {
         match class_ids.get(&name.text) {
@@ -194,16 +275,12 @@ pub fn check_with(
             }
         }
     }
+    never_auto
+}
 
-    let program = Program {
-        name: header.map(|(n, _)| n),
-        default: default.map(|(e, _)| e).unwrap_or(Effect::Approve),
-        rules: rules_ir,
-        classes: table,
-        never_auto,
-        sources,
-        catalog,
-    };
+/// The checks of the whole program: the catalog rules, then (when nothing failed) the
+/// lints; the findings sorted, and the program when none is an error.
+fn check_program(program: Program, mut diags: Vec<Diagnostic>, thorough: bool) -> Checked {
     diags.extend(catalog_rules::check(&program));
     // Lints judge policies that load: after an error they would only add noise. Their
     // levels are the caller's to set (`.policy.yaml`), so they do not decide here whether

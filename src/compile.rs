@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use crate::ast::Effect;
 use crate::ir::toolset::{self, ToolSet};
-use crate::ir::{ClassId, Cond, Lit, Op, PathExpr, Program, Root, RuleId, Term};
+use crate::ir::{ClassId, Cond, Lit, Op, PathExpr, Program, Root, Rule, RuleId, Term};
 
 /// The compiled decision tree of a program.
 #[derive(Debug)]
@@ -140,162 +140,22 @@ impl Tree {
             .iter()
             .map(|&c| (c, toolset::of_class(program, c)))
             .collect();
-
-        // Every name the catalog or the policy mentions gets its own slice.
-        let mut names: BTreeSet<String> = BTreeSet::new();
-        if let Some(cat) = &program.catalog {
-            names.extend(cat.tools.keys().cloned());
-        }
-        for class in &program.classes {
-            names.extend(class.catalog_tools.iter().cloned());
-            if let Some(c) = &class.cond {
-                fold::exact_names(c, &mut names);
-            }
-        }
-        for r in &program.rules {
-            fold::exact_names(&r.cond, &mut names);
-        }
-        let mut glob_patterns: Vec<String> = Vec::new();
-        for class in &program.classes {
-            if let Some(c) = &class.cond {
-                fold::glob_patterns(c, &mut glob_patterns);
-            }
-        }
-        for r in &program.rules {
-            fold::glob_patterns(&r.cond, &mut glob_patterns);
-        }
+        let names = listed_names(program);
+        let glob_patterns = policy_globs(program);
         let glob_ids: HashMap<&str, u32> = glob_patterns
             .iter()
             .enumerate()
             .map(|(i, g)| (g.as_str(), i as u32))
             .collect();
-
-        // Which rules can apply to each listed name: exact names by lookup, globs tested
-        // against every name once, rules without a tool test everywhere.
-        let names: Vec<String> = names.into_iter().collect();
-        let name_index: HashMap<&str, usize> = names
-            .iter()
-            .enumerate()
-            .map(|(k, n)| (n.as_str(), k))
-            .collect();
-        let mut per_name: Vec<Vec<usize>> = vec![Vec::new(); names.len()];
-        for (i, set) in rule_sets.iter().enumerate() {
-            match set {
-                ToolSet::Any => per_name.iter_mut().for_each(|v| v.push(i)),
-                ToolSet::Some { exact, globs } => {
-                    if globs.is_empty() {
-                        for e in exact {
-                            if let Some(rules) = name_index
-                                .get(e.as_str())
-                                .and_then(|&k| per_name.get_mut(k))
-                            {
-                                rules.push(i);
-                            }
-                        }
-                    } else {
-                        for (n, rules) in names.iter().zip(per_name.iter_mut()) {
-                            if set.contains(n) {
-                                rules.push(i);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-
-        let mut exact = HashMap::with_capacity_and_hasher(names.len(), Default::default());
-        let mut slices = Vec::with_capacity(names.len());
-        for (name, rules_here) in names.iter().zip(&per_name) {
-            let ctx = fold::Ctx {
-                program,
-                tool: fold::ToolKnown::Known(name),
-            };
-            let mut entries = Vec::with_capacity(rules_here.len());
-            for &i in rules_here {
-                let Some(rule) = program.rules.get(i) else {
-                    continue;
-                };
-                let cond = ctx.fold(&rule.cond);
-                if matches!(cond, Cond::Const(false)) {
-                    continue;
-                }
-                entries.push(Entry {
-                    rule: i as RuleId,
-                    tier: tier_of(rule.effect),
-                    cond,
-                });
-            }
-            let mut slice = index_slice(entries);
-            slice.floors = floor_sets
-                .iter()
-                .filter(|(_, s)| s.contains(name))
-                .map(|(c, _)| (*c, ctx.fold(&Cond::Class(*c))))
-                .filter(|(_, c)| !matches!(c, Cond::Const(false)))
-                .collect();
-            exact.insert(name.as_str().into(), slices.len() as u32);
-            slices.push(slice);
-        }
-
-        // The fallback: names nobody listed. Rules reach it through globs or no tool test.
-        let ctx = fold::Ctx {
+        let per_name = rules_per_name(&names, &rule_sets);
+        let (exact, slices) = listed_slices(program, &names, &per_name, &floor_sets);
+        let fallback = fallback(
             program,
-            tool: fold::ToolKnown::Unlisted(&glob_ids),
-        };
-        let mut always: Vec<Entry> = Vec::new();
-        let mut per_glob: Vec<Vec<Entry>> = vec![Vec::new(); glob_patterns.len()];
-        for (i, rule) in program.rules.iter().enumerate() {
-            let Some(set) = rule_sets.get(i) else {
-                continue;
-            };
-            let targets: Vec<usize> = match set {
-                ToolSet::Any => vec![usize::MAX],
-                // A conjunction of globs is filed under its first glob; the rest are
-                // tested by the folded condition.
-                ToolSet::Some { globs, .. } => {
-                    let mut t: Vec<usize> = globs
-                        .iter()
-                        .filter_map(|c| c.first())
-                        .filter_map(|g| glob_ids.get(g.as_str()).map(|&id| id as usize))
-                        .collect();
-                    t.sort_unstable();
-                    t.dedup();
-                    t
-                }
-            };
-            if targets.is_empty() {
-                continue;
-            }
-            let cond = ctx.fold(&rule.cond);
-            if matches!(cond, Cond::Const(false)) {
-                continue;
-            }
-            let entry = Entry {
-                rule: i as RuleId,
-                tier: tier_of(rule.effect),
-                cond,
-            };
-            for t in targets {
-                let bucket = if t == usize::MAX {
-                    Some(&mut always)
-                } else {
-                    per_glob.get_mut(t)
-                };
-                if let Some(b) = bucket {
-                    b.push(entry.clone());
-                }
-            }
-        }
-        let mut always = index_slice(always);
-        always.floors = floor_sets
-            .iter()
-            .filter(|(_, s)| !matches!(s, ToolSet::Some { globs, .. } if globs.is_empty()))
-            .map(|(c, _)| (*c, ctx.fold(&Cond::Class(*c))))
-            .filter(|(_, c)| !matches!(c, Cond::Const(false)))
-            .collect();
-        let fallback = Fallback {
-            always,
-            per_glob: per_glob.into_iter().map(index_slice).collect(),
-        };
+            &rule_sets,
+            &floor_sets,
+            &glob_ids,
+            glob_patterns.len(),
+        );
         let matcher = globs::GlobMatcher::new(&glob_patterns);
         Tree {
             exact,
@@ -312,56 +172,302 @@ impl Tree {
     }
 }
 
+/// Every tool name the catalog or the policy mentions, sorted: each gets its own slice.
+fn listed_names(program: &Program) -> Vec<String> {
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    if let Some(cat) = &program.catalog {
+        names.extend(cat.tools.keys().cloned());
+    }
+    for class in &program.classes {
+        names.extend(class.catalog_tools.iter().cloned());
+        if let Some(c) = &class.cond {
+            fold::exact_names(c, &mut names);
+        }
+    }
+    for r in &program.rules {
+        fold::exact_names(&r.cond, &mut names);
+    }
+    names.into_iter().collect()
+}
+
+/// Every `tool matches` glob of the classes, then the rules, once each in order of
+/// appearance: a glob's id is its place in this list.
+fn policy_globs(program: &Program) -> Vec<String> {
+    let mut glob_patterns: Vec<String> = Vec::new();
+    for class in &program.classes {
+        if let Some(c) = &class.cond {
+            fold::glob_patterns(c, &mut glob_patterns);
+        }
+    }
+    for r in &program.rules {
+        fold::glob_patterns(&r.cond, &mut glob_patterns);
+    }
+    glob_patterns
+}
+
+/// Which rules can apply to each listed name: exact names by lookup, globs tested
+/// against every name once, rules without a tool test everywhere.
+fn rules_per_name(names: &[String], rule_sets: &[ToolSet]) -> Vec<Vec<usize>> {
+    let name_index: HashMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(k, n)| (n.as_str(), k))
+        .collect();
+    let mut per_name: Vec<Vec<usize>> = vec![Vec::new(); names.len()];
+    for (i, set) in rule_sets.iter().enumerate() {
+        match set {
+            ToolSet::Any => per_name.iter_mut().for_each(|v| v.push(i)),
+            ToolSet::Some { exact, globs } => {
+                if globs.is_empty() {
+                    for e in exact {
+                        if let Some(rules) = name_index
+                            .get(e.as_str())
+                            .and_then(|&k| per_name.get_mut(k))
+                        {
+                            rules.push(i);
+                        }
+                    }
+                } else {
+                    for (n, rules) in names.iter().zip(per_name.iter_mut()) {
+                        if set.contains(n) {
+                            rules.push(i);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    per_name
+}
+
+/// One slice per listed name, and the lookup from a name to its slice.
+fn listed_slices(
+    program: &Program,
+    names: &[String],
+    per_name: &[Vec<usize>],
+    floor_sets: &[(ClassId, ToolSet)],
+) -> (rustc_hash::FxHashMap<Box<str>, u32>, Vec<Slice>) {
+    let mut exact =
+        rustc_hash::FxHashMap::with_capacity_and_hasher(names.len(), Default::default());
+    let mut slices = Vec::with_capacity(names.len());
+    for (name, rules_here) in names.iter().zip(per_name) {
+        let slice = listed_slice(program, name, rules_here, floor_sets);
+        exact.insert(name.as_str().into(), slices.len() as u32);
+        slices.push(slice);
+    }
+    (exact, slices)
+}
+
+/// The slice of one listed name: the rules that can apply, folded for that name and
+/// indexed, and the `never auto` classes the name can belong to.
+fn listed_slice(
+    program: &Program,
+    name: &str,
+    rules_here: &[usize],
+    floor_sets: &[(ClassId, ToolSet)],
+) -> Slice {
+    let ctx = fold::Ctx {
+        program,
+        tool: fold::ToolKnown::Known(name),
+    };
+    let mut entries = Vec::with_capacity(rules_here.len());
+    for &i in rules_here {
+        let Some(rule) = program.rules.get(i) else {
+            continue;
+        };
+        if let Some(entry) = folded_entry(&ctx, i, rule) {
+            entries.push(entry);
+        }
+    }
+    let mut slice = index_slice(entries);
+    slice.floors = folded_floors(&ctx, floor_sets, |s| s.contains(name));
+    slice
+}
+
+/// The fallback, for names nobody listed: rules reach it through globs (filed per glob)
+/// or by having no tool test (`always`).
+fn fallback(
+    program: &Program,
+    rule_sets: &[ToolSet],
+    floor_sets: &[(ClassId, ToolSet)],
+    glob_ids: &HashMap<&str, u32>,
+    glob_count: usize,
+) -> Fallback {
+    let ctx = fold::Ctx {
+        program,
+        tool: fold::ToolKnown::Unlisted(glob_ids),
+    };
+    let mut always: Vec<Entry> = Vec::new();
+    let mut per_glob: Vec<Vec<Entry>> = vec![Vec::new(); glob_count];
+    for (i, rule) in program.rules.iter().enumerate() {
+        let Some(set) = rule_sets.get(i) else {
+            continue;
+        };
+        let targets = fallback_targets(set, glob_ids);
+        if targets.is_empty() {
+            continue;
+        }
+        let Some(entry) = folded_entry(&ctx, i, rule) else {
+            continue;
+        };
+        for t in targets {
+            let bucket = if t == usize::MAX {
+                Some(&mut always)
+            } else {
+                per_glob.get_mut(t)
+            };
+            if let Some(b) = bucket {
+                b.push(entry.clone());
+            }
+        }
+    }
+    let mut always = index_slice(always);
+    always.floors = folded_floors(
+        &ctx,
+        floor_sets,
+        |s| !matches!(s, ToolSet::Some { globs, .. } if globs.is_empty()),
+    );
+    Fallback {
+        always,
+        per_glob: per_glob.into_iter().map(index_slice).collect(),
+    }
+}
+
+/// Where a rule goes in the fallback: `usize::MAX` for `always` (no tool test), else the
+/// ids of its globs (none when it names exact tools only).
+fn fallback_targets(set: &ToolSet, glob_ids: &HashMap<&str, u32>) -> Vec<usize> {
+    match set {
+        ToolSet::Any => vec![usize::MAX],
+        // A conjunction of globs is filed under its first glob; the rest are
+        // tested by the folded condition.
+        ToolSet::Some { globs, .. } => {
+            let mut t: Vec<usize> = globs
+                .iter()
+                .filter_map(|c| c.first())
+                .filter_map(|g| glob_ids.get(g.as_str()).map(|&id| id as usize))
+                .collect();
+            t.sort_unstable();
+            t.dedup();
+            t
+        }
+    }
+}
+
+/// A rule's entry, its condition folded in `ctx`; `None` when it folds to false.
+fn folded_entry(ctx: &fold::Ctx<'_>, i: usize, rule: &Rule) -> Option<Entry> {
+    let cond = ctx.fold(&rule.cond);
+    if matches!(cond, Cond::Const(false)) {
+        return None;
+    }
+    Some(Entry {
+        rule: i as RuleId,
+        tier: tier_of(rule.effect),
+        cond,
+    })
+}
+
+/// The `never auto` classes whose tool set passes `applies`, folded in `ctx`; those that
+/// fold to false are left out.
+fn folded_floors(
+    ctx: &fold::Ctx<'_>,
+    floor_sets: &[(ClassId, ToolSet)],
+    applies: impl Fn(&ToolSet) -> bool,
+) -> Box<[(ClassId, Cond)]> {
+    floor_sets
+        .iter()
+        .filter(|(_, s)| applies(s))
+        .map(|(c, _)| (*c, ctx.fold(&Cond::Class(*c))))
+        .filter(|(_, c)| !matches!(c, Cond::Const(false)))
+        .collect()
+}
+
+/// What an index groups entries by: the kind of test, on which path.
+#[derive(PartialEq, Eq, Hash, Clone)]
+enum Key {
+    Threshold(Root, Box<str>, Bound),
+    Equal(Root, Box<str>),
+    Present(Root, Box<str>),
+}
+
+/// What one entry's conjunct asks of the path its key names.
+enum Probe {
+    Threshold(f64),
+    Equal(Vec<Box<str>>),
+    Present,
+}
+
+/// A conjunct an entry could be indexed under: its key, its probe and its path.
+type Candidate = (Key, Probe, Arc<PathExpr>);
+
+/// An entry filed under a key, with its probe and its path.
+type Member = (Probe, Entry, Arc<PathExpr>);
+
 /// Splits a slice's entries into indexes (two or more rules testing one path the same
 /// way) and plain entries.
 fn index_slice(entries: Vec<Entry>) -> Slice {
-    #[derive(PartialEq, Eq, Hash, Clone)]
-    enum Key {
-        Threshold(Root, Box<str>, Bound),
-        Equal(Root, Box<str>),
-        Present(Root, Box<str>),
+    let options: Vec<Vec<Candidate>> = entries.iter().map(|e| candidates(&e.cond)).collect();
+    let chosen = choose_candidates(&options);
+    let Filed {
+        keys,
+        mut groups,
+        mut plain,
+    } = file_under_keys(entries, options, chosen);
+    let mut indexes = Vec::new();
+    for key in keys {
+        let Some(group) = groups.remove(&key) else {
+            continue;
+        };
+        if group.len() < 2 {
+            plain.extend(group.into_iter().map(|(_, e, _)| e));
+            continue;
+        }
+        indexes.push(build_index(key, group));
     }
-    enum Probe {
-        Threshold(f64),
-        Equal(Vec<Box<str>>),
-        Present,
+    plain.sort_by_key(|e| (e.tier, e.rule));
+    let plain_tiers = tier_starts(&plain);
+    Slice {
+        indexes: indexes.into(),
+        plain: plain.into(),
+        plain_tiers,
+        floors: Box::new([]),
     }
-    // Every conjunct an entry could be indexed under.
-    let options: Vec<Vec<(Key, Probe, Arc<PathExpr>)>> = entries
-        .iter()
-        .map(|e| {
-            let mut out = Vec::new();
-            for c in conjuncts(&e.cond) {
-                if let Some((path, text)) = equality(c) {
-                    out.push((
-                        Key::Equal(path.root, path.text.clone()),
-                        Probe::Equal(text),
-                        path,
-                    ));
-                } else if let Cond::Exists(path) = c
-                    && !matches!(path.root, Root::Var(_))
-                {
-                    out.push((
-                        Key::Present(path.root, path.text.clone()),
-                        Probe::Present,
-                        path.clone(),
-                    ));
-                } else if let Some((path, bound, n)) = threshold(c) {
-                    out.push((
-                        Key::Threshold(path.root, path.text.clone(), bound),
-                        Probe::Threshold(n),
-                        path,
-                    ));
-                }
-            }
-            out
-        })
-        .collect();
-    // How well each key splits the entries: distinct texts for equality (the more, the
-    // fewer rules a lookup leaves); a presence test, usually false, counts 2; a
-    // threshold settles a prefix or suffix, counted as 1.
+}
+
+/// Every conjunct of a condition that an index could file it under.
+fn candidates(cond: &Cond) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    for c in conjuncts(cond) {
+        if let Some((path, text)) = equality(c) {
+            out.push((
+                Key::Equal(path.root, path.text.clone()),
+                Probe::Equal(text),
+                path,
+            ));
+        } else if let Cond::Exists(path) = c
+            && !matches!(path.root, Root::Var(_))
+        {
+            out.push((
+                Key::Present(path.root, path.text.clone()),
+                Probe::Present,
+                path.clone(),
+            ));
+        } else if let Some((path, bound, n)) = threshold(c) {
+            out.push((
+                Key::Threshold(path.root, path.text.clone(), bound),
+                Probe::Threshold(n),
+                path,
+            ));
+        }
+    }
+    out
+}
+
+/// For each entry, the candidate whose key best splits the entries: distinct texts for
+/// equality (the more, the fewer rules a lookup leaves); a presence test, usually false,
+/// counts 2; a threshold settles a prefix or suffix, counted as 1.
+fn choose_candidates(options: &[Vec<Candidate>]) -> Vec<Option<usize>> {
     let mut spread: HashMap<&Key, std::collections::HashSet<&str>> = HashMap::new();
-    for opts in &options {
+    for opts in options {
         for (k, p, _) in opts {
             let set = spread.entry(k).or_default();
             if let Probe::Equal(texts) = p {
@@ -373,12 +479,29 @@ fn index_slice(entries: Vec<Entry>) -> Slice {
         Key::Present(..) => 2,
         _ => spread.get(k).map_or(0, |s| s.len().max(1)),
     };
-    let chosen: Vec<Option<usize>> = options
+    options
         .iter()
         .map(|opts| (0..opts.len()).max_by_key(|&i| opts.get(i).map_or(0, |(k, _, _)| score(k))))
-        .collect();
-    drop(spread);
-    let mut groups: HashMap<Key, Vec<(Probe, Entry, Arc<PathExpr>)>> = HashMap::new();
+        .collect()
+}
+
+/// Entries filed under their chosen keys, and those left plain.
+struct Filed {
+    /// Every key used, in order of first use.
+    keys: Vec<Key>,
+    /// Each key's members, in the order they were filed.
+    groups: HashMap<Key, Vec<Member>>,
+    /// The entries without a candidate.
+    plain: Vec<Entry>,
+}
+
+/// Files each entry under the key of its chosen candidate.
+fn file_under_keys(
+    entries: Vec<Entry>,
+    options: Vec<Vec<Candidate>>,
+    chosen: Vec<Option<usize>>,
+) -> Filed {
+    let mut groups: HashMap<Key, Vec<Member>> = HashMap::new();
     let mut keys: Vec<Key> = Vec::new();
     let mut plain = Vec::new();
     for ((e, mut opts), pick) in entries.into_iter().zip(options).zip(chosen) {
@@ -393,117 +516,135 @@ fn index_slice(entries: Vec<Entry>) -> Slice {
             None => plain.push(e),
         }
     }
-    let mut indexes = Vec::new();
-    for key in keys {
-        let Some(group) = groups.remove(&key) else {
-            continue;
+    Filed {
+        keys,
+        groups,
+        plain,
+    }
+}
+
+/// The index of one key's group (two or more entries), on the path of its first entry.
+fn build_index(key: Key, group: Vec<Member>) -> Index {
+    let path = group
+        .first()
+        .map(|g| g.2.clone())
+        .unwrap_or_else(|| Arc::new(empty_path()));
+    match key {
+        Key::Threshold(_, _, bound) => threshold_index(path, bound, group),
+        Key::Present(..) => present_index(path, group),
+        Key::Equal(..) => equal_index(path, group),
+    }
+}
+
+/// A threshold index: per tier, the entries sorted by their number (then rule).
+fn threshold_index(path: Arc<PathExpr>, bound: Bound, group: Vec<Member>) -> Index {
+    let mut items: Vec<(f64, Entry)> = group
+        .into_iter()
+        .filter_map(|(p, e, _)| match p {
+            Probe::Threshold(n) => Some((n, e)),
+            Probe::Equal(_) | Probe::Present => None,
+        })
+        .collect();
+    items.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.rule.cmp(&b.1.rule)));
+    let mut tiers: [ThresholdTier; 4] = Default::default();
+    for (t, tier) in tiers.iter_mut().enumerate() {
+        let mine: Vec<&(f64, Entry)> = items.iter().filter(|(_, e)| e.tier as usize == t).collect();
+        tier.keys = mine.iter().map(|(n, _)| *n).collect();
+        tier.entries = mine.into_iter().map(|(_, e)| e.clone()).collect();
+    }
+    Index::Threshold { path, bound, tiers }
+}
+
+/// A presence index: the entries sorted by tier, then rule.
+fn present_index(path: Arc<PathExpr>, group: Vec<Member>) -> Index {
+    let mut list: Vec<Entry> = group.into_iter().map(|(_, e, _)| e).collect();
+    list.sort_by_key(|e| (e.tier, e.rule));
+    let tiers = tier_starts(&list);
+    Index::Present {
+        path,
+        entries: list.into(),
+        tiers,
+    }
+}
+
+/// An equality index: the entries grouped by text, and every entry once for a value
+/// that is missing or not text.
+fn equal_index(path: Arc<PathExpr>, group: Vec<Member>) -> Index {
+    let items = entries_by_text(group);
+    let groups = text_groups(&items);
+    let all = each_rule_once(&items);
+    let all_tiers = tier_starts(&all);
+    Index::Equal {
+        path,
+        groups,
+        entries: items.into_iter().map(|(_, e)| e).collect(),
+        all: all.into(),
+        all_tiers,
+    }
+}
+
+/// Each entry once per text it accepts (an `in` list files its entry under each of its
+/// texts), sorted by text, then tier, then rule.
+fn entries_by_text(group: Vec<Member>) -> Vec<(Box<str>, Entry)> {
+    let mut items: Vec<(Box<str>, Entry)> = group
+        .into_iter()
+        .flat_map(|(p, e, _)| match p {
+            Probe::Equal(texts) => {
+                let mut texts = texts;
+                texts.sort();
+                texts.dedup();
+                texts
+                    .into_iter()
+                    .map(|t| (t, e.clone()))
+                    .collect::<Vec<_>>()
+            }
+            Probe::Threshold(_) | Probe::Present => Vec::new(),
+        })
+        .collect();
+    items.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then(a.1.tier.cmp(&b.1.tier))
+            .then(a.1.rule.cmp(&b.1.rule))
+    });
+    items
+}
+
+/// For each text of the sorted items, where its run starts per tier (and where it ends).
+fn text_groups(items: &[(Box<str>, Entry)]) -> rustc_hash::FxHashMap<Box<str>, [u32; 5]> {
+    let mut groups = rustc_hash::FxHashMap::default();
+    let mut start = 0usize;
+    for i in 1..=items.len() {
+        let boundary = match (items.get(i), items.get(start)) {
+            (Some(a), Some(b)) => a.0 != b.0,
+            _ => true,
         };
-        if group.len() < 2 {
-            plain.extend(group.into_iter().map(|(_, e, _)| e));
-            continue;
-        }
-        let path = group
-            .first()
-            .map(|g| g.2.clone())
-            .unwrap_or_else(|| Arc::new(empty_path()));
-        match key {
-            Key::Threshold(_, _, bound) => {
-                let mut items: Vec<(f64, Entry)> = group
-                    .into_iter()
-                    .filter_map(|(p, e, _)| match p {
-                        Probe::Threshold(n) => Some((n, e)),
-                        Probe::Equal(_) | Probe::Present => None,
-                    })
-                    .collect();
-                items.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.rule.cmp(&b.1.rule)));
-                let mut tiers: [ThresholdTier; 4] = Default::default();
-                for (t, tier) in tiers.iter_mut().enumerate() {
-                    let mine: Vec<&(f64, Entry)> =
-                        items.iter().filter(|(_, e)| e.tier as usize == t).collect();
-                    tier.keys = mine.iter().map(|(n, _)| *n).collect();
-                    tier.entries = mine.into_iter().map(|(_, e)| e.clone()).collect();
+        if boundary {
+            if let Some((text, _)) = items.get(start) {
+                let mut bounds = [start as u32; 5];
+                for (t, slot) in bounds.iter_mut().enumerate() {
+                    let within = items
+                        .get(start..i)
+                        .map_or(0, |g| g.partition_point(|(_, e)| (e.tier as usize) < t));
+                    *slot = (start + within) as u32;
                 }
-                indexes.push(Index::Threshold { path, bound, tiers });
+                groups.insert(text.clone(), bounds);
             }
-            Key::Present(..) => {
-                let mut list: Vec<Entry> = group.into_iter().map(|(_, e, _)| e).collect();
-                list.sort_by_key(|e| (e.tier, e.rule));
-                let tiers = tier_starts(&list);
-                indexes.push(Index::Present {
-                    path,
-                    entries: list.into(),
-                    tiers,
-                });
-            }
-            Key::Equal(..) => {
-                // An `in` list files its entry under each of its texts.
-                let mut items: Vec<(Box<str>, Entry)> = group
-                    .into_iter()
-                    .flat_map(|(p, e, _)| match p {
-                        Probe::Equal(texts) => {
-                            let mut texts = texts;
-                            texts.sort();
-                            texts.dedup();
-                            texts
-                                .into_iter()
-                                .map(|t| (t, e.clone()))
-                                .collect::<Vec<_>>()
-                        }
-                        Probe::Threshold(_) | Probe::Present => Vec::new(),
-                    })
-                    .collect();
-                items.sort_by(|a, b| {
-                    a.0.cmp(&b.0)
-                        .then(a.1.tier.cmp(&b.1.tier))
-                        .then(a.1.rule.cmp(&b.1.rule))
-                });
-                let mut groups = rustc_hash::FxHashMap::default();
-                let mut start = 0usize;
-                for i in 1..=items.len() {
-                    let boundary = match (items.get(i), items.get(start)) {
-                        (Some(a), Some(b)) => a.0 != b.0,
-                        _ => true,
-                    };
-                    if boundary {
-                        if let Some((text, _)) = items.get(start) {
-                            let mut bounds = [start as u32; 5];
-                            for (t, slot) in bounds.iter_mut().enumerate() {
-                                let within = items.get(start..i).map_or(0, |g| {
-                                    g.partition_point(|(_, e)| (e.tier as usize) < t)
-                                });
-                                *slot = (start + within) as u32;
-                            }
-                            groups.insert(text.clone(), bounds);
-                        }
-                        start = i;
-                    }
-                }
-                let mut all: Vec<Entry> = Vec::new();
-                for (_, e) in &items {
-                    if !all.iter().any(|a| a.rule == e.rule) {
-                        all.push(e.clone());
-                    }
-                }
-                all.sort_by_key(|e| (e.tier, e.rule));
-                let all_tiers = tier_starts(&all);
-                indexes.push(Index::Equal {
-                    path,
-                    groups,
-                    entries: items.into_iter().map(|(_, e)| e).collect(),
-                    all: all.into(),
-                    all_tiers,
-                });
-            }
+            start = i;
         }
     }
-    plain.sort_by_key(|e| (e.tier, e.rule));
-    let plain_tiers = tier_starts(&plain);
-    Slice {
-        indexes: indexes.into(),
-        plain: plain.into(),
-        plain_tiers,
-        floors: Box::new([]),
+    groups
+}
+
+/// Every rule of the items once, sorted by tier, then rule.
+fn each_rule_once(items: &[(Box<str>, Entry)]) -> Vec<Entry> {
+    let mut all: Vec<Entry> = Vec::new();
+    for (_, e) in items {
+        if !all.iter().any(|a| a.rule == e.rule) {
+            all.push(e.clone());
+        }
     }
+    all.sort_by_key(|e| (e.tier, e.rule));
+    all
 }
 
 /// The top-level conjuncts of a condition.

@@ -1,15 +1,16 @@
 //! Expressions and rules from syntax to IR: scopes, class references, static types,
-//! patterns, options.
+//! patterns, options (a rule's options are in `options`).
+
+mod options;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::ast::{self, CompareOp, Effect, ExprKind, Literal, OperandKind, PathRoot, RuleOption};
+use crate::ast::{self, CompareOp, Effect, ExprKind, Literal, OperandKind, PathRoot};
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::ir::glob::Glob;
 use crate::ir::{
-    Class, ClassId, Cond, GateOptions, Lit, Op, PathExpr, Root, Rule, Seg, Template, TemplatePart,
-    Term,
+    Class, ClassId, Cond, Lit, Op, PathExpr, Root, Rule, Seg, Template, TemplatePart, Term,
 };
 use crate::source::{SourceMap, Span};
 
@@ -257,6 +258,8 @@ impl<'a> Lowerer<'a> {
         }))
     }
 
+    /// A comparison: its operand types checked, then its operator lowered (a pattern
+    /// compiled); `None` after reporting an error.
     #[allow(clippy::too_many_arguments)]
     fn compare(
         &mut self,
@@ -268,93 +271,23 @@ impl<'a> Lowerer<'a> {
         right_ast: &ast::Operand,
     ) -> Option<Cond> {
         let (lt, rt) = (static_type(&left), static_type(&right));
-        let opname = op.as_str();
-        let mismatch = |msg: String| Diagnostic::new(Code::TypeMismatch, op_span, msg);
-        let mut problem: Option<Diagnostic> = None;
-        match op {
-            CompareOp::Eq | CompareOp::Ne => {
-                if lt != St::Unknown && rt != St::Unknown && lt != rt {
-                    problem = Some(mismatch(format!(
-                        "`{opname}` compares {} with {}: the comparison can never hold, so it \
-                         is always unknown",
-                        lt.name(),
-                        rt.name()
-                    )));
-                }
-            }
-            CompareOp::Lt | CompareOp::Le | CompareOp::Gt | CompareOp::Ge => {
-                for t in [lt, rt] {
-                    if t != St::Unknown && t != St::Num {
-                        problem = Some(mismatch(format!(
-                            "`{opname}` compares numbers, but one side is {}",
-                            t.name()
-                        )));
-                    }
-                }
-            }
-            CompareOp::In | CompareOp::NotIn => {
-                if rt != St::Unknown && rt != St::List {
-                    problem = Some(mismatch(format!(
-                        "`{opname}` needs a list on the right, such as `[\"a\", \"b\"]`, not {}",
-                        rt.name()
-                    )));
-                } else if lt == St::List {
-                    problem = Some(mismatch(format!(
-                        "`{opname}` tests one value, but the left side is a list"
-                    )));
-                } else if let (Term::Lit(Lit::List(items)), true) = (&right, lt != St::Unknown)
-                    && !items.is_empty()
-                    && !items
-                        .iter()
-                        .any(|i| static_type(&Term::Lit(i.clone())) == lt)
-                {
-                    problem = Some(mismatch(format!(
-                        "the left side is {}, but the list holds none",
-                        lt.name()
-                    )));
-                }
-            }
-            CompareOp::Contains => {
-                if lt != St::Unknown && lt != St::Str && lt != St::List {
-                    problem = Some(mismatch(format!(
-                        "`contains` looks inside a string or a list, not {}",
-                        lt.name()
-                    )));
-                } else if rt == St::List {
-                    problem = Some(mismatch(
-                        "`contains` looks for one value; to test several, use `any(...)`".into(),
-                    ));
-                } else if lt == St::Str && rt != St::Unknown && rt != St::Str {
-                    problem = Some(mismatch(format!(
-                        "a string can only contain a string, not {}",
-                        rt.name()
-                    )));
-                }
-            }
-            CompareOp::StartsWith | CompareOp::EndsWith => {
-                for t in [lt, rt] {
-                    if t != St::Unknown && t != St::Str {
-                        problem = Some(mismatch(format!(
-                            "`{opname}` compares strings, but one side is {}",
-                            t.name()
-                        )));
-                    }
-                }
-            }
-            CompareOp::Matches | CompareOp::Regex => {
-                if lt != St::Unknown && lt != St::Str {
-                    problem = Some(mismatch(format!(
-                        "`{opname}` tests a string, but the left side is {}",
-                        lt.name()
-                    )));
-                }
-            }
-        }
-        if let Some(p) = problem {
-            self.err(p);
+        if let Some(msg) = type_mismatch(op, lt, rt, &right) {
+            self.err(Diagnostic::new(Code::TypeMismatch, op_span, msg));
             return None;
         }
-        let op = match op {
+        let op = self.operator(op, &right, right_ast)?;
+        Some(Cond::Compare {
+            left,
+            op,
+            right,
+            span,
+        })
+    }
+
+    /// The operator in IR; `matches` and `regex` compile their pattern, which must be a
+    /// string literal. `None` after reporting an error.
+    fn operator(&mut self, op: CompareOp, right: &Term, right_ast: &ast::Operand) -> Option<Op> {
+        Some(match op {
             CompareOp::Eq => Op::Eq,
             CompareOp::Ne => Op::Ne,
             CompareOp::Lt => Op::Lt,
@@ -367,7 +300,8 @@ impl<'a> Lowerer<'a> {
             CompareOp::StartsWith => Op::StartsWith,
             CompareOp::EndsWith => Op::EndsWith,
             CompareOp::Matches | CompareOp::Regex => {
-                let Term::Lit(Lit::Str(pattern)) = &right else {
+                let Term::Lit(Lit::Str(pattern)) = right else {
+                    let opname = op.as_str();
                     self.err(
                         Diagnostic::new(
                             Code::TypeMismatch,
@@ -379,75 +313,95 @@ impl<'a> Lowerer<'a> {
                     return None;
                 };
                 if op == CompareOp::Matches {
-                    if let Some(g) = self.globs.get(&**pattern) {
-                        return Some(Cond::Compare {
-                            left,
-                            op: Op::Glob(g.clone()),
-                            right,
-                            span,
-                        });
-                    }
-                    match Glob::new(pattern) {
-                        Ok(g) => {
-                            let g = Arc::new(g);
-                            self.globs.insert(pattern.to_string(), g.clone());
-                            Op::Glob(g)
-                        }
-                        Err(e) => {
-                            self.err(Diagnostic::new(
-                                Code::InvalidGlob,
-                                right_ast.span,
-                                format!("invalid glob {}: {e}", ast::quote(pattern)),
-                            ));
-                            return None;
-                        }
-                    }
-                } else if let Some(r) = self.regexes.get(&**pattern) {
-                    Op::Regex(r.clone())
+                    self.compiled_glob(pattern, right_ast)?
                 } else {
-                    match regex::RegexBuilder::new(pattern)
-                        .size_limit(1 << 22)
-                        .build()
-                    {
-                        Ok(r) => {
-                            let r = Arc::new(r);
-                            self.regexes.insert(pattern.to_string(), r.clone());
-                            Op::Regex(r)
-                        }
-                        Err(e) => {
-                            let detail = e
-                                .to_string()
-                                .lines()
-                                .rev()
-                                .find(|l| l.trim_start().starts_with("error:"))
-                                .map(|l| l.trim().trim_start_matches("error:").trim().to_string())
-                                .unwrap_or_else(|| e.to_string().replace('\n', " "));
-                            self.err(
-                                Diagnostic::new(
-                                    Code::InvalidRegex,
-                                    right_ast.span,
-                                    format!("invalid regex {}: {detail}", ast::quote(pattern)),
-                                )
-                                .with_help("the syntax is that of Rust's `regex` crate"),
-                            );
-                            return None;
-                        }
-                    }
+                    self.compiled_regex(pattern, right_ast)?
                 }
             }
-        };
-        Some(Cond::Compare {
-            left,
-            op,
-            right,
-            span,
         })
+    }
+
+    /// The glob of a `matches`, compiled once per pattern; `None` after reporting an
+    /// invalid one.
+    fn compiled_glob(&mut self, pattern: &str, right_ast: &ast::Operand) -> Option<Op> {
+        if let Some(g) = self.globs.get(pattern) {
+            return Some(Op::Glob(g.clone()));
+        }
+        match Glob::new(pattern) {
+            Ok(g) => {
+                let g = Arc::new(g);
+                self.globs.insert(pattern.to_string(), g.clone());
+                Some(Op::Glob(g))
+            }
+            Err(e) => {
+                self.err(Diagnostic::new(
+                    Code::InvalidGlob,
+                    right_ast.span,
+                    format!("invalid glob {}: {e}", ast::quote(pattern)),
+                ));
+                None
+            }
+        }
+    }
+
+    /// The regex of a `regex`, compiled once per pattern (within a size limit); `None`
+    /// after reporting an invalid one.
+    fn compiled_regex(&mut self, pattern: &str, right_ast: &ast::Operand) -> Option<Op> {
+        if let Some(r) = self.regexes.get(pattern) {
+            return Some(Op::Regex(r.clone()));
+        }
+        match regex::RegexBuilder::new(pattern)
+            .size_limit(1 << 22)
+            .build()
+        {
+            Ok(r) => {
+                let r = Arc::new(r);
+                self.regexes.insert(pattern.to_string(), r.clone());
+                Some(Op::Regex(r))
+            }
+            Err(e) => {
+                self.err(
+                    Diagnostic::new(
+                        Code::InvalidRegex,
+                        right_ast.span,
+                        format!(
+                            "invalid regex {}: {}",
+                            ast::quote(pattern),
+                            regex_error_detail(&e)
+                        ),
+                    )
+                    .with_help("the syntax is that of Rust's `regex` crate"),
+                );
+                None
+            }
+        }
     }
 
     /// A rule; `None` after reporting an error in it.
     pub(super) fn rule(&mut self, r: &ast::RuleDecl) -> Option<Rule> {
         let errors_before = self.diags.iter().filter(|d| d.is_error()).count();
-        let cond = match r.when.as_slice() {
+        let cond = self.when(r);
+        let options = self.options(r);
+        self.timeout_without_within(r, &options);
+        let errors_after = self.diags.iter().filter(|d| d.is_error()).count();
+        if errors_after > errors_before {
+            return None;
+        }
+        Some(Rule {
+            name: r.name.text.clone(),
+            effect: r.effect,
+            cond: cond?,
+            reason: options.reason,
+            gate: (r.effect == Effect::Approve).then_some(options.gate),
+            span: r.span,
+            name_span: r.name.span,
+        })
+    }
+
+    /// The rule's one `when`, lowered; a missing `when`, and every one after the first,
+    /// is reported.
+    fn when(&mut self, r: &ast::RuleDecl) -> Option<Cond> {
+        match r.when.as_slice() {
             [] => {
                 self.err(
                     Diagnostic::new(
@@ -472,150 +426,7 @@ impl<'a> Lowerer<'a> {
                 }
                 self.condition(first)
             }
-        };
-        let mut seen: Vec<&'static str> = Vec::new();
-        let mut gate = GateOptions {
-            mode: ast::Mode::Sync,
-            by: Vec::new(),
-            within_s: None,
-            on_timeout: None,
-            decisions: ast::DecisionKind::ALL.to_vec(),
-            show_diff: None,
-        };
-        let mut reason = None;
-        let mut timeout_span = None;
-        for opt in &r.options {
-            let kw = opt.keyword();
-            if seen.contains(&kw) {
-                self.err(Diagnostic::new(
-                    Code::RepeatedOption,
-                    opt.span(),
-                    format!("`{kw}` is given twice in rule `{}`", r.name.text),
-                ));
-                continue;
-            }
-            seen.push(kw);
-            if !matches!(opt, RuleOption::Reason(_)) && r.effect != Effect::Approve {
-                self.err(
-                    Diagnostic::new(
-                        Code::OptionNotAllowed,
-                        opt.span(),
-                        format!(
-                            "`{kw}` is an option of approve rules, and `{}` is {} {} rule",
-                            r.name.text,
-                            article(r.effect),
-                            r.effect
-                        ),
-                    )
-                    .with_help(format!(
-                        "{} {} rule does not wait for anyone; make it `approve` or remove `{kw}`",
-                        article(r.effect),
-                        r.effect
-                    )),
-                );
-                continue;
-            }
-            match opt {
-                RuleOption::Reason(s) => reason = self.template(s),
-                RuleOption::Mode(m, _) => gate.mode = *m,
-                RuleOption::By(groups, _) => {
-                    for g in groups {
-                        if g.value.trim().is_empty() {
-                            self.err(Diagnostic::new(
-                                Code::BadOptionValue,
-                                g.span,
-                                "an approver group needs a name",
-                            ));
-                        }
-                    }
-                    gate.by = groups.iter().map(|g| g.value.clone()).collect();
-                }
-                RuleOption::Within(secs, span) => match secs {
-                    Some(0) => self.err(Diagnostic::new(
-                        Code::BadDuration,
-                        *span,
-                        "`within` of zero: the request would expire before anyone could look",
-                    )),
-                    Some(s) if *s > 366 * 86_400 => self.err(Diagnostic::new(
-                        Code::BadDuration,
-                        *span,
-                        "`within` is longer than a year: a request should not wait that long",
-                    )),
-                    Some(s) => gate.within_s = Some(*s),
-                    None => self.err(Diagnostic::new(
-                        Code::BadDuration,
-                        *span,
-                        "the duration is too large to represent",
-                    )),
-                },
-                RuleOption::OnTimeout(t, span) => {
-                    if let ast::OnTimeout::Escalate(g) = t
-                        && g.trim().is_empty()
-                    {
-                        self.err(Diagnostic::new(
-                            Code::BadOptionValue,
-                            *span,
-                            "`on timeout escalate` needs a group name",
-                        ));
-                    }
-                    timeout_span = Some(*span);
-                    gate.on_timeout = Some(t.clone());
-                }
-                RuleOption::Decisions(kinds, _) => {
-                    let mut list: Vec<ast::DecisionKind> = Vec::new();
-                    for (k, span) in kinds {
-                        if list.contains(k) {
-                            self.err(Diagnostic::new(
-                                Code::BadOptionValue,
-                                *span,
-                                format!("decision `{}` is listed twice", k.as_str()),
-                            ));
-                        }
-                        list.push(*k);
-                    }
-                    list.sort();
-                    list.dedup();
-                    gate.decisions = list;
-                }
-                RuleOption::ShowDiff(p, _) => {
-                    if matches!(p.root, PathRoot::Name(_)) {
-                        self.err(Diagnostic::new(
-                            Code::NotACondition,
-                            p.span,
-                            "`show diff` takes a path into the call, starting with `args` or `context`",
-                        ));
-                    } else {
-                        gate.show_diff = self.path(p);
-                    }
-                }
-            }
         }
-        if let Some(span) = timeout_span
-            && gate.within_s.is_none()
-            && r.effect == Effect::Approve
-        {
-            self.err(
-                Diagnostic::new(
-                    Code::TimeoutWithoutWithin,
-                    span,
-                    "`on timeout` without `within`: there is no deadline, so it never applies",
-                )
-                .with_help("add `within 48h` (units s, m, h, d)"),
-            );
-        }
-        let errors_after = self.diags.iter().filter(|d| d.is_error()).count();
-        if errors_after > errors_before {
-            return None;
-        }
-        Some(Rule {
-            name: r.name.text.clone(),
-            effect: r.effect,
-            cond: cond?,
-            reason,
-            gate: (r.effect == Effect::Approve).then_some(gate),
-            span: r.span,
-            name_span: r.name.span,
-        })
     }
 
     fn template(&mut self, s: &ast::Str) -> Option<Template> {
@@ -693,17 +504,106 @@ impl<'a> Lowerer<'a> {
     }
 }
 
+/// Why the operand types of a comparison keep it from ever holding, if they do.
+fn type_mismatch(op: CompareOp, lt: St, rt: St, right: &Term) -> Option<String> {
+    let opname = op.as_str();
+    match op {
+        CompareOp::Eq | CompareOp::Ne => {
+            (lt != St::Unknown && rt != St::Unknown && lt != rt).then(|| {
+                format!(
+                    "`{opname}` compares {} with {}: the comparison can never hold, so it \
+                     is always unknown",
+                    lt.name(),
+                    rt.name()
+                )
+            })
+        }
+        CompareOp::Lt | CompareOp::Le | CompareOp::Gt | CompareOp::Ge => {
+            wrong_side(lt, rt, St::Num)
+                .map(|t| format!("`{opname}` compares numbers, but one side is {}", t.name()))
+        }
+        CompareOp::In | CompareOp::NotIn => membership_mismatch(opname, lt, rt, right),
+        CompareOp::Contains => contains_mismatch(lt, rt),
+        CompareOp::StartsWith | CompareOp::EndsWith => wrong_side(lt, rt, St::Str)
+            .map(|t| format!("`{opname}` compares strings, but one side is {}", t.name())),
+        CompareOp::Matches | CompareOp::Regex => (lt != St::Unknown && lt != St::Str).then(|| {
+            format!(
+                "`{opname}` tests a string, but the left side is {}",
+                lt.name()
+            )
+        }),
+    }
+}
+
+/// The known type of a side that is not `want`; the right side's when both are not.
+fn wrong_side(lt: St, rt: St, want: St) -> Option<St> {
+    [lt, rt]
+        .into_iter()
+        .rev()
+        .find(|&t| t != St::Unknown && t != want)
+}
+
+/// Why `in` or `not in` cannot hold: no list on the right, a list on the left, or a
+/// literal list that holds nothing of the left side's type.
+fn membership_mismatch(opname: &str, lt: St, rt: St, right: &Term) -> Option<String> {
+    if rt != St::Unknown && rt != St::List {
+        Some(format!(
+            "`{opname}` needs a list on the right, such as `[\"a\", \"b\"]`, not {}",
+            rt.name()
+        ))
+    } else if lt == St::List {
+        Some(format!(
+            "`{opname}` tests one value, but the left side is a list"
+        ))
+    } else if let (Term::Lit(Lit::List(items)), true) = (right, lt != St::Unknown)
+        && !items.is_empty()
+        && !items
+            .iter()
+            .any(|i| static_type(&Term::Lit(i.clone())) == lt)
+    {
+        Some(format!(
+            "the left side is {}, but the list holds none",
+            lt.name()
+        ))
+    } else {
+        None
+    }
+}
+
+/// Why `contains` cannot hold: nothing to look inside, a list to look for, or a string
+/// looked for something that is no string.
+fn contains_mismatch(lt: St, rt: St) -> Option<String> {
+    if lt != St::Unknown && lt != St::Str && lt != St::List {
+        Some(format!(
+            "`contains` looks inside a string or a list, not {}",
+            lt.name()
+        ))
+    } else if rt == St::List {
+        Some("`contains` looks for one value; to test several, use `any(...)`".into())
+    } else if lt == St::Str && rt != St::Unknown && rt != St::Str {
+        Some(format!(
+            "a string can only contain a string, not {}",
+            rt.name()
+        ))
+    } else {
+        None
+    }
+}
+
+/// The gist of a regex error: its last `error:` line, else the whole error on one line.
+fn regex_error_detail(e: &regex::Error) -> String {
+    e.to_string()
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with("error:"))
+        .map(|l| l.trim().trim_start_matches("error:").trim().to_string())
+        .unwrap_or_else(|| e.to_string().replace('\n', " "))
+}
+
 fn lit(l: &Literal) -> Lit {
     match l {
         Literal::String(s) => Lit::Str(s.as_str().into()),
         Literal::Number(n) => Lit::Num(*n),
         Literal::Bool(b) => Lit::Bool(*b),
-    }
-}
-
-fn article(e: Effect) -> &'static str {
-    match e {
-        Effect::Allow | Effect::Audit | Effect::Approve => "an",
-        Effect::Deny => "a",
     }
 }
