@@ -48,7 +48,7 @@ pub struct ApproversError {
     expecting = "an approvers file: a `groups:` mapping of group names to lists of members"
 )]
 struct Raw {
-    groups: BTreeMap<String, Vec<String>>,
+    groups: crate::yaml::Unique<Vec<String>>,
 }
 
 impl ApproversFile {
@@ -71,7 +71,7 @@ impl ApproversFile {
         };
         let raw: Raw = crate::yaml::from_str(text).map_err(|e| err(e.place, e.message))?;
         let mut groups = BTreeMap::new();
-        for (group, members) in raw.groups {
+        for (group, members) in raw.groups.0 {
             if group.trim().is_empty() {
                 return Err(err(None, "a group name is empty".into()));
             }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::yaml::Place;
+use crate::yaml::{Place, Unique};
 
 /// The type of an argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -119,7 +119,7 @@ pub enum CatalogError {
     expecting = "a catalog: a `tools:` mapping of tool names"
 )]
 struct RawCatalog {
-    tools: BTreeMap<String, Option<RawTool>>,
+    tools: Unique<Option<RawTool>>,
 }
 
 #[derive(Deserialize)]
@@ -131,7 +131,7 @@ struct RawTool {
     #[serde(default)]
     classes: Vec<String>,
     #[serde(default)]
-    args: Option<BTreeMap<String, RawArg>>,
+    args: Option<Unique<RawArg>>,
     #[serde(default)]
     #[allow(dead_code)]
     description: Option<String>,
@@ -155,7 +155,7 @@ struct RawArgLong {
     #[serde(default)]
     optional: bool,
     #[serde(default)]
-    properties: Option<BTreeMap<String, RawArg>>,
+    properties: Option<Unique<RawArg>>,
     #[serde(default)]
     items: Option<Box<RawArg>>,
     #[serde(default)]
@@ -193,7 +193,7 @@ impl Catalog {
             message,
         };
         let mut tools = BTreeMap::new();
-        for (tool, spec) in raw.tools {
+        for (tool, spec) in raw.tools.0 {
             let spec = spec.unwrap_or(RawTool {
                 classes: Vec::new(),
                 args: None,
@@ -203,7 +203,7 @@ impl Catalog {
                 None => None,
                 Some(args) => {
                     let mut out = BTreeMap::new();
-                    for (arg, raw) in args {
+                    for (arg, raw) in args.0 {
                         let where_ = format!("tool `{tool}`, argument `{arg}`");
                         out.insert(arg, convert_arg(raw, &where_).map_err(invalid)?);
                     }
@@ -299,7 +299,7 @@ fn convert_arg(raw: RawArg, where_: &str) -> Result<ArgSpec, String> {
                 None => None,
                 Some(p) => {
                     let mut out = BTreeMap::new();
-                    for (k, v) in p {
+                    for (k, v) in p.0 {
                         let w = format!("{where_}.{k}");
                         out.insert(k, convert_arg(v, &w)?);
                     }

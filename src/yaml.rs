@@ -77,11 +77,74 @@ pub fn key_place(text: &str, key: &str) -> Option<Place> {
     None
 }
 
+/// The key a [`Unique`] mapping refused as repeated, from its message.
+fn repeated_key(message: &str) -> Option<&str> {
+    let end = message.find("` is given twice")?;
+    let start = message.get(..end)?.rfind('`')? + 1;
+    message.get(start..end)
+}
+
+/// Where `key` is written the second time at or after `from` (at the indentation of its
+/// first time there).
+fn second_key_place(text: &str, key: &str, from: usize) -> Option<Place> {
+    let rest = text.get(from..)?;
+    let first = key_place(rest, key)?;
+    let after = from + first.offset + key.len();
+    let second = key_place(text.get(after..)?, key)?;
+    let line = text.get(..after)?.matches('\n').count() + second.line;
+    Some(Place {
+        line,
+        column: second.column,
+        offset: after + second.offset,
+    })
+}
+
 /// `:line:column` after a file name, or nothing when the place is not known.
 pub fn suffix(place: Option<Place>) -> String {
     match place {
         Some(p) => format!(":{}:{}", p.line, p.column),
         None => String::new(),
+    }
+}
+
+/// A mapping whose keys must be unique: YAML readers keep the last of a repeated key, so a
+/// second `stripe.refund:` in a catalog would silently replace the first (and drop its
+/// `never auto` class). A repeated key is an error at its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unique<V>(pub std::collections::BTreeMap<String, V>);
+
+impl<V> Default for Unique<V> {
+    fn default() -> Self {
+        Unique(std::collections::BTreeMap::new())
+    }
+}
+
+impl<'de, V: serde::Deserialize<'de>> serde::Deserialize<'de> for Unique<V> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Keys<V>(std::marker::PhantomData<V>);
+        impl<'de, V: serde::Deserialize<'de>> serde::de::Visitor<'de> for Keys<V> {
+            type Value = Unique<V>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Unique<V>, A::Error> {
+                let mut out = std::collections::BTreeMap::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if out.contains_key(&key) {
+                        return Err(serde::de::Error::custom(format!(
+                            "`{key}` is given twice: the second would silently replace the first"
+                        )));
+                    }
+                    let value = map.next_value()?;
+                    out.insert(key, value);
+                }
+                Ok(Unique(out))
+            }
+        }
+        d.deserialize_map(Keys(std::marker::PhantomData))
     }
 }
 
@@ -98,6 +161,10 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
             Some(_) => without_places(&e.to_string()),
             None => e.to_string(),
         };
+        // The reader places a repeated key at its mapping; point at the repeat instead.
+        let place = repeated_key(&message)
+            .and_then(|key| second_key_place(text, key, place.map_or(0, |p| p.offset)))
+            .or(place);
         YamlError { message, place }
     })
 }

@@ -7,7 +7,7 @@
 //!   W108: off
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 
 use crate::diagnostic::{Code, Diagnostic, Severity};
@@ -38,7 +38,7 @@ pub struct LintConfig {
 )]
 struct Raw {
     #[serde(default)]
-    lints: BTreeMap<String, String>,
+    lints: crate::yaml::Unique<String>,
 }
 
 /// A lint-levels file that could not be read.
@@ -74,7 +74,7 @@ impl LintConfig {
         };
         let raw: Raw = crate::yaml::from_str(text).map_err(|e| err(e.place, e.message))?;
         let mut levels = HashMap::new();
-        for (key, value) in raw.lints {
+        for (key, value) in raw.lints.0 {
             let at = crate::yaml::key_place(text, &key);
             let code = Code::find(&key)
                 .filter(|c| c.severity() == Severity::Warning)

@@ -66,17 +66,20 @@ pub fn compare(old: &Policy, new: &Policy, calls: impl BufRead) -> std::io::Resu
         invalid_examples: Vec::new(),
         moves: Vec::new(),
     };
-    for (i, line) in calls.lines().enumerate() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let call = match ToolCall::from_json(&line) {
+    // Lines as bytes: one line that is not UTF-8 is counted as invalid, not the end.
+    for (i, bytes) in calls.split(b'\n').enumerate() {
+        let bytes = bytes?;
+        let parsed = match std::str::from_utf8(&bytes) {
+            Ok(line) if line.trim().is_empty() => continue,
+            Ok(line) => ToolCall::from_json(line).map_err(|e| e.to_string()),
+            Err(e) => Err(format!("not valid UTF-8 (at byte {})", e.valid_up_to())),
+        };
+        let call = match parsed {
             Ok(c) => c,
             Err(e) => {
                 report.invalid_lines += 1;
                 if report.invalid_examples.len() < EXAMPLES_PER_MOVE {
-                    report.invalid_examples.push((i + 1, e.to_string()));
+                    report.invalid_examples.push((i + 1, e));
                 }
                 continue;
             }

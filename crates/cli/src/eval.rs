@@ -102,17 +102,21 @@ pub(super) fn run(args: Args) -> Exit {
     }
 }
 
-/// One decision per input line, in constant memory.
+/// One output line for every non-empty input line, in constant memory: the decision, or
+/// the error, with the input's line number and the call's id (when it has one). A line
+/// that is not UTF-8 or not a call gives an error line and the stream goes on. Output is
+/// flushed whenever no more input is waiting, so a program can write one call to the pipe
+/// and read its decision back without closing it.
 fn stream(policy: &Policy, reader: Box<dyn Read>, label: &str, reference: bool) -> Exit {
     let mut reader = BufReader::with_capacity(1 << 16, reader);
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut line = String::new();
+    let mut bytes = Vec::new();
     let mut number = 0usize;
     let mut bad = 0usize;
     loop {
-        line.clear();
-        match reader.read_line(&mut line) {
+        bytes.clear();
+        match reader.read_until(b'\n', &mut bytes) {
             Ok(0) => break,
             Ok(_) => {}
             Err(e) => {
@@ -122,25 +126,27 @@ fn stream(policy: &Policy, reader: Box<dyn Read>, label: &str, reference: bool) 
             }
         }
         number += 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let written = match ToolCall::from_json(&line) {
-            Ok(call) => {
-                let d = if reference {
-                    policy.evaluate_reference(&call)
-                } else {
-                    policy.evaluate(&call)
-                };
-                serde_json::to_writer(&mut out, &d.json(&call)).map_err(std::io::Error::from)
-            }
+        let written = match std::str::from_utf8(&bytes) {
+            Ok(text) if text.trim().is_empty() => continue,
+            Ok(text) => decide_line(policy, text, number, reference, &mut out, &mut bad),
             Err(e) => {
                 bad += 1;
-                let err = serde_json::json!({"line": number, "error": e.to_string()});
-                serde_json::to_writer(&mut out, &err).map_err(std::io::Error::from)
+                let error = format!("not valid UTF-8 (at byte {})", e.valid_up_to());
+                write_line(
+                    &mut out,
+                    &Line {
+                        line: number,
+                        id: None,
+                        body: Error { error },
+                    },
+                )
             }
         };
-        if written.and_then(|_| out.write_all(b"\n")).is_err() {
+        let flushed = match written {
+            Ok(()) if reader.buffer().is_empty() => out.flush(),
+            other => other,
+        };
+        if flushed.is_err() {
             // The reader went away (a closed pipe): stop quietly.
             return Exit::Ok;
         }
@@ -152,4 +158,77 @@ fn stream(policy: &Policy, reader: Box<dyn Read>, label: &str, reference: bool) 
     } else {
         Exit::Ok
     }
+}
+
+/// Decides one input line and writes its output line.
+fn decide_line(
+    policy: &Policy,
+    text: &str,
+    number: usize,
+    reference: bool,
+    out: &mut impl Write,
+    bad: &mut usize,
+) -> std::io::Result<()> {
+    match ToolCall::from_json(text) {
+        Ok(call) => {
+            let d = if reference {
+                policy.evaluate_reference(&call)
+            } else {
+                policy.evaluate(&call)
+            };
+            let id = call.id.as_deref();
+            write_line(
+                out,
+                &Line {
+                    line: number,
+                    id,
+                    body: d.json(&call),
+                },
+            )
+        }
+        Err(e) => {
+            *bad += 1;
+            let id = line_id(text);
+            let error = e.to_string();
+            write_line(
+                out,
+                &Line {
+                    line: number,
+                    id: id.as_deref(),
+                    body: Error { error },
+                },
+            )
+        }
+    }
+}
+
+/// The id of a line that is not a valid call, if it still reads as JSON with one.
+fn line_id(text: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    match v.get("id")? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// One output line: where it came from, then what it says.
+#[derive(serde::Serialize)]
+struct Line<'a, T: serde::Serialize> {
+    line: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(flatten)]
+    body: T,
+}
+
+/// The body of a line that is not a call.
+#[derive(serde::Serialize)]
+struct Error {
+    error: String,
+}
+
+fn write_line(out: &mut impl Write, line: &impl serde::Serialize) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, line).map_err(std::io::Error::from)?;
+    out.write_all(b"\n")
 }

@@ -731,3 +731,144 @@ fn every_command_that_decides_reports_an_unlisted_tool_and_refuses_a_confusable(
     assert_eq!(o.status.code(), Some(4), "{}", stdout(&o));
     assert!(stdout(&o).contains("confusable_with"), "{}", stdout(&o));
 }
+
+/// Before: one line of invalid UTF-8 ended the whole run, and outputs carried no line
+/// number to match them to inputs.
+#[test]
+fn a_stream_survives_bad_lines_and_numbers_every_output_line() {
+    let mut input = Vec::new();
+    input.extend_from_slice(b"{\"tool\":\"crm.get\",\"id\":\"c1\"}\n");
+    input.extend_from_slice(b"\xff\xfe not utf-8\n");
+    input.extend_from_slice(b"\n");
+    input.extend_from_slice(b"{\"tool\":\"x\",\"args\":{\"a\":1,\"a\":2},\"id\":\"c3\"}\n");
+    input.extend_from_slice(
+        b"{\"type\":\"tool_use\",\"id\":\"toolu_4\",\"name\":\"crm.get\",\"input\":{}}\n",
+    );
+    let d = scratch("stream");
+    let file = d.join("calls.jsonl");
+    std::fs::write(&file, &input).unwrap();
+    let o = policy(
+        &[
+            "eval",
+            "policies/support",
+            "--jsonl",
+            "--call",
+            file.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let lines: Vec<u64> = out.iter().map(|v| v["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, [1, 2, 4, 5], "{}", stdout(&o));
+    assert_eq!(out[0]["id"], "c1");
+    assert!(out[0].get("effect").is_some());
+    assert!(
+        out[1]["error"].as_str().unwrap().contains("UTF-8"),
+        "{}",
+        out[1]
+    );
+    assert_eq!(out[2]["id"], "c3");
+    assert!(
+        out[2]["error"].as_str().unwrap().contains("given twice"),
+        "{}",
+        out[2]
+    );
+    assert_eq!(out[3]["id"], "toolu_4");
+    // policy diff counts the bad line and goes on.
+    let o = policy(
+        &[
+            "diff",
+            "policies/support",
+            "policies/support",
+            "--calls",
+            file.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        o.status.code().is_some_and(|c| c < 2),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+}
+
+/// Before: nothing came back until the end of input.
+#[test]
+fn a_stream_answers_each_line_while_the_pipe_stays_open() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    let mut child = common::policy_command()
+        .args(["eval", "policies/support", "--jsonl"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        while let Some(Ok(l)) = lines.next() {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    for n in 1..=2 {
+        writeln!(stdin, "{{\"tool\":\"crm.get\",\"id\":\"q{n}\"}}").unwrap();
+        stdin.flush().unwrap();
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("a decision comes back while the pipe is open");
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["id"], format!("q{n}"));
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}
+
+/// Before: a second `stripe.refund:` silently replaced the first (and dropped its
+/// `never auto` class); a second `finance:` replaced its members.
+#[test]
+fn a_key_given_twice_in_a_file_beside_the_policy_is_an_error_at_its_place() {
+    let d = scratch("dup-keys");
+    write(
+        &d,
+        "p.gate",
+        "default allow\nnever auto money_out\nallow a { when tool == \"stripe.refund\" }\n",
+    );
+    write(
+        &d,
+        "tools.yaml",
+        "tools:\n  stripe.refund: {classes: [money_out]}\n  crm.get: {}\n  stripe.refund: {}\n",
+    );
+    let o = policy(&["check", d.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("E033") && out.contains("`stripe.refund` is given twice"),
+        "{out}"
+    );
+    assert!(out.contains("tools.yaml:4:"), "{out}");
+    write(
+        &d,
+        "tools.yaml",
+        "tools:\n  stripe.refund: {classes: [money_out]}\n",
+    );
+    write(
+        &d,
+        "approvers.yaml",
+        "groups:\n  finance: [fiona]\n  finance: [mallory]\n",
+    );
+    let out = stdout(&policy(&["check", d.to_str().unwrap()], None));
+    assert!(
+        out.contains("E036") && out.contains("`finance` is given twice"),
+        "{out}"
+    );
+    assert!(out.contains("approvers.yaml:3:"), "{out}");
+}
