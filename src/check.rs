@@ -42,7 +42,11 @@ pub fn check_with(
     let catalog_members = catalog_members(catalog.as_deref());
     let (class_ids, mut table) = class_table(&statements.classes, &catalog_members);
     let rules = lower_bodies(&statements, &sources, &class_ids, &mut table, &mut diags);
-    diags.extend(find_cycles(&table));
+    let cycles = find_cycles(&table);
+    if cycles.is_empty() {
+        diags.extend(too_deep_classes(&table));
+    }
+    diags.extend(cycles);
     let never_auto = never_auto_classes(&statements.never, &class_ids, &mut diags);
     let program = Program {
         name: statements.header.map(|(n, _)| n),
@@ -281,7 +285,10 @@ fn never_auto_classes(
 /// The checks of the whole program: the catalog rules, then (when nothing failed) the
 /// lints; the findings sorted, and the program when none is an error.
 fn check_program(program: Program, mut diags: Vec<Diagnostic>, thorough: bool) -> Checked {
-    diags.extend(catalog_rules::check(&program));
+    // The catalog's checks follow class references: not along a chain too deep to follow.
+    if !diags.iter().any(|d| d.code == Code::TooDeep) {
+        diags.extend(catalog_rules::check(&program));
+    }
     // Lints judge policies that load: after an error they would only add noise. Their
     // levels are the caller's to set (`.policy.yaml`), so they do not decide here whether
     // the program exists; the caller drops it if a lint ends up an error.
@@ -303,6 +310,65 @@ pub fn sort(diags: &mut [Diagnostic]) {
             .map(|s| (0u8, s.file.0, s.start, s.end))
             .unwrap_or((1, 0, 0, 0))
     });
+}
+
+/// The deepest a chain of classes may go (`class c2 = c1`, `class c1 = c0` ...): every later
+/// stage follows class references by recursion.
+pub const MAX_CLASS_DEPTH: usize = 16;
+
+/// Classes whose chain of references is deeper than [`MAX_CLASS_DEPTH`], found without
+/// recursion (the classes have no cycle).
+fn too_deep_classes(classes: &[Class]) -> Vec<Diagnostic> {
+    let edges: Vec<Vec<ClassId>> = classes
+        .iter()
+        .map(|c| {
+            c.cond
+                .as_ref()
+                .map(|cond| cond.class_refs())
+                .unwrap_or_default()
+        })
+        .collect();
+    let mut depth: Vec<Option<usize>> = vec![None; classes.len()];
+    for start in 0..classes.len() {
+        let mut stack = vec![(start, false)];
+        while let Some((node, expanded)) = stack.pop() {
+            if depth.get(node).copied().flatten().is_some() {
+                continue;
+            }
+            let succ = edges.get(node).map(Vec::as_slice).unwrap_or(&[]);
+            if expanded {
+                let below = succ
+                    .iter()
+                    .filter_map(|&s| depth.get(s as usize).copied().flatten())
+                    .max()
+                    .unwrap_or(0);
+                if let Some(d) = depth.get_mut(node) {
+                    *d = Some(below + 1);
+                }
+            } else {
+                stack.push((node, true));
+                stack.extend(succ.iter().map(|&s| (s as usize, false)));
+            }
+        }
+    }
+    classes
+        .iter()
+        .zip(&depth)
+        .filter(|(_, d)| d.is_some_and(|d| d > MAX_CLASS_DEPTH))
+        .take(1)
+        .map(|(c, d)| {
+            Diagnostic::new(
+                Code::TooDeep,
+                c.span,
+                format!(
+                    "class `{}` is defined through a chain of {} classes; at most {MAX_CLASS_DEPTH} are followed",
+                    c.name,
+                    d.unwrap_or(0)
+                ),
+            )
+            .with_help("define it more directly: a class may name a few others, not a long chain")
+        })
+        .collect()
 }
 
 fn find_cycles(classes: &[Class]) -> Vec<Diagnostic> {

@@ -140,6 +140,8 @@ codes! {
     BadConfig = "E035", Error, "bad-config", "invalid .policy.yaml";
     /// An `approvers.yaml` that cannot be read.
     BadApprovers = "E036", Error, "bad-approvers", "invalid approvers file";
+    /// Conditions nested, or classes chained, deeper than every stage handles.
+    TooDeep = "E037", Error, "too-deep", "nesting too deep";
 }
 
 /// One finding: code, severity, message, where, and an optional hint.

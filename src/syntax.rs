@@ -27,6 +27,20 @@ use grammar::{GateParser, Rule};
 
 /// Parses one file. On failure returns at least one diagnostic.
 pub fn parse(file: FileId, text: &str) -> Result<ast::File, Vec<Diagnostic>> {
+    // Every later stage recurses along a condition's nesting: bound it before any does.
+    if let Some((start, end)) = comments::too_deep(text) {
+        return Err(vec![
+            Diagnostic::new(
+                Code::TooDeep,
+                Span::new(file, start, end),
+                format!(
+                    "this condition nests deeper than {} levels (brackets and stacked `not`s)",
+                    comments::MAX_NESTING
+                ),
+            )
+            .with_help("split it: name a part as a class, or write it as several rules"),
+        ]);
+    }
     let pairs = match GateParser::parse(Rule::file, text) {
         Ok(pairs) => pairs,
         Err(err) => return Err(vec![syntax_error(file, text, &err)]),

@@ -66,6 +66,66 @@ pub fn comment_start(line: &str) -> Option<usize> {
         .map(|(i, _, _)| i)
 }
 
+/// The deepest a condition may nest: brackets, plus the `not`s that stack inside them.
+/// Every stage (parser, checker, compiler, evaluators) recurses along this nesting, so it
+/// is bounded once, before parsing, with an error at the place it is passed.
+pub const MAX_NESTING: usize = 16;
+
+/// The byte range of the first bracket or `not` that nests deeper than [`MAX_NESTING`].
+pub fn too_deep(text: &str) -> Option<(usize, usize)> {
+    // One count of stacked `not`s per open bracket (and one outside any).
+    let mut nots: Vec<usize> = vec![0];
+    let mut word_start: Option<usize> = None;
+    let depth = |nots: &Vec<usize>| nots.len() - 1 + nots.iter().sum::<usize>();
+    let mut chars = regions(text).peekable();
+    while let Some((i, c, region)) = chars.next() {
+        if region != Region::Code {
+            word_start = None;
+            continue;
+        }
+        if c.is_alphanumeric() || c == '_' {
+            let start = *word_start.get_or_insert(i);
+            let ends = chars
+                .peek()
+                .is_none_or(|&(_, n, r)| r != Region::Code || !(n.is_alphanumeric() || n == '_'));
+            if ends {
+                word_start = None;
+                match text.get(start..i + c.len_utf8()) {
+                    Some("not") => {
+                        if let Some(top) = nots.last_mut() {
+                            *top += 1;
+                        }
+                        if depth(&nots) > MAX_NESTING {
+                            return Some((start, i + 1));
+                        }
+                    }
+                    Some("and" | "or") => {
+                        if let Some(top) = nots.last_mut() {
+                            *top = 0;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            continue;
+        }
+        word_start = None;
+        match c {
+            '(' | '[' => {
+                nots.push(0);
+                if depth(&nots) > MAX_NESTING {
+                    return Some((i, i + 1));
+                }
+            }
+            ')' | ']' if nots.len() > 1 => {
+                nots.pop();
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// A line without its `#` comment.
 pub fn strip_comment(line: &str) -> &str {
     match comment_start(line) {
@@ -129,6 +189,24 @@ mod tests {
                 own_line: true
             }]
         );
+    }
+
+    #[test]
+    fn nesting_is_bounded_by_brackets_and_stacked_nots() {
+        let deep = |n: usize| format!("{}x{}", "(".repeat(n), ")".repeat(n));
+        assert_eq!(too_deep(&deep(MAX_NESTING)), None);
+        assert_eq!(
+            too_deep(&deep(MAX_NESTING + 1)),
+            Some((MAX_NESTING, MAX_NESTING + 1))
+        );
+        assert!(too_deep(&"not ".repeat(MAX_NESTING + 1)).is_some());
+        // `and` and `or` end a negation; strings and comments do not count.
+        assert_eq!(too_deep(&"not a and ".repeat(500)), None);
+        assert_eq!(
+            too_deep(&format!("\"{}\" # {}", "(".repeat(100), "(".repeat(100))),
+            None
+        );
+        assert!(too_deep(&format!("{}x", "not (".repeat(40))).is_some());
     }
 
     #[test]
