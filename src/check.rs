@@ -47,7 +47,7 @@ pub fn check_with(
         diags.extend(too_deep_classes(&table));
     }
     diags.extend(cycles);
-    let never_auto = never_auto_classes(&statements.never, &class_ids, &mut diags);
+    let never_auto = never_auto_classes(&statements, &class_ids, &mut diags);
     let program = Program {
         name: statements.header.map(|(n, _)| n),
         default: statements
@@ -254,12 +254,12 @@ fn lower_bodies(
 
 /// The classes `never auto` names, each once; a name that is no class is reported.
 fn never_auto_classes(
-    never: &[&ast::Name],
+    statements: &Statements<'_>,
     class_ids: &HashMap<String, ClassId>,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<ClassId> {
     let mut never_auto = Vec::new();
-    for name in never {
+    for name in &statements.never {
         match class_ids.get(&name.text) {
             Some(id) => {
                 if !never_auto.contains(id) {
@@ -267,14 +267,37 @@ fn never_auto_classes(
                 }
             }
             None => {
+                let is_rule = statements.rules.iter().any(|r| r.name.text == name.text);
+                let what = if is_rule {
+                    "a rule, not a class"
+                } else {
+                    "not a class"
+                };
                 let mut d = Diagnostic::new(
                     Code::UnknownClass,
                     name.span,
-                    format!("`never auto` names `{}`, which is not a class", name.text),
+                    format!("`never auto` names `{}`, which is {what}", name.text),
                 );
-                if let Some(s) = did_you_mean(&name.text, class_ids.keys().map(String::as_str)) {
-                    d = d.with_help(format!("did you mean `{s}`?"));
-                }
+                let mut classes: Vec<&str> = class_ids.keys().map(String::as_str).collect();
+                classes.sort_unstable();
+                let near = (!is_rule)
+                    .then(|| did_you_mean(&name.text, classes.iter().copied()))
+                    .flatten();
+                d = match near {
+                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                    None if classes.is_empty() => d.with_help(
+                        "`never auto` takes a class: define one with `class NAME = ...`",
+                    ),
+                    None => d.with_help(format!(
+                        "`never auto` takes a class; the classes are: {}",
+                        classes
+                            .iter()
+                            .take(12)
+                            .map(|c| format!("`{c}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                };
                 diags.push(d);
             }
         }

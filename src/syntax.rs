@@ -63,11 +63,34 @@ fn syntax_error(file: FileId, text: &str, err: &pest::error::Error<Rule>) -> Dia
             .get(pos..)
             .and_then(|s| s.chars().next())
             .map_or(0, char::len_utf8);
-    Diagnostic::new(
+    let d = Diagnostic::new(
         Code::Syntax,
         Span::new(file, pos, end),
         format!("expected {expected}, found {found}"),
-    )
+    );
+    match likely_fix(text, pos) {
+        Some(help) => d.with_help(help),
+        None => d,
+    }
+}
+
+/// The fix for a mistake people make often, from what stands where parsing stopped.
+fn likely_fix(text: &str, pos: usize) -> Option<&'static str> {
+    let rest = text.get(pos..).unwrap_or("");
+    let word: String = rest
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    if rest.starts_with('=') && !rest.starts_with("==") && !rest.starts_with("=~") {
+        return Some("did you mean `==`? (`=` alone is not a comparison)");
+    }
+    match word.as_str() {
+        "timeout" => Some(
+            "did you mean `within 2d`? (the SLA is `within`; `on timeout` says what happens after it)",
+        ),
+        "elif" | "else" | "if" => Some("a rule has no branches: write one rule per case"),
+        _ => None,
+    }
 }
 
 /// A short description of what stands at `pos`: the next word or character.

@@ -6,7 +6,7 @@ use crate::catalog::{ArgSpec, ArgType, Catalog, ToolSpec};
 use crate::check::overlap;
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::ir::toolset::{self, ToolSet};
-use crate::ir::{Cond, Lit, Op, PathExpr, Program, Root, Seg, Term};
+use crate::ir::{Cond, Lit, Op, PathExpr, Program, Root, Rule, Seg, TemplatePart, Term};
 
 pub(super) fn check(program: &Program) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -118,6 +118,7 @@ pub(super) fn check(program: &Program) -> Vec<Diagnostic> {
     for rule in &program.rules {
         let set = toolset::of(program, &rule.cond);
         cx.walk(&rule.cond, &set);
+        cx.shown(rule, &set);
     }
     out
 }
@@ -240,6 +241,21 @@ impl Cx<'_> {
                 }
                 self.out.push(d);
             }
+        }
+    }
+
+    /// What the approver reads is checked like conditions are: the `{args.…}` holes of a
+    /// rule's `reason` and its `show diff` path, against the tools the rule applies to
+    /// (`{args.quoteid}` for `args.quote_id` would read `<missing>`).
+    fn shown(&mut self, rule: &Rule, set: &ToolSet) {
+        let holes = rule.reason.iter().flat_map(|t| t.parts.iter());
+        for part in holes {
+            if let TemplatePart::Hole(Term::Path(p) | Term::Len(p)) = part {
+                self.arg(p, set, None);
+            }
+        }
+        if let Some(p) = rule.gate.as_ref().and_then(|g| g.show_diff.as_deref()) {
+            self.arg(p, set, None);
         }
     }
 

@@ -305,6 +305,9 @@ pub(crate) fn approver_groups(
                     rule.name
                 ),
             );
+            // A gate nobody can decide is a broken gate: an error unless `.policy.yaml`
+            // lowers it.
+            d.severity = Severity::Error;
             let names = approvers.groups().map(|(name, _)| name);
             d = match crate::diagnostic::did_you_mean(group, names) {
                 Some(near) => d.with_help(format!("did you mean `{near}`?")),

@@ -272,7 +272,15 @@ impl<'a> Lowerer<'a> {
     ) -> Option<Cond> {
         let (lt, rt) = (static_type(&left), static_type(&right));
         if let Some(msg) = type_mismatch(op, lt, rt, &right) {
-            self.err(Diagnostic::new(Code::TypeMismatch, op_span, msg));
+            let d = Diagnostic::new(Code::TypeMismatch, op_span, msg);
+            self.err(
+                match quoted_number(&left).or_else(|| quoted_number(&right)) {
+                    Some(n) => d.with_help(format!(
+                        "drop the quotes: `{n}` is a number, `\"{n}\"` a string"
+                    )),
+                    None => d,
+                },
+            );
             return None;
         }
         let op = self.operator(op, &right, right_ast)?;
@@ -501,6 +509,14 @@ impl<'a> Lowerer<'a> {
         }
         parts.retain(|p| !matches!(p, TemplatePart::Text(t) if t.is_empty()));
         Some(Template { parts })
+    }
+}
+
+/// The text of a string literal that reads as a number (`"200"`), if the term is one.
+fn quoted_number(term: &Term) -> Option<&str> {
+    match term {
+        Term::Lit(Lit::Str(s)) if s.trim().parse::<f64>().is_ok_and(f64::is_finite) => Some(s),
+        _ => None,
     }
 }
 

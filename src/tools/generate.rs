@@ -339,7 +339,12 @@ pub fn generate(rules: usize, calls: usize, seed: u64, dialect: Dialect) -> Gene
             }
         }
         if rng.chance(30) {
-            let _ = writeln!(policy, "  reason \"{} {{tool}} ({{args.amount}})\"", effect);
+            // A hole the catalog knows for every tool (E031 checks reason holes too).
+            let _ = writeln!(
+                policy,
+                "  reason \"{} {{tool}} for {{context.tenant}}\"",
+                effect
+            );
         }
         let _ = writeln!(policy, "}}");
     }

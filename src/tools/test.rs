@@ -74,6 +74,9 @@ pub struct CaseResult {
     pub name: String,
     /// `None` when it passed; what went wrong otherwise.
     pub failure: Option<String>,
+    /// What looks wrong in a case that passed: a tool the policy's catalog does not list
+    /// (a typo in the case's tool is decided by the default, and passes by chance).
+    pub warning: Option<String>,
 }
 
 /// The outcome of a test run over one policy.
@@ -129,21 +132,34 @@ pub fn run(policy: &Policy, files: &[PathBuf]) -> Result<RunResult, String> {
         let dir = file.parent().unwrap_or(Path::new("."));
         for case in tests.cases {
             let call = load_call(&case, dir);
-            let failure = match call {
-                Err(e) => Some(e),
+            let (failure, warning) = match call {
+                Err(e) => (Some(e), None),
                 Ok(call) => {
                     cover(policy, &call, &mut result.covered);
-                    judge(policy, &call, &case.expect)
+                    (judge(policy, &call, &case.expect), unlisted(policy, &call))
                 }
             };
             result.cases.push(CaseResult {
                 file: label.clone(),
                 name: case.name,
                 failure,
+                warning,
             });
         }
     }
     Ok(result)
+}
+
+/// A warning when the policy's catalog does not list the case's tool.
+fn unlisted(policy: &Policy, call: &ToolCall) -> Option<String> {
+    let catalog = policy.catalog()?;
+    policy.evaluate(call).unknown_tool().then(|| {
+        format!(
+            "tool {} is not in catalog `{}`: is the case's tool a typo?",
+            crate::text::quoted(&call.tool),
+            catalog.name
+        )
+    })
 }
 
 fn load_call(case: &Case, dir: &Path) -> Result<ToolCall, String> {

@@ -168,12 +168,20 @@ fn place(d: &DiagnosticRecord, policy: &str) -> (String, usize, usize) {
     )
 }
 
+/// A finding's message with its `help:` (the fix, where one is known), on one line.
+fn with_help(d: &DiagnosticRecord) -> String {
+    match &d.help {
+        Some(h) => format!("{} (help: {h})", d.message),
+        None => d.message.clone(),
+    }
+}
+
 fn concise(policies: &[JsonPolicy]) -> String {
     let mut out = String::new();
     for p in policies {
         for d in &p.diagnostics {
             let (file, line, col) = place(d, &p.path);
-            let _ = writeln!(out, "{file}:{line}:{col}: {} {}", d.code, d.message);
+            let _ = writeln!(out, "{file}:{line}:{col}: {} {}", d.code, with_help(d));
         }
     }
     out
@@ -206,7 +214,7 @@ fn github(policies: &[JsonPolicy]) -> String {
                 let _ = write!(props, ",endLine={el},endColumn={ec}");
             }
             let _ = write!(props, ",title={}", gh(d.code, true));
-            let _ = writeln!(out, "::{kind} {props}::{}", gh(&d.message, false));
+            let _ = writeln!(out, "::{kind} {props}::{}", gh(&with_help(d), false));
         }
     }
     out
@@ -227,28 +235,39 @@ fn junit(policies: &[JsonPolicy]) -> String {
             "    <testcase classname=\"policy\" name=\"{}\"",
             xml(&p.path)
         );
-        let errors: Vec<&DiagnosticRecord> = p
+        let line = |d: &&DiagnosticRecord| {
+            let (file, line, col) = place(d, &p.path);
+            format!("{file}:{line}:{col}: {} {}", d.code, with_help(d))
+        };
+        let (errors, warnings): (Vec<&DiagnosticRecord>, Vec<&DiagnosticRecord>) = p
             .diagnostics
             .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .collect();
-        if errors.is_empty() {
+            .partition(|d| d.severity == Severity::Error);
+        if errors.is_empty() && warnings.is_empty() {
             out.push_str("/>\n");
             continue;
         }
-        let body: Vec<String> = errors
-            .iter()
-            .map(|d| {
-                let (file, line, col) = place(d, &p.path);
-                format!("{file}:{line}:{col}: {} {}", d.code, d.message)
-            })
-            .collect();
-        let _ = write!(
-            out,
-            ">\n      <failure message=\"{} error(s)\">{}</failure>\n    </testcase>\n",
-            errors.len(),
-            xml(&body.join("\n"))
-        );
+        out.push_str(">\n");
+        if !errors.is_empty() {
+            let body: Vec<String> = errors.iter().map(line).collect();
+            let _ = writeln!(
+                out,
+                "      <failure message=\"{} error(s)\">{}</failure>",
+                errors.len(),
+                xml(&body.join("\n"))
+            );
+        }
+        // A policy that passes with warnings says so: CI report viewers show system-out.
+        if !warnings.is_empty() {
+            let body: Vec<String> = warnings.iter().map(line).collect();
+            let _ = writeln!(
+                out,
+                "      <system-out>{} warning(s)\n{}</system-out>",
+                warnings.len(),
+                xml(&body.join("\n"))
+            );
+        }
+        out.push_str("    </testcase>\n");
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
     out

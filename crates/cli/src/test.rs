@@ -33,6 +33,9 @@ pub struct Args {
     /// Tool catalog; replaces any tools.yaml beside the policy.
     #[arg(long, value_name = "CATALOG")]
     tools: Option<PathBuf>,
+    /// Fail a case that passes with a warning (a tool the catalog does not list).
+    #[arg(long)]
+    strict: bool,
 }
 
 /// (policy directory, test files) for every path given.
@@ -95,7 +98,14 @@ pub(super) fn run(args: Args) -> Exit {
     let mut low = Vec::new();
     for (dir, r) in &suites {
         for c in &r.cases {
-            match &c.failure {
+            let failure = c
+                .failure
+                .clone()
+                .or_else(|| c.warning.clone().filter(|_| args.strict));
+            if let (None, Some(w)) = (&failure, &c.warning) {
+                eprintln!("warning: {dir}: {} ({}): {w}", c.name, c.file);
+            }
+            match &failure {
                 None => {
                     passed += 1;
                     if args.format == TestFormat::Human {

@@ -521,6 +521,20 @@ fn check_output_formats() {
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).starts_with("::warning file="), "{}", stdout(&o));
+    // Before: concise, github and JUnit dropped the help line, and JUnit showed a policy
+    // with warnings as passing with no text.
+    let o = policy(&["check", &g, "--format", "concise"], None);
+    assert!(stdout(&o).contains("(help: add `within"), "{}", stdout(&o));
+    let o = policy(&["check", &g, "--format", "github"], None);
+    assert!(stdout(&o).contains("(help: add `within"), "{}", stdout(&o));
+    let o = policy(&["check", &g, "--format", "junit"], None);
+    let junit = stdout(&o);
+    assert!(junit.contains("<system-out>1 warning(s)"), "{junit}");
+    assert!(
+        junit.contains("W103") && junit.contains("help: add `within"),
+        "{junit}"
+    );
+    assert!(junit.contains("failures=\"0\""), "{junit}");
 }
 
 #[test]
@@ -871,4 +885,91 @@ fn a_key_given_twice_in_a_file_beside_the_policy_is_an_error_at_its_place() {
         "{out}"
     );
     assert!(out.contains("approvers.yaml:3:"), "{out}");
+}
+
+/// Before: a gate waiting for a group nobody is in was a warning, and the policy loaded.
+#[test]
+fn a_gate_nobody_can_decide_is_an_error_unless_lowered() {
+    let d = scratch("w113");
+    write(
+        &d,
+        "p.gate",
+        "default allow\napprove big { when tool == \"pay\" by \"finanse\" within 2d }\n",
+    );
+    write(&d, "approvers.yaml", "groups:\n  finance: [fiona]\n");
+    let o = policy(&["check", d.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("error[W113]"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("did you mean `finance`?"),
+        "{}",
+        stdout(&o)
+    );
+    write(
+        &d,
+        ".policy.yaml",
+        "lints:\n  unknown-approver-group: warning\n",
+    );
+    let o = policy(&["check", d.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("warning[W113]"), "{}", stdout(&o));
+}
+
+/// Before: a case whose tool is a typo passed by the default, silently.
+#[test]
+fn a_test_case_whose_tool_is_not_in_the_catalog_warns_and_fails_when_strict() {
+    let d = scratch("test-unlisted");
+    write(
+        &d,
+        "p.gate",
+        "default allow\ndeny d { when tool == \"pay\" }\n",
+    );
+    write(&d, "tools.yaml", "tools:\n  pay: {}\n");
+    write(
+        &d,
+        "p.test.yaml",
+        "cases:\n  - name: reads run\n    call: {tool: \"payy\"}\n    expect: {effect: allow}\n  - name: pay is denied\n    call: {tool: pay}\n    expect: {effect: deny}\n",
+    );
+    let o = policy(&["test", d.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stderr(&o).contains("`payy` is not in catalog"),
+        "{}",
+        stderr(&o)
+    );
+    let o = policy(&["test", d.to_str().unwrap(), "--strict"], None);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("1 passed, 1 failed"), "{}", stdout(&o));
+}
+
+/// Before: `{args.quoteid}` for `args.quote_id` passed, and the approver read `<missing>`.
+#[test]
+fn reason_holes_and_show_diff_paths_are_checked_against_the_catalog() {
+    let d = scratch("holes");
+    write(
+        &d,
+        "p.gate",
+        "default allow\napprove q {\n  when tool == \"deal.sign\" and args.quote_id != \"\"\n  by \"legal\"\n  within 2d\n  show diff args.termz\n  reason \"quote {args.quoteid}\"\n}\n",
+    );
+    write(
+        &d,
+        "tools.yaml",
+        "tools:\n  deal.sign: {args: {quote_id: string, terms: string}}\n",
+    );
+    let o = policy(&["check", d.to_str().unwrap(), "--format", "json"], None);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let found: Vec<(String, u64)> = v["policies"][0]["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().to_string(),
+                d["line"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert!(found.contains(&("E031".to_string(), 6)), "{found:?}");
+    assert!(found.contains(&("E031".to_string(), 7)), "{found:?}");
 }
