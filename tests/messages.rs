@@ -42,3 +42,51 @@ fn a_quoted_number_asks_to_drop_the_quotes() {
     assert!(message.contains("compares numbers"), "{message}");
     assert!(help.contains("drop the quotes: `200`"), "{help}");
 }
+
+fn codes(policy: &str, catalog: Option<&str>) -> Vec<(String, usize, usize, usize)> {
+    let mut b = PolicyBuilder::new().source("p.gate", policy);
+    if let Some(c) = catalog {
+        b = b.catalog(holdpoint::Catalog::from_yaml("tools.yaml", c).unwrap());
+    }
+    let report = b.check();
+    report
+        .diagnostics
+        .iter()
+        .map(|d| {
+            let r = d.to_record(&report.sources);
+            (
+                r.code.to_string(),
+                r.line.unwrap_or(0),
+                r.end_line.unwrap_or(0),
+                r.column.unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+/// Before: `within 0s` gave a false W103 and hid the E030 next to it.
+#[test]
+fn a_refused_within_is_not_called_missing_and_hides_nothing() {
+    let found = codes(
+        "default allow\napprove a {\n  when tool == \"nope.tool\"\n  within 0s\n  on timeout reject\n}\n",
+        Some("tools:\n  x: {}\n"),
+    );
+    let names: Vec<&str> = found.iter().map(|f| f.0.as_str()).collect();
+    assert!(names.contains(&"E030"), "{found:?}");
+    assert!(names.contains(&"E020"), "{found:?}");
+    assert!(!names.contains(&"W103"), "{found:?}");
+}
+
+/// Before: the caret of E015 ran onto the next line.
+#[test]
+fn a_finding_on_an_option_stays_on_its_line() {
+    let found = codes(
+        "default allow\nallow a {\n  when tool == \"x\"\n  by \"finance\"   # who\n  within 2d\n}\n",
+        None,
+    );
+    let e015: Vec<_> = found.iter().filter(|f| f.0 == "E015").collect();
+    assert_eq!(e015.len(), 2, "{found:?}");
+    for (_, line, end_line, _) in e015 {
+        assert_eq!(line, end_line, "{found:?}");
+    }
+}

@@ -386,15 +386,15 @@ impl<'a> Lowerer<'a> {
     }
 
     /// A rule; `None` after reporting an error in it.
+    ///
+    /// A rule whose options had an error is kept (with those options left at their
+    /// defaults) so that the whole-program checks still judge its condition: an option's
+    /// error must not hide an unknown tool next to it. The program is not used when any
+    /// finding is an error.
     pub(super) fn rule(&mut self, r: &ast::RuleDecl) -> Option<Rule> {
-        let errors_before = self.diags.iter().filter(|d| d.is_error()).count();
         let cond = self.when(r);
         let options = self.options(r);
         self.timeout_without_within(r, &options);
-        let errors_after = self.diags.iter().filter(|d| d.is_error()).count();
-        if errors_after > errors_before {
-            return None;
-        }
         Some(Rule {
             name: r.name.text.clone(),
             effect: r.effect,

@@ -126,6 +126,18 @@ pub fn too_deep(text: &str) -> Option<(usize, usize)> {
     None
 }
 
+/// A text without what ends it that is not code: trailing blanks, newlines and the
+/// comments on the lines it ends with.
+pub fn strip_comment_lines(text: &str) -> &str {
+    let mut end = 0;
+    for (i, c, region) in regions(text) {
+        if region != Region::Comment && !c.is_whitespace() {
+            end = i + c.len_utf8();
+        }
+    }
+    text.get(..end).unwrap_or(text)
+}
+
 /// A line without its `#` comment.
 pub fn strip_comment(line: &str) -> &str {
     match comment_start(line) {

@@ -41,9 +41,13 @@ pub(super) fn file(file: FileId, mut pairs: Pairs<'_, Rule>) -> Result<File, Vec
 }
 
 impl Lower {
+    /// The pair's span, without the blanks and comments pest keeps at its end (a clause
+    /// that ends in a repetition, like `by "a", "b"`, swallows what follows it), so a caret
+    /// never runs onto the next line.
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(self.file, s.start(), s.end())
+        let text = super::comments::strip_comment_lines(pair.as_str());
+        Span::new(self.file, s.start(), s.start() + text.len())
     }
 
     fn internal(&self, span: Span, what: &str) -> Diagnostic {

@@ -160,12 +160,18 @@ fn trace(cond: &Cond, env: &Env<'_, '_>, program: &Program, depth: usize, out: &
         Cond::Compare { left, right, .. } => {
             let mut values = Vec::new();
             for t in [left, right] {
-                if let Term::Path(p) | Term::Len(p) = t {
-                    let v = lookup(p, env, None)
-                        .map(|v| v.to_string())
-                        .unwrap_or_else(|| "missing".into());
-                    values.push(format!("{} = {v}", term(t)));
-                }
+                // What the comparison read: the value, or for `len(...)` its length.
+                let v = match t {
+                    Term::Path(p) => lookup(p, env, None).map(|v| v.to_string()),
+                    Term::Len(p) => lookup(p, env, None).map(|v| match v {
+                        serde_json::Value::String(s) => s.chars().count().to_string(),
+                        serde_json::Value::Array(a) => a.len().to_string(),
+                        other => format!("{other} (not a string or a list)"),
+                    }),
+                    _ => continue,
+                };
+                let v = v.unwrap_or_else(|| "missing".into());
+                values.push(format!("{} = {v}", term(t)));
             }
             let vals = if values.is_empty() {
                 if matches!(left, Term::Tool) || matches!(right, Term::Tool) {

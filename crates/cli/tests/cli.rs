@@ -973,3 +973,19 @@ fn reason_holes_and_show_diff_paths_are_checked_against_the_catalog() {
     assert!(found.contains(&("E031".to_string(), 6)), "{found:?}");
     assert!(found.contains(&("E031".to_string(), 7)), "{found:?}");
 }
+
+/// Before: `--explain` printed the list where `len()` was asked.
+#[test]
+fn explain_shows_the_length_that_len_compares() {
+    let d = scratch("explain-len");
+    let p = write(
+        &d,
+        "p.gate",
+        "default allow\napprove a { when tool == \"x\" and len(args.to) > 1 }\n",
+    );
+    let o = policy(
+        &["eval", &p, "--explain"],
+        Some(r#"{"tool":"x","args":{"to":["a","b"]}}"#),
+    );
+    assert!(stdout(&o).contains("[len(args.to) = 2]"), "{}", stdout(&o));
+}

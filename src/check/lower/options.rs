@@ -12,6 +12,8 @@ pub(super) struct RuleOptions {
     pub(super) reason: Option<Template>,
     pub(super) gate: GateOptions,
     timeout_span: Option<Span>,
+    /// Whether a `within` was written (even one that was refused).
+    within_written: bool,
 }
 
 impl Lowerer<'_> {
@@ -29,6 +31,7 @@ impl Lowerer<'_> {
                 show_diff: None,
             },
             timeout_span: None,
+            within_written: false,
         };
         for opt in &r.options {
             if self.option_admitted(r, opt, &mut seen) {
@@ -86,6 +89,7 @@ impl Lowerer<'_> {
             RuleOption::Mode(m, _) => out.gate.mode = *m,
             RuleOption::By(groups, _) => out.gate.by = self.approver_groups(groups),
             RuleOption::Within(secs, span) => {
+                out.within_written = true;
                 if let Some(s) = self.within(*secs, *span) {
                     out.gate.within_s = Some(s);
                 }
@@ -176,8 +180,9 @@ impl Lowerer<'_> {
 
     /// Reports an `on timeout` without `within` on an approve rule: it could never apply.
     pub(super) fn timeout_without_within(&mut self, r: &ast::RuleDecl, options: &RuleOptions) {
+        // A `within` that was refused is reported as what it is, not as missing.
         if let Some(span) = options.timeout_span
-            && options.gate.within_s.is_none()
+            && !options.within_written
             && r.effect == Effect::Approve
         {
             self.err(
