@@ -989,3 +989,28 @@ fn explain_shows_the_length_that_len_compares() {
     );
     assert!(stdout(&o).contains("[len(args.to) = 2]"), "{}", stdout(&o));
 }
+
+/// Before: a link cycle under a policy directory made check, fmt and test hang, and a link
+/// to an ancestor loaded the same policy many times.
+#[test]
+fn a_link_cycle_is_walked_once() {
+    let d = scratch("link-cycle");
+    let inner = d.join("team");
+    std::fs::create_dir_all(&inner).unwrap();
+    write(&inner, "p.gate", "default allow\n");
+    write(
+        &inner,
+        "p.test.yaml",
+        "cases:\n  - name: runs\n    call: {tool: x}\n    expect: {effect: allow}\n",
+    );
+    std::os::unix::fs::symlink(&d, inner.join("back-to-top")).unwrap();
+    std::os::unix::fs::symlink(&inner, d.join("same-team")).unwrap();
+    let top = d.to_str().unwrap();
+    let o = policy(&["check", top], None);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("checked 1 policy"), "{}", stdout(&o));
+    let o = policy(&["fmt", "--check", top], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = policy(&["test", top], None);
+    assert!(stdout(&o).contains("1 passed, 0 failed"), "{}", stdout(&o));
+}
