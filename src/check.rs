@@ -335,14 +335,9 @@ pub fn sort(diags: &mut [Diagnostic]) {
     });
 }
 
-/// The deepest a chain of classes may go (`class c2 = c1`, `class c1 = c0` ...): every later
-/// stage follows class references by recursion.
-pub const MAX_CLASS_DEPTH: usize = 16;
-
-/// Classes whose chain of references is deeper than [`MAX_CLASS_DEPTH`], found without
-/// recursion (the classes have no cycle).
-fn too_deep_classes(classes: &[Class]) -> Vec<Diagnostic> {
-    let edges: Vec<Vec<ClassId>> = classes
+/// For each class, the classes its predicate names.
+fn class_edges(classes: &[Class]) -> Vec<Vec<ClassId>> {
+    classes
         .iter()
         .map(|c| {
             c.cond
@@ -350,7 +345,17 @@ fn too_deep_classes(classes: &[Class]) -> Vec<Diagnostic> {
                 .map(|cond| cond.class_refs())
                 .unwrap_or_default()
         })
-        .collect();
+        .collect()
+}
+
+/// The deepest a chain of classes may go (`class c2 = c1`, `class c1 = c0` ...): every later
+/// stage follows class references by recursion.
+pub const MAX_CLASS_DEPTH: usize = 16;
+
+/// Classes whose chain of references is deeper than [`MAX_CLASS_DEPTH`], found without
+/// recursion (the classes have no cycle).
+fn too_deep_classes(classes: &[Class]) -> Vec<Diagnostic> {
+    let edges = class_edges(classes);
     let mut depth: Vec<Option<usize>> = vec![None; classes.len()];
     for start in 0..classes.len() {
         let mut stack = vec![(start, false)];
@@ -395,15 +400,7 @@ fn too_deep_classes(classes: &[Class]) -> Vec<Diagnostic> {
 }
 
 fn find_cycles(classes: &[Class]) -> Vec<Diagnostic> {
-    let edges: Vec<Vec<ClassId>> = classes
-        .iter()
-        .map(|c| {
-            c.cond
-                .as_ref()
-                .map(|cond| cond.class_refs())
-                .unwrap_or_default()
-        })
-        .collect();
+    let edges = class_edges(classes);
     // 0 = unvisited, 1 = on stack, 2 = done.
     let mut state = vec![0u8; classes.len()];
     let mut out = Vec::new();

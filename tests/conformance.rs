@@ -2,9 +2,11 @@
 //! decision tree and the reference interpreter. Each file is its own test,
 //! `conformance::FILE.yaml`; the format is in tests/cases/README.md.
 
-use std::collections::BTreeSet;
-use std::fmt;
+mod common;
 
+use std::collections::BTreeSet;
+
+use common::cases::Named;
 use datatest_stable::Utf8Path;
 use holdpoint::{Decision, Effect, Mode, Policy, ToolCall};
 use serde::Deserialize;
@@ -70,80 +72,18 @@ impl Case {
     }
 }
 
-/// A test failure, printed as it is (datatest-stable prints errors with `{:?}`).
-struct Failure(String);
-
-impl fmt::Debug for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Failure {}
-
-/// The cases of one file: a key that is not in the format fails with the file and the line.
-fn read_cases(path: &Utf8Path, text: &str) -> Result<Vec<Case>, Failure> {
-    let cases: Vec<Case> = holdpoint::unstable::yaml::from_str(text).map_err(|e| {
-        let case = first_bad_case(text)
-            .map(|name| format!(" (case {name:?})"))
-            .unwrap_or_default();
-        Failure(format!(
-            "{path}:{}:{}{case}: not a list of conformance cases: {}",
-            e.line().unwrap_or(0),
-            e.column().unwrap_or(0),
-            e.message
-        ))
-    })?;
-    if cases.is_empty() {
-        return Err(Failure(format!("{path}: has no case")));
-    }
-    let mut names = BTreeSet::new();
-    for case in &cases {
-        if !names.insert(case.name.as_str()) {
-            return Err(Failure(format!(
-                "{path}: case {:?} is there twice",
-                case.name
-            )));
-        }
-    }
-    Ok(cases)
-}
-
-/// The name of the first case that is not of the format, to say which one the error is in.
-fn first_bad_case(text: &str) -> Option<String> {
-    let list: Vec<serde_json::Value> = holdpoint::unstable::yaml::from_str(text).ok()?;
-    let bad = list
-        .into_iter()
-        .find(|case| serde_json::from_value::<Case>(case.clone()).is_err())?;
-    Some(bad.get("name")?.as_str()?.to_owned())
-}
-
 fn conformance(path: &Utf8Path, text: String) -> datatest_stable::Result<()> {
-    let cases = read_cases(path, &text)?;
-    let failures: Vec<String> = cases
-        .iter()
-        .flat_map(|case| {
-            run_case(case)
-                .into_iter()
-                .map(move |f| format!("{path}: case {:?}: {f}", case.name))
-        })
-        .collect();
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(Failure(format!(
-            "{} failure(s) in {path} ({} cases):\n{}",
-            failures.len(),
-            cases.len(),
-            failures.join("\n")
-        ))
-        .into())
+    Ok(common::cases::run_file::<Case>(
+        path.as_str(),
+        &text,
+        "conformance cases",
+        run_case,
+    )?)
+}
+
+impl Named for Case {
+    fn name(&self) -> &str {
+        &self.name
     }
 }
 

@@ -38,8 +38,8 @@ pub struct TestFile {
 pub struct Case {
     /// What the case shows.
     pub name: String,
-    /// The call, inline.
-    #[serde(default)]
+    /// The call, inline (a key given twice in it is refused, as in any call).
+    #[serde(default, deserialize_with = "strict_call")]
     pub call: Option<serde_json::Value>,
     /// Or a JSON file holding it, relative to the test file.
     #[serde(default)]
@@ -63,6 +63,12 @@ pub struct Expect {
     /// None of these names.
     #[serde(default)]
     pub excludes: Vec<String>,
+}
+
+fn strict_call<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<serde_json::Value>, D::Error> {
+    crate::json::deserialize_strict(d).map(Some)
 }
 
 /// The outcome of one case.

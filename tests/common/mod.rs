@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+pub mod cases;
+
 /// A fresh scratch directory unique to the test process and `name`.
 pub fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("holdpoint-test-{}-{name}", std::process::id()));

@@ -1014,3 +1014,23 @@ fn a_link_cycle_is_walked_once() {
     let o = policy(&["test", top], None);
     assert!(stdout(&o).contains("1 passed, 0 failed"), "{}", stdout(&o));
 }
+
+/// A key given twice in a test case's call is refused like in any call.
+#[test]
+fn a_test_case_call_with_a_key_given_twice_fails() {
+    let d = scratch("test-dup");
+    write(
+        &d,
+        "p.gate",
+        "default allow\ndeny big { when args.amount > 10 }\n",
+    );
+    write(
+        &d,
+        "p.test.yaml",
+        "cases:\n  - name: small\n    call: {tool: pay, args: {amount: 1, amount: 100}}\n    expect: {effect: allow}\n",
+    );
+    let o = policy(&["test", d.to_str().unwrap()], None);
+    assert_ne!(o.status.code(), Some(0), "{}", stdout(&o));
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(all.contains("`amount` is given twice"), "{all}");
+}
