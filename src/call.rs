@@ -204,24 +204,7 @@ fn openai_chat(m: Map<String, Value>) -> Result<ToolCall, CallError> {
             "an OpenAI tool call's `type` is `function`, found {t}"
         )));
     }
-    let id = id_of(&m, "id")?;
-    let Some(Value::Object(f)) = m.get("function") else {
-        return Err(shape(
-            "`function` must be a JSON object with `name` and `arguments`",
-        ));
-    };
-    only(f, &["name", "arguments"], "`function`")?;
-    let tool = f
-        .get("name")
-        .cloned()
-        .ok_or_else(|| shape("`function` has no `name`: which tool is called?"))?;
-    let args = f.get("arguments").cloned().unwrap_or(Value::Null);
-    Ok(ToolCall {
-        tool: tool_name(tool)?,
-        args: arguments("arguments", args)?,
-        context: Value::Object(Map::new()),
-        id,
-    })
+    wrapped(&m, "function", &["name", "arguments"])
 }
 
 /// MCP: `{"jsonrpc": "2.0", "id", "method": "tools/call", "params": {"name", "arguments"}}`.
@@ -234,18 +217,24 @@ fn mcp(m: Map<String, Value>) -> Result<ToolCall, CallError> {
             "an MCP request calls a tool with `tools/call`, not {method}"
         )));
     }
-    let id = id_of(&m, "id")?;
-    let Some(Value::Object(p)) = m.get("params") else {
-        return Err(shape(
-            "`params` must be a JSON object with `name` and `arguments`",
-        ));
+    wrapped(&m, "params", &["name", "arguments", "_meta"])
+}
+
+/// The call inside a wrapper object `m[key]` (`{"name", "arguments"}` and the `known`
+/// fields), with the message's `id`.
+fn wrapped(m: &Map<String, Value>, key: &str, known: &[&str]) -> Result<ToolCall, CallError> {
+    let id = id_of(m, "id")?;
+    let Some(Value::Object(inner)) = m.get(key) else {
+        return Err(shape(format!(
+            "`{key}` must be a JSON object with `name` and `arguments`"
+        )));
     };
-    only(p, &["name", "arguments", "_meta"], "`params`")?;
-    let tool = p
+    only(inner, known, &format!("`{key}`"))?;
+    let tool = inner
         .get("name")
         .cloned()
-        .ok_or_else(|| shape("`params` has no `name`: which tool is called?"))?;
-    let args = p.get("arguments").cloned().unwrap_or(Value::Null);
+        .ok_or_else(|| shape(format!("`{key}` has no `name`: which tool is called?")))?;
+    let args = inner.get("arguments").cloned().unwrap_or(Value::Null);
     Ok(ToolCall {
         tool: tool_name(tool)?,
         args: arguments("arguments", args)?,
