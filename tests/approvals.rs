@@ -407,6 +407,10 @@ fn timeouts_escalate_once_then_reject_and_never_approve() {
         Resumed::Expired(r) => assert!(r.reason.contains("again"), "{}", r.reason),
         other => panic!("{other:?}"),
     }
+    // The first timeout escalated, the second expired: one of each.
+    let stats = Stats::from_events(&w.store.events(None).unwrap());
+    let big = stats.gates.iter().find(|g| g.gate == "big_refund").unwrap();
+    assert_eq!((big.escalated, big.expired), (1, 1), "{big:?}");
 }
 
 #[test]

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use super::event::{Event, EventKind};
+use super::request::State;
 
 /// The share of unchanged approvals above which a gate is flagged.
 pub const RUBBER_STAMP_SHARE: f64 = 0.95;
@@ -25,9 +26,9 @@ pub struct GateStats {
     pub approved_with_edits: u64,
     /// Rejected.
     pub rejected: u64,
-    /// Escalated by an approver.
+    /// Escalated, by an approver or by an SLA's `on timeout: escalate`.
     pub escalated: u64,
-    /// SLA ran out (rejected or escalated by `on timeout`).
+    /// The SLA ran out and the request ended (`on timeout: reject`, or a second timeout).
     pub expired: u64,
     /// Median time from the request to a decision, in seconds.
     pub median_s: Option<f64>,
@@ -116,7 +117,10 @@ impl Stats {
                 EventKind::Approved | EventKind::Edited | EventKind::Rejected => {
                     last.insert((request, name), (e.kind, e.at));
                 }
+                // An SLA that ran out and escalated (its `on timeout`) is an escalation;
+                // only the end that rejects is an expiry.
                 EventKind::Escalated => g.escalated += 1,
+                EventKind::Expired if e.to == Some(State::Escalated) => g.escalated += 1,
                 EventKind::Expired => g.expired += 1,
                 _ => {}
             }

@@ -387,6 +387,14 @@ fn guarding_again_tells_the_request_state_and_never_reruns_a_refused_call() {
     assert_eq!(json(&o)["state"], "rejected");
     let o = run(&db, &["approvals", "wait", &id], None);
     assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    // A gate of a rejected request no longer waits, and says who ended it.
+    let shown = text(&run(&db, &["approvals", "show", &id], None));
+    let gate = shown
+        .lines()
+        .find(|l| l.contains("big_refund") && l.contains(" by "));
+    let gate = gate.unwrap_or_else(|| panic!("no gate line: {shown}"));
+    assert!(!gate.contains("waiting"), "{gate}");
+    assert!(gate.contains("rejected by fiona"), "{gate}");
 }
 
 #[test]

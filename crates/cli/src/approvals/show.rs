@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use holdpoint::approval::store::{SqliteStore, Store};
 use holdpoint::approval::{
-    ApproversFile, Checkpoint, Desk, Error, Event, Request, State, format_time,
+    ApproversFile, Checkpoint, Desk, Error, Event, GateStatus, Request, State, format_time,
 };
 use serde_json::{Value, json};
 
@@ -125,7 +125,7 @@ fn safe(text: &str) -> std::borrow::Cow<'_, str> {
 fn render(r: &Request, events: &[Event]) -> String {
     let mut out = String::new();
     header(&mut out, r);
-    gates(&mut out, r);
+    gates(&mut out, r, events);
     calls(&mut out, r);
     review(&mut out, r);
     agent_side(&mut out, &r.checkpoint);
@@ -168,15 +168,14 @@ fn header(out: &mut String, r: &Request) {
 }
 
 /// Each gate: who may decide, how, by when, and whether it approved the current call.
-fn gates(out: &mut String, r: &Request) {
+fn gates(out: &mut String, r: &Request, events: &[Event]) {
     let _ = writeln!(out, "\ngates");
     for g in &r.status.gates {
         let approval = match &g.approval {
             Some(a) if a.digest == r.status.payload_digest => {
-                format!("approved by {} at {}", a.by, format_time(a.at))
+                format!("approved by {} at {}", safe(&a.by), format_time(a.at))
             }
-            Some(a) => format!("approved an earlier version, by {}", a.by),
-            None => "waiting".into(),
+            _ => undecided(r, g, events),
         };
         let groups = if g.groups.is_empty() {
             "any approver".to_string()
@@ -191,6 +190,31 @@ fn gates(out: &mut String, r: &Request) {
             g.rule,
             kinds.join("/")
         );
+    }
+}
+
+/// What a gate that has not approved the current call says: it waits only while the
+/// request does; otherwise what ended it (its rejection, its SLA) or the request's state.
+fn undecided(r: &Request, g: &GateStatus, events: &[Event]) -> String {
+    let earlier = match &g.approval {
+        Some(a) => format!(" (approved an earlier version, by {})", safe(&a.by)),
+        None => String::new(),
+    };
+    if r.state() == State::Pending {
+        return format!("waiting{earlier}");
+    }
+    let ended = events.iter().rev().find(|e| {
+        e.gate.as_deref() == Some(g.rule.as_str())
+            && matches!(e.to, Some(State::Rejected | State::Expired))
+    });
+    match ended {
+        Some(e) if e.to == Some(State::Rejected) => format!(
+            "rejected by {} at {}{earlier}",
+            safe(&e.actor),
+            format_time(e.at)
+        ),
+        Some(e) => format!("its SLA ran out at {}{earlier}", format_time(e.at)),
+        None => format!("not approved: the request is {}{earlier}", r.state()),
     }
 }
 
