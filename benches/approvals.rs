@@ -49,9 +49,9 @@ fn cycle(guard: &Guard, desk: &Desk, n: u64) {
 
 fn runtime(store: Arc<dyn Store>) -> (Guard, Desk) {
     let policy = Arc::new(Policy::from_source(POLICY).unwrap());
-    let approvers = ApproversFile::from_groups([("finance", &["fiona"][..])]);
-    let guard = Guard::new(policy, store.clone());
-    (guard, Desk::new(store, Arc::new(approvers)))
+    let approvers = Arc::new(ApproversFile::from_groups([("finance", &["fiona"][..])]));
+    let guard = Guard::new(policy, store.clone(), approvers.clone());
+    (guard, Desk::new(store, approvers))
 }
 
 fn benches(c: &mut Criterion) {

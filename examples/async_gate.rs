@@ -31,9 +31,15 @@ approve refund_over_lane {
 }
 "#;
 
+/// Who may approve: the desk decides with it, the guard checks with it who approved.
+fn approvers() -> Arc<ApproversFile> {
+    Arc::new(ApproversFile::from_groups([("finance", &["fiona"][..])]))
+}
+
 fn guard(db: &Path) -> Result<Guard, Box<dyn std::error::Error>> {
     let policy = Arc::new(Policy::from_source(POLICY)?);
-    Ok(Guard::new(policy.clone(), Arc::new(SqliteStore::open(db)?)))
+    let store = Arc::new(SqliteStore::open(db)?);
+    Ok(Guard::new(policy.clone(), store, approvers()))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -66,10 +72,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     // Day 2, finance: halve the refund (edit-then-approve).
-    let approvers = ApproversFile::from_groups([("finance", &["fiona"][..])]);
     let policy = Arc::new(Policy::from_source(POLICY)?);
-    let desk =
-        Desk::new(Arc::new(SqliteStore::open(&db)?), Arc::new(approvers)).with_policy(policy);
+    let desk = Desk::new(Arc::new(SqliteStore::open(&db)?), approvers()).with_policy(policy);
     let edited = json!({"amount": 450, "customer": "cus_Q8x1", "charge": "ch_3PzK"});
     let ruling =
         Ruling::new("fiona", Verdict::Edit { args: edited }).with_note("partial: item resold");

@@ -34,11 +34,14 @@ approve production_deploy {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let policy = Arc::new(Policy::from_source(POLICY)?);
     let store = Arc::new(MemoryStore::new());
-    let guard = Guard::new(policy, store.clone()).with_poll_interval(Duration::from_millis(20));
+    // Who may approve: a person in the `sre` group. The desk decides with it, and the
+    // guard checks with it who approved before it hands out the call.
+    let approvers = Arc::new(ApproversFile::from_groups([("sre", &["priya"][..])]));
+    let guard = Guard::new(policy, store.clone(), approvers.clone())
+        .with_poll_interval(Duration::from_millis(20));
 
-    // The approver side: a person in the `sre` group.
-    let approvers = ApproversFile::from_groups([("sre", &["priya"][..])]);
-    let desk = Desk::new(store, Arc::new(approvers));
+    // The approver side.
+    let desk = Desk::new(store, approvers);
     let person = std::thread::spawn(move || -> Result<(), Error> {
         loop {
             if let Some(r) = desk

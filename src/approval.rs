@@ -25,7 +25,8 @@ pub use crate::{Approvers, ApproversError, ApproversFile};
 pub use checkpoint::{CHECKPOINT_VERSION, Checkpoint, Identity, Payload, PolicyRef, Proposal};
 pub use event::{ChainBreak, Event, EventKind, GENESIS, verify_chain};
 pub use request::{
-    Claim, GateApproval, GateStatus, Rejection, Request, Ruling, SYSTEM, State, Status, Verdict,
+    Claim, ClaimRequest, GateApproval, GateStatus, Rejection, Request, Ruling, SYSTEM, State,
+    Status, Verdict,
 };
 pub use runtime::{
     Desk, Guard, Listing, Permit, Resumed, Submitted, Sweep, VerifyReport, Waiting, report,
@@ -197,6 +198,17 @@ pub enum Error {
         id: String,
         /// Its state.
         state: State,
+    },
+    /// An approved request whose own events do not prove what it would hand out: nothing
+    /// is handed out.
+    #[error(
+        "request `{id}` is not handed out: {problem}; the store may have been changed (run `policy approvals verify`)"
+    )]
+    Unproven {
+        /// The request.
+        id: String,
+        /// What does not agree.
+        problem: String,
     },
     /// A second claim.
     #[error("request `{id}` was already claimed (it is {state}); it runs at most once")]

@@ -30,7 +30,8 @@ struct World {
 fn world() -> World {
     let clock = ManualClock::at(START);
     let store = Arc::new(MemoryStore::new());
-    let guard = Guard::new(policy(), store.clone()).with_clock(Arc::new(clock.clone()));
+    let guard =
+        Guard::new(policy(), store.clone(), approvers()).with_clock(Arc::new(clock.clone()));
     let desk = Desk::new(store.clone(), approvers())
         .with_policy(policy())
         .with_clock(Arc::new(clock.clone()));
@@ -450,7 +451,8 @@ fn a_changed_policy_cannot_run_an_approval_made_under_the_old_one() {
     w.desk.decide(&id, &approve("fiona")).unwrap();
     let text = std::fs::read_to_string("tests/data/approvals/refunds.gate").unwrap();
     let changed = Arc::new(Policy::from_source(&text.replace("> 500", "> 400")).unwrap());
-    let other = Guard::new(changed, w.store.clone()).with_clock(Arc::new(w.clock.clone()));
+    let other =
+        Guard::new(changed, w.store.clone(), approvers()).with_clock(Arc::new(w.clock.clone()));
     let err = other.resume(&id).unwrap_err();
     assert!(matches!(err, Error::PolicyChanged { .. }), "{err}");
     assert_eq!(w.desk.request(&id).unwrap().state(), State::Approved);
@@ -472,7 +474,8 @@ fn cancel_withdraws_a_pending_request() {
 #[test]
 fn wait_blocks_until_an_approver_decides_in_another_thread() {
     let store = Arc::new(MemoryStore::new());
-    let guard = Guard::new(policy(), store.clone()).with_poll_interval(Duration::from_millis(5));
+    let guard = Guard::new(policy(), store.clone(), approvers())
+        .with_poll_interval(Duration::from_millis(5));
     let desk = Desk::new(store.clone(), approvers());
     let approver = std::thread::spawn(move || {
         loop {
@@ -499,7 +502,8 @@ fn wait_blocks_until_an_approver_decides_in_another_thread() {
 #[test]
 fn wait_with_a_limit_returns_pending_and_no_permit() {
     let w = world();
-    let guard = Guard::new(policy(), w.store.clone()).with_poll_interval(Duration::from_millis(5));
+    let guard = Guard::new(policy(), w.store.clone(), approvers())
+        .with_poll_interval(Duration::from_millis(5));
     let r = guard
         .wait(
             refund(900, "standard", "c1"),
@@ -517,7 +521,7 @@ fn wait_ends_at_the_sla_with_its_on_timeout_never_a_permit() {
         )
         .unwrap(),
     );
-    let guard = Guard::new(policy, Arc::new(MemoryStore::new()))
+    let guard = Guard::new(policy, Arc::new(MemoryStore::new()), approvers())
         .with_poll_interval(Duration::from_millis(20));
     let call = ToolCall::new("pay", json!({}));
     let r = guard

@@ -75,7 +75,7 @@ fn child() {
     let db = std::env::var("HOLDPOINT_DB").unwrap();
     let arg = std::env::var("HOLDPOINT_ARG").unwrap();
     let store = Arc::new(SqliteStore::open(&db).unwrap());
-    let guard = Guard::new(policy(), store.clone());
+    let guard = Guard::new(policy(), store.clone(), approvers());
     let desk = Desk::new(store.clone(), approvers());
     match role.as_str() {
         "worker" => worker(&guard, &desk, &*store, &arg),
@@ -253,7 +253,7 @@ fn racing_processes_get_exactly_one_winner_each_and_no_busy_error() {
     let db = dir.join("approvals.db");
     let ids: Vec<String> = {
         let store = Arc::new(SqliteStore::open(&db).unwrap());
-        let guard = Guard::new(policy(), store);
+        let guard = Guard::new(policy(), store, approvers());
         (0..24)
             .map(
                 |i| match guard.submit(proposal(&format!("race-{i}"))).unwrap() {

@@ -11,7 +11,8 @@ use common::approvals::{approvers, policy, refund};
 
 use holdpoint::approval::store::{SqliteStore, Store};
 use holdpoint::approval::{
-    Desk, Error, Guard, Proposal, Resumed, Ruling, State, Submitted, Verdict,
+    ApproversFile, Desk, Error, Guard, Payload, Proposal, Resumed, Ruling, State, Submitted,
+    Verdict,
 };
 use serde_json::json;
 
@@ -29,7 +30,7 @@ fn proposal(call_id: &str) -> Proposal {
 
 fn pending(path: &Path, call_id: &str) -> String {
     let store = Arc::new(SqliteStore::open(path).unwrap());
-    match Guard::new(policy(), store)
+    match Guard::new(policy(), store, approvers())
         .submit(proposal(call_id))
         .unwrap()
     {
@@ -55,7 +56,7 @@ fn requests_and_decisions_survive_reopening() {
     }
     let store = Arc::new(SqliteStore::open(&db).unwrap());
     assert_eq!(store.schema_version().unwrap(), 1);
-    let guard = Guard::new(policy(), store.clone());
+    let guard = Guard::new(policy(), store.clone(), approvers());
     let Resumed::Permit(p) = guard.resume(&id).unwrap() else {
         panic!()
     };
@@ -217,7 +218,7 @@ fn floats_survive_the_store_and_keep_their_digest() {
     let store = Arc::new(SqliteStore::open(&db).unwrap());
     let mut p = proposal("c1");
     p.call.args["rate"] = json!(0.09144338512092887);
-    let guard = Guard::new(policy(), store.clone());
+    let guard = Guard::new(policy(), store.clone(), approvers());
     let Submitted::Waiting(w) = guard.submit(p).unwrap() else {
         panic!()
     };
@@ -264,4 +265,85 @@ fn one_damaged_request_does_not_stop_listing_sweeping_or_verifying_the_others() 
         report.problems.iter().any(|p| p.contains(&bad)),
         "{report:?}"
     );
+}
+
+/// Claims `id` with a guard that checks approvals against `approvers`.
+fn claim_with(db: &Path, id: &str, approvers: Arc<ApproversFile>) -> Result<Resumed, Error> {
+    let store = Arc::new(SqliteStore::open(db).unwrap());
+    Guard::new(policy(), store, approvers).resume(id)
+}
+
+fn approved(db: &Path, call_id: &str) -> String {
+    let id = pending(db, call_id);
+    desk(Arc::new(SqliteStore::open(db).unwrap()))
+        .decide(&id, &Ruling::new("fiona", Verdict::Approve))
+        .unwrap();
+    id
+}
+
+fn unproven(r: Result<Resumed, Error>, says: &str) {
+    match r {
+        Err(Error::Unproven { problem, .. }) => assert!(problem.contains(says), "{problem}"),
+        other => panic!("expected the claim to be refused ({says}), got {other:?}"),
+    }
+}
+
+#[test]
+fn a_claim_hands_out_nothing_its_events_do_not_prove() {
+    // An approval written into the row, with no event: the state is not one any event left.
+    let db = temp_db("forged-approval");
+    let id = pending(&db, "c1");
+    sql(
+        &db,
+        "UPDATE requests SET state = 'approved', status = json_set(status, '$.state', 'approved',
+           '$.gates[0].approval', json_object('by', 'fiona', 'at', 0,
+             'digest', json_extract(status, '$.payload_digest'), 'edited', json('false')));",
+    );
+    unproven(claim_with(&db, &id, approvers()), "no event left it so");
+
+    // The approved payload swapped for another, its digest left as it was.
+    let db = temp_db("swapped-payload");
+    let id = approved(&db, "c1");
+    sql(
+        &db,
+        "UPDATE requests SET status = json_set(status, '$.payload.args.amount', 90000);",
+    );
+    unproven(claim_with(&db, &id, approvers()), "does not hash");
+
+    // ... and with its digest and the gate's approval rewritten to match it.
+    let db = temp_db("swapped-digest");
+    let id = approved(&db, "c1");
+    let other = Payload {
+        tool: "refund".into(),
+        args: json!({"amount": 90000, "order": "o-17"}),
+    };
+    let d = other.digest();
+    sql(
+        &db,
+        &format!(
+            "UPDATE requests SET status = json_set(status, '$.payload.args.amount', 90000,
+               '$.payload_digest', '{d}', '$.gates[0].approval.digest', '{d}');"
+        ),
+    );
+    unproven(
+        claim_with(&db, &id, approvers()),
+        "not the one its events recorded",
+    );
+    // Nothing was handed out: the request is still approved, unclaimed.
+    let store = SqliteStore::open(&db).unwrap();
+    assert_eq!(store.get(&id).unwrap().unwrap().state(), State::Approved);
+
+    // An approver who may no longer decide (removed from the group) does not count.
+    let db = temp_db("left-group");
+    let id = approved(&db, "c1");
+    let now = Arc::new(ApproversFile::from_groups([("finance", &["frank"][..])]));
+    unproven(
+        claim_with(&db, &id, now),
+        "approved this payload by an approver",
+    );
+    // With the approvers as they were, the same request is handed out.
+    assert!(matches!(
+        claim_with(&db, &id, approvers()),
+        Ok(Resumed::Permit(_))
+    ));
 }

@@ -9,7 +9,24 @@ use super::checkpoint::{Checkpoint, Payload};
 use super::event::{Event, EventKind};
 use crate::{DecisionKind, GateReport, OnTimeout};
 
+mod proof;
 mod ruling;
+
+/// What a claim asks for: who claims, with which token, when, for how long, under which
+/// policy.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimRequest<'a> {
+    /// Who claims (the agent).
+    pub holder: &'a str,
+    /// The claim's secret token.
+    pub token: &'a str,
+    /// Now (milliseconds since the Unix epoch).
+    pub now: i64,
+    /// The lease, in milliseconds.
+    pub lease_ms: i64,
+    /// The hash of the policy the claimer runs under.
+    pub policy_hash: &'a str,
+}
 
 /// Where a request is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -142,6 +159,15 @@ impl GateStatus {
     /// Whether this gate approved exactly the payload with this digest.
     pub fn approves(&self, digest: &str) -> bool {
         self.approval.as_ref().is_some_and(|a| a.digest == digest)
+    }
+}
+
+/// Whether `actor` may decide a gate waiting for `groups` (empty: any listed approver).
+fn may_decide(approvers: &dyn crate::Approvers, actor: &str, groups: &[String]) -> bool {
+    if groups.is_empty() {
+        approvers.is_approver(actor)
+    } else {
+        groups.iter().any(|group| approvers.is_member(actor, group))
     }
 }
 
@@ -465,16 +491,35 @@ impl Request {
         events.into_iter().map(|e| self.stamp(e)).collect()
     }
 
+    /// Whether `actor` is a party to the request: the user the agent acts for or the agent
+    /// (compared as people read names, [`crate::fold`]).
+    fn is_party(&self, actor: &str) -> bool {
+        let id = &self.checkpoint.identity;
+        let me = crate::text::fold(actor);
+        id.user
+            .as_deref()
+            .is_some_and(|u| crate::text::fold(u) == me)
+            || crate::text::fold(&id.agent) == me
+    }
+
     /// Claims an approved call to run it, under a lease. Refused unless every gate approved
-    /// exactly the current payload under the policy with this hash; a second claim fails.
+    /// exactly the current payload under the policy with this hash, and the request's own
+    /// `events` prove it (the payload hashes to its digest, the state is the one the last
+    /// event left, every gate's approval of this payload is recorded, by someone
+    /// `approvers` lets decide it); a second claim fails.
     pub fn claim(
         &mut self,
-        holder: &str,
-        token: &str,
-        now: i64,
-        lease_ms: i64,
-        policy_hash: &str,
+        claim: &ClaimRequest<'_>,
+        events: &[Event],
+        approvers: &dyn crate::Approvers,
     ) -> Result<Vec<Event>, Error> {
+        let ClaimRequest {
+            holder,
+            token,
+            now,
+            lease_ms,
+            policy_hash,
+        } = *claim;
         let state = self.status.state;
         if !state.is_approved() {
             return Err(match state {
@@ -497,10 +542,16 @@ impl Request {
             });
         }
         if !self.fully_approved() {
-            return Err(Error::Corrupt(format!(
-                "request `{}` is {state} but not every gate approved its payload",
-                self.id()
-            )));
+            return Err(Error::Unproven {
+                id: self.id().to_string(),
+                problem: format!("it is {state} but not every gate approved its payload"),
+            });
+        }
+        if let Err(problem) = self.prove(events, approvers) {
+            return Err(Error::Unproven {
+                id: self.id().to_string(),
+                problem,
+            });
         }
         self.status.state = State::Executing;
         self.status.claim = Some(Claim {

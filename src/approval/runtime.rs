@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::checkpoint::{CHECKPOINT_VERSION, Checkpoint, Payload, PolicyRef, Proposal};
 use super::event::{ChainBreak, Event, EventKind, verify_chain};
-use super::request::{GateStatus, Rejection, Request, Ruling, State};
+use super::request::{ClaimRequest, GateStatus, Rejection, Request, Ruling, State};
 use super::time::{Clock, SystemClock};
 use super::{Approvers, Error, policy_hash, request_id};
 use crate::approval::store::Store;
@@ -149,7 +149,7 @@ pub fn report(
     result: Result<Value, String>,
     now: i64,
 ) -> Result<(), Error> {
-    let r = store.update(id, &mut |r| r.finish(token, result.clone(), now))?;
+    let r = store.update(id, &mut |r, _| r.finish(token, result.clone(), now))?;
     if r.state() == State::OutcomeUnknown {
         return Err(Error::LeaseExpired(id.to_string()));
     }
@@ -158,7 +158,7 @@ pub fn report(
 
 /// Applies whatever is due on one request (SLA, lease). Shared by both sides.
 fn expire_one(store: &dyn Store, id: &str, now: i64) -> Result<Request, Error> {
-    store.update(id, &mut |r| Ok(r.expire(now)))
+    store.update(id, &mut |r, _| Ok(r.expire(now)))
 }
 
 /// The agent's side: evaluates calls and hands out [`Permit`]s.
@@ -166,6 +166,7 @@ pub struct Guard {
     policy: Arc<Policy>,
     policy_ref: PolicyRef,
     store: Arc<dyn Store>,
+    approvers: Arc<dyn Approvers>,
     clock: Arc<dyn Clock>,
     lease_ms: i64,
     poll: Duration,
@@ -181,7 +182,10 @@ impl std::fmt::Debug for Guard {
 
 impl Guard {
     /// A guard for a policy over a store, on the system clock, with a 5-minute lease.
-    pub fn new(policy: Arc<Policy>, store: Arc<dyn Store>) -> Guard {
+    /// `approvers` are the groups the desk decides with: before an approved call is handed
+    /// out, the guard checks from the request's events that each approval was made by
+    /// someone they let decide it.
+    pub fn new(policy: Arc<Policy>, store: Arc<dyn Store>, approvers: Arc<dyn Approvers>) -> Guard {
         let policy_ref = PolicyRef {
             name: policy.name().map(str::to_string),
             hash: policy_hash(&policy),
@@ -192,6 +196,7 @@ impl Guard {
             policy,
             policy_ref,
             store,
+            approvers,
             clock: Arc::new(SystemClock),
             lease_ms: 5 * 60 * 1000,
             poll: Duration::from_millis(200),
@@ -329,10 +334,17 @@ impl Guard {
                 let token = token(id, now);
                 let holder = r.checkpoint.identity.agent.clone();
                 let hash = self.policy_ref.hash.clone();
-                let lease = self.lease_ms;
+                let claim = ClaimRequest {
+                    holder: &holder,
+                    token: &token,
+                    now,
+                    lease_ms: self.lease_ms,
+                    policy_hash: &hash,
+                };
+                let approvers = &*self.approvers;
                 let r = self
                     .store
-                    .update(id, &mut |r| r.claim(&holder, &token, now, lease, &hash))?;
+                    .update(id, &mut |r, events| r.claim(&claim, events, approvers))?;
                 Ok(Resumed::Permit(Permit {
                     digest: r.status.payload_digest.clone().into(),
                     edited: r.status.payload_digest != r.checkpoint.payload_digest,
@@ -414,7 +426,7 @@ impl Guard {
         let actor = self.store.get(id)?.map(|r| r.checkpoint.identity.agent);
         let actor = actor.ok_or_else(|| Error::NotFound(id.to_string()))?;
         self.store
-            .update(id, &mut |r| r.cancel(&actor, reason, now))
+            .update(id, &mut |r, _| r.cancel(&actor, reason, now))
     }
 }
 
@@ -604,7 +616,7 @@ impl Desk {
         expire_one(&*self.store, id, now)?;
         let approvers = &*self.approvers;
         let policy = self.policy.as_ref();
-        self.store.update(id, &mut |r| {
+        self.store.update(id, &mut |r, _| {
             let context = r.checkpoint.context.clone();
             let made_under = r.checkpoint.policy.hash.clone();
             let reevaluate = |p: &Payload| -> Result<Vec<GateStatus>, Error> {

@@ -11,9 +11,10 @@ mod sqlite;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
-/// A change to one request: gets the stored request, changes it, returns the events that
-/// record the change. An error aborts the change and leaves the store as it was.
-pub type Change<'a> = &'a mut dyn FnMut(&mut Request) -> Result<Vec<Event>, Error>;
+/// A change to one request: gets the stored request and its events so far (read in the
+/// same transaction), changes the request, returns the events that record the change. An
+/// error aborts the change and leaves the store as it was.
+pub type Change<'a> = &'a mut dyn FnMut(&mut Request, &[Event]) -> Result<Vec<Event>, Error>;
 
 /// Durable storage of requests and the hash-chained audit log. Every method is atomic:
 /// a change and its events are written together or not at all.
@@ -146,7 +147,13 @@ impl Store for MemoryStore {
             return Err(Error::NotFound(id.to_string()));
         };
         let mut r = stored.clone();
-        let events = change(&mut r)?;
+        let history: Vec<Event> = m
+            .events
+            .iter()
+            .filter(|e| e.request_id.as_deref() == Some(id))
+            .cloned()
+            .collect();
+        let events = change(&mut r, &history)?;
         if events.is_empty() {
             return Ok(r);
         }

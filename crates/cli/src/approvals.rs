@@ -9,6 +9,8 @@ use clap::Subcommand;
 
 mod decide;
 mod show;
+
+pub(crate) use decide::approvers_file;
 use serde_json::{Value, json};
 
 use super::{Exit, Format};
@@ -75,6 +77,10 @@ enum Command {
         /// How long the claim holds before an unreported call is outcome_unknown.
         #[arg(long, value_name = "DURATION", default_value = "5m")]
         lease: String,
+        /// Approver groups, to check who approved (default: approvers.yaml beside the
+        /// policy).
+        #[arg(long, value_name = "FILE", env = "HOLDPOINT_APPROVERS")]
+        approvers: Option<PathBuf>,
     },
     /// Report what became of a claimed call.
     Finish {
@@ -125,7 +131,17 @@ pub(super) fn run(args: Args) -> Exit {
             policy,
             tools,
             lease,
-        } => claim(store, &id, policy.as_deref(), tools.as_ref(), &lease),
+            approvers,
+        } => claim(
+            store,
+            &id,
+            ClaimFrom {
+                policy: policy.as_deref(),
+                tools: tools.as_ref(),
+                approvers: approvers.as_deref(),
+            },
+            &lease,
+        ),
         Command::Finish {
             id,
             claim,
@@ -294,13 +310,15 @@ fn expire(store: Arc<SqliteStore>) -> Exit {
     }
 }
 
-fn claim(
-    store: Arc<SqliteStore>,
-    id: &str,
-    policy: Option<&Path>,
-    tools: Option<&PathBuf>,
-    lease: &str,
-) -> Exit {
+/// Where `claim` finds the policy, the catalog and the approvers (default: as the
+/// request's checkpoint recorded them).
+struct ClaimFrom<'a> {
+    policy: Option<&'a Path>,
+    tools: Option<&'a PathBuf>,
+    approvers: Option<&'a Path>,
+}
+
+fn claim(store: Arc<SqliteStore>, id: &str, from: ClaimFrom<'_>, lease: &str) -> Exit {
     let lease = match parse_lease(lease) {
         Ok(d) => d,
         Err(code) => return code,
@@ -310,11 +328,15 @@ fn claim(
         Ok(None) => return approval_error(&Error::NotFound(id.to_string())),
         Err(e) => return approval_error(&e),
     };
-    let policy = match decide::request_policy(&request, policy, tools, "claiming") {
+    let policy = match decide::request_policy(&request, from.policy, from.tools, "claiming") {
         Ok(p) => Arc::new(p),
         Err(code) => return code,
     };
-    let guard = Guard::new(policy, store).with_lease(lease);
+    let approvers = match decide::approvers_for(&request, from.approvers) {
+        Ok(a) => Arc::new(a),
+        Err(code) => return code,
+    };
+    let guard = Guard::new(policy, store, approvers).with_lease(lease);
     match guard.resume(id) {
         Ok(r) => {
             print_json(&resumed_json(&r));

@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use super::approvals::approvers_file;
 use super::approvals::{
     approval_error, open_store, parse_duration, parse_lease, print_json, read_json, resumed_json,
 };
 use super::{Exit, input, load_policy};
 use holdpoint::approval::envelope::{Fallbacks, Stated};
-use holdpoint::approval::{Guard, Proposal, Resumed, State, Submitted};
+use holdpoint::approval::{ApproversFile, Guard, Proposal, Resumed, State, Submitted};
 
 /// Arguments of `policy guard`.
 #[derive(clap::Args)]
@@ -62,6 +63,10 @@ pub struct Args {
     /// outcome_unknown.
     #[arg(long, value_name = "DURATION", default_value = "5m")]
     lease: String,
+    /// Approver groups, to check who approved before `--wait` hands out a call (default:
+    /// approvers.yaml beside the policy).
+    #[arg(long, value_name = "FILE", env = "HOLDPOINT_APPROVERS")]
+    approvers: Option<PathBuf>,
 }
 
 pub(super) fn run(args: Args) -> Exit {
@@ -115,7 +120,16 @@ pub(super) fn run(args: Args) -> Exit {
         Err(code) => return code,
     };
     let path = std::fs::canonicalize(&args.policy).unwrap_or(args.policy.clone());
-    let mut guard = Guard::new(policy, store)
+    // Only `--wait` hands out approved calls, so only it needs to know who may approve.
+    let approvers = if wait.is_some() {
+        match approvers_file(args.approvers.as_deref(), Some(&path)) {
+            Ok(a) => a,
+            Err(code) => return code,
+        }
+    } else {
+        ApproversFile::default()
+    };
+    let mut guard = Guard::new(policy, store, Arc::new(approvers))
         .with_policy_path(path.display().to_string())
         .with_lease(lease);
     if let Some(tools) = &args.tools {

@@ -3,7 +3,9 @@
 
 use serde_json::{Value, json};
 
-use super::{GateApproval, GateStatus, Rejection, Request, Ruling, State, Verdict, deadline};
+use super::{
+    GateApproval, GateStatus, Rejection, Request, Ruling, State, Verdict, deadline, may_decide,
+};
 use crate::Approvers;
 use crate::approval::checkpoint::Payload;
 use crate::approval::event::{Event, EventKind};
@@ -87,17 +89,13 @@ impl Request {
         if actor.trim() != actor || actor.chars().any(crate::text::is_hidden) {
             return Err(Error::UnreadableApprover(crate::text::quoted(actor)));
         }
-        let id = &self.checkpoint.identity;
-        let me = crate::text::fold(actor);
-        if id
-            .user
-            .as_deref()
-            .is_some_and(|u| crate::text::fold(u) == me)
-        {
+        if self.is_party(actor) {
+            let id = &self.checkpoint.identity;
+            let me = crate::text::fold(actor);
+            if crate::text::fold(&id.agent) == me {
+                return Err(Error::AgentCannotDecide(actor.to_string()));
+            }
             return Err(Error::RequesterCannotDecide(actor.to_string()));
-        }
-        if crate::text::fold(&id.agent) == me {
-            return Err(Error::AgentCannotDecide(actor.to_string()));
         }
         Ok(actor)
     }
@@ -125,15 +123,7 @@ impl Request {
         digest: &str,
     ) -> Result<Vec<usize>, Error> {
         let gates = &self.status.gates;
-        let eligible = |g: &GateStatus| {
-            if g.groups.is_empty() {
-                approvers.is_approver(actor)
-            } else {
-                g.groups
-                    .iter()
-                    .any(|group| approvers.is_member(actor, group))
-            }
-        };
+        let eligible = |g: &GateStatus| may_decide(approvers, actor, &g.groups);
         if let Some(name) = &ruling.gate {
             let Some(g) = gates.iter().find(|g| &g.rule == name) else {
                 return Err(Error::UnknownGate {
@@ -285,9 +275,11 @@ impl Request {
         self.status.payload = edited;
         self.status.payload_digest = new_digest.clone();
         let mut added = Vec::new();
+        let mut added_groups = serde_json::Map::new();
         for g in fired {
             if !self.status.gates.iter().any(|h| h.rule == g.rule) {
                 added.push(g.rule.clone());
+                added_groups.insert(g.rule.clone(), json!(g.groups));
                 self.status.gates.push(g);
             }
         }
@@ -310,7 +302,11 @@ impl Request {
                     .gate(&g.rule)
                     .digests(digest, &new_digest)
                     .reason(at.note)
-                    .data(json!({"patch": step, "added_gates": std::mem::take(&mut added)})),
+                    .data(json!({
+                        "patch": step,
+                        "added_gates": std::mem::take(&mut added),
+                        "added_groups": std::mem::take(&mut added_groups),
+                    })),
             );
         }
         Ok(())

@@ -389,7 +389,11 @@ impl Store for SqliteStore {
                 Ok(r) => r,
                 Err(e) => return Ok(Err(e)),
             };
-            let events = match change(&mut r) {
+            let history = match parse_events(&event_rows(tx, Some(id))?) {
+                Ok(h) => h,
+                Err(e) => return Ok(Err(e)),
+            };
+            let events = match change(&mut r, &history) {
                 Ok(events) => events,
                 Err(e) => return Ok(Err(e)),
             };

@@ -136,13 +136,23 @@ pub(super) fn decide(store: Arc<SqliteStore>, a: DecideArgs) -> Exit {
 
 /// The approvers: `--approvers`, else the file beside the policy the request was made
 /// under. Prints the problem and gives the exit code.
-fn approvers_for(request: &Request, given: Option<&Path>) -> Result<ApproversFile, Exit> {
+pub(crate) fn approvers_for(
+    request: &Request,
+    given: Option<&Path>,
+) -> Result<ApproversFile, Exit> {
     let recorded = request.checkpoint.policy.path.as_ref().map(PathBuf::from);
-    let path = given.map(Path::to_path_buf).or_else(|| {
-        recorded
-            .as_deref()
-            .and_then(holdpoint::project::approvers_beside)
-    });
+    approvers_file(given, recorded.as_deref())
+}
+
+/// The approvers file: the one given, else the one beside `policy` (a `.gate` file or a
+/// policy directory). Prints the problem and gives the exit code.
+pub(crate) fn approvers_file(
+    given: Option<&Path>,
+    policy: Option<&Path>,
+) -> Result<ApproversFile, Exit> {
+    let path = given
+        .map(Path::to_path_buf)
+        .or_else(|| policy.and_then(holdpoint::project::approvers_beside));
     let Some(path) = path else {
         eprintln!(
             "error: no approvers file: pass --approvers FILE (or put approvers.yaml beside the policy)"

@@ -1,0 +1,150 @@
+//! What a request's own events prove: before an approved call is handed out, the stored
+//! row is not trusted alone. The payload must hash to its digest, the checkpoint must be
+//! the one its `created` event recorded, the state must be the one its last event left,
+//! and replaying the events must show every gate approved exactly that payload, by
+//! approvers who may decide it (eligible then and now, never the requester or the agent).
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::{Request, may_decide};
+use crate::Approvers;
+use crate::approval::event::{Event, EventKind};
+
+/// A gate as the events describe it.
+#[derive(Debug, Default)]
+struct Replayed {
+    groups: Vec<String>,
+    /// Approvals: the approver, the digest approved, and the groups that could decide
+    /// the gate at that moment.
+    approvals: Vec<(String, String, Vec<String>)>,
+}
+
+impl Request {
+    /// Checks the request against its events (see the module's documentation); the error
+    /// says what does not agree.
+    pub(super) fn prove(&self, events: &[Event], approvers: &dyn Approvers) -> Result<(), String> {
+        let digest = &self.status.payload_digest;
+        if self.status.payload.digest() != *digest {
+            return Err("its payload does not hash to its digest".into());
+        }
+        for e in events {
+            if e.request_id.as_deref() != Some(self.id()) || e.compute_hash() != e.hash {
+                return Err(format!("event {} was changed", e.seq));
+            }
+        }
+        match events.first() {
+            Some(e)
+                if e.kind == EventKind::Created
+                    && e.data.get("checkpoint_digest").and_then(Value::as_str)
+                        == Some(self.checkpoint.digest().as_str()) => {}
+            _ => return Err("its checkpoint is not the one its `created` event recorded".into()),
+        }
+        let last_state = events.iter().rev().find_map(|e| e.to);
+        if last_state != Some(self.state()) {
+            return Err(format!(
+                "it is {} but no event left it so",
+                self.state().as_str()
+            ));
+        }
+        let last_digest = events.iter().rev().find_map(|e| e.digest_after.as_ref());
+        if last_digest != Some(digest) {
+            return Err("its payload is not the one its events recorded".into());
+        }
+        let gates = self.replay(events)?;
+        let stored: Vec<&str> = self.status.gates.iter().map(|g| g.rule.as_str()).collect();
+        let replayed: Vec<&str> = gates.keys().map(String::as_str).collect();
+        let mut sorted = stored.clone();
+        sorted.sort_unstable();
+        if sorted != replayed {
+            return Err(format!(
+                "its gates ({}) are not the ones its events fired ({})",
+                stored.join(", "),
+                replayed.join(", ")
+            ));
+        }
+        for (rule, g) in &gates {
+            if !g
+                .approvals
+                .iter()
+                .any(|(by, d, groups)| d == digest && may_decide(approvers, by, groups))
+            {
+                return Err(format!(
+                    "no event shows gate `{rule}` approved this payload by an approver who may decide it"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The gates as the events leave them: fired at creation or by an edit, handed to
+    /// other groups by escalations, and the approvals each recorded (with the groups that
+    /// could decide at that moment; an approver outside them does not count).
+    fn replay(&self, events: &[Event]) -> Result<BTreeMap<String, Replayed>, String> {
+        let mut gates: BTreeMap<String, Replayed> = BTreeMap::new();
+        for g in self
+            .checkpoint
+            .decision
+            .approval
+            .iter()
+            .flat_map(|a| a.gates.iter())
+        {
+            gates.entry(g.rule.clone()).or_default().groups = g.by.clone();
+        }
+        for e in events {
+            let gate = e.gate.as_deref();
+            match e.kind {
+                EventKind::Edited => {
+                    let added = e.data.get("added_groups").and_then(Value::as_object);
+                    for (rule, groups) in added.into_iter().flatten() {
+                        gates.entry(rule.clone()).or_default().groups = strings(groups);
+                    }
+                    let names = e.data.get("added_gates").and_then(Value::as_array);
+                    for rule in names.into_iter().flatten().filter_map(Value::as_str) {
+                        if !gates.contains_key(rule) {
+                            return Err(format!(
+                                "an edit added gate `{rule}` without saying who decides it"
+                            ));
+                        }
+                    }
+                }
+                EventKind::Reopened => {
+                    let groups = e.data.get("groups").map(strings).unwrap_or_default();
+                    if let Some(g) = gate.and_then(|n| gates.get_mut(n)) {
+                        g.groups = groups;
+                    }
+                }
+                _ => {}
+            }
+            if matches!(e.kind, EventKind::Approved | EventKind::Edited) {
+                let Some(g) = gate.and_then(|n| gates.get_mut(n)) else {
+                    return Err(format!(
+                        "event {} approves a gate the request has not",
+                        e.seq
+                    ));
+                };
+                let Some(d) = &e.digest_after else {
+                    return Err(format!("event {} approves no payload", e.seq));
+                };
+                if self.is_party(&e.actor) {
+                    return Err(format!(
+                        "event {}: `{}` approved their own request",
+                        e.seq, e.actor
+                    ));
+                }
+                g.approvals
+                    .push((e.actor.clone(), d.clone(), g.groups.clone()));
+            }
+        }
+        Ok(gates)
+    }
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(str::to_string))
+        .collect()
+}
