@@ -25,8 +25,8 @@ pub use crate::{Approvers, ApproversError, ApproversFile};
 pub use checkpoint::{CHECKPOINT_VERSION, Checkpoint, Identity, Payload, PolicyRef, Proposal};
 pub use event::{ChainBreak, Event, EventKind, GENESIS, verify_chain};
 pub use request::{
-    Claim, ClaimRequest, GateApproval, GateStatus, Rejection, Request, Ruling, SYSTEM, State,
-    Status, Verdict,
+    Claim, ClaimRequest, GateApproval, GateStatus, Redecision, Rejection, Request, Ruling, SYSTEM,
+    State, Status, Verdict,
 };
 pub use runtime::{
     Desk, Guard, Listing, Permit, Resumed, Submitted, Sweep, VerifyReport, Waiting, report,
@@ -191,6 +191,17 @@ pub enum Error {
         /// The hash now.
         now: String,
     },
+    /// The policy now in force denies the call: it runs under neither policy.
+    #[error(
+        "request `{id}`: the policy changed and now denies the call (rules: {}); it will not run",
+        rules.join(", ")
+    )]
+    PolicyNowDenies {
+        /// The request.
+        id: String,
+        /// The rules that deny it.
+        rules: Vec<String>,
+    },
     /// Claiming a request that is not approved.
     #[error("request `{id}` is {state}: nothing may run")]
     NotApproved {
@@ -256,28 +267,12 @@ fn list_kinds(kinds: &[DecisionKind]) -> String {
         .join(", ")
 }
 
-/// The hash a request binds its approval to: the SHA-256 of the policy's sources (each
-/// file's name without its directory, and its text) and of the catalog's tool classes. Any
-/// change to a rule changes it; moving the policy directory does not.
+/// The hash a request binds its approval to: the SHA-256 of what the policy means
+/// ([`Policy::canonical_text`]: its code without comments or layout, and its catalog). A
+/// comment or `policy fmt` keeps it; a change to a rule changes it, and then a request
+/// made under the old one is decided again before anything runs (see `docs/approvals.md`).
 pub fn policy_hash(policy: &Policy) -> String {
-    let sources: Vec<serde_json::Value> = policy
-        .sources()
-        .iter()
-        .map(|(_, f)| {
-            let name = std::path::Path::new(&*f.name)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| f.name.to_string());
-            serde_json::json!({"name": name, "text": &*f.text})
-        })
-        .collect();
-    let catalog: serde_json::Map<String, serde_json::Value> = policy
-        .catalog()
-        .into_iter()
-        .flat_map(|c| c.tools.iter())
-        .map(|(name, spec)| (name.clone(), serde_json::json!(spec.classes)))
-        .collect();
-    digest::of_json(&serde_json::json!({"sources": sources, "catalog": catalog}))
+    digest::sha256(policy.canonical_text().as_bytes())
 }
 
 /// The id of the request for an idempotency key: the same tenant, run and tool-call id

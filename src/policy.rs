@@ -358,6 +358,26 @@ impl Policy {
         &self.program.sources
     }
 
+    /// What the policy means, as text: each file's code without comments or layout
+    /// (formatted, then every comment dropped and every run of blanks made one space), in
+    /// an order that does not depend on the files' names, then the catalog's tools. Adding
+    /// a comment, running `policy fmt`, or renaming or moving a file leaves it as it was;
+    /// changing a rule, an option or the catalog changes it. Approval requests are bound to
+    /// its hash.
+    pub fn canonical_text(&self) -> String {
+        let mut files: Vec<String> = self
+            .sources()
+            .iter()
+            .map(|(_, f)| canonical_code(&f.text))
+            .collect();
+        files.sort_unstable();
+        let mut out = files.join("\n");
+        if let Some(catalog) = self.catalog() {
+            out.push_str(&format!("\ncatalog {:?}", catalog.tools));
+        }
+        out
+    }
+
     /// The tool catalog the policy was checked against, if any.
     pub fn catalog(&self) -> Option<&Catalog> {
         self.program.catalog.as_deref()
@@ -452,4 +472,27 @@ impl DataFinding {
             _ => Diagnostic::new(self.code, None, self.whole),
         }
     }
+}
+
+/// A file's code without comments or layout: formatted, every comment dropped, every run
+/// of blanks outside strings made one space.
+fn canonical_code(text: &str) -> String {
+    use crate::syntax::comments::{Region, regions};
+    let formatted = crate::format_source(text).unwrap_or_else(|_| text.to_string());
+    let mut out = String::new();
+    let mut blank = false;
+    for (_, c, region) in regions(&formatted) {
+        match region {
+            Region::Comment => {}
+            Region::Code if c.is_whitespace() => blank = true,
+            _ => {
+                if blank && !out.is_empty() {
+                    out.push(' ');
+                }
+                blank = false;
+                out.push(c);
+            }
+        }
+    }
+    out
 }

@@ -444,18 +444,89 @@ fn a_claim_whose_lease_runs_out_is_outcome_unknown_never_run_again() {
     assert!(matches!(err, Error::LeaseExpired(_)), "{err}");
 }
 
+/// The test policy's text, changed by `edit`, as a guard and a desk on the world's store.
+fn changed(w: &World, edit: impl Fn(String) -> String) -> (Guard, Desk) {
+    let text = std::fs::read_to_string("tests/data/approvals/refunds.gate").unwrap();
+    let policy = Arc::new(Policy::from_source(&edit(text)).unwrap());
+    let clock = Arc::new(w.clock.clone());
+    let guard = Guard::new(policy.clone(), w.store.clone(), approvers()).with_clock(clock.clone());
+    let desk = Desk::new(w.store.clone(), approvers())
+        .with_policy(policy)
+        .with_clock(clock);
+    (guard, desk)
+}
+
 #[test]
-fn a_changed_policy_cannot_run_an_approval_made_under_the_old_one() {
+fn a_comment_or_fmt_keeps_every_approval_and_pending_request() {
+    let w = world();
+    let approved = submit_waiting(&w, refund(900, "standard", "c1"));
+    w.desk.decide(&approved, &approve("fiona")).unwrap();
+    let pending = submit_waiting(&w, refund(900, "standard", "c2"));
+    let (guard, desk) = changed(&w, |t| {
+        let t = holdpoint::format_source(&t).unwrap();
+        format!(
+            "# reviewed by legal\n{}",
+            t.replace("by \"finance\"", "by \"finance\"  # the team")
+        )
+    });
+    assert_eq!(
+        holdpoint::approval::policy_hash(guard.policy()),
+        holdpoint::approval::policy_hash(w.guard.policy()),
+        "a comment and formatting do not change what the policy means"
+    );
+    assert!(matches!(
+        guard.resume(&approved).unwrap(),
+        Resumed::Permit(_)
+    ));
+    // An edit under the commented policy is decided as before (it was refused).
+    desk.decide(
+        &pending,
+        &edit("fiona", json!({"amount": 800, "order": "o-17"})),
+    )
+    .unwrap();
+    assert!(!kinds(&w, &approved).contains(&EventKind::Redecided));
+}
+
+#[test]
+fn a_changed_policy_decides_the_call_again_and_keeps_only_gates_that_fire_the_same() {
+    // The threshold moved, the gate did not: the approval stands, and the event says so.
     let w = world();
     let id = submit_waiting(&w, refund(900, "standard", "c1"));
     w.desk.decide(&id, &approve("fiona")).unwrap();
-    let text = std::fs::read_to_string("tests/data/approvals/refunds.gate").unwrap();
-    let changed = Arc::new(Policy::from_source(&text.replace("> 500", "> 400")).unwrap());
-    let other =
-        Guard::new(changed, w.store.clone(), approvers()).with_clock(Arc::new(w.clock.clone()));
-    let err = other.resume(&id).unwrap_err();
-    assert!(matches!(err, Error::PolicyChanged { .. }), "{err}");
+    let (guard, _) = changed(&w, |t| t.replace("> 500", "> 400"));
+    assert!(matches!(guard.resume(&id).unwrap(), Resumed::Permit(_)));
+    let events = w.store.events(Some(&id)).unwrap();
+    let again = events
+        .iter()
+        .find(|e| e.kind == EventKind::Redecided)
+        .unwrap();
+    assert_eq!(again.data["kept"], json!(["big_refund"]));
+    assert_eq!(again.to, Some(State::Approved));
+
+    // The gate now waits for another group: the approval by finance no longer counts.
+    let w = world();
+    let id = submit_waiting(&w, refund(900, "standard", "c1"));
+    w.desk.decide(&id, &approve("fiona")).unwrap();
+    let (guard, desk) = changed(&w, |t| t.replacen("by \"finance\"", "by \"cfo\"", 1));
+    match guard.resume(&id).unwrap() {
+        Resumed::Pending(p) => assert_eq!(p.groups, vec!["cfo".to_string()]),
+        other => panic!("the changed gate must wait again, got {other:?}"),
+    }
+    let err = desk.decide(&id, &approve("fiona")).unwrap_err();
+    assert!(matches!(err, Error::NotAnApprover { .. }), "{err}");
+    desk.decide(&id, &approve("carla")).unwrap();
+    assert!(matches!(guard.resume(&id).unwrap(), Resumed::Permit(_)));
+
+    // The policy now denies the call: it runs under neither, and nothing changed.
+    let w = world();
+    let id = submit_waiting(&w, refund(900, "standard", "c1"));
+    w.desk.decide(&id, &approve("fiona")).unwrap();
+    let (guard, _) = changed(&w, |t| t.replace("> 100000", "> 800"));
+    let err = guard.resume(&id).unwrap_err();
+    assert!(matches!(err, Error::PolicyNowDenies { .. }), "{err}");
+    assert!(err.to_string().contains("huge_refund"), "{err}");
     assert_eq!(w.desk.request(&id).unwrap().state(), State::Approved);
+    // The old policy's guard, where it still runs, re-decides too: nothing is bound twice.
     assert!(matches!(w.guard.resume(&id).unwrap(), Resumed::Permit(_)));
 }
 

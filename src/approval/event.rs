@@ -44,6 +44,9 @@ pub enum EventKind {
     LateReport,
     /// An `audit` decision let a call run; this is its record.
     Audited,
+    /// The policy's meaning changed and the call was decided again: which gates kept
+    /// their approvals, which were added (they wait), which were dropped.
+    Redecided,
 }
 
 impl EventKind {
@@ -64,6 +67,7 @@ impl EventKind {
             EventKind::OutcomeUnknown => "outcome_unknown",
             EventKind::LateReport => "late_report",
             EventKind::Audited => "audited",
+            EventKind::Redecided => "redecided",
         }
     }
 }

@@ -10,7 +10,10 @@ use super::event::{Event, EventKind};
 use crate::{DecisionKind, GateReport, OnTimeout};
 
 mod proof;
+mod rebind;
 mod ruling;
+
+pub use rebind::Redecision;
 
 /// What a claim asks for: who claims, with which token, when, for how long, under which
 /// policy.
@@ -139,6 +142,10 @@ pub struct GateStatus {
     pub approval: Option<GateApproval>,
     /// Whether the SLA already ran out once and escalated (a second time rejects).
     pub timed_out: bool,
+    /// What the gate asks as the policy fired it (its groups, decisions and quorum): a
+    /// changed policy that fires it the same way keeps its approvals.
+    #[serde(default)]
+    pub spec: String,
 }
 
 impl GateStatus {
@@ -153,6 +160,7 @@ impl GateStatus {
             deadline: deadline(g.within_s, now),
             approval: None,
             timed_out: false,
+            spec: spec_of(g),
         }
     }
 
@@ -169,6 +177,11 @@ fn may_decide(approvers: &dyn crate::Approvers, actor: &str, groups: &[String]) 
     } else {
         groups.iter().any(|group| approvers.is_member(actor, group))
     }
+}
+
+/// What a gate asks, as [`GateStatus::spec`] keeps it.
+fn spec_of(g: &GateReport) -> String {
+    json!({"by": g.by, "decisions": g.decisions}).to_string()
 }
 
 fn deadline(within_s: Option<u64>, now: i64) -> Option<i64> {
@@ -207,6 +220,10 @@ pub struct Status {
     pub rejection: Option<Rejection>,
     /// What the agent reported after running the call.
     pub outcome: Option<Value>,
+    /// The hash of the policy the request was last decided again under (`None`: the one
+    /// it was made under).
+    #[serde(default)]
+    pub policy_hash: Option<String>,
     /// The last change.
     pub updated_at: i64,
 }
@@ -336,6 +353,7 @@ impl Request {
             claim: None,
             rejection: None,
             outcome: None,
+            policy_hash: None,
             updated_at: now,
         };
         let event = Event::new(EventKind::Created, &checkpoint.identity.agent, now)
@@ -535,9 +553,9 @@ impl Request {
                 },
             });
         }
-        if self.checkpoint.policy.hash != policy_hash {
+        if self.bound_policy() != policy_hash {
             return Err(Error::PolicyChanged {
-                approved_under: self.checkpoint.policy.hash.clone(),
+                approved_under: self.bound_policy().to_string(),
                 now: policy_hash.to_string(),
             });
         }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::checkpoint::{CHECKPOINT_VERSION, Checkpoint, Payload, PolicyRef, Proposal};
 use super::event::{ChainBreak, Event, EventKind, verify_chain};
-use super::request::{ClaimRequest, GateStatus, Rejection, Request, Ruling, State};
+use super::request::{ClaimRequest, GateStatus, Redecision, Rejection, Request, Ruling, State};
 use super::time::{Clock, SystemClock};
 use super::{Approvers, Error, policy_hash, request_id};
 use crate::approval::store::Store;
@@ -154,6 +154,31 @@ pub fn report(
         return Err(Error::LeaseExpired(id.to_string()));
     }
     Ok(())
+}
+
+/// Decides a payload (with the request's context) under a policy, as a request's gates
+/// see it.
+fn redecide(
+    policy: &Policy,
+    hash: &str,
+    payload: &Payload,
+    context: &Value,
+    now: i64,
+) -> Redecision {
+    let call = crate::ToolCall::new(payload.tool.clone(), payload.args.clone())
+        .with_context(context.clone());
+    let report = policy.evaluate(&call).report(&call);
+    Redecision {
+        hash: hash.to_string(),
+        effect: report.effect,
+        gates: report
+            .approval
+            .iter()
+            .flat_map(|a| a.gates.iter())
+            .map(|g| GateStatus::new(g, now))
+            .collect(),
+        rules: report.rules,
+    }
 }
 
 /// Applies whatever is due on one request (SLA, lease). Shared by both sides.
@@ -328,7 +353,16 @@ impl Guard {
     /// [`Error::AlreadyClaimed`]: an approved call runs once.
     pub fn resume(&self, id: &str) -> Result<Resumed, Error> {
         let now = self.clock.now_ms();
-        let r = expire_one(&*self.store, id, now)?;
+        let mut r = expire_one(&*self.store, id, now)?;
+        // Made or last decided under a policy that means something else: decide it again
+        // under this one before anything is handed out.
+        if r.bound_policy() != self.policy_ref.hash {
+            let (policy, hash) = (&*self.policy, &self.policy_ref.hash);
+            r = self.store.update(id, &mut |r, _| {
+                let again = redecide(policy, hash, &r.status.payload, &r.checkpoint.context, now);
+                r.rebind(&again, now)
+            })?;
+        }
         match r.state() {
             State::Approved | State::ApprovedWithEdits => {
                 let token = token(id, now);
@@ -617,34 +651,35 @@ impl Desk {
         let approvers = &*self.approvers;
         let policy = self.policy.as_ref();
         self.store.update(id, &mut |r, _| {
+            // Under a policy whose meaning changed, the call is decided again first.
+            let mut events = match policy {
+                Some((policy, hash)) => {
+                    let again =
+                        redecide(policy, hash, &r.status.payload, &r.checkpoint.context, now);
+                    r.rebind(&again, now)?
+                }
+                None => Vec::new(),
+            };
             let context = r.checkpoint.context.clone();
-            let made_under = r.checkpoint.policy.hash.clone();
+            let bound = r.bound_policy().to_string();
             let reevaluate = |p: &Payload| -> Result<Vec<GateStatus>, Error> {
                 let Some((policy, hash)) = policy else {
                     return Err(Error::PolicyNeeded);
                 };
-                if *hash != made_under {
+                if *hash != bound {
                     return Err(Error::PolicyChanged {
-                        approved_under: made_under.clone(),
+                        approved_under: bound.clone(),
                         now: hash.clone(),
                     });
                 }
-                let call = crate::ToolCall::new(p.tool.clone(), p.args.clone())
-                    .with_context(context.clone());
-                let report = policy.evaluate(&call).report(&call);
-                match report.effect {
-                    Effect::Deny => Err(Error::EditDenied {
-                        rules: report.rules,
-                    }),
-                    _ => Ok(report
-                        .approval
-                        .iter()
-                        .flat_map(|a| a.gates.iter())
-                        .map(|g| GateStatus::new(g, now))
-                        .collect()),
+                let again = redecide(policy, hash, p, &context, now);
+                match again.effect {
+                    Effect::Deny => Err(Error::EditDenied { rules: again.rules }),
+                    _ => Ok(again.gates),
                 }
             };
-            r.decide(ruling, approvers, now, &reevaluate)
+            events.extend(r.decide(ruling, approvers, now, &reevaluate)?);
+            Ok(events)
         })
     }
 

@@ -104,6 +104,7 @@ impl Stats {
                     names(e, "gates")
                 }
                 EventKind::Edited => names(e, "added_gates"),
+                EventKind::Redecided => names(e, "added"),
                 _ => Vec::new(),
             };
             for name in fired {

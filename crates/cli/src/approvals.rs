@@ -170,6 +170,8 @@ pub(super) fn approval_error(e: &Error) -> Exit {
         | Error::NewerSchema { .. }
         | Error::UnknownVersion { .. }
         | Error::ReasonRequired => Exit::Usage,
+        // The call must not run: say so as a refusal, like a denied or rejected call.
+        Error::PolicyNowDenies { .. } => Exit::Refused,
         _ => Exit::Failed,
     }
 }

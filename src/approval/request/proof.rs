@@ -83,6 +83,7 @@ impl Request {
     /// could decide at that moment; an approver outside them does not count).
     fn replay(&self, events: &[Event]) -> Result<BTreeMap<String, Replayed>, String> {
         let mut gates: BTreeMap<String, Replayed> = BTreeMap::new();
+        let mut bound: Option<String> = None;
         for g in self
             .checkpoint
             .decision
@@ -108,6 +109,30 @@ impl Request {
                             ));
                         }
                     }
+                }
+                EventKind::Redecided => {
+                    let kept: Vec<&str> = e
+                        .data
+                        .get("kept")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .collect();
+                    let now = e.data.get("gates").and_then(Value::as_object);
+                    let mut next = BTreeMap::new();
+                    for (rule, groups) in now.into_iter().flatten() {
+                        let g = match gates.remove(rule) {
+                            Some(g) if kept.contains(&rule.as_str()) => g,
+                            _ => Replayed {
+                                groups: strings(groups),
+                                approvals: Vec::new(),
+                            },
+                        };
+                        next.insert(rule.clone(), g);
+                    }
+                    gates = next;
+                    bound = e.data.get("to").and_then(Value::as_str).map(str::to_string);
                 }
                 EventKind::Reopened => {
                     let groups = e.data.get("groups").map(strings).unwrap_or_default();
@@ -136,6 +161,10 @@ impl Request {
                 g.approvals
                     .push((e.actor.clone(), d.clone(), g.groups.clone()));
             }
+        }
+        let bound = bound.unwrap_or_else(|| self.checkpoint.policy.hash.clone());
+        if bound != self.bound_policy() {
+            return Err("it is bound to a policy its events did not bind it to".into());
         }
         Ok(gates)
     }
