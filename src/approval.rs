@@ -29,7 +29,7 @@ pub use request::{
     State, Status, Verdict,
 };
 pub use runtime::{
-    Desk, Guard, Listing, Permit, Resumed, Submitted, Sweep, VerifyReport, Waiting, report,
+    Desk, Guard, Listing, Permit, Resumed, Submitted, Sweep, VerifyReport, Waiting, cancel, report,
 };
 pub use stats::{GateStats, RUBBER_STAMP_MIN_DECISIONS, RUBBER_STAMP_SHARE, Stats};
 pub use time::{Clock, ManualClock, SystemClock, format_time};
@@ -163,8 +163,8 @@ pub enum Error {
         /// The request's gates.
         gates: Vec<String>,
     },
-    /// A rejection without a reason.
-    #[error("a rejection needs a reason")]
+    /// A rejection or a cancellation without a reason.
+    #[error("a rejection or a cancellation needs a reason")]
     ReasonRequired,
     /// The edit is not usable.
     #[error("bad edit: {0}")]

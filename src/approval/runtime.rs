@@ -181,6 +181,22 @@ fn redecide(
     }
 }
 
+/// Withdraws a pending request on behalf of the agent that proposed it (the `cancelled`
+/// event names that agent), with a reason. A request that is no longer pending is left as
+/// it is ([`Error::NotPending`]).
+pub fn cancel(store: &dyn Store, id: &str, reason: &str, now: i64) -> Result<Request, Error> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(Error::ReasonRequired);
+    }
+    // An SLA that already ran out ended the request first.
+    expire_one(store, id, now)?;
+    store.update(id, &mut |r, _| {
+        let agent = r.checkpoint.identity.agent.clone();
+        r.cancel(&agent, reason, now)
+    })
+}
+
 /// Applies whatever is due on one request (SLA, lease). Shared by both sides.
 fn expire_one(store: &dyn Store, id: &str, now: i64) -> Result<Request, Error> {
     store.update(id, &mut |r, _| Ok(r.expire(now)))
@@ -454,13 +470,9 @@ impl Guard {
         report(&*self.store, id, token, result, self.clock.now_ms())
     }
 
-    /// Withdraws a pending request.
+    /// Withdraws a pending request (see [`cancel`]).
     pub fn cancel(&self, id: &str, reason: &str) -> Result<Request, Error> {
-        let now = self.clock.now_ms();
-        let actor = self.store.get(id)?.map(|r| r.checkpoint.identity.agent);
-        let actor = actor.ok_or_else(|| Error::NotFound(id.to_string()))?;
-        self.store
-            .update(id, &mut |r, _| r.cancel(&actor, reason, now))
+        cancel(&*self.store, id, reason, self.clock.now_ms())
     }
 }
 

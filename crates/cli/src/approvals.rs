@@ -82,6 +82,14 @@ enum Command {
         #[arg(long, value_name = "FILE", env = "HOLDPOINT_APPROVERS")]
         approvers: Option<PathBuf>,
     },
+    /// Withdraw a pending request (as the agent that proposed it): it will never run.
+    Cancel {
+        /// The request id.
+        id: String,
+        /// Why (kept in the `cancelled` event).
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Report what became of a claimed call.
     Finish {
         /// The request id.
@@ -148,6 +156,7 @@ pub(super) fn run(args: Args) -> Exit {
             outcome,
             result,
         } => finish(store, &id, &claim, &outcome, result),
+        Command::Cancel { id, reason } => cancel(store, &id, reason.as_deref()),
         Command::Verify { format } => verify(store, format),
     }
 }
@@ -239,6 +248,21 @@ pub(super) fn resumed_json(r: &Resumed) -> Value {
         Resumed::Expired(x) => json!({"state": "expired", "run": false, "reason": x.reason}),
         Resumed::Cancelled => json!({"state": "cancelled", "run": false}),
         Resumed::Denied(d) => json!({"state": "denied", "run": false, "decision": d}),
+    }
+}
+
+fn cancel(store: Arc<SqliteStore>, id: &str, reason: Option<&str>) -> Exit {
+    let Some(reason) = reason.filter(|r| !r.trim().is_empty()) else {
+        eprintln!("error: a cancellation needs --reason");
+        return Exit::Usage;
+    };
+    let now = holdpoint::approval::Clock::now_ms(&holdpoint::approval::SystemClock);
+    match holdpoint::approval::cancel(&*store, id, reason, now) {
+        Ok(r) => {
+            print_json(&json!({"request": r.id(), "state": r.state(), "run": false}));
+            Exit::Ok
+        }
+        Err(e) => approval_error(&e),
     }
 }
 

@@ -12,7 +12,9 @@ use super::approvals::{
 };
 use super::{Exit, input, load_policy};
 use holdpoint::approval::envelope::{Fallbacks, Stated};
-use holdpoint::approval::{ApproversFile, Guard, Proposal, Resumed, State, Submitted};
+use holdpoint::approval::{
+    ApproversFile, Error, Guard, Proposal, Request, Resumed, State, Submitted, Waiting, format_time,
+};
 
 /// Arguments of `policy guard`.
 #[derive(clap::Args)]
@@ -154,16 +156,13 @@ pub(super) fn run(args: Args) -> Exit {
             Exit::Refused
         }
         Submitted::Waiting(w) => {
+            let answer = match guard.store().get(&w.id) {
+                Ok(Some(r)) => waiting_json(&w, &r),
+                Ok(None) => return approval_error(&Error::NotFound(w.id.clone())),
+                Err(e) => return approval_error(&e),
+            };
             let Some(limit) = wait else {
-                print_json(&json!({
-                    "effect": "approve",
-                    "run": false,
-                    "request": w.id,
-                    "created": w.created,
-                    "state": w.state,
-                    "groups": w.groups,
-                    "due_at": w.due_at.map(holdpoint::approval::format_time),
-                }));
+                print_json(&answer);
                 // A resubmitted request may be decided already: claim an approved one, and
                 // never run one that was refused or has run.
                 return match w.state {
@@ -171,6 +170,9 @@ pub(super) fn run(args: Args) -> Exit {
                     _ => Exit::Refused,
                 };
             };
+            // The id first, on its own line, before blocking: the agent can record it (or
+            // cancel the request) while it waits.
+            print_line(&answer);
             match guard.wait_for(&w.id, limit) {
                 Ok(r) => {
                     let code = match &r {
@@ -181,7 +183,7 @@ pub(super) fn run(args: Args) -> Exit {
                     // The claim stays open: whoever runs the call reports with
                     // `policy approvals finish ID --claim TOKEN`, or the lease runs out and
                     // the request becomes outcome_unknown.
-                    print_json(&resumed_json(&r));
+                    print_line(&resumed_json(&r));
                     code
                 }
                 // Guarding a call that was claimed already: it must not run again.
@@ -193,6 +195,51 @@ pub(super) fn run(args: Args) -> Exit {
             }
         }
     }
+}
+
+/// What the agent needs to know of a call that waits, in one answer: the request, how it
+/// waits (mode), every gate with who may decide it, by when and whether it approved, the
+/// reasons and what could not be judged.
+fn waiting_json(w: &Waiting, r: &Request) -> Value {
+    let decision = &r.checkpoint.decision;
+    let mode = decision.approval.as_ref().map(|a| a.mode);
+    let gates: Vec<Value> = r
+        .status
+        .gates
+        .iter()
+        .map(|g| {
+            json!({
+                "rule": g.rule,
+                "groups": g.groups,
+                "decisions": g.decisions,
+                "within_s": g.within_s,
+                "on_timeout": g.on_timeout,
+                "due_at": g.deadline.map(format_time),
+                "approved": g.approves(&r.status.payload_digest),
+            })
+        })
+        .collect();
+    json!({
+        "effect": "approve",
+        "run": false,
+        "request": w.id,
+        "created": w.created,
+        "state": w.state,
+        "mode": mode,
+        "groups": w.groups,
+        "due_at": w.due_at.map(format_time),
+        "gates": gates,
+        "rules": decision.rules,
+        "reasons": decision.reasons,
+        "unknown": decision.unknown,
+    })
+}
+
+/// One JSON value on one line, flushed (`--wait` prints two: the waiting answer, then the
+/// outcome).
+fn print_line(v: &Value) {
+    say!("{v}");
+    let _ = std::io::Write::flush(&mut std::io::stdout());
 }
 
 /// Builds the proposal from a tool call or a proposal envelope, then the flags.

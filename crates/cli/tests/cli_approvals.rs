@@ -515,3 +515,69 @@ fn what_an_approver_reads_is_not_under_the_agents_control() {
     assert!(!out.lines().any(|l| l.trim() == "all approved"), "{out}");
     assert!(out.contains("o\\u{202E}1-o"), "{out}");
 }
+
+#[test]
+fn guard_answers_with_every_gate_and_how_the_call_waits() {
+    let d = scratch("answer");
+    let db = d.join("a.db");
+    let vip = REFUND.replace("\"standard\"", "\"vip\"");
+    let o = guard(&db, &vip);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let v = json(&o);
+    assert_eq!(v["mode"], "async");
+    let gates = v["gates"].as_array().unwrap();
+    let rules: Vec<&str> = gates.iter().map(|g| g["rule"].as_str().unwrap()).collect();
+    assert_eq!(rules, ["big_refund", "vip_customer"]);
+    assert_eq!(gates[0]["groups"], serde_json::json!(["finance"]));
+    assert_eq!(gates[0]["within_s"], 3600);
+    assert_eq!(gates[1]["on_timeout"], "reject");
+    assert_eq!(gates[1]["approved"], false);
+    assert!(gates[1]["due_at"].is_string(), "{v}");
+    assert_eq!(v["reasons"][0]["reason"], "Refund of 900");
+    assert!(v["unknown"].as_array().unwrap().is_empty(), "{v}");
+}
+
+#[test]
+fn guard_wait_prints_the_request_before_it_blocks_and_cancel_ends_the_wait() {
+    use std::io::BufRead;
+    let d = scratch("wait-cancel");
+    let db = d.join("a.db");
+    let mut child = common::policy_command()
+        .args(["guard", POLICY, "--call", "-", "--wait", "60s"])
+        .env("HOLDPOINT_DB", &db)
+        .env("HOLDPOINT_APPROVERS", APPROVERS)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(REFUND.as_bytes()).unwrap();
+    }
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    // The first line comes while the guard still blocks.
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["state"], "pending");
+    let id = first["request"].as_str().unwrap().to_string();
+    assert!(child.try_wait().unwrap().is_none(), "the guard still waits");
+
+    let o = run(&db, &["approvals", "cancel", &id], None);
+    assert_eq!(o.status.code(), Some(2), "a reason is needed: {}", text(&o));
+    let o = run(
+        &db,
+        &["approvals", "cancel", &id, "--reason", "the customer withdrew"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(json(&o)["state"], "cancelled");
+
+    let last: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(last["state"], "cancelled");
+    assert_eq!(child.wait().unwrap().code(), Some(4));
+    // Cancelling again is refused: it is no longer pending.
+    let o = run(&db, &["approvals", "cancel", &id, "--reason", "again"], None);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("not pending"), "{}", text(&o));
+}
