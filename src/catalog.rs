@@ -10,6 +10,8 @@ use serde::Deserialize;
 
 use crate::yaml::{Place, Unique};
 
+mod conform;
+
 /// The type of an argument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]

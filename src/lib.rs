@@ -120,7 +120,7 @@ pub mod unstable;
 pub use approvers::{Approvers, ApproversError, ApproversFile};
 pub use ast::{DecisionKind, Effect, Mode, OnTimeout};
 pub use call::{CallError, ToolCall};
-pub use catalog::{ArgType, Catalog, CatalogError};
+pub use catalog::{ArgSpec, ArgType, Catalog, CatalogError, ToolSpec};
 pub use check::levels::{Level, LintConfig};
 pub use diagnostic::{Code, Diagnostic, DiagnosticRecord, Severity};
 pub use duration::{DurationError, parse_duration};
@@ -130,6 +130,7 @@ pub use eval::decision::{
 };
 pub use eval::standing::ToolStanding;
 pub use ir::GateOptions;
+pub use json::parse as parse_json;
 pub use policy::{LoadError, Policy, PolicyBuilder, Report};
 pub use source::{FileId, Location, SourceFile, SourceMap, Span};
 pub use syntax::format::format_source;

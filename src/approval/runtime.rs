@@ -684,6 +684,11 @@ impl Desk {
                         now: hash.clone(),
                     });
                 }
+                // An edit keeps the call one the tool accepts: nothing the catalog requires
+                // dropped, no argument of another type than it says.
+                if let Some(tool) = policy.catalog().and_then(|c| c.tool(&p.tool)) {
+                    tool.conform(&p.args).map_err(Error::BadEdit)?;
+                }
                 let again = redecide(policy, hash, p, &context, now);
                 match again.effect {
                     Effect::Deny => Err(Error::EditDenied { rules: again.rules }),

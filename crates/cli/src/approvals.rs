@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::Subcommand;
 
 mod decide;
+mod edit;
 mod show;
 
 pub(crate) use decide::approvers_file;
@@ -220,7 +221,7 @@ pub(super) fn read_json(path: &Path) -> Result<Value, Exit> {
         eprintln!("error: cannot read `{}`: {e}", path.display());
         Exit::Usage
     })?;
-    serde_json::from_str(&text).map_err(|e| {
+    holdpoint::parse_json(&text).map_err(|e| {
         eprintln!("error: `{}` is not valid JSON: {e}", path.display());
         Exit::Failed
     })

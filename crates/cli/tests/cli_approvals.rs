@@ -212,7 +212,7 @@ fn refused_decisions_say_why_and_change_nothing() {
         (
             vec!["edit", "--as", "fiona"],
             2,
-            "--args FILE or --patch FILE",
+            "--set PATH=VALUE, --args JSON|FILE or --patch JSON|FILE",
         ),
         (vec!["frobnicate", "--as", "fiona"], 2, "unknown decision"),
         (
@@ -567,7 +567,13 @@ fn guard_wait_prints_the_request_before_it_blocks_and_cancel_ends_the_wait() {
     assert_eq!(o.status.code(), Some(2), "a reason is needed: {}", text(&o));
     let o = run(
         &db,
-        &["approvals", "cancel", &id, "--reason", "the customer withdrew"],
+        &[
+            "approvals",
+            "cancel",
+            &id,
+            "--reason",
+            "the customer withdrew",
+        ],
         None,
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -577,7 +583,76 @@ fn guard_wait_prints_the_request_before_it_blocks_and_cancel_ends_the_wait() {
     assert_eq!(last["state"], "cancelled");
     assert_eq!(child.wait().unwrap().code(), Some(4));
     // Cancelling again is refused: it is no longer pending.
-    let o = run(&db, &["approvals", "cancel", &id, "--reason", "again"], None);
+    let o = run(
+        &db,
+        &["approvals", "cancel", &id, "--reason", "again"],
+        None,
+    );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("not pending"), "{}", text(&o));
+}
+
+#[test]
+fn set_edits_one_field_typed_by_the_catalog_and_a_broken_edit_is_refused() {
+    let d = scratch("set");
+    let db = d.join("a.db");
+    let catalog = d.join("tools.yaml");
+    std::fs::write(
+        &catalog,
+        "tools:\n  refund:\n    classes: [money_out]\n    args: {amount: integer, order: string}\n  search: {}\n",
+    )
+    .unwrap();
+    let cat = catalog.to_str().unwrap();
+    let o = run(
+        &db,
+        &["guard", POLICY, "--call", "-", "--tools", cat],
+        Some(REFUND),
+    );
+    let id = json(&o)["request"].as_str().unwrap().to_string();
+    let decide = |extra: &[&str]| {
+        let mut all = vec!["approvals", "decide", id.as_str(), "edit", "--as", "fiona"];
+        all.extend_from_slice(extra);
+        run(&db, &all, None)
+    };
+    // Refused, and nothing changes: a wrong type, a required field dropped, a string where
+    // the catalog says integer (typed by the catalog, `--set` does not guess).
+    for (extra, says) in [
+        (vec!["--set", "amount=lots"], "`lots` is not integer"),
+        (
+            vec!["--args", r#"{"amount": 450}"#],
+            "`args.order` is missing",
+        ),
+        (
+            vec!["--args", r#"{"amount": "450", "order": "o-1"}"#],
+            "`args.amount` is a string, the catalog says integer",
+        ),
+        (vec!["--args", r#"{"amount": 1, "amount": 2}"#], "given twice"),
+        (vec!["--set", "amount"], "PATH=VALUE"),
+    ] {
+        let o = decide(&extra);
+        assert_eq!(o.status.code(), Some(1), "{extra:?}: {}", text(&o));
+        assert!(text(&o).contains(says), "{extra:?}: {}", text(&o));
+    }
+    let state = json(&run(
+        &db,
+        &["approvals", "show", &id, "--format", "json"],
+        None,
+    ));
+    assert_eq!(state["request"]["status"]["state"], "pending");
+
+    // `--set order=...` stays a string even though it reads as a number.
+    let o = decide(&["--set", "amount=450", "--set", "order=17"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("approved_with_edits"), "{out}");
+    assert!(
+        out.contains("-  \"amount\": 900,") && out.contains("+  \"amount\": 450,"),
+        "{out}"
+    );
+    let o = run(&db, &["approvals", "claim", &id], None);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        json(&o)["call"]["args"],
+        serde_json::json!({"amount": 450, "order": "17"})
+    );
 }

@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use holdpoint::approval::store::{SqliteStore, Store};
-use holdpoint::approval::{ApproversFile, Desk, Error, Request, Ruling, State, Verdict, patch};
-use serde_json::Value;
+use holdpoint::approval::{ApproversFile, Desk, Error, Request, Ruling, State, Verdict};
 
-use super::{approval_error, read_json};
+use super::approval_error;
+use super::edit::{EditInput, edited_args};
 use crate::{Exit, load_policy};
+use holdpoint::ToolSpec;
 
 /// Arguments of `policy approvals decide`.
 #[derive(clap::Args)]
@@ -25,12 +26,17 @@ pub(super) struct DecideArgs {
     /// The reason (required to reject; a note otherwise).
     #[arg(long)]
     pub(super) reason: Option<String>,
-    /// For edit: a JSON file with the edited arguments.
-    #[arg(long, value_name = "FILE", conflicts_with = "patch")]
-    pub(super) args: Option<PathBuf>,
-    /// For edit: a JSON file with an RFC 6902 patch of the arguments.
-    #[arg(long, value_name = "FILE")]
-    pub(super) patch: Option<PathBuf>,
+    /// For edit: set one field, typed by the catalog (`amount=450`, `address.city=Oslo`);
+    /// repeatable, applied after --args or --patch.
+    #[arg(long, value_name = "PATH=VALUE")]
+    pub(super) set: Vec<String>,
+    /// For edit: the edited arguments, as inline JSON (`{"amount": 450}`) or a JSON file.
+    #[arg(long, value_name = "JSON|FILE", conflicts_with = "patch")]
+    pub(super) args: Option<String>,
+    /// For edit: an RFC 6902 patch of the current arguments, inline (`[{"op": ...}]`) or a
+    /// JSON file.
+    #[arg(long, value_name = "JSON|FILE")]
+    pub(super) patch: Option<String>,
     /// For escalate: the group to hand the gate to.
     #[arg(long, value_name = "GROUP")]
     pub(super) to: Option<String>,
@@ -95,17 +101,28 @@ pub(super) fn decide(store: Arc<SqliteStore>, a: DecideArgs) -> Exit {
         Ok(x) => x,
         Err(code) => return code,
     };
-    let verdict = match verdict(&a, &request) {
+    // An edit is decided again under the policy, and typed by its catalog.
+    let policy = if a.decision == "edit" {
+        match request_policy(&request, a.policy.as_deref(), a.tools.as_ref(), "an edit") {
+            Ok(p) => Some(Arc::new(p)),
+            Err(code) => return code,
+        }
+    } else {
+        None
+    };
+    let tool = policy
+        .as_deref()
+        .and_then(|p| p.catalog())
+        .and_then(|c| c.tool(&request.status.payload.tool));
+    let verdict = match verdict(&a, &request, tool) {
         Ok(v) => v,
         Err(code) => return code,
     };
     let mut desk = Desk::new(store, Arc::new(approvers));
-    if matches!(verdict, Verdict::Edit { .. }) {
-        match request_policy(&request, a.policy.as_deref(), a.tools.as_ref(), "an edit") {
-            Ok(p) => desk = desk.with_policy(Arc::new(p)),
-            Err(code) => return code,
-        }
+    if let Some(p) = &policy {
+        desk = desk.with_policy(p.clone());
     }
+    let before = request.status.payload.args.clone();
     let mut ruling = Ruling::new(a.approver, verdict);
     ruling.note = if a.decision == "reject" {
         None
@@ -128,6 +145,13 @@ pub(super) fn decide(store: Arc<SqliteStore>, a: DecideArgs) -> Exit {
                     String::new()
                 }
             );
+            // What the edit changed, as the approvers of the other gates will see it.
+            if r.status.payload.args != before {
+                say_raw!(
+                    "{}",
+                    super::show::edit_diff(&before, &r.status.payload.args)
+                );
+            }
             Exit::Ok
         }
         Err(e) => approval_error(&e),
@@ -172,7 +196,7 @@ pub(crate) fn approvers_file(
 }
 
 /// The verdict the arguments ask for, with what each kind needs.
-fn verdict(a: &DecideArgs, request: &Request) -> Result<Verdict, Exit> {
+fn verdict(a: &DecideArgs, request: &Request, tool: Option<&ToolSpec>) -> Result<Verdict, Exit> {
     let needs = |what: &str| {
         eprintln!("error: {what}");
         Exit::Usage
@@ -183,7 +207,15 @@ fn verdict(a: &DecideArgs, request: &Request) -> Result<Verdict, Exit> {
             Some(r) => Ok(Verdict::Reject { reason: r.clone() }),
             None => Err(needs("a rejection needs --reason")),
         },
-        "edit" => edited_args(a, request).map(|args| Verdict::Edit { args }),
+        "edit" => {
+            let input = EditInput {
+                args: a.args.as_deref(),
+                patch: a.patch.as_deref(),
+                set: &a.set,
+            };
+            edited_args(&input, &request.status.payload.args, tool)
+                .map(|args| Verdict::Edit { args })
+        }
         "escalate" => match &a.to {
             Some(to) => Ok(Verdict::Escalate { to: to.clone() }),
             None => Err(needs("an escalation needs --to GROUP")),
@@ -192,33 +224,4 @@ fn verdict(a: &DecideArgs, request: &Request) -> Result<Verdict, Exit> {
             "unknown decision `{other}` (approve, reject, edit or escalate)"
         ))),
     }
-}
-
-/// The edited arguments: `--args FILE`, or `--patch FILE` applied to the current ones.
-fn edited_args(a: &DecideArgs, request: &Request) -> Result<Value, Exit> {
-    let (file, args) = match (&a.args, &a.patch) {
-        (Some(file), _) => (file, read_json(file)?),
-        (None, Some(file)) => {
-            let p = read_json(file)?;
-            match patch::apply(&request.status.payload.args, &p) {
-                Ok(v) => (file, v),
-                Err(e) => {
-                    eprintln!("error: `{}`: {e}", file.display());
-                    return Err(Exit::Failed);
-                }
-            }
-        }
-        (None, None) => {
-            eprintln!("error: an edit needs --args FILE or --patch FILE");
-            return Err(Exit::Usage);
-        }
-    };
-    if !args.is_object() {
-        eprintln!(
-            "error: `{}`: the edited arguments must be a JSON object",
-            file.display()
-        );
-        return Err(Exit::Failed);
-    }
-    Ok(args)
 }

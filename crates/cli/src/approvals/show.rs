@@ -309,6 +309,11 @@ fn history(out: &mut String, events: &[Event]) {
 }
 
 /// A unified diff of two JSON values, pretty-printed, `proposed` against `edited`.
+/// An edit as the approver reads it: a unified diff of the arguments, indented.
+pub(super) fn edit_diff(before: &Value, after: &Value) -> String {
+    indent(&unified(before, after))
+}
+
 fn unified(proposed: &Value, edited: &Value) -> String {
     let (a, b) = (pretty(proposed) + "\n", pretty(edited) + "\n");
     let diff = similar::TextDiff::from_lines(&a, &b);
