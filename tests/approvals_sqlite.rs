@@ -296,8 +296,8 @@ fn a_claim_hands_out_nothing_its_events_do_not_prove() {
     sql(
         &db,
         "UPDATE requests SET state = 'approved', status = json_set(status, '$.state', 'approved',
-           '$.gates[0].approval', json_object('by', 'fiona', 'at', 0,
-             'digest', json_extract(status, '$.payload_digest'), 'edited', json('false')));",
+           '$.gates[0].approvals', json_array(json_object('by', 'fiona', 'at', 0,
+             'digest', json_extract(status, '$.payload_digest'), 'edited', json('false'))));",
     );
     unproven(claim_with(&db, &id, approvers()), "no event left it so");
 
@@ -322,7 +322,7 @@ fn a_claim_hands_out_nothing_its_events_do_not_prove() {
         &db,
         &format!(
             "UPDATE requests SET status = json_set(status, '$.payload.args.amount', 90000,
-               '$.payload_digest', '{d}', '$.gates[0].approval.digest', '{d}');"
+               '$.payload_digest', '{d}', '$.gates[0].approvals[0].digest', '{d}');"
         ),
     );
     unproven(

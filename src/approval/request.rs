@@ -138,8 +138,12 @@ pub struct GateStatus {
     pub on_timeout: Option<OnTimeout>,
     /// When the SLA ends (milliseconds since the Unix epoch).
     pub deadline: Option<i64>,
-    /// The latest approval, if any (it counts only for the payload it names).
-    pub approval: Option<GateApproval>,
+    /// The approvals recorded, oldest first; each counts only for the payload it names.
+    #[serde(default, alias = "approval", deserialize_with = "one_or_many")]
+    pub approvals: Vec<GateApproval>,
+    /// How many distinct approvers must approve the same payload (`by 2 of "finance"`).
+    #[serde(default = "one")]
+    pub quorum: u32,
     /// Whether the SLA already ran out once and escalated (a second time rejects).
     pub timed_out: bool,
     /// What the gate asks as the policy fired it (its groups, decisions and quorum): a
@@ -158,16 +162,69 @@ impl GateStatus {
             within_s: g.within_s,
             on_timeout: g.on_timeout.clone(),
             deadline: deadline(g.within_s, now),
-            approval: None,
+            approvals: Vec::new(),
+            quorum: quorum_of(g),
             timed_out: false,
             spec: spec_of(g),
         }
     }
 
-    /// Whether this gate approved exactly the payload with this digest.
-    pub fn approves(&self, digest: &str) -> bool {
-        self.approval.as_ref().is_some_and(|a| a.digest == digest)
+    /// The distinct approvers (as people read names, [`crate::fold`]) of exactly the
+    /// payload with this digest, in the order they approved.
+    pub fn approvers_of(&self, digest: &str) -> Vec<&str> {
+        let mut seen: Vec<String> = Vec::new();
+        let mut out = Vec::new();
+        for a in self.approvals.iter().filter(|a| a.digest == digest) {
+            let folded = crate::text::fold(&a.by);
+            if !seen.contains(&folded) {
+                seen.push(folded);
+                out.push(a.by.as_str());
+            }
+        }
+        out
     }
+
+    /// Whether this gate approved exactly the payload with this digest: by as many
+    /// distinct approvers as its quorum asks.
+    pub fn approves(&self, digest: &str) -> bool {
+        self.approvers_of(digest).len() >= self.quorum.max(1) as usize
+    }
+
+    /// Whether `actor` already approved the payload with this digest for this gate.
+    pub fn approved_by(&self, actor: &str, digest: &str) -> bool {
+        let me = crate::text::fold(actor);
+        self.approvals
+            .iter()
+            .any(|a| a.digest == digest && crate::text::fold(&a.by) == me)
+    }
+
+    /// The latest approval, of any payload.
+    pub fn latest_approval(&self) -> Option<&GateApproval> {
+        self.approvals.last()
+    }
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Reads approvals stored as a list, or (before quorums) as one approval or none.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<GateApproval>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        Many(Vec<GateApproval>),
+        One(Option<GateApproval>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::Many(v) => v,
+        OneOrMany::One(o) => o.into_iter().collect(),
+    })
+}
+
+/// The quorum a gate report asks for.
+pub(super) fn quorum_of(_g: &GateReport) -> u32 {
+    1
 }
 
 /// Whether `actor` may decide a gate waiting for `groups` (empty: any listed approver).
@@ -181,7 +238,7 @@ fn may_decide(approvers: &dyn crate::Approvers, actor: &str, groups: &[String]) 
 
 /// What a gate asks, as [`GateStatus::spec`] keeps it.
 fn spec_of(g: &GateReport) -> String {
-    json!({"by": g.by, "decisions": g.decisions}).to_string()
+    json!({"by": g.by, "decisions": g.decisions, "quorum": quorum_of(g)}).to_string()
 }
 
 fn deadline(within_s: Option<u64>, now: i64) -> Option<i64> {

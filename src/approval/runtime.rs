@@ -785,8 +785,12 @@ impl Desk {
                     r.id()
                 ));
             }
-            for g in &r.status.gates {
-                let Some(a) = &g.approval else { continue };
+            for (g, a) in r
+                .status
+                .gates
+                .iter()
+                .flat_map(|g| g.approvals.iter().map(move |a| (g, a)))
+            {
                 let recorded = mine.iter().any(|e| {
                     matches!(e.kind, EventKind::Approved | EventKind::Edited)
                         && e.gate.as_deref() == Some(g.rule.as_str())

@@ -211,6 +211,8 @@ fn waiting_json(w: &Waiting, r: &Request) -> Value {
             json!({
                 "rule": g.rule,
                 "groups": g.groups,
+                "quorum": g.quorum,
+                "approved_by": g.approvers_of(&r.status.payload_digest),
                 "decisions": g.decisions,
                 "within_s": g.within_s,
                 "on_timeout": g.on_timeout,

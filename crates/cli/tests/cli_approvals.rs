@@ -626,7 +626,10 @@ fn set_edits_one_field_typed_by_the_catalog_and_a_broken_edit_is_refused() {
             vec!["--args", r#"{"amount": "450", "order": "o-1"}"#],
             "`args.amount` is a string, the catalog says integer",
         ),
-        (vec!["--args", r#"{"amount": 1, "amount": 2}"#], "given twice"),
+        (
+            vec!["--args", r#"{"amount": 1, "amount": 2}"#],
+            "given twice",
+        ),
         (vec!["--set", "amount"], "PATH=VALUE"),
     ] {
         let o = decide(&extra);

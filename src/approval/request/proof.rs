@@ -8,14 +8,16 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{Request, may_decide};
+use super::{Request, may_decide, quorum_of};
 use crate::Approvers;
 use crate::approval::event::{Event, EventKind};
 
 /// A gate as the events describe it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Replayed {
     groups: Vec<String>,
+    /// How many distinct approvers it needs.
+    quorum: u32,
     /// Approvals: the approver, the digest approved, and the groups that could decide
     /// the gate at that moment.
     approvals: Vec<(String, String, Vec<String>)>,
@@ -65,13 +67,22 @@ impl Request {
             ));
         }
         for (rule, g) in &gates {
-            if !g
+            let mut people: Vec<String> = g
                 .approvals
                 .iter()
-                .any(|(by, d, groups)| d == digest && may_decide(approvers, by, groups))
-            {
+                .filter(|(by, d, groups)| d == digest && may_decide(approvers, by, groups))
+                .map(|(by, _, _)| crate::text::fold(by))
+                .collect();
+            people.sort_unstable();
+            people.dedup();
+            if people.len() < g.quorum.max(1) as usize {
                 return Err(format!(
-                    "no event shows gate `{rule}` approved this payload by an approver who may decide it"
+                    "no event shows gate `{rule}` approved this payload by {} who may decide it",
+                    if g.quorum > 1 {
+                        format!("{} distinct approvers", g.quorum)
+                    } else {
+                        "an approver".to_string()
+                    }
                 ));
             }
         }
@@ -91,7 +102,7 @@ impl Request {
             .iter()
             .flat_map(|a| a.gates.iter())
         {
-            gates.entry(g.rule.clone()).or_default().groups = g.by.clone();
+            gates.insert(g.rule.clone(), Replayed::new(g.by.clone(), quorum_of(g)));
         }
         for e in events {
             let gate = e.gate.as_deref();
@@ -99,7 +110,8 @@ impl Request {
                 EventKind::Edited => {
                     let added = e.data.get("added_groups").and_then(Value::as_object);
                     for (rule, groups) in added.into_iter().flatten() {
-                        gates.entry(rule.clone()).or_default().groups = strings(groups);
+                        let quorum = count(&e.data, "added_quorum", rule);
+                        gates.insert(rule.clone(), Replayed::new(strings(groups), quorum));
                     }
                     let names = e.data.get("added_gates").and_then(Value::as_array);
                     for rule in names.into_iter().flatten().filter_map(Value::as_str) {
@@ -124,10 +136,7 @@ impl Request {
                     for (rule, groups) in now.into_iter().flatten() {
                         let g = match gates.remove(rule) {
                             Some(g) if kept.contains(&rule.as_str()) => g,
-                            _ => Replayed {
-                                groups: strings(groups),
-                                approvals: Vec::new(),
-                            },
+                            _ => Replayed::new(strings(groups), count(&e.data, "quorum", rule)),
                         };
                         next.insert(rule.clone(), g);
                     }
@@ -168,6 +177,26 @@ impl Request {
         }
         Ok(gates)
     }
+}
+
+impl Replayed {
+    fn new(groups: Vec<String>, quorum: u32) -> Replayed {
+        Replayed {
+            groups,
+            quorum,
+            approvals: Vec::new(),
+        }
+    }
+}
+
+/// A gate's quorum as an event records it (`data[key][rule]`); an event from before
+/// quorums records none, and then it is 1.
+fn count(data: &Value, key: &str, rule: &str) -> u32 {
+    data.get(key)
+        .and_then(|m| m.get(rule))
+        .and_then(Value::as_u64)
+        .and_then(|n| u32::try_from(n).ok())
+        .unwrap_or(1)
 }
 
 fn strings(v: &Value) -> Vec<String> {

@@ -94,6 +94,10 @@ impl Request {
             .iter()
             .map(|g| (g.rule.clone(), json!(g.groups)))
             .collect();
+        let quorum: serde_json::Map<String, serde_json::Value> = gates
+            .iter()
+            .map(|g| (g.rule.clone(), json!(g.quorum)))
+            .collect();
         self.status.gates = gates;
         self.status.policy_hash = Some(now_says.hash.clone());
         let to = if !self.fully_approved() {
@@ -111,6 +115,7 @@ impl Request {
                 "from": from,
                 "to": now_says.hash,
                 "gates": groups,
+                "quorum": quorum,
                 "kept": kept,
                 "added": added,
                 "dropped": dropped,

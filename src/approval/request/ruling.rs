@@ -131,15 +131,20 @@ impl Request {
                     gates: gates.iter().map(|g| g.rule.clone()).collect(),
                 });
             };
-            if g.approves(digest) {
+            if g.approves(digest) || g.approved_by(actor, digest) {
                 return Err(Error::AlreadyDecided {
                     id: self.id().to_string(),
                     gate: name.clone(),
                 });
             }
         }
+        // A gate that has its quorum, or that this approver approved already, is not theirs
+        // to decide again: a quorum counts distinct people.
         let chosen = |g: &GateStatus| {
-            ruling.gate.as_ref().is_none_or(|n| &g.rule == n) && !g.approves(digest) && eligible(g)
+            ruling.gate.as_ref().is_none_or(|n| &g.rule == n)
+                && !g.approves(digest)
+                && !g.approved_by(actor, digest)
+                && eligible(g)
         };
         let targets: Vec<usize> = gates
             .iter()
@@ -148,7 +153,10 @@ impl Request {
             .map(|(i, _)| i)
             .collect();
         if targets.is_empty() {
-            if let Some(g) = gates.iter().find(|g| g.approves(digest) && eligible(g)) {
+            let done = |g: &&GateStatus| {
+                (g.approves(digest) || g.approved_by(actor, digest)) && eligible(g)
+            };
+            if let Some(g) = gates.iter().find(done) {
                 return Err(Error::AlreadyDecided {
                     id: self.id().to_string(),
                     gate: g.rule.clone(),
@@ -196,7 +204,7 @@ impl Request {
         events: &mut Vec<Event>,
     ) {
         for g in self.gates_at(targets) {
-            g.approval = Some(GateApproval {
+            g.approvals.push(GateApproval {
                 by: at.actor.to_string(),
                 at: at.now,
                 digest: digest.to_string(),
@@ -276,22 +284,24 @@ impl Request {
         self.status.payload_digest = new_digest.clone();
         let mut added = Vec::new();
         let mut added_groups = serde_json::Map::new();
+        let mut added_quorum = serde_json::Map::new();
         for g in fired {
             if !self.status.gates.iter().any(|h| h.rule == g.rule) {
                 added.push(g.rule.clone());
                 added_groups.insert(g.rule.clone(), json!(g.groups));
+                added_quorum.insert(g.rule.clone(), json!(g.quorum));
                 self.status.gates.push(g);
             }
         }
         // A gate whose approval the edit voids waits again, with a fresh SLA: its
         // approvers see the edit for the first time now.
         for (i, g) in self.status.gates.iter_mut().enumerate() {
-            if g.approval.is_some() && !targets.contains(&i) {
+            if !g.approvals.is_empty() && !targets.contains(&i) {
                 g.deadline = deadline(g.within_s, at.now);
             }
         }
         for g in self.gates_at(targets) {
-            g.approval = Some(GateApproval {
+            g.approvals.push(GateApproval {
                 by: at.actor.to_string(),
                 at: at.now,
                 digest: new_digest.clone(),
@@ -306,6 +316,7 @@ impl Request {
                         "patch": step,
                         "added_gates": std::mem::take(&mut added),
                         "added_groups": std::mem::take(&mut added_groups),
+                        "added_quorum": std::mem::take(&mut added_quorum),
                     })),
             );
         }

@@ -171,11 +171,34 @@ fn header(out: &mut String, r: &Request) {
 fn gates(out: &mut String, r: &Request, events: &[Event]) {
     let _ = writeln!(out, "\ngates");
     for g in &r.status.gates {
-        let approval = match &g.approval {
-            Some(a) if a.digest == r.status.payload_digest => {
-                format!("approved by {} at {}", safe(&a.by), format_time(a.at))
-            }
-            _ => undecided(r, g, events),
+        let digest = &r.status.payload_digest;
+        let by: Vec<String> = g
+            .approvers_of(digest)
+            .iter()
+            .map(|a| safe(a).into_owned())
+            .collect();
+        let approval = if g.approves(digest) {
+            let at = g
+                .latest_approval()
+                .map(|a| format_time(a.at))
+                .unwrap_or_default();
+            format!("approved by {} at {at}", by.join(" and "))
+        } else if by.is_empty() {
+            undecided(r, g, events)
+        } else {
+            // A quorum part-way: who approved, and how many more it needs.
+            format!(
+                "{} of {} approvals (by {}); {}",
+                by.len(),
+                g.quorum,
+                by.join(", "),
+                undecided(r, g, events)
+            )
+        };
+        let need = if g.quorum > 1 {
+            format!("{} of ", g.quorum)
+        } else {
+            String::new()
         };
         let groups = if g.groups.is_empty() {
             "any approver".to_string()
@@ -186,7 +209,7 @@ fn gates(out: &mut String, r: &Request, events: &[Event]) {
         let due = g.deadline.map_or_else(|| "never".into(), format_time);
         let _ = writeln!(
             out,
-            "  {:<22} by {groups} · may {} · due {due} · {approval}",
+            "  {:<22} by {need}{groups} · may {} · due {due} · {approval}",
             g.rule,
             kinds.join("/")
         );
@@ -196,9 +219,11 @@ fn gates(out: &mut String, r: &Request, events: &[Event]) {
 /// What a gate that has not approved the current call says: it waits only while the
 /// request does; otherwise what ended it (its rejection, its SLA) or the request's state.
 fn undecided(r: &Request, g: &GateStatus, events: &[Event]) -> String {
-    let earlier = match &g.approval {
-        Some(a) => format!(" (approved an earlier version, by {})", safe(&a.by)),
-        None => String::new(),
+    let earlier = match g.latest_approval() {
+        Some(a) if a.digest != r.status.payload_digest => {
+            format!(" (approved an earlier version, by {})", safe(&a.by))
+        }
+        _ => String::new(),
     };
     if r.state() == State::Pending {
         return format!("waiting{earlier}");
