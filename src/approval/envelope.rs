@@ -77,8 +77,10 @@ impl Proposal {
         policy_hash: &str,
     ) -> Result<Proposal, EnvelopeError> {
         let bad = |m: String| EnvelopeError(m);
+        // Strict: a key given twice anywhere in the envelope (its call, identity, ids) is
+        // refused, not decided on its last value.
         let value: Value =
-            serde_json::from_str(text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+            crate::json::parse(text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
         let envelope = value.get("call").is_some_and(Value::is_object);
         let (call, env) = if envelope {
             let call_text = value.get("call").map(Value::to_string).unwrap_or_default();
@@ -173,6 +175,19 @@ mod tests {
 
     fn read(text: &str, stated: &Stated) -> Result<Proposal, EnvelopeError> {
         Proposal::from_json(text, stated, &Fallbacks::default(), HASH)
+    }
+
+    #[test]
+    fn a_key_given_twice_anywhere_in_an_envelope_is_refused() {
+        for text in [
+            r#"{"call":{"tool":"refund","args":{"amount":1,"amount":100000}},"run_id":"r"}"#,
+            r#"{"call":{"tool":"refund","args":{}},"identity":{"user":"uma","user":"fiona"}}"#,
+            r#"{"call":{"tool":"refund","args":{}},"tool_call_id":"a","tool_call_id":"b"}"#,
+            r#"{"call":{"tool":"a","args":{}},"call":{"tool":"b","args":{}}}"#,
+        ] {
+            let err = read(text, &Stated::default()).unwrap_err();
+            assert!(err.to_string().contains("given twice"), "{text}: {err}");
+        }
     }
 
     #[test]
