@@ -345,10 +345,23 @@ pub enum OperandKind {
     Path(Path),
     /// `len(PATH)`.
     Len(Path),
+    /// `count(x in PATH: EXPR)`: how many elements the condition holds for.
+    Count(Box<CountExpr>),
     /// A string, number or boolean.
     Literal(Literal),
     /// `[a, b, ...]`.
     List(Vec<Literal>),
+}
+
+/// `count(x in PATH: EXPR)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CountExpr {
+    /// The bound variable.
+    pub var: Name,
+    /// The list counted over.
+    pub list: Path,
+    /// The condition per element.
+    pub body: Expr,
 }
 
 /// A scalar literal.
@@ -369,7 +382,7 @@ pub enum PathRoot {
     Args,
     /// `context`: what the agent runtime says about the call.
     Context,
-    /// A bare name: a variable bound by any/all, or (with no segments) a class.
+    /// A bare name: a variable bound by any/all/count, or (with no segments) a class.
     Name(String),
 }
 

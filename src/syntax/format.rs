@@ -400,6 +400,12 @@ impl<'a> Formatter<'a> {
             OperandKind::Tool => "tool".to_string(),
             OperandKind::Path(p) => p.display(),
             OperandKind::Len(p) => format!("len({})", p.display()),
+            OperandKind::Count(c) => format!(
+                "count({} in {}: {})",
+                c.var.text,
+                c.list.display(),
+                self.expr(&c.body)
+            ),
             // Literals keep their spelling: `10_000`, escapes.
             OperandKind::Literal(_) => self.text(o.span).to_string(),
             OperandKind::List(_) => {
@@ -454,6 +460,17 @@ mod tests {
             split_list(r#""a,b", "c#d", 3"#),
             vec![r#""a,b""#, r#" "c#d""#, " 3"]
         );
+    }
+
+    #[test]
+    fn count_is_written_in_its_canonical_form() {
+        let src = "default allow\napprove r { when count( r in args.to :  not r ends_with \"@a\" )>2 }\n";
+        let once = format_source(src).unwrap();
+        assert!(
+            once.contains("when count(r in args.to: not r ends_with \"@a\") > 2 }"),
+            "{once}"
+        );
+        assert_eq!(format_source(&once).unwrap(), once);
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub(super) fn label(rule: Rule) -> &'static str {
         Rule::kw_len => "`len`",
         Rule::kw_any => "`any`",
         Rule::kw_all => "`all`",
+        Rule::kw_count => "`count`",
         Rule::kw_escalate => "`escalate`",
         Rule::reserved => "a reserved word",
         Rule::name => "a name (letters, digits and `_`, not a reserved word)",
@@ -58,8 +59,11 @@ pub(super) fn label(rule: Rule) -> &'static str {
         Rule::group => "`(`",
         Rule::exists_call => "`exists(PATH)`",
         Rule::quantifier => "`any(x in PATH: ...)` or `all(...)`",
-        Rule::operand => "a value: a path, `tool`, `len(...)`, a string, number, boolean or list",
+        Rule::operand => {
+            "a value: a path, `tool`, `len(...)`, `count(...)`, a string, number, boolean or list"
+        }
         Rule::len_call => "`len(PATH)`",
+        Rule::count_call => "`count(x in PATH: ...)`",
         Rule::operator => "an operator",
         Rule::op_eq => "`==`",
         Rule::op_ne => "`!=`",
@@ -129,6 +133,7 @@ const OPTIONS: &[Rule] = &[
 
 const OPERANDS: &[Rule] = &[
     Rule::len_call,
+    Rule::count_call,
     Rule::list,
     Rule::string,
     Rule::number,
@@ -139,6 +144,7 @@ const OPERANDS: &[Rule] = &[
     Rule::root_args,
     Rule::root_context,
     Rule::kw_len,
+    Rule::kw_count,
 ];
 
 const STATEMENTS: &[Rule] = &[

@@ -379,6 +379,15 @@ impl Lower {
                 let _kw = it.next();
                 OperandKind::Len(self.path(self.next(&mut it, span, "path")?)?)
             }
+            Rule::count_call => {
+                let mut it = pair.into_inner();
+                let _kw = it.next();
+                let var = self.name(self.next(&mut it, span, "variable")?);
+                let _in = it.next();
+                let list = self.path(self.next(&mut it, span, "list path")?)?;
+                let body = self.expr(self.next(&mut it, span, "condition")?)?;
+                OperandKind::Count(Box::new(CountExpr { var, list, body }))
+            }
             Rule::list => {
                 let items = pair
                     .into_inner()

@@ -141,6 +141,38 @@ fn quantifiers_and_exists() {
 }
 
 #[test]
+fn count_is_a_number_operand_with_a_bound_variable() {
+    let ExprKind::Compare { left, op, .. } =
+        when_of("count(r in args.to: not r ends_with \"@acme.com\") > 25").kind
+    else {
+        panic!()
+    };
+    assert_eq!(op, CompareOp::Gt);
+    let OperandKind::Count(c) = left.kind else {
+        panic!("{left:?}")
+    };
+    assert_eq!(
+        (c.var.text.as_str(), c.list.display()),
+        ("r", "args.to".into())
+    );
+    assert!(matches!(c.body.kind, ExprKind::Not(_)));
+    // On either side, and `count` is reserved: it cannot name a rule or a class.
+    assert!(matches!(
+        when_of("2 <= count(x in args.l: x > 1)").kind,
+        ExprKind::Compare {
+            right: Operand {
+                kind: OperandKind::Count(_),
+                ..
+            },
+            ..
+        }
+    ));
+    assert_eq!(parse_err("class count = tool == \"a\"").code, Code::Syntax);
+    let d = parse_err("allow r { when count(x args.l: x) > 1 }");
+    assert!(d.message.starts_with("expected `in`"), "{}", d.message);
+}
+
+#[test]
 fn rule_options_in_any_order_and_on_one_line() {
     let f = parse_ok(
         "approve g { mode async when tool == \"a\" by \"finance\", \"legal\" within 1h30m \
