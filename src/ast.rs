@@ -171,6 +171,15 @@ pub enum OnTimeout {
     Escalate(String),
 }
 
+/// The `N of` of `by N of "group", ...`: how many distinct approvers a gate needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quorum {
+    /// The number (`None` when it does not fit in 32 bits).
+    pub value: Option<u32>,
+    /// Where it is.
+    pub span: Span,
+}
+
 /// One option inside a rule block.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RuleOption {
@@ -178,8 +187,8 @@ pub enum RuleOption {
     Reason(Str),
     /// `mode sync|async`.
     Mode(Mode, Span),
-    /// `by "group", ...`.
-    By(Vec<Str>, Span),
+    /// `by "group", ...` or `by N of "group", ...`.
+    By(Vec<Str>, Option<Quorum>, Span),
     /// `within 48h` (value in seconds, `None` when it overflowed).
     Within(Option<u64>, Span),
     /// `on timeout reject|escalate "group"`.
@@ -209,7 +218,7 @@ impl RuleOption {
         match self {
             RuleOption::Reason(s) => s.span,
             RuleOption::Mode(_, s)
-            | RuleOption::By(_, s)
+            | RuleOption::By(_, _, s)
             | RuleOption::Within(_, s)
             | RuleOption::OnTimeout(_, s)
             | RuleOption::Decisions(_, s)

@@ -64,6 +64,8 @@ pub struct GateOptions {
     pub mode: Mode,
     /// Approver groups (empty: any approver).
     pub by: Vec<String>,
+    /// How many distinct approvers must approve (`by N of ...`; 1 when not written).
+    pub quorum: u32,
     /// SLA in seconds.
     pub within_s: Option<u64>,
     /// What happens when the SLA runs out.
@@ -80,6 +82,7 @@ impl GateOptions {
         GateOptions {
             mode: Mode::Sync,
             by: Vec::new(),
+            quorum: 1,
             within_s: None,
             on_timeout: None,
             decisions: DecisionKind::ALL.to_vec(),

@@ -203,10 +203,10 @@ fn policy_with(with_exists: bool) -> impl Strategy<Value = Gen> {
                 s.push_str(&format!("never auto {}\n", never.join(", ")));
             }
             for (i, (e, cond)) in rules.iter().enumerate() {
-                let extra = if *e == "approve" && i % 2 == 0 {
-                    "\n  mode async\n  by \"finance\"\n  reason \"r {args.amount}\""
-                } else {
-                    ""
+                let extra = match (*e == "approve", i % 4) {
+                    (true, 0) => "\n  mode async\n  by \"finance\"\n  reason \"r {args.amount}\"",
+                    (true, 2) => "\n  by 2 of \"finance\", \"ops\"",
+                    _ => "",
                 };
                 s.push_str(&format!("{e} r{i} {{\n  when {cond}{extra}\n}}\n"));
             }

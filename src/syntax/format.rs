@@ -294,9 +294,10 @@ impl<'a> Formatter<'a> {
                     }
                 ),
             ),
-            RuleOption::By(groups, _) => {
+            RuleOption::By(groups, quorum, _) => {
                 let g: Vec<&str> = groups.iter().map(|g| self.text(g.span)).collect();
-                (2, format!("by {}", g.join(", ")))
+                let n = quorum.map(|q| format!("{} of ", self.text(q.span)));
+                (2, format!("by {}{}", n.unwrap_or_default(), g.join(", ")))
             }
             RuleOption::Within(_, span) => {
                 let t = self.text(*span);
@@ -464,12 +465,21 @@ mod tests {
 
     #[test]
     fn count_is_written_in_its_canonical_form() {
-        let src = "default allow\napprove r { when count( r in args.to :  not r ends_with \"@a\" )>2 }\n";
+        let src =
+            "default allow\napprove r { when count( r in args.to :  not r ends_with \"@a\" )>2 }\n";
         let once = format_source(src).unwrap();
         assert!(
             once.contains("when count(r in args.to: not r ends_with \"@a\") > 2 }"),
             "{once}"
         );
+        assert_eq!(format_source(&once).unwrap(), once);
+    }
+
+    #[test]
+    fn a_quorum_is_kept() {
+        let src = "default allow\napprove r {\n  when tool == \"a\"\n  by   2  of \"f\",\"t\"\n}\n";
+        let once = format_source(src).unwrap();
+        assert!(once.contains("\n  by 2 of \"f\", \"t\"\n"), "{once}");
         assert_eq!(format_source(&once).unwrap(), once);
     }
 

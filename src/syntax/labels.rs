@@ -83,6 +83,8 @@ pub(super) fn label(rule: Rule) -> &'static str {
         Rule::mode_option => "`mode`",
         Rule::mode => "a mode: sync or async",
         Rule::by_option => "`by`",
+        Rule::quorum => "a number of approvers, as in `by 2 of \"finance\"`",
+        Rule::kw_of => "`of` (as in `by 2 of \"finance\"`)",
         Rule::within_option => "`within`",
         Rule::timeout_option => "`on timeout`",
         Rule::timeout_reject | Rule::timeout_escalate | Rule::timeout_approve => {

@@ -191,6 +191,35 @@ fn rule_options_in_any_order_and_on_one_line() {
 }
 
 #[test]
+fn by_takes_a_quorum_before_its_groups() {
+    let by = |text: &str| {
+        let f = parse_ok(&format!("approve g {{ when tool == \"a\" {text} }}"));
+        match f.statements.into_iter().next() {
+            Some(Statement::Rule(r)) => match r.options.into_iter().next() {
+                Some(RuleOption::By(groups, quorum, _)) => (
+                    groups.into_iter().map(|g| g.value).collect::<Vec<_>>(),
+                    quorum.map(|q| q.value),
+                ),
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(by("by \"a\", \"b\""), (vec!["a".into(), "b".into()], None));
+    assert_eq!(by("by 2 of \"a\""), (vec!["a".into()], Some(Some(2))));
+    assert_eq!(
+        by("by 2 of \"a\", \"b\""),
+        (vec!["a".into(), "b".into()], Some(Some(2)))
+    );
+    assert_eq!(by("by 0 of \"a\"").1, Some(Some(0)));
+    assert_eq!(by("by 99999999999 of \"a\"").1, Some(None));
+    for bad in ["by 2 \"a\"", "by 2 of", "by -1 of \"a\"", "by 1.5 of \"a\""] {
+        let d = parse_err(&format!("approve g {{ when tool == \"a\" {bad} }}"));
+        assert_eq!(d.code, Code::Syntax, "{bad}");
+    }
+}
+
+#[test]
 fn words_that_start_with_keywords_are_names() {
     parse_ok("allow android { when tool == \"a\" and notes_ok }");
     parse_ok("allow r { when orders > 1 }");
