@@ -171,6 +171,15 @@ pub enum OnTimeout {
     Escalate(String),
 }
 
+/// The `N of` of `by N of "group", ...`: how many distinct approvers a gate needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quorum {
+    /// The number (`None` when it does not fit in 32 bits).
+    pub value: Option<u32>,
+    /// Where it is.
+    pub span: Span,
+}
+
 /// One option inside a rule block.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RuleOption {
@@ -178,8 +187,8 @@ pub enum RuleOption {
     Reason(Str),
     /// `mode sync|async`.
     Mode(Mode, Span),
-    /// `by "group", ...`.
-    By(Vec<Str>, Span),
+    /// `by "group", ...` or `by N of "group", ...`.
+    By(Vec<Str>, Option<Quorum>, Span),
     /// `within 48h` (value in seconds, `None` when it overflowed).
     Within(Option<u64>, Span),
     /// `on timeout reject|escalate "group"`.
@@ -209,7 +218,7 @@ impl RuleOption {
         match self {
             RuleOption::Reason(s) => s.span,
             RuleOption::Mode(_, s)
-            | RuleOption::By(_, s)
+            | RuleOption::By(_, _, s)
             | RuleOption::Within(_, s)
             | RuleOption::OnTimeout(_, s)
             | RuleOption::Decisions(_, s)
@@ -345,10 +354,23 @@ pub enum OperandKind {
     Path(Path),
     /// `len(PATH)`.
     Len(Path),
+    /// `count(x in PATH: EXPR)`: how many elements the condition holds for.
+    Count(Box<CountExpr>),
     /// A string, number or boolean.
     Literal(Literal),
     /// `[a, b, ...]`.
     List(Vec<Literal>),
+}
+
+/// `count(x in PATH: EXPR)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CountExpr {
+    /// The bound variable.
+    pub var: Name,
+    /// The list counted over.
+    pub list: Path,
+    /// The condition per element.
+    pub body: Expr,
 }
 
 /// A scalar literal.
@@ -369,7 +391,7 @@ pub enum PathRoot {
     Args,
     /// `context`: what the agent runtime says about the call.
     Context,
-    /// A bare name: a variable bound by any/all, or (with no segments) a class.
+    /// A bare name: a variable bound by any/all/count, or (with no segments) a class.
     Name(String),
 }
 

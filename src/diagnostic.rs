@@ -132,6 +132,8 @@ codes! {
     DeadPermissiveRule = "W112", Warning, "dead-permissive-rule", "allow/audit rule never changes a decision";
     /// A gate that waits for a group the approvers file beside the policy does not list.
     UnknownApproverGroup = "W113", Warning, "unknown-approver-group", "gate waits for a group with no approvers";
+    /// A gate whose quorum (`by N of ...`) is more people than its groups have.
+    UnreachableQuorum = "W114", Warning, "unreachable-quorum", "gate needs more approvers than its groups have";
     /// A file not in the layout `policy fmt` gives (off unless a `.policy.yaml` sets it).
     NotFormatted = "W110", Warning, "not-formatted", "file not formatted";
     /// Bidirectional control characters, which can make text read differently than it runs.

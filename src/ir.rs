@@ -64,6 +64,8 @@ pub struct GateOptions {
     pub mode: Mode,
     /// Approver groups (empty: any approver).
     pub by: Vec<String>,
+    /// How many distinct approvers must approve (`by N of ...`; 1 when not written).
+    pub quorum: u32,
     /// SLA in seconds.
     pub within_s: Option<u64>,
     /// What happens when the SLA runs out.
@@ -80,6 +82,7 @@ impl GateOptions {
         GateOptions {
             mode: Mode::Sync,
             by: Vec::new(),
+            quorum: 1,
             within_s: None,
             on_timeout: None,
             decisions: DecisionKind::ALL.to_vec(),
@@ -236,18 +239,40 @@ pub enum Term {
     Path(Arc<PathExpr>),
     /// `len(PATH)`.
     Len(Arc<PathExpr>),
+    /// `count(x in PATH: COND)`.
+    Count(Box<Count>),
     /// A literal.
     Lit(Lit),
 }
 
 impl Term {
-    /// The path this term reads, if any.
+    /// The path this term reads, if any (for `count`, its list).
     pub fn path(&self) -> Option<&Arc<PathExpr>> {
         match self {
             Term::Path(p) | Term::Len(p) => Some(p),
+            Term::Count(c) => Some(&c.list),
             _ => None,
         }
     }
+
+    /// The condition of a `count`, if this term is one.
+    pub fn count_body(&self) -> Option<&Cond> {
+        match self {
+            Term::Count(c) => Some(&c.body),
+            _ => None,
+        }
+    }
+}
+
+/// `count(x in PATH: COND)`: how many elements of a list the condition holds for.
+#[derive(Debug, Clone)]
+pub struct Count {
+    /// The list.
+    pub list: Arc<PathExpr>,
+    /// The variable's name, for display.
+    pub var: Box<str>,
+    /// The condition per element (the element is variable 0).
+    pub body: Cond,
 }
 
 /// A literal value.
@@ -270,7 +295,7 @@ pub enum Root {
     Args,
     /// The call's context.
     Context,
-    /// A variable bound by `any`/`all`: 0 is the innermost.
+    /// A variable bound by `any`/`all`/`count`: 0 is the innermost.
     Var(u32),
 }
 
@@ -298,12 +323,19 @@ pub struct PathExpr {
 
 impl Cond {
     /// Calls `f` on every atom of the condition (anything but `and`, `or`, `not` and
-    /// quantifiers, whose parts it visits), class references included.
+    /// quantifiers, whose parts it visits), class references included; a comparison with a
+    /// `count` is an atom, and the atoms of the count's condition are visited too.
     pub fn for_each_atom<'a>(&'a self, f: &mut impl FnMut(&'a Cond)) {
         match self {
             Cond::And(items) | Cond::Or(items) => items.iter().for_each(|c| c.for_each_atom(f)),
             Cond::Not(c) => c.for_each_atom(f),
             Cond::Quantified { body, .. } => body.for_each_atom(f),
+            Cond::Compare { left, right, .. } => {
+                f(self);
+                for body in [left, right].into_iter().filter_map(Term::count_body) {
+                    body.for_each_atom(f);
+                }
+            }
             atom => f(atom),
         }
     }

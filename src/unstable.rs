@@ -7,14 +7,14 @@ use crate::Policy;
 /// The checked program of the policy language (names resolved, classes linked).
 pub mod ir {
     pub use crate::ir::{
-        Class, ClassId, Cond, GateOptions, Lit, Op, PathExpr, Program, Root, Rule, RuleId, Seg,
-        Template, TemplatePart, Term,
+        Class, ClassId, Cond, Count, GateOptions, Lit, Op, PathExpr, Program, Root, Rule, RuleId,
+        Seg, Template, TemplatePart, Term,
     };
 }
 
 /// The three-valued semantics of every operator, shared by both evaluators.
 pub mod semantics {
-    pub use crate::ir::semantics::{Env, Tri, class_member, eval};
+    pub use crate::ir::semantics::{Counted, Env, Tri, class_member, count, eval};
 }
 
 /// The one YAML reader.

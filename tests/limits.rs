@@ -14,6 +14,14 @@ fn nested_any(n: usize) -> String {
     )
 }
 
+fn nested_count(n: usize) -> String {
+    format!(
+        "default allow\napprove x {{ when tool == \"t\" and {}a == 1{} }}\n",
+        "count(a in args.l: ".repeat(n),
+        ") > 0".repeat(n)
+    )
+}
+
 fn stacked_nots(n: usize) -> String {
     // An even count keeps the meaning `tool == "t"`.
     format!(
@@ -54,8 +62,10 @@ fn nesting_beyond_the_limit_is_an_error_at_its_place() {
         (2 + LIMIT, 7),
         "the first class past the limit"
     );
+    assert_eq!(too_deep(&nested_count(800)).0, 2);
     for source in [
         nested_any(LIMIT + 1),
+        nested_count(LIMIT + 1),
         stacked_nots(LIMIT + 2),
         class_chain(LIMIT + 1),
     ] {
@@ -78,6 +88,11 @@ fn loads_and_evaluates(source: &str) {
 #[test]
 fn nested_quantifiers_within_the_limit_load_and_evaluate_on_both_evaluators() {
     loads_and_evaluates(&nested_any(LIMIT - 1));
+}
+
+#[test]
+fn nested_counts_within_the_limit_load_and_evaluate_on_both_evaluators() {
+    loads_and_evaluates(&nested_count(LIMIT - 1));
 }
 
 #[test]

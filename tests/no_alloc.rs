@@ -112,3 +112,36 @@ fn evaluating_a_generated_mix_does_not_allocate() {
         calls.len()
     );
 }
+
+/// The allocations `f` makes, after one run to warm up.
+fn allocations_of(mut f: impl FnMut()) -> usize {
+    f();
+    let before = allocations();
+    f();
+    allocations() - before
+}
+
+#[test]
+fn counting_does_not_allocate() {
+    let policy = Policy::from_source(
+        "default allow\n\
+         approve mass { when tool == \"mail\" and count(r in args.to: not r ends_with \"@acme.com\") > 2 }\n\
+         deny nested { when tool == \"mail\" and any(b in args.batches: count(r in b: r == \"x\") in [1, 2]) }\n",
+    )
+    .unwrap();
+    let calls: Vec<ToolCall> = [
+        r#"{"tool":"mail","args":{"to":["a@x.io","b@x.io","c@x.io"],"batches":[["x"],[]]}}"#,
+        r#"{"tool":"mail","args":{"to":["a@acme.com",5,"b@x.io"],"batches":[["x",1]]}}"#,
+        r#"{"tool":"mail","args":{"to":"a@x.io"}}"#,
+    ]
+    .iter()
+    .map(|c| ToolCall::from_json(c).unwrap())
+    .collect();
+    let n = allocations_of(|| {
+        for c in &calls {
+            let d = policy.evaluate(c);
+            std::hint::black_box((d.effect(), d.unknowns().len()));
+        }
+    });
+    assert_eq!(n, 0, "{n} allocations");
+}

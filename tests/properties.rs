@@ -3,7 +3,9 @@
 //! (b) the parser and checker never panic, on any text or on mutated valid policies;
 //! (c) the never-auto floor holds for every call of such a class;
 //! (d) adding an allow or audit rule never lowers a decision a rule or floor made;
-//! (e) a missing or mistyped value never turns an approve/deny rule's call into allow.
+//! (e) a missing or mistyped value never turns an approve/deny rule's call into allow;
+//! (f) a `count` that some elements leave unknown decides a comparison exactly when every
+//!     way of judging those elements agrees.
 
 use holdpoint::unstable::semantics::{Env, Tri, class_member};
 use holdpoint::{Catalog, Effect, Policy, PolicyBuilder, ToolCall};
@@ -70,6 +72,11 @@ fn atom(classes: usize, with_exists: bool) -> BoxedStrategy<String> {
                 "len(args.s) >= 3",
                 "any(r in args.to: r ends_with \"@x\")",
                 "all(r in args.to: r ends_with \"@x\")",
+                "count(r in args.to: r ends_with \"@x\") > 1",
+                "count(r in args.to: r ends_with \"@x\") == len(args.to)",
+                "count(r in args.to: r ends_with \"@x\") in [0, 2]",
+                "1 <= count(i in args.items: i.qty > 10)",
+                "count(r in args.to: any(q in args.to: q == r and r contains \"@\")) != 1",
                 "args.flag",
                 "not args.flag",
                 "args.customer.tier == \"gold\"",
@@ -196,10 +203,10 @@ fn policy_with(with_exists: bool) -> impl Strategy<Value = Gen> {
                 s.push_str(&format!("never auto {}\n", never.join(", ")));
             }
             for (i, (e, cond)) in rules.iter().enumerate() {
-                let extra = if *e == "approve" && i % 2 == 0 {
-                    "\n  mode async\n  by \"finance\"\n  reason \"r {args.amount}\""
-                } else {
-                    ""
+                let extra = match (*e == "approve", i % 4) {
+                    (true, 0) => "\n  mode async\n  by \"finance\"\n  reason \"r {args.amount}\"",
+                    (true, 2) => "\n  by 2 of \"finance\", \"ops\"",
+                    _ => "",
                 };
                 s.push_str(&format!("{e} r{i} {{\n  when {cond}{extra}\n}}\n"));
             }
@@ -422,6 +429,63 @@ proptest! {
                     prop_assert!(after.effect() >= Effect::Approve, "policy:\n{}\nbefore: {:?}\nafter: {:?} -> {}", g.source, c, c2, after.effect());
                 }
             }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(cases(2000))]
+
+    /// (f) With some elements unknown, a comparison of a `count` is decided exactly when
+    /// every way of judging those elements gives one answer, and then it gives that one.
+    #[test]
+    fn count_with_unknown_elements_is_decided_exactly_when_every_judgement_agrees(
+        elements in prop::collection::vec(0u8..3, 0..7),
+        op in prop::sample::select(&["<", "<=", ">", ">=", "==", "!="][..]),
+        n in 0u8..8,
+        ok in prop::collection::vec(0u8..8, 0..4),
+        form in 0u8..3,
+    ) {
+        let list = ok.iter().map(u8::to_string).collect::<Vec<_>>().join(", ");
+        let cond = match form {
+            0 => format!("count(x in args.l: x > 10) {op} {n}"),
+            1 => format!("count(x in args.l: x > 10) in [{list}]"),
+            _ => "args.ok contains count(x in args.l: x > 10)".to_string(),
+        };
+        let policy = Policy::from_source(&format!("default allow\napprove r {{ when {cond} }}\n")).unwrap();
+        // 0: the condition fails, 1: it holds, 2: it cannot be judged.
+        let judge = |l: Vec<Value>| {
+            let call = ToolCall::new("t", json!({"l": l, "ok": ok}));
+            let (fast, slow) = (policy.evaluate(&call), policy.evaluate_reference(&call));
+            assert_eq!(fast.report(&call), slow.report(&call));
+            match (fast.effect(), fast.unknowns().is_empty()) {
+                (Effect::Allow, _) => Some(false),
+                (_, true) => Some(true),
+                _ => None,
+            }
+        };
+        let element = |e: u8, fill: bool| match e {
+            0 => json!(1),
+            1 => json!(11),
+            _ if fill => json!(11),
+            _ => json!("?"),
+        };
+        let open = judge(elements.iter().map(|&e| element(e, false)).collect());
+        let unknown: Vec<usize> = (0..elements.len()).filter(|&i| elements[i] == 2).collect();
+        let mut answers = std::collections::BTreeSet::new();
+        for bits in 0..(1u32 << unknown.len()) {
+            let l = elements.iter().enumerate().map(|(i, &e)| {
+                let k = unknown.iter().position(|&u| u == i);
+                match k {
+                    Some(k) if bits & (1 << k) == 0 => json!(1),
+                    _ => element(e, true),
+                }
+            }).collect();
+            answers.insert(judge(l).expect("every element judged"));
+        }
+        match open {
+            Some(b) => prop_assert_eq!(answers.into_iter().collect::<Vec<_>>(), vec![b], "{} on {:?}", cond, elements),
+            None => prop_assert_eq!(answers.len(), 2, "{} on {:?} is undecided, but every judgement agrees", cond, elements),
         }
     }
 }

@@ -155,10 +155,15 @@ pub struct Checkpoint {
 
 impl Checkpoint {
     /// The digest of the checkpoint's canonical JSON (recorded in the `created` event, so
-    /// `verify` notices a checkpoint changed afterwards).
+    /// `verify` notices a checkpoint changed afterwards). A gate's quorum of 1 (what a
+    /// gate without `by N of` needs) is left out, so a checkpoint stored before gates had
+    /// a quorum keeps the digest it was recorded with.
     pub fn digest(&self) -> String {
         match serde_json::to_value(self) {
-            Ok(v) => digest::of_json(&v),
+            Ok(mut v) => {
+                omit_default_quorums(&mut v);
+                digest::of_json(&v)
+            }
             Err(e) => digest::sha256(e.to_string().as_bytes()),
         }
     }
@@ -188,5 +193,76 @@ impl Checkpoint {
         }
         serde_json::from_str(text)
             .map_err(|e| super::Error::Corrupt(format!("checkpoint does not read: {e}")))
+    }
+}
+
+/// Removes `"quorum": 1` from each gate of a checkpoint's decision.
+fn omit_default_quorums(checkpoint: &mut Value) {
+    let gates = checkpoint
+        .pointer_mut("/decision/approval/gates")
+        .and_then(Value::as_array_mut);
+    for gate in gates.into_iter().flatten() {
+        if let Some(g) = gate.as_object_mut()
+            && g.get("quorum").and_then(Value::as_u64) == Some(1)
+        {
+            g.remove("quorum");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checkpoint(source: &str) -> Checkpoint {
+        let policy = crate::Policy::from_source(source).unwrap();
+        let call = crate::ToolCall::from_json(r#"{"tool":"pay","args":{"amount":5}}"#).unwrap();
+        let payload = Payload {
+            tool: call.tool.clone(),
+            args: call.args.clone(),
+        };
+        Checkpoint {
+            version: CHECKPOINT_VERSION,
+            request_id: "hp_1".into(),
+            payload_digest: payload.digest(),
+            payload,
+            context: Value::Null,
+            decision: policy.evaluate(&call).report(&call),
+            inputs: Value::Null,
+            reasoning: None,
+            alternatives: Vec::new(),
+            identity: Identity::default(),
+            policy: PolicyRef {
+                name: None,
+                hash: "h".into(),
+                path: None,
+                catalog: None,
+            },
+            run_id: "r".into(),
+            tool_call_id: "c".into(),
+            created_at: 0,
+        }
+    }
+
+    /// Before: reading a checkpoint stored without `quorum` gave it a quorum of 1, which its
+    /// JSON then held, so `verify` found a digest other than the one recorded.
+    #[test]
+    fn a_checkpoint_stored_before_quorums_keeps_its_digest() {
+        let c = checkpoint("default allow\napprove a { when tool == \"pay\" by \"f\" }\n");
+        let mut old = serde_json::to_value(&c).unwrap();
+        let gate = old.pointer_mut("/decision/approval/gates/0").unwrap();
+        assert_eq!(
+            gate.as_object_mut().unwrap().remove("quorum"),
+            Some(1.into())
+        );
+        // The digest the build before quorums recorded for it.
+        let recorded = digest::of_json(&old);
+        let read = Checkpoint::from_json(&old.to_string()).unwrap();
+        assert_eq!(read.decision.approval.as_ref().unwrap().gates[0].quorum, 1);
+        assert_eq!(read.digest(), recorded);
+        assert_eq!(c.digest(), recorded);
+        // A quorum that is written is part of the digest.
+        let two = checkpoint("default allow\napprove a { when tool == \"pay\" by 2 of \"f\" }\n");
+        assert_ne!(two.digest(), c.digest());
     }
 }

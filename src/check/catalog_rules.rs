@@ -168,6 +168,7 @@ impl Cx<'_> {
                     Term::Len(p) => {
                         self.arg(p, ctx, Some(("`len`", &[ArgType::String, ArgType::List])))
                     }
+                    Term::Count(c) => self.arg(&c.list, ctx, Some(("`count`", &[ArgType::List]))),
                     _ => {}
                 }
                 let wanted_right = wanted_types(op, left);
@@ -184,6 +185,7 @@ impl Cx<'_> {
                     Term::Len(p) => {
                         self.arg(p, ctx, Some(("`len`", &[ArgType::String, ArgType::List])))
                     }
+                    Term::Count(c) => self.arg(&c.list, ctx, Some(("`count`", &[ArgType::List]))),
                     _ => {}
                 }
             }

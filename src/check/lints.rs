@@ -162,6 +162,7 @@ fn options_equal(a: &crate::ir::Rule, b: &crate::ir::Rule) -> bool {
         (Some(x), Some(y)) => {
             x.mode == y.mode
                 && x.by == y.by
+                && x.quorum == y.quorum
                 && x.within_s == y.within_s
                 && x.on_timeout == y.on_timeout
                 && x.decisions == y.decisions
@@ -272,7 +273,8 @@ fn async_without_owner(program: &Program, out: &mut Vec<Diagnostic>) {
 }
 
 /// W113: a gate whose `by` group or `on timeout escalate` group the approvers file does not
-/// list (or lists with no members): nobody can ever decide it.
+/// list (or lists with no members): nobody can ever decide it. W114: a gate whose quorum
+/// is more distinct people than its `by` groups have: it can never be approved.
 pub(crate) fn approver_groups(
     program: &Program,
     approvers: &crate::approvers::ApproversFile,
@@ -315,8 +317,54 @@ pub(crate) fn approver_groups(
             };
             out.push(d);
         }
+        if g.by.iter().all(|b| approvers.has_group(b))
+            && let Some(d) = unreachable_quorum(rule, g, approvers, &file)
+        {
+            out.push(d);
+        }
     }
     out
+}
+
+/// W114 for one gate whose groups all exist: its quorum against the distinct members of
+/// its groups (names compared as the approval desk compares them, folded).
+fn unreachable_quorum(
+    rule: &crate::ir::Rule,
+    g: &crate::ir::GateOptions,
+    approvers: &crate::approvers::ApproversFile,
+    file: &str,
+) -> Option<Diagnostic> {
+    if g.quorum <= 1 {
+        return None;
+    }
+    let people: HashSet<String> = approvers
+        .groups()
+        .filter(|(name, _)| g.by.iter().any(|b| b == name))
+        .flat_map(|(_, members)| members.map(crate::text::fold))
+        .collect();
+    if people.len() >= g.quorum as usize {
+        return None;
+    }
+    let groups: Vec<String> = g.by.iter().map(|b| format!("`{b}`")).collect();
+    let mut d = Diagnostic::new(
+        Code::UnreachableQuorum,
+        rule.name_span,
+        format!(
+            "gate `{}` needs {} distinct approvers from {}, but {file} lists {} member{} there: it can never be approved",
+            rule.name,
+            g.quorum,
+            groups.join(", "),
+            people.len(),
+            if people.len() == 1 { "" } else { "s" }
+        ),
+    )
+    .with_help(format!(
+        "lower the quorum to {}, or add members to {file}",
+        people.len()
+    ));
+    // Like a group nobody is in: an error unless `.policy.yaml` lowers it.
+    d.severity = Severity::Error;
+    Some(d)
 }
 
 /// W108: declared classes that nothing uses.

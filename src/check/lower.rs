@@ -10,7 +10,7 @@ use crate::ast::{self, CompareOp, Effect, ExprKind, Literal, OperandKind, PathRo
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::ir::glob::Glob;
 use crate::ir::{
-    Class, ClassId, Cond, Lit, Op, PathExpr, Root, Rule, Seg, Template, TemplatePart, Term,
+    Class, ClassId, Cond, Count, Lit, Op, PathExpr, Root, Rule, Seg, Template, TemplatePart, Term,
 };
 use crate::source::{SourceMap, Span};
 
@@ -39,7 +39,7 @@ impl St {
 pub(super) fn static_type(t: &Term) -> St {
     match t {
         Term::Tool => St::Str,
-        Term::Len(_) => St::Num,
+        Term::Len(_) | Term::Count(_) => St::Num,
         Term::Path(_) => St::Unknown,
         Term::Lit(Lit::Str(_)) => St::Str,
         Term::Lit(Lit::Num(_)) => St::Num,
@@ -175,6 +175,7 @@ impl<'a> Lowerer<'a> {
                 let what = match other {
                     OperandKind::Tool => "`tool` is a string",
                     OperandKind::Len(_) => "`len(...)` is a number",
+                    OperandKind::Count(_) => "`count(...)` is a number",
                     OperandKind::List(_) => "a list",
                     _ => "a literal",
                 };
@@ -212,6 +213,17 @@ impl<'a> Lowerer<'a> {
                 Term::Path(self.path(p)?)
             }
             OperandKind::Len(p) => Term::Len(self.path(p)?),
+            OperandKind::Count(c) => {
+                let list = self.path(&c.list);
+                self.scope.push(c.var.text.clone());
+                let body = self.expr(&c.body);
+                self.scope.pop();
+                Term::Count(Box::new(Count {
+                    list: list?,
+                    var: c.var.text.as_str().into(),
+                    body: body?,
+                }))
+            }
             OperandKind::Literal(l) => Term::Lit(lit(l)),
             OperandKind::List(items) => Term::Lit(Lit::List(items.iter().map(lit).collect())),
         })
@@ -229,7 +241,7 @@ impl<'a> Lowerer<'a> {
                         p.span,
                         format!(
                             "unknown name `{n}`: a path starts with `args`, `context`, or a \
-                             variable bound by any() or all()"
+                             variable bound by any(), all() or count()"
                         ),
                     );
                     let candidates = ["args", "context"]

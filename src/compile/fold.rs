@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use serde_json::Value;
 
 use crate::ir::semantics::{Env, Tri, eval};
-use crate::ir::{Cond, Lit, Op, Program, Term};
+use crate::ir::{Cond, Count, Lit, Op, Program, Term};
 
 /// What is known about the tool name when a slice is built.
 #[derive(Clone, Copy)]
@@ -89,6 +89,19 @@ impl Ctx<'_> {
                 body: Box::new(self.fold(body)),
             },
             Cond::Compare {
+                left,
+                op,
+                right,
+                span,
+            } if matches!(left, Term::Count(_)) || matches!(right, Term::Count(_)) => {
+                Cond::Compare {
+                    left: self.fold_term(left),
+                    op: op.clone(),
+                    right: self.fold_term(right),
+                    span: *span,
+                }
+            }
+            Cond::Compare {
                 left, op, right, ..
             } if reads_only_tool(left) && reads_only_tool(right) => match self.tool {
                 ToolKnown::Known(name) => {
@@ -122,6 +135,20 @@ impl Ctx<'_> {
                     _ => cond.clone(),
                 },
             },
+            other => other.clone(),
+        }
+    }
+}
+
+impl Ctx<'_> {
+    /// A term with the condition of a `count` folded.
+    fn fold_term(&self, term: &Term) -> Term {
+        match term {
+            Term::Count(c) => Term::Count(Box::new(Count {
+                list: c.list.clone(),
+                var: c.var.clone(),
+                body: self.fold(&c.body),
+            })),
             other => other.clone(),
         }
     }

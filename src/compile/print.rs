@@ -162,8 +162,13 @@ pub fn cond_text(cond: &Cond, program: &Program) -> String {
         ),
         Cond::Compare {
             left, op, right, ..
-        } => format!("{} {} {}", term(left), op.as_str(), term(right)),
-        Cond::Truthy(t) => term(t),
+        } => format!(
+            "{} {} {}",
+            term(left, program),
+            op.as_str(),
+            term(right, program)
+        ),
+        Cond::Truthy(t) => term(t, program),
         Cond::GlobHit { glob, .. } => format!("tool matches {}", crate::ast::quote(glob.as_str())),
     }
 }
@@ -184,11 +189,17 @@ fn wrap(c: &Cond, program: &Program) -> String {
 }
 
 /// A term as text.
-pub fn term(t: &Term) -> String {
+pub fn term(t: &Term, program: &Program) -> String {
     match t {
         Term::Tool => "tool".into(),
         Term::Path(p) => p.text.to_string(),
         Term::Len(p) => format!("len({})", p.text),
+        Term::Count(c) => format!(
+            "count({} in {}: {})",
+            c.var,
+            c.list.text,
+            cond_text(&c.body, program)
+        ),
         Term::Lit(l) => lit(l),
     }
 }

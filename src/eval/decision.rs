@@ -177,6 +177,7 @@ impl<'p> Decision<'p> {
                     rule: self.name_of(g.source),
                     mode: g.options.mode,
                     by: g.options.by.clone(),
+                    quorum: g.options.quorum,
                     within_s: g.options.within_s,
                     on_timeout: g.options.on_timeout.clone(),
                     decisions: g.options.decisions.clone(),
@@ -306,6 +307,10 @@ pub struct GateReport {
     pub mode: Mode,
     /// Approver groups; empty means any approver.
     pub by: Vec<String>,
+    /// How many distinct approvers must approve (`by N of ...`); 1 when not written, and
+    /// when a stored decision from before quorums is read.
+    #[serde(default = "one")]
+    pub quorum: u32,
     /// SLA in seconds.
     pub within_s: Option<u64>,
     /// What happens when the SLA ends.
@@ -316,6 +321,11 @@ pub struct GateReport {
     pub show_diff: Option<String>,
     /// The rendered reason.
     pub reason: Option<String>,
+}
+
+/// The quorum of a gate that does not say.
+fn one() -> u32 {
+    1
 }
 
 /// One unknown.
@@ -441,13 +451,14 @@ impl serde::Serialize for DecisionJson<'_, '_> {
         impl serde::Serialize for Gate<'_, '_, '_> {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 let o = self.1.options;
-                let mut m = s.serialize_map(Some(8))?;
+                let mut m = s.serialize_map(Some(9))?;
                 m.serialize_entry(
                     "rule",
                     &Collect(NameOf(self.0.decision.program, self.1.source)),
                 )?;
                 m.serialize_entry("mode", &o.mode)?;
                 m.serialize_entry("by", &o.by)?;
+                m.serialize_entry("quorum", &o.quorum)?;
                 m.serialize_entry("within_s", &o.within_s)?;
                 m.serialize_entry("on_timeout", &o.on_timeout)?;
                 m.serialize_entry("decisions", &o.decisions)?;
@@ -529,5 +540,43 @@ impl serde::Serialize for DecisionJson<'_, '_> {
             None => m.serialize_entry("reasons", &Reasons(self))?,
         }
         m.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{DecisionReport, Policy, ToolCall};
+
+    #[test]
+    fn every_gate_reports_its_quorum_and_old_reports_read_with_one() {
+        let policy = Policy::from_source(
+            "default allow\n\
+             approve two { when tool == \"pay\" by 2 of \"finance\", \"treasury\" }\n\
+             approve one { when tool == \"pay\" by \"finance\" }\n",
+        )
+        .unwrap();
+        let call = ToolCall::from_json(r#"{"tool":"pay","args":{}}"#).unwrap();
+        let d = policy.evaluate(&call);
+        let report = d.report(&call);
+        let quorums: Vec<(&str, u32)> = report
+            .approval
+            .as_ref()
+            .unwrap()
+            .gates
+            .iter()
+            .map(|g| (g.rule.as_str(), g.quorum))
+            .collect();
+        assert_eq!(quorums, [("two", 2), ("one", 1)]);
+        // Both JSON writers give it, and the report reads back.
+        let streamed = serde_json::to_value(d.json(&call)).unwrap();
+        assert_eq!(streamed, serde_json::to_value(&report).unwrap());
+        assert_eq!(streamed["approval"]["gates"][1]["quorum"], 1);
+        // A report stored before quorums existed reads with a quorum of 1.
+        let mut old = streamed.clone();
+        for g in old["approval"]["gates"].as_array_mut().unwrap() {
+            g.as_object_mut().unwrap().remove("quorum");
+        }
+        let read: DecisionReport = serde_json::from_value(old).unwrap();
+        assert!(read.approval.unwrap().gates.iter().all(|g| g.quorum == 1));
     }
 }

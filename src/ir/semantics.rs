@@ -5,6 +5,11 @@
 
 use serde_json::Value;
 
+mod count;
+
+pub use count::{Counted, count};
+use count::{lowest, ranged};
+
 use crate::ir::{Cond, Lit, Op, PathExpr, Program, Root, Seg, Term};
 
 /// JSON kinds, for "is a string, expected a number".
@@ -285,6 +290,8 @@ pub(crate) enum V<'v> {
     JList(&'v [Value]),
     LList(&'v [Lit]),
     Obj,
+    /// A `count` some elements left unknown: any whole number from the first to the second.
+    Range(f64, f64),
 }
 
 fn kind(v: &Value) -> Kind {
@@ -302,7 +309,7 @@ fn v_kind(v: V<'_>) -> Kind {
     match v {
         V::Missing | V::Null | V::Bad(_) => Kind::Null,
         V::Bool(_) => Kind::Bool,
-        V::Num(_) => Kind::Number,
+        V::Num(_) | V::Range(..) => Kind::Number,
         V::Str(_) => Kind::String,
         V::JList(_) | V::LList(_) => Kind::List,
         V::Obj => Kind::Object,
@@ -370,6 +377,30 @@ pub(crate) fn resolve<'v>(term: &'v Term, env: &Env<'v, '_>, scope: Option<&Scop
                 expected: Expected::StringOrList,
             }),
         },
+        // Counted where its causes can be kept (see `side`); here only the list is read.
+        Term::Count(c) => match lookup(&c.list, env, scope) {
+            None | Some(Value::Null) => V::Missing,
+            Some(other) => V::Bad(Why::WrongType {
+                found: kind(other),
+                expected: Expected::List,
+            }),
+        },
+    }
+}
+
+/// One side of a comparison: its value, and for a `count` left open by unknown elements
+/// why it is open; the cause at once when a `count`'s list cannot be read.
+fn side<'v, 'p: 'v>(
+    term: &'p Term,
+    env: &Env<'v, 'p>,
+    scope: Option<&Scope<'v>>,
+) -> Result<(V<'v>, Option<Cause<'p>>), Cause<'p>> {
+    match term {
+        Term::Count(c) => {
+            let counted = count(c, env, scope)?;
+            Ok((counted.value(), counted.first_unknown))
+        }
+        _ => Ok((resolve(term, env, scope), None)),
     }
 }
 
@@ -475,14 +506,27 @@ fn compare<'p>(
     env: &Env<'_, 'p>,
     scope: Option<&Scope<'_>>,
 ) -> Tri<'p> {
-    let l = resolve(left, env, scope);
-    let r = resolve(right, env, scope);
+    let (l, l_open) = match side(left, env, scope) {
+        Ok(s) => s,
+        Err(c) => return Tri::Unknown(c),
+    };
     if absent(l) {
         return Tri::Unknown(cause(left, l, Expected::SameType));
     }
+    let (r, r_open) = match side(right, env, scope) {
+        Ok(s) => s,
+        Err(c) => return Tri::Unknown(c),
+    };
     if absent(r) {
         return Tri::Unknown(cause(right, r, Expected::SameType));
     }
+    if let Some(open) = l_open.or(r_open) {
+        if let Some(decided) = ranged(op, l, r) {
+            return decided.map_or(Tri::Unknown(open), Tri::from_bool);
+        }
+    }
+    // What is left does not depend on the count: any value of its range gives it.
+    let (l, r) = (lowest(l), lowest(r));
     // The side to blame when types do not fit: the one read from the call.
     let blame = |expected: Expected| {
         if left.path().is_some() || right.path().is_none() {
@@ -563,6 +607,10 @@ pub fn write_term(
         Term::Len(p) => match lookup(p, env, None) {
             Some(Value::String(s)) => write!(out, "{}", s.chars().count()),
             Some(Value::Array(a)) => write!(out, "{}", a.len()),
+            _ => out.write_str("<missing>"),
+        },
+        Term::Count(c) => match count(c, env, None) {
+            Ok(k) if k.unknown == 0 => write!(out, "{}", k.held),
             _ => out.write_str("<missing>"),
         },
     }

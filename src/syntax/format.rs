@@ -294,9 +294,10 @@ impl<'a> Formatter<'a> {
                     }
                 ),
             ),
-            RuleOption::By(groups, _) => {
+            RuleOption::By(groups, quorum, _) => {
                 let g: Vec<&str> = groups.iter().map(|g| self.text(g.span)).collect();
-                (2, format!("by {}", g.join(", ")))
+                let n = quorum.map(|q| format!("{} of ", self.text(q.span)));
+                (2, format!("by {}{}", n.unwrap_or_default(), g.join(", ")))
             }
             RuleOption::Within(_, span) => {
                 let t = self.text(*span);
@@ -400,6 +401,12 @@ impl<'a> Formatter<'a> {
             OperandKind::Tool => "tool".to_string(),
             OperandKind::Path(p) => p.display(),
             OperandKind::Len(p) => format!("len({})", p.display()),
+            OperandKind::Count(c) => format!(
+                "count({} in {}: {})",
+                c.var.text,
+                c.list.display(),
+                self.expr(&c.body)
+            ),
             // Literals keep their spelling: `10_000`, escapes.
             OperandKind::Literal(_) => self.text(o.span).to_string(),
             OperandKind::List(_) => {
@@ -454,6 +461,26 @@ mod tests {
             split_list(r#""a,b", "c#d", 3"#),
             vec![r#""a,b""#, r#" "c#d""#, " 3"]
         );
+    }
+
+    #[test]
+    fn count_is_written_in_its_canonical_form() {
+        let src =
+            "default allow\napprove r { when count( r in args.to :  not r ends_with \"@a\" )>2 }\n";
+        let once = format_source(src).unwrap();
+        assert!(
+            once.contains("when count(r in args.to: not r ends_with \"@a\") > 2 }"),
+            "{once}"
+        );
+        assert_eq!(format_source(&once).unwrap(), once);
+    }
+
+    #[test]
+    fn a_quorum_is_kept() {
+        let src = "default allow\napprove r {\n  when tool == \"a\"\n  by   2  of \"f\",\"t\"\n}\n";
+        let once = format_source(src).unwrap();
+        assert!(once.contains("\n  by 2 of \"f\", \"t\"\n"), "{once}");
+        assert_eq!(format_source(&once).unwrap(), once);
     }
 
     #[test]

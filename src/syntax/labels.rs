@@ -33,6 +33,7 @@ pub(super) fn label(rule: Rule) -> &'static str {
         Rule::kw_len => "`len`",
         Rule::kw_any => "`any`",
         Rule::kw_all => "`all`",
+        Rule::kw_count => "`count`",
         Rule::kw_escalate => "`escalate`",
         Rule::reserved => "a reserved word",
         Rule::name => "a name (letters, digits and `_`, not a reserved word)",
@@ -58,8 +59,11 @@ pub(super) fn label(rule: Rule) -> &'static str {
         Rule::group => "`(`",
         Rule::exists_call => "`exists(PATH)`",
         Rule::quantifier => "`any(x in PATH: ...)` or `all(...)`",
-        Rule::operand => "a value: a path, `tool`, `len(...)`, a string, number, boolean or list",
+        Rule::operand => {
+            "a value: a path, `tool`, `len(...)`, `count(...)`, a string, number, boolean or list"
+        }
         Rule::len_call => "`len(PATH)`",
+        Rule::count_call => "`count(x in PATH: ...)`",
         Rule::operator => "an operator",
         Rule::op_eq => "`==`",
         Rule::op_ne => "`!=`",
@@ -79,6 +83,8 @@ pub(super) fn label(rule: Rule) -> &'static str {
         Rule::mode_option => "`mode`",
         Rule::mode => "a mode: sync or async",
         Rule::by_option => "`by`",
+        Rule::quorum => "a number of approvers, as in `by 2 of \"finance\"`",
+        Rule::kw_of => "`of` (as in `by 2 of \"finance\"`)",
         Rule::within_option => "`within`",
         Rule::timeout_option => "`on timeout`",
         Rule::timeout_reject | Rule::timeout_escalate | Rule::timeout_approve => {
@@ -129,6 +135,7 @@ const OPTIONS: &[Rule] = &[
 
 const OPERANDS: &[Rule] = &[
     Rule::len_call,
+    Rule::count_call,
     Rule::list,
     Rule::string,
     Rule::number,
@@ -139,6 +146,7 @@ const OPERANDS: &[Rule] = &[
     Rule::root_args,
     Rule::root_context,
     Rule::kw_len,
+    Rule::kw_count,
 ];
 
 const STATEMENTS: &[Rule] = &[

@@ -186,8 +186,21 @@ impl Lower {
                     decl.options.push(RuleOption::Mode(mode, cspan));
                 }
                 Rule::by_option => {
-                    let groups = parts.map(|p| self.string(p)).collect::<Res<Vec<_>>>()?;
-                    decl.options.push(RuleOption::By(groups, cspan));
+                    let mut quorum = None;
+                    let mut groups = Vec::new();
+                    for p in parts {
+                        match p.as_rule() {
+                            Rule::quorum => {
+                                quorum = Some(Quorum {
+                                    value: p.as_str().parse::<u32>().ok(),
+                                    span: self.span(&p),
+                                });
+                            }
+                            Rule::kw_of => {}
+                            _ => groups.push(self.string(p)?),
+                        }
+                    }
+                    decl.options.push(RuleOption::By(groups, quorum, cspan));
                 }
                 Rule::within_option => {
                     let d = self.next(&mut parts, cspan, "duration")?;
@@ -378,6 +391,15 @@ impl Lower {
                 let mut it = pair.into_inner();
                 let _kw = it.next();
                 OperandKind::Len(self.path(self.next(&mut it, span, "path")?)?)
+            }
+            Rule::count_call => {
+                let mut it = pair.into_inner();
+                let _kw = it.next();
+                let var = self.name(self.next(&mut it, span, "variable")?);
+                let _in = it.next();
+                let list = self.path(self.next(&mut it, span, "list path")?)?;
+                let body = self.expr(self.next(&mut it, span, "condition")?)?;
+                OperandKind::Count(Box::new(CountExpr { var, list, body }))
             }
             Rule::list => {
                 let items = pair

@@ -141,6 +141,38 @@ fn quantifiers_and_exists() {
 }
 
 #[test]
+fn count_is_a_number_operand_with_a_bound_variable() {
+    let ExprKind::Compare { left, op, .. } =
+        when_of("count(r in args.to: not r ends_with \"@acme.com\") > 25").kind
+    else {
+        panic!()
+    };
+    assert_eq!(op, CompareOp::Gt);
+    let OperandKind::Count(c) = left.kind else {
+        panic!("{left:?}")
+    };
+    assert_eq!(
+        (c.var.text.as_str(), c.list.display()),
+        ("r", "args.to".into())
+    );
+    assert!(matches!(c.body.kind, ExprKind::Not(_)));
+    // On either side, and `count` is reserved: it cannot name a rule or a class.
+    assert!(matches!(
+        when_of("2 <= count(x in args.l: x > 1)").kind,
+        ExprKind::Compare {
+            right: Operand {
+                kind: OperandKind::Count(_),
+                ..
+            },
+            ..
+        }
+    ));
+    assert_eq!(parse_err("class count = tool == \"a\"").code, Code::Syntax);
+    let d = parse_err("allow r { when count(x args.l: x) > 1 }");
+    assert!(d.message.starts_with("expected `in`"), "{}", d.message);
+}
+
+#[test]
 fn rule_options_in_any_order_and_on_one_line() {
     let f = parse_ok(
         "approve g { mode async when tool == \"a\" by \"finance\", \"legal\" within 1h30m \
@@ -156,6 +188,35 @@ fn rule_options_in_any_order_and_on_one_line() {
         r.options
             .contains(&RuleOption::Within(Some(5400), r.options[2].span()))
     );
+}
+
+#[test]
+fn by_takes_a_quorum_before_its_groups() {
+    let by = |text: &str| {
+        let f = parse_ok(&format!("approve g {{ when tool == \"a\" {text} }}"));
+        match f.statements.into_iter().next() {
+            Some(Statement::Rule(r)) => match r.options.into_iter().next() {
+                Some(RuleOption::By(groups, quorum, _)) => (
+                    groups.into_iter().map(|g| g.value).collect::<Vec<_>>(),
+                    quorum.map(|q| q.value),
+                ),
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(by("by \"a\", \"b\""), (vec!["a".into(), "b".into()], None));
+    assert_eq!(by("by 2 of \"a\""), (vec!["a".into()], Some(Some(2))));
+    assert_eq!(
+        by("by 2 of \"a\", \"b\""),
+        (vec!["a".into(), "b".into()], Some(Some(2)))
+    );
+    assert_eq!(by("by 0 of \"a\"").1, Some(Some(0)));
+    assert_eq!(by("by 99999999999 of \"a\"").1, Some(None));
+    for bad in ["by 2 \"a\"", "by 2 of", "by -1 of \"a\"", "by 1.5 of \"a\""] {
+        let d = parse_err(&format!("approve g {{ when tool == \"a\" {bad} }}"));
+        assert_eq!(d.code, Code::Syntax, "{bad}");
+    }
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use crate::call::ToolCall;
 use crate::compile::print::{cond_text, term};
 use crate::eval::decision::Decision;
-use crate::ir::semantics::{Env, Tri, class_member, eval, lookup};
+use crate::ir::semantics::{Env, Tri, class_member, count, eval, lookup};
 use crate::ir::{Cond, Program, Term};
 use crate::policy::Policy;
 
@@ -168,10 +168,11 @@ fn trace(cond: &Cond, env: &Env<'_, '_>, program: &Program, depth: usize, out: &
                         serde_json::Value::Array(a) => a.len().to_string(),
                         other => format!("{other} (not a string or a list)"),
                     }),
+                    Term::Count(c) => counted(c, env),
                     _ => continue,
                 };
                 let v = v.unwrap_or_else(|| "missing".into());
-                values.push(format!("{} = {v}", term(t)));
+                values.push(format!("{} = {v}", term(t, program)));
             }
             let vals = if values.is_empty() {
                 if matches!(left, Term::Tool) || matches!(right, Term::Tool) {
@@ -197,5 +198,60 @@ fn trace(cond: &Cond, env: &Env<'_, '_>, program: &Program, depth: usize, out: &
                 verdict(eval(other, env, None))
             );
         }
+    }
+}
+
+/// What a `count` counted, for the trace: the number, or the range its unknown elements
+/// leave open; `None` when its list is missing.
+fn counted(c: &crate::ir::Count, env: &Env<'_, '_>) -> Option<String> {
+    match count(c, env, None) {
+        Ok(k) if k.unknown == 0 => Some(k.held.to_string()),
+        Ok(k) => Some(format!(
+            "{} to {} ({} element(s) unknown)",
+            k.held,
+            k.held + k.unknown,
+            k.unknown
+        )),
+        Err(cause) => match cause.why {
+            crate::ir::semantics::Why::Missing => None,
+            why => Some(format!("({} {why})", c.list.text)),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_count_shows_what_it_counted_or_the_range_unknown_elements_leave() {
+        let policy = Policy::from_source(
+            "default allow\napprove m { when tool == \"mail\" and count(r in args.to: r ends_with \"@x\") > 1 }\n",
+        )
+        .unwrap();
+        let trace = |args: &str| {
+            let call = ToolCall::from_json(&format!(r#"{{"tool":"mail","args":{args}}}"#)).unwrap();
+            explain(&policy, &call, &policy.evaluate(&call))
+        };
+        let shown = r#"count(r in args.to: r ends_with "@x") > 1"#;
+        let t = trace(r#"{"to":["a@x","b@x"]}"#);
+        assert!(
+            t.contains(&format!(
+                "{shown}: true   [count(r in args.to: r ends_with \"@x\") = 2]"
+            )),
+            "{t}"
+        );
+        let t = trace(r#"{"to":["a@x",5]}"#);
+        assert!(t.contains("= 1 to 2 (1 element(s) unknown)]"), "{t}");
+        assert!(t.contains("m: r is a number, expected a string"), "{t}");
+        let t = trace(r#"{"to":"a@x"}"#);
+        assert!(
+            t.contains("= (args.to is a string, expected a list)]"),
+            "{t}"
+        );
+        let t = trace("{}");
+        assert!(t.contains("= missing]"), "{t}");
+        let tree = policy.tree().render(policy.program());
+        assert!(tree.contains(&format!("approve m when {shown}")), "{tree}");
     }
 }

@@ -25,6 +25,7 @@ impl Lowerer<'_> {
             gate: GateOptions {
                 mode: ast::Mode::Sync,
                 by: Vec::new(),
+                quorum: 1,
                 within_s: None,
                 on_timeout: None,
                 decisions: ast::DecisionKind::ALL.to_vec(),
@@ -87,7 +88,14 @@ impl Lowerer<'_> {
         match opt {
             RuleOption::Reason(s) => out.reason = self.template(s),
             RuleOption::Mode(m, _) => out.gate.mode = *m,
-            RuleOption::By(groups, _) => out.gate.by = self.approver_groups(groups),
+            RuleOption::By(groups, quorum, _) => {
+                out.gate.by = self.approver_groups(groups);
+                if let Some(q) = quorum
+                    && let Some(n) = self.quorum(q)
+                {
+                    out.gate.quorum = n;
+                }
+            }
             RuleOption::Within(secs, span) => {
                 out.within_written = true;
                 if let Some(s) = self.within(*secs, *span) {
@@ -134,6 +142,27 @@ impl Lowerer<'_> {
             }
         }
         groups.iter().map(|g| g.value.clone()).collect()
+    }
+
+    /// The number of `by N of ...`; `None` after reporting zero or an overflow.
+    fn quorum(&mut self, q: &ast::Quorum) -> Option<u32> {
+        match q.value {
+            Some(0) => self.err(
+                Diagnostic::new(
+                    Code::BadOptionValue,
+                    q.span,
+                    "a quorum of 0 approvers: nobody would have to decide",
+                )
+                .with_help("write `by 1 of \"group\"`, or `by \"group\"` for one approver"),
+            ),
+            Some(n) => return Some(n),
+            None => self.err(Diagnostic::new(
+                Code::BadOptionValue,
+                q.span,
+                "the quorum is too large to represent",
+            )),
+        }
+        None
     }
 
     /// The seconds of `within`; `None` after reporting zero, more than a year, or an
