@@ -319,11 +319,46 @@ fn an_edit_that_fires_a_new_gate_waits_for_it_too() {
         .unwrap();
     assert_eq!(r.state(), State::Pending);
     assert_eq!(r.waiting_groups(), ["cfo"]);
-    let r = w.desk.decide(&id, &approve("carla")).unwrap();
+    w.desk.decide(&id, &approve("carla")).unwrap();
+    let r = w.desk.decide(&id, &approve("cyrus")).unwrap();
     assert_eq!(r.state(), State::ApprovedWithEdits);
     assert_eq!(r.status.gates.len(), 2);
     let p = claim(&w, &id);
     assert_eq!(p.args(), &json!({"amount": 20_000}));
+}
+
+#[test]
+fn a_quorum_needs_that_many_distinct_people_approving_the_same_call() {
+    let w = world();
+    let id = submit_waiting(&w, refund(20_000, "standard", "c1"));
+    let r = w.desk.decide(&id, &approve("carla")).unwrap();
+    assert_eq!(r.state(), State::Pending, "one of two cfo approvals");
+    assert!(matches!(w.guard.resume(&id).unwrap(), Resumed::Pending(_)));
+    // The same person again, however written, is not a second approver.
+    for again in ["carla", "CARLA", "\u{ff43}arla"] {
+        let err = w.desk.decide(&id, &approve(again)).unwrap_err();
+        assert!(
+            matches!(err, Error::AlreadyDecided { .. }),
+            "{again}: {err}"
+        );
+    }
+    // Finance edits the call: carla's approval was of the old one and no longer counts.
+    w.desk
+        .decide(
+            &id,
+            &edit("fiona", json!({"amount": 15_000, "order": "o-17"})),
+        )
+        .unwrap();
+    let r = w.desk.decide(&id, &approve("carla")).unwrap();
+    assert_eq!(
+        r.state(),
+        State::Pending,
+        "one of two approvals of the edited call"
+    );
+    let r = w.desk.decide(&id, &approve("cyrus")).unwrap();
+    assert_eq!(r.state(), State::ApprovedWithEdits);
+    let p = claim(&w, &id);
+    assert_eq!(p.args()["amount"], 15_000);
 }
 
 #[test]
@@ -685,12 +720,13 @@ mod property {
         Cancel(u8),
     }
 
-    const WHO: [&str; 8] = [
+    const WHO: [&str; 9] = [
         "fiona",
         "frank",
         "lena",
         "amir",
         "carla",
+        "cyrus",
         "uma",
         "support-bot",
         "mallory",
@@ -762,13 +798,20 @@ mod property {
                         prop_assert!(!r.status.gates.is_empty());
                         let events = w.store.events(Some(id)).unwrap();
                         for g in &r.status.gates {
-                            let ok = events.iter().any(|e| {
+                            // As many distinct people as the gate's quorum, none of them a
+                            // party, approved exactly this payload.
+                            let mut people: Vec<String> = events.iter().filter(|e| {
                                 matches!(e.kind, EventKind::Approved | EventKind::Edited)
                                     && e.gate.as_deref() == Some(g.rule.as_str())
                                     && e.digest_after.as_deref() == Some(p.digest())
                                     && !["uma", "support-bot", "system"].contains(&e.actor.as_str())
-                            });
-                            prop_assert!(ok, "gate {} of {} never approved {}", g.rule, id, p.digest());
+                            }).map(|e| holdpoint::fold(&e.actor)).collect();
+                            people.sort();
+                            people.dedup();
+                            let quorum = if g.rule == "very_big_refund" { 2 } else { 1 };
+                            prop_assert_eq!(g.quorum, quorum);
+                            prop_assert!(people.len() >= quorum as usize,
+                                "gate {} of {} approved {} by {:?}, quorum {}", g.rule, id, p.digest(), people, quorum);
                         }
                         // The permitted call is one the policy does not deny.
                         let call = ToolCall::new(p.tool(), p.args().clone()).with_context(r.checkpoint.context.clone());
@@ -876,6 +919,7 @@ fn stats_count_a_gates_last_decision_and_gates_an_edit_adds() {
         .unwrap();
     w.desk.decide(&id, &approve("amir")).unwrap();
     w.desk.decide(&id, &approve("carla")).unwrap();
+    w.desk.decide(&id, &approve("cyrus")).unwrap();
     let stats = Stats::from_events(&w.store.events(None).unwrap());
     let get = |n: &str| stats.gates.iter().find(|g| g.gate == n).unwrap().clone();
     assert_eq!(

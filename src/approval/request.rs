@@ -222,9 +222,9 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<GateApprova
     })
 }
 
-/// The quorum a gate report asks for.
-pub(super) fn quorum_of(_g: &GateReport) -> u32 {
-    1
+/// The quorum a gate report asks for (at least one approver).
+pub(super) fn quorum_of(g: &GateReport) -> u32 {
+    g.quorum.max(1)
 }
 
 /// Whether `actor` may decide a gate waiting for `groups` (empty: any listed approver).
