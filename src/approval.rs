@@ -15,6 +15,8 @@ pub mod digest;
 pub mod envelope;
 mod event;
 pub mod patch;
+#[cfg(feature = "permits")]
+pub mod permit;
 mod request;
 mod runtime;
 mod stats;

@@ -1,0 +1,368 @@
+//! The agents' half of the API: decide a call, submit a proposal, wait, claim (a signed
+//! permit), report, cancel. An agent sees only its own tenants' requests and can never
+//! decide one.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use holdpoint::ToolCall;
+use holdpoint::approval::envelope::{Fallbacks, Stated};
+use holdpoint::approval::permit::{self, PermitClaims};
+use holdpoint::approval::{
+    Clock as _, Permit, Proposal, Request, Resumed, State as ReqState, Submitted, SystemClock,
+    format_time, policy_hash, request_id,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::App;
+use crate::auth::{Agent, Caller};
+use crate::error::{ApiError, ApiResult};
+
+/// Runs blocking store work off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+}
+
+/// `GET /v1/keys`: the public keys permits are signed with.
+pub async fn keys(State(app): State<Arc<App>>) -> Json<Value> {
+    Json(json!({"keys": [{
+        "id": app.key_id,
+        "alg": "Ed25519",
+        "public_key": permit::public_key(&app.secret),
+    }]}))
+}
+
+/// `POST /v1/decisions`: a tool call in, the decision out; nothing is stored.
+pub async fn decide(
+    State(app): State<Arc<App>>,
+    _agent: Agent,
+    body: String,
+) -> ApiResult<Json<Value>> {
+    let call = ToolCall::from_json(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let report = app.policy.evaluate(&call).report(&call);
+    Ok(Json(
+        serde_json::to_value(report).map_err(|e| ApiError::internal(e.to_string()))?,
+    ))
+}
+
+/// `POST /v1/requests`: a proposal in; a permit for allow and audit, the request for
+/// approve, the decision for deny. The agent's identity is the token's.
+pub async fn submit(
+    State(app): State<Arc<App>>,
+    agent: Agent,
+    body: String,
+) -> ApiResult<Json<Value>> {
+    let stated = Stated {
+        agent: Some(agent.name.clone()),
+        ..Stated::default()
+    };
+    let fallbacks = Fallbacks {
+        tenant: agent.tenants.first().cloned().unwrap_or_default(),
+        agent: agent.name.clone(),
+        ..Fallbacks::default()
+    };
+    let hash = policy_hash(&app.policy);
+    let proposal = Proposal::from_json(&body, &stated, &fallbacks, &hash)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if !agent.serves(&proposal.identity.tenant) {
+        return Err(ApiError::forbidden(format!(
+            "agent `{}` may not act for tenant `{}`",
+            agent.name, proposal.identity.tenant
+        )));
+    }
+    let tenant = proposal.identity.tenant.clone();
+    let key = request_id(&tenant, &proposal.run_id, &proposal.tool_call_id);
+    let a = app.clone();
+    blocking(move || {
+        let submitted = a.guard.submit(proposal)?;
+        Ok(match submitted {
+            Submitted::Permit(p) => {
+                let signed = sign(&a, &key, &tenant, &p, lease_end(&a));
+                json!({"effect": p.effect(), "run": true, "call": p.payload(),
+                       "digest": p.digest(), "permit": signed})
+            }
+            Submitted::Denied(d) => json!({"effect": "deny", "run": false, "decision": d}),
+            Submitted::Waiting(w) => {
+                let r = a.desk.request(&w.id)?;
+                let mut v = request_json(&r);
+                put(&mut v, "effect", json!("approve"));
+                put(&mut v, "run", json!(false));
+                put(&mut v, "created", json!(w.created));
+                v
+            }
+        })
+    })
+    .await
+    .map(Json)
+}
+
+/// When a permit handed out now stops being valid: the claim's lease.
+fn lease_end(app: &App) -> i64 {
+    SystemClock.now_ms().saturating_add(app.lease_ms)
+}
+
+/// A signed permit for a permit the runtime handed out.
+fn sign(app: &App, request: &str, tenant: &str, p: &Permit, expires_at: i64) -> String {
+    let nonce = crate::data::random::<16>()
+        .map(|b| b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+        .unwrap_or_default();
+    let claims = PermitClaims {
+        request: request.to_string(),
+        tool: p.tool().to_string(),
+        digest: p.digest().to_string(),
+        tenant: tenant.to_string(),
+        expires_at,
+        nonce,
+        key_id: app.key_id.clone(),
+    };
+    permit::sign(&app.secret, &claims)
+}
+
+/// A request as the agent needs it: state, mode, every gate with who may decide it and by
+/// when, the reasons and the unknowns.
+pub(crate) fn request_json(r: &Request) -> Value {
+    let decision = &r.checkpoint.decision;
+    let digest = &r.status.payload_digest;
+    let gates: Vec<Value> = r
+        .status
+        .gates
+        .iter()
+        .map(|g| {
+            json!({
+                "rule": g.rule, "groups": g.groups, "quorum": g.quorum,
+                "approved_by": g.approvers_of(digest), "approved": g.approves(digest),
+                "decisions": g.decisions, "within_s": g.within_s, "on_timeout": g.on_timeout,
+                "due_at": g.deadline.map(format_time),
+            })
+        })
+        .collect();
+    json!({
+        "request": r.id(),
+        "state": r.state(),
+        "tenant": r.checkpoint.identity.tenant,
+        "mode": decision.approval.as_ref().map(|a| a.mode),
+        "groups": r.waiting_groups(),
+        "due_at": r.due_at().map(format_time),
+        "gates": gates,
+        "rules": decision.rules,
+        "reasons": decision.reasons,
+        "unknown": decision.unknown,
+        "digest": digest,
+        "call": r.status.payload,
+    })
+}
+
+/// A request the caller may see: an agent only its tenants' (another tenant's is "not
+/// found", so its existence does not leak).
+async fn visible(app: &Arc<App>, caller: &Caller, id: &str) -> ApiResult<Request> {
+    let a = app.clone();
+    let owned = id.to_string();
+    let r = blocking(move || Ok(a.desk.request(&owned)?)).await?;
+    match caller {
+        Caller::Agent(agent) if !agent.serves(&r.checkpoint.identity.tenant) => {
+            Err(ApiError::not_found(&format!("request `{id}`")))
+        }
+        _ => Ok(r),
+    }
+}
+
+/// `GET /v1/requests/{id}`: the request, and for approvers its checkpoint and events.
+pub async fn show(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let r = visible(&app, &caller, &id).await?;
+    let mut v = request_json(&r);
+    if let Caller::Approver(_) = caller {
+        let a = app.clone();
+        let events = blocking(move || Ok(a.desk.store().events(Some(&id))?)).await?;
+        put(
+            &mut v,
+            "checkpoint",
+            serde_json::to_value(&r.checkpoint).unwrap_or(Value::Null),
+        );
+        put(
+            &mut v,
+            "proposed",
+            serde_json::to_value(&r.checkpoint.payload).unwrap_or(Value::Null),
+        );
+        put(
+            &mut v,
+            "patch",
+            r.status.patch.clone().unwrap_or(Value::Null),
+        );
+        put(
+            &mut v,
+            "events",
+            serde_json::to_value(events).unwrap_or(Value::Null),
+        );
+    }
+    Ok(Json(v))
+}
+
+/// The query of `wait`.
+#[derive(Debug, Deserialize)]
+pub struct WaitQuery {
+    /// At most this many seconds (default 30, at most 55: proxies cut longer calls).
+    timeout: Option<u64>,
+}
+
+/// `GET /v1/requests/{id}/wait?timeout=S`: returns as soon as the state changes, or after
+/// S seconds with the state as it is.
+pub async fn wait(
+    State(app): State<Arc<App>>,
+    agent: Agent,
+    Path(id): Path<String>,
+    Query(q): Query<WaitQuery>,
+) -> ApiResult<Json<Value>> {
+    let caller = Caller::Agent(agent);
+    let start = visible(&app, &caller, &id).await?.state();
+    let limit = Duration::from_secs(q.timeout.unwrap_or(30).min(55));
+    let began = Instant::now();
+    loop {
+        let a = app.clone();
+        let owned = id.clone();
+        let r = blocking(move || {
+            a.desk.expire_request(&owned)?;
+            Ok(a.desk.request(&owned)?)
+        })
+        .await?;
+        if r.state() != start || began.elapsed() >= limit {
+            return Ok(Json(request_json(&r)));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `POST /v1/requests/{id}/claim`: an approved call, once: the call to run, the claim
+/// token to report with, and the signed permit a tool server verifies.
+pub async fn claim(
+    State(app): State<Arc<App>>,
+    agent: Agent,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let r = visible(&app, &Caller::Agent(agent), &id).await?;
+    let tenant = r.checkpoint.identity.tenant.clone();
+    let a = app.clone();
+    blocking(move || {
+        let resumed = a.guard.resume(&id)?;
+        let refused = |state: &str, extra: Value| {
+            ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                "not_runnable",
+                format!("request `{id}` is {state}: nothing may run {extra}"),
+            )
+        };
+        match resumed {
+            Resumed::Permit(p) => {
+                let until = lease_end(&a);
+                let signed = sign(&a, &id, &tenant, &p, until);
+                Ok(json!({
+                    "request": id, "state": ReqState::Executing, "run": true,
+                    "call": p.payload(), "digest": p.digest(), "edited": p.was_edited(),
+                    "claim": p.claim_token(), "permit": signed,
+                    "expires_at": format_time(until),
+                }))
+            }
+            Resumed::Pending(_) => Err(refused("pending", json!(null))),
+            Resumed::Rejected(x) => Err(refused("rejected", json!(x.reason))),
+            Resumed::Expired(x) => Err(refused("expired", json!(x.reason))),
+            Resumed::Cancelled => Err(refused("cancelled", json!(null))),
+            Resumed::Denied(_) => Err(refused("denied", json!(null))),
+        }
+    })
+    .await
+    .map(Json)
+}
+
+/// The body of `report`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportBody {
+    /// The claim token `claim` gave.
+    claim: String,
+    /// `executed` or `failed`.
+    outcome: String,
+    /// What the call returned, or the failure's message.
+    #[serde(default)]
+    result: Value,
+}
+
+/// `POST /v1/requests/{id}/report`: what became of a claimed call.
+pub async fn report(
+    State(app): State<Arc<App>>,
+    agent: Agent,
+    Path(id): Path<String>,
+    body: String,
+) -> ApiResult<Json<Value>> {
+    visible(&app, &Caller::Agent(agent), &id).await?;
+    let body: ReportBody = read_body(&body)?;
+    let result = match body.outcome.as_str() {
+        "executed" => Ok(body.result),
+        "failed" => Err(match body.result {
+            Value::String(s) => s,
+            other => other.to_string(),
+        }),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "`outcome` is `{other}`: use `executed` or `failed`"
+            )));
+        }
+    };
+    let a = app.clone();
+    blocking(move || {
+        a.guard.report(&id, &body.claim, result)?;
+        let r = a.desk.request(&id)?;
+        Ok(json!({"request": id, "state": r.state()}))
+    })
+    .await
+    .map(Json)
+}
+
+/// The body of `cancel`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelBody {
+    /// Why.
+    reason: String,
+}
+
+/// `POST /v1/requests/{id}/cancel`: withdraws a pending request.
+pub async fn cancel(
+    State(app): State<Arc<App>>,
+    agent: Agent,
+    Path(id): Path<String>,
+    body: String,
+) -> ApiResult<Json<Value>> {
+    visible(&app, &Caller::Agent(agent), &id).await?;
+    let body: CancelBody = read_body(&body)?;
+    let a = app.clone();
+    blocking(move || {
+        let r = a.guard.cancel(&id, &body.reason)?;
+        Ok(json!({"request": id, "state": r.state()}))
+    })
+    .await
+    .map(Json)
+}
+
+/// Sets a field of a JSON object (the answers built here are objects).
+pub(crate) fn put(v: &mut Value, key: &str, value: Value) {
+    if let Some(m) = v.as_object_mut() {
+        m.insert(key.to_string(), value);
+    }
+}
+
+/// A JSON body read strictly (a key given twice is refused) into `T`.
+pub(crate) fn read_body<T: serde::de::DeserializeOwned>(body: &str) -> ApiResult<T> {
+    let v = holdpoint::parse_json(body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
+    serde_json::from_value(v).map_err(|e| ApiError::bad_request(format!("the body: {e}")))
+}
