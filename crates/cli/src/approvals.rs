@@ -200,7 +200,7 @@ pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// A claim's lease: a duration above zero. Prints the problem and gives the exit code.
-pub(super) fn parse_lease(text: &str) -> Result<Duration, Exit> {
+pub(crate) fn parse_lease(text: &str) -> Result<Duration, Exit> {
     match parse_duration(text) {
         Ok(d) if !d.is_zero() => Ok(d),
         Ok(_) => {

@@ -36,6 +36,8 @@ mod eval;
 mod fmt;
 mod generate;
 mod guard;
+#[cfg(feature = "serve")]
+mod serve;
 mod stats;
 mod test;
 mod tree;
@@ -114,6 +116,12 @@ enum Command {
     Approvals(approvals::Args),
     /// Per-gate numbers from an approvals database, with likely rubber stamps flagged.
     Stats(stats::Args),
+    /// Serve the approval service: the only holder of the store and the signing key.
+    #[cfg(feature = "serve")]
+    Serve(serve::ServeArgs),
+    /// Create the service's tokens for agents and approvers.
+    #[cfg(feature = "serve")]
+    Tokens(serve::TokensArgs),
 }
 
 /// Output formats of `policy check`.
@@ -149,6 +157,10 @@ fn run() -> Exit {
         Command::Guard(a) => guard::run(a),
         Command::Approvals(a) => approvals::run(a),
         Command::Stats(a) => stats::run(a),
+        #[cfg(feature = "serve")]
+        Command::Serve(a) => serve::serve(a),
+        #[cfg(feature = "serve")]
+        Command::Tokens(a) => serve::tokens(a),
     }
 }
 
