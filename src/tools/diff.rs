@@ -4,6 +4,7 @@
 //! the rules responsible.
 
 mod gates;
+mod sample;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::BufRead;
@@ -14,10 +15,12 @@ use crate::ast::Effect;
 use crate::call::ToolCall;
 use crate::eval::decision::{Decision, GateReport};
 use crate::policy::Policy;
+use sample::Sampler;
 
 pub use gates::{ChangeKind, FieldChange, GateChange};
 
-/// How many examples each move keeps.
+/// How many examples each move keeps (spread over the tools: the first call of each of
+/// the first tools seen, then the second of each ...).
 pub const EXAMPLES_PER_MOVE: usize = 3;
 
 /// How many distinct changes of who decides are told apart; calls with any further one
@@ -103,15 +106,17 @@ fn gates_of(d: &Decision<'_>, call: &ToolCall) -> Vec<GateReport> {
 #[derive(Default)]
 struct Changes {
     index: HashMap<String, usize>,
-    list: Vec<ApprovalChange>,
+    list: Vec<(ApprovalChange, Sampler)>,
 }
 
 impl Changes {
-    /// Counts one call with these gate changes; `example` builds its example if kept.
+    /// Counts one call of `tool` with these gate changes; `example` builds its example
+    /// if kept.
     fn add(
         &mut self,
         report: &mut Report,
         gates: Vec<GateChange>,
+        tool: &str,
         example: impl FnOnce() -> Example,
     ) {
         report.approval_changed += 1;
@@ -125,14 +130,15 @@ impl Changes {
             Some(&at) => at,
             None if self.list.len() < MAX_APPROVAL_CHANGES => {
                 self.index.insert(summary.clone(), self.list.len());
-                self.list.push(ApprovalChange {
+                let change = ApprovalChange {
                     summary,
                     kinds: kinds.into_iter().collect(),
                     gates,
                     count: 0,
                     share: 0.0,
                     examples: Vec::new(),
-                });
+                };
+                self.list.push((change, Sampler::default()));
                 self.list.len() - 1
             }
             None => {
@@ -140,11 +146,9 @@ impl Changes {
                 return;
             }
         };
-        if let Some(c) = self.list.get_mut(at) {
+        if let Some((c, sampler)) = self.list.get_mut(at) {
             c.count += 1;
-            if c.examples.len() < EXAMPLES_PER_MOVE {
-                c.examples.push(example());
-            }
+            sampler.offer(tool, example);
         }
     }
 }
@@ -152,7 +156,7 @@ impl Changes {
 /// Streams the calls (one JSON call per line) through both policies, in constant memory.
 pub fn compare(old: &Policy, new: &Policy, calls: impl BufRead) -> std::io::Result<Report> {
     let mut counts = [[0u64; 4]; 4];
-    let mut examples: Vec<Vec<Example>> = vec![Vec::new(); 16];
+    let mut examples: Vec<Sampler> = vec![Sampler::default(); 16];
     let mut report = Report {
         calls: 0,
         unchanged: 0,
@@ -204,19 +208,17 @@ pub fn compare(old: &Policy, new: &Policy, calls: impl BufRead) -> std::io::Resu
             if gates.is_empty() {
                 report.unchanged += 1;
             } else {
-                changes.add(&mut report, gates, example);
+                changes.add(&mut report, gates, &call.tool, example);
             }
-        } else if let Some(list) = examples.get_mut(f * 4 + t)
-            && list.len() < EXAMPLES_PER_MOVE
-        {
-            list.push(example());
+        } else if let Some(sampler) = examples.get_mut(f * 4 + t) {
+            sampler.offer(&call.tool, example);
         }
     }
     const EFFECTS: [Effect; 4] = [Effect::Allow, Effect::Audit, Effect::Approve, Effect::Deny];
     let mut examples = examples.into_iter();
     for (from, row) in EFFECTS.iter().zip(counts) {
         for (to, count) in EFFECTS.iter().zip(row) {
-            let examples = examples.next().unwrap_or_default();
+            let examples = examples.next().map(Sampler::take).unwrap_or_default();
             if from == to || count == 0 {
                 continue;
             }
@@ -230,10 +232,16 @@ pub fn compare(old: &Policy, new: &Policy, calls: impl BufRead) -> std::io::Resu
         }
     }
     report.moves.sort_by_key(|m| std::cmp::Reverse(m.count));
-    report.approval_changes = changes.list;
-    for c in &mut report.approval_changes {
-        c.share = 100.0 * c.count as f64 / report.calls.max(1) as f64;
-    }
+    let calls = report.calls.max(1) as f64;
+    report.approval_changes = changes
+        .list
+        .into_iter()
+        .map(|(c, sampler)| ApprovalChange {
+            share: 100.0 * c.count as f64 / calls,
+            examples: sampler.take(),
+            ..c
+        })
+        .collect();
     // Stable: changes seen as often stay in the order they were first seen.
     report
         .approval_changes

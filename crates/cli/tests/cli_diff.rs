@@ -142,3 +142,31 @@ fn fail_on_names_changes_of_who_decides() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("approvers"), "{}", stderr(&o));
 }
+
+/// Before: the three examples were the first three calls, all of one tool.
+#[test]
+fn examples_of_a_move_are_spread_over_the_tools() {
+    let old = "default approve\n";
+    let new = "default allow\n";
+    let mut calls = Vec::new();
+    for tool in ["a.one", "b.two", "c.three"] {
+        for n in 0..5 {
+            calls.push(format!("{{\"tool\":\"{tool}\",\"args\":{{\"n\":{n}}}}}"));
+        }
+    }
+    let (old, new, calls) = versions("spread", old, new, &calls);
+    let o = diff(&old, &new, &calls, &[]);
+    let text = stdout(&o);
+    for line in ["line 1: a.one:", "line 6: b.two", "line 11: c.three"] {
+        assert!(text.contains(line), "{line}: {text}");
+    }
+    let o = diff(&old, &new, &calls, &["--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let lines: Vec<u64> = v["moves"][0]["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [1, 6, 11]);
+}
