@@ -130,6 +130,7 @@ pub use eval::decision::{
 };
 pub use eval::standing::ToolStanding;
 pub use ir::GateOptions;
+pub use json::parse as parse_json;
 pub use policy::{LoadError, Policy, PolicyBuilder, Report};
 pub use source::{FileId, Location, SourceFile, SourceMap, Span};
 pub use syntax::format::format_source;
