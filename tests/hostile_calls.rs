@@ -78,3 +78,19 @@ fn without_a_catalog_nothing_is_said_about_the_tool() {
     assert_eq!(d.tool_standing(), ToolStanding::NoCatalog);
     assert_eq!(d.effect(), Effect::Approve);
 }
+
+/// Before: a variation selector, a combining grapheme joiner or a Hangul filler in a tool
+/// name was neither refused nor folded, so `db.execute` plus one of them fell to the default.
+#[test]
+fn a_tool_name_with_any_default_ignorable_character_is_refused() {
+    for hidden in ['\u{FE0F}', '\u{34F}', '\u{3164}', '\u{115F}', '\u{E0041}'] {
+        let text = format!(r#"{{"tool": "db.execute{hidden}", "args": {{}}}}"#);
+        let err = holdpoint::ToolCall::from_json(&text).unwrap_err();
+        assert!(
+            err.to_string().contains("does not read as it is written")
+                || err.to_string().contains("hidden"),
+            "U+{:04X}: {err}",
+            hidden as u32
+        );
+    }
+}
