@@ -182,8 +182,12 @@ fn policy_with(with_exists: bool) -> impl Strategy<Value = Gen> {
                 (0..nclasses).map(|i| expr(i, with_exists)).collect();
             let rules = prop::collection::vec((effect(), rule_cond(nclasses, with_exists)), 1..10);
             let never = prop::collection::vec(any::<bool>(), nclasses);
+            // Per tool: its classes, and whether the catalog declares its arguments' types.
             let catalog = prop::option::of(prop::collection::vec(
-                prop::collection::vec(any::<bool>(), nclasses),
+                (
+                    prop::collection::vec(any::<bool>(), nclasses),
+                    any::<bool>(),
+                ),
                 TOOLS.len(),
             ));
             (Just(nclasses), classes, rules, never, effect(), catalog)
@@ -212,18 +216,33 @@ fn policy_with(with_exists: bool) -> impl Strategy<Value = Gen> {
             }
             let catalog = catalog.map(|members| {
                 let mut y = String::from("tools:\n");
-                for (t, m) in TOOLS.iter().zip(members) {
+                for (t, (m, typed)) in TOOLS.iter().zip(members) {
                     let cls: Vec<String> = (0..nclasses)
                         .filter(|i| m.get(*i).copied().unwrap_or(false))
                         .map(|i| format!("c{i}"))
                         .collect();
                     y.push_str(&format!("  {t}:\n    classes: [{}]\n", cls.join(", ")));
+                    if typed {
+                        y.push_str(TYPED_ARGS);
+                    }
                 }
                 y
             });
             Gen { source: s, catalog }
         })
 }
+
+/// The arguments' types a generated catalog may declare for a tool: what the generated
+/// conditions read, so a call's value of another type is one the catalog contradicts.
+const TYPED_ARGS: &str = "    args:
+      amount: number
+      n: integer
+      s: string
+      to: {type: list, items: string}
+      flag: boolean
+      items: {type: list, items: {type: object, properties: {qty: number}}}
+      customer: {type: object, properties: {tier: string}}
+";
 
 fn value_near(th: f64) -> impl Strategy<Value = Value> {
     prop_oneof![
@@ -366,7 +385,7 @@ proptest! {
         let policy = g.load().unwrap();
         let program = holdpoint::unstable::program(&policy);
         for c in &calls {
-            let env = Env { tool: &c.tool, args: &c.args, context: &c.context, program, glob_hits: &[] };
+            let env = Env::for_call(c, program);
             let member = program.never_auto.iter().any(|&cl| !matches!(class_member(cl, &env), Tri::False));
             if member {
                 prop_assert!(policy.evaluate(c).effect() >= Effect::Approve, "policy:\n{}\ncall: {:?}", g.source, c);

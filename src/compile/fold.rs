@@ -111,6 +111,7 @@ impl Ctx<'_> {
                         context: &EMPTY,
                         program: self.program,
                         glob_hits: &[],
+                        declared: None,
                     };
                     match eval(cond, &env, None) {
                         Tri::True => Cond::Const(true),

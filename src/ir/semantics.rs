@@ -6,10 +6,13 @@
 use serde_json::Value;
 
 mod count;
+mod read;
 
 pub use count::{Counted, count};
 use count::{lowest, ranged};
+pub(crate) use read::read;
 
+use crate::catalog::{ArgSpec, ArgType};
 use crate::ir::{Cond, Lit, Op, PathExpr, Program, Root, Seg, Term};
 
 /// JSON kinds, for "is a string, expected a number".
@@ -88,6 +91,17 @@ pub enum Why {
         /// What was needed.
         expected: Expected,
     },
+    /// The value contradicts the type the catalog declares for it (and so does everything
+    /// read under it).
+    Contradicts {
+        /// What it is.
+        found: Kind,
+        /// What the catalog says it is.
+        declared: ArgType,
+        /// How many steps of the path read lead to it (fewer than the path has when the
+        /// path goes on under it).
+        at: u16,
+    },
 }
 
 impl std::fmt::Display for Why {
@@ -96,6 +110,21 @@ impl std::fmt::Display for Why {
             Why::Missing => f.write_str("missing"),
             Why::WrongType { found, expected } => {
                 write!(f, "is {}, expected {}", found.phrase(), expected.phrase())
+            }
+            Why::Contradicts {
+                found: Kind::Number,
+                declared: ArgType::Integer,
+                ..
+            } => f.write_str("is a number with a fraction, the catalog says integer"),
+            Why::Contradicts {
+                found, declared, ..
+            } => {
+                write!(
+                    f,
+                    "is {}, the catalog says {}",
+                    found.phrase(),
+                    declared.as_str()
+                )
             }
         }
     }
@@ -108,6 +137,15 @@ pub struct Cause<'p> {
     pub path: Option<&'p PathExpr>,
     /// Why it could not be used.
     pub why: Why,
+}
+
+impl Cause<'_> {
+    /// Why, in words, as decisions report it: [`Why`]'s words, and for a path read under a
+    /// value the catalog contradicts, which value (`is under args.meta, which is a list,
+    /// the catalog says object`).
+    pub fn why_text(&self) -> impl std::fmt::Display + '_ {
+        read::WhyText(self)
+    }
 }
 
 /// A truth value of Kleene logic; unknown carries its first cause.
@@ -142,11 +180,13 @@ impl<'p> Tri<'p> {
     }
 }
 
-/// A bound variable of `any`/`all`, innermost first.
+/// A bound variable of `any`/`all`/`count`, innermost first.
 #[derive(Debug, Clone, Copy)]
 pub struct Scope<'c> {
     /// The element.
     pub value: &'c Value,
+    /// What the catalog declares for the elements of its list (`items`), if anything.
+    pub declared: Option<&'c ArgSpec>,
     /// The enclosing scope.
     pub up: Option<&'c Scope<'c>>,
 }
@@ -164,10 +204,14 @@ pub struct Env<'c, 'p> {
     pub program: &'p Program,
     /// Bits of the tree's combined glob matcher (empty outside the tree).
     pub glob_hits: &'c [u64],
+    /// What the catalog declares for the tool's arguments (`None`: nothing, so nothing is
+    /// checked): a value it contradicts cannot be judged.
+    pub declared: Option<&'p std::collections::BTreeMap<String, ArgSpec>>,
 }
 
 impl<'c, 'p> Env<'c, 'p> {
-    /// What a condition reads for a call, outside the compiled tree (no glob hits).
+    /// What a condition reads for a call, outside the compiled tree (no glob hits), with
+    /// the catalog's declaration of the tool's arguments.
     pub fn for_call(call: &'c crate::call::ToolCall, program: &'p Program) -> Env<'c, 'p> {
         Env {
             tool: &call.tool,
@@ -175,6 +219,11 @@ impl<'c, 'p> Env<'c, 'p> {
             context: &call.context,
             program,
             glob_hits: &[],
+            declared: program
+                .catalog
+                .as_deref()
+                .and_then(|c| c.tool(&call.tool))
+                .and_then(|t| t.args.as_ref()),
         }
     }
 }
@@ -221,12 +270,13 @@ pub fn eval<'p>(cond: &'p Cond, env: &Env<'_, 'p>, scope: Option<&Scope<'_>>) ->
         )),
         Cond::Quantified {
             all, list, body, ..
-        } => match lookup(list, env, scope) {
-            Some(Value::Array(items)) => {
+        } => match read::list(list, env, scope) {
+            Ok((items, declared)) => {
                 let mut unknown = None;
                 for item in items {
                     let inner = Scope {
                         value: item,
+                        declared,
                         up: scope,
                     };
                     match (eval(body, env, Some(&inner)), *all) {
@@ -238,16 +288,9 @@ pub fn eval<'p>(cond: &'p Cond, env: &Env<'_, 'p>, scope: Option<&Scope<'_>>) ->
                 }
                 unknown.map_or(Tri::from_bool(*all), Tri::Unknown)
             }
-            None | Some(Value::Null) => Tri::Unknown(Cause {
+            Err(why) => Tri::Unknown(Cause {
                 path: Some(list),
-                why: Why::Missing,
-            }),
-            Some(other) => Tri::Unknown(Cause {
-                path: Some(list),
-                why: Why::WrongType {
-                    found: kind(other),
-                    expected: Expected::List,
-                },
+                why,
             }),
         },
         Cond::Truthy(term) => match resolve(term, env, scope) {
@@ -363,27 +406,29 @@ pub fn lookup<'c>(
     Some(cur)
 }
 
-pub(crate) fn resolve<'v>(term: &'v Term, env: &Env<'v, '_>, scope: Option<&Scope<'v>>) -> V<'v> {
+pub(crate) fn resolve<'v>(term: &'v Term, env: &Env<'v, 'v>, scope: Option<&Scope<'v>>) -> V<'v> {
     match term {
         Term::Tool => V::Str(env.tool),
         Term::Lit(l) => lit(l),
-        Term::Path(p) => lookup(p, env, scope).map_or(V::Missing, json),
-        Term::Len(p) => match lookup(p, env, scope) {
-            None | Some(Value::Null) => V::Missing,
-            Some(Value::String(s)) => V::Num(s.chars().count() as f64),
-            Some(Value::Array(a)) => V::Num(a.len() as f64),
-            Some(other) => V::Bad(Why::WrongType {
+        Term::Path(p) => match read(p, env, scope) {
+            Ok((v, _)) => v.map_or(V::Missing, json),
+            Err(why) => V::Bad(why),
+        },
+        Term::Len(p) => match read(p, env, scope) {
+            Ok((None | Some(Value::Null), _)) => V::Missing,
+            Ok((Some(Value::String(s)), _)) => V::Num(s.chars().count() as f64),
+            Ok((Some(Value::Array(a)), _)) => V::Num(a.len() as f64),
+            Ok((Some(other), _)) => V::Bad(Why::WrongType {
                 found: kind(other),
                 expected: Expected::StringOrList,
             }),
+            Err(why) => V::Bad(why),
         },
         // Counted where its causes can be kept (see `side`); here only the list is read.
-        Term::Count(c) => match lookup(&c.list, env, scope) {
-            None | Some(Value::Null) => V::Missing,
-            Some(other) => V::Bad(Why::WrongType {
-                found: kind(other),
-                expected: Expected::List,
-            }),
+        Term::Count(c) => match read::list(&c.list, env, scope) {
+            Ok(_) => V::Missing,
+            Err(Why::Missing) => V::Missing,
+            Err(why) => V::Bad(why),
         },
     }
 }

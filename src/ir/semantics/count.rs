@@ -1,9 +1,7 @@
 //! `count(x in PATH: COND)`: counting a list's elements, and comparing a count that some
 //! elements left unknown (a range of counts) as far as the range decides.
 
-use serde_json::Value;
-
-use super::{Cause, Env, Expected, Scope, Tri, V, Why, eval, json, kind, lit, lookup};
+use super::{Cause, Env, Scope, Tri, V, eval, json, lit};
 use crate::ir::{Count, Op};
 
 /// What `count(x in PATH: COND)` found in a list.
@@ -24,24 +22,10 @@ pub fn count<'p>(
     env: &Env<'_, 'p>,
     scope: Option<&Scope<'_>>,
 ) -> Result<Counted<'p>, Cause<'p>> {
-    let items = match lookup(&c.list, env, scope) {
-        Some(Value::Array(items)) => items,
-        None | Some(Value::Null) => {
-            return Err(Cause {
-                path: Some(&c.list),
-                why: Why::Missing,
-            });
-        }
-        Some(other) => {
-            return Err(Cause {
-                path: Some(&c.list),
-                why: Why::WrongType {
-                    found: kind(other),
-                    expected: Expected::List,
-                },
-            });
-        }
-    };
+    let (items, declared) = super::read::list(&c.list, env, scope).map_err(|why| Cause {
+        path: Some(&c.list),
+        why,
+    })?;
     let mut counted = Counted {
         held: 0,
         unknown: 0,
@@ -50,6 +34,7 @@ pub fn count<'p>(
     for item in items {
         let inner = Scope {
             value: item,
+            declared,
             up: scope,
         };
         match eval(&c.body, env, Some(&inner)) {
