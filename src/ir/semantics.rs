@@ -6,10 +6,12 @@
 use serde_json::Value;
 
 mod count;
+mod memo;
 mod read;
 
 pub use count::{Counted, count};
 use count::{lowest, ranged};
+pub use memo::Memo;
 pub(crate) use read::read;
 
 use crate::catalog::{ArgSpec, ArgType};
@@ -181,14 +183,16 @@ impl<'p> Tri<'p> {
 }
 
 /// A bound variable of `any`/`all`/`count`, innermost first.
-#[derive(Debug, Clone, Copy)]
-pub struct Scope<'c> {
+#[derive(Clone, Copy)]
+pub struct Scope<'c, 'p> {
     /// The element.
     pub value: &'c Value,
     /// What the catalog declares for the elements of its list (`items`), if anything.
     pub declared: Option<&'c ArgSpec>,
     /// The enclosing scope.
-    pub up: Option<&'c Scope<'c>>,
+    pub up: Option<&'c Scope<'c, 'p>>,
+    /// The values of closed quantifiers and counts inside, kept for this list's walk.
+    pub memo: &'c Memo<'p>,
 }
 
 /// What a condition reads: the call, the program (for classes) and glob hits.
@@ -229,7 +233,7 @@ impl<'c, 'p> Env<'c, 'p> {
 }
 
 /// Evaluates a condition.
-pub fn eval<'p>(cond: &'p Cond, env: &Env<'_, 'p>, scope: Option<&Scope<'_>>) -> Tri<'p> {
+pub fn eval<'p>(cond: &'p Cond, env: &Env<'_, 'p>, scope: Option<&Scope<'_, 'p>>) -> Tri<'p> {
     match cond {
         Cond::Const(b) => Tri::from_bool(*b),
         Cond::And(items) => {
@@ -269,30 +273,20 @@ pub fn eval<'p>(cond: &'p Cond, env: &Env<'_, 'p>, scope: Option<&Scope<'_>>) ->
             None | Some(Value::Null)
         )),
         Cond::Quantified {
-            all, list, body, ..
-        } => match read::list(list, env, scope) {
-            Ok((items, declared)) => {
-                let mut unknown = None;
-                for item in items {
-                    let inner = Scope {
-                        value: item,
-                        declared,
-                        up: scope,
-                    };
-                    match (eval(body, env, Some(&inner)), *all) {
-                        (Tri::True, false) => return Tri::True,
-                        (Tri::False, true) => return Tri::False,
-                        (Tri::Unknown(u), _) if unknown.is_none() => unknown = Some(u),
-                        _ => {}
-                    }
-                }
-                unknown.map_or(Tri::from_bool(*all), Tri::Unknown)
+            all,
+            list,
+            body,
+            reads_element,
+            closed,
+            ..
+        } => {
+            let judge = || quantified(*all, list, body, *reads_element, env, scope);
+            match scope {
+                // Inside a list's walk, a closed quantifier is judged once and kept.
+                Some(s) if *closed => s.memo.truth(cond, judge),
+                _ => judge(),
             }
-            Err(why) => Tri::Unknown(Cause {
-                path: Some(list),
-                why,
-            }),
-        },
+        }
         Cond::Truthy(term) => match resolve(term, env, scope) {
             V::Bool(b) => Tri::from_bool(b),
             v => Tri::Unknown(cause(term, v, Expected::Boolean)),
@@ -305,6 +299,51 @@ pub fn eval<'p>(cond: &'p Cond, env: &Env<'_, 'p>, scope: Option<&Scope<'_>>) ->
             Tri::from_bool(word & (1u64 << (n % 64)) != 0)
         }
     }
+}
+
+/// `any(...)` (`all` false) or `all(...)` over `list`.
+fn quantified<'p>(
+    all: bool,
+    list: &'p PathExpr,
+    body: &'p Cond,
+    reads_element: bool,
+    env: &Env<'_, 'p>,
+    scope: Option<&Scope<'_, 'p>>,
+) -> Tri<'p> {
+    let (items, declared) = match read::list(list, env, scope) {
+        Ok(l) => l,
+        Err(why) => {
+            return Tri::Unknown(Cause {
+                path: Some(list),
+                why,
+            });
+        }
+    };
+    let memo = Memo::default();
+    let at = |item| Scope {
+        value: item,
+        declared,
+        up: scope,
+        memo: &memo,
+    };
+    // A condition that does not read the element has one value for every element:
+    // judging it once keeps nested quantifiers linear instead of exponential.
+    if !reads_element {
+        return match items.first() {
+            None => Tri::from_bool(all),
+            Some(first) => eval(body, env, Some(&at(first))),
+        };
+    }
+    let mut unknown = None;
+    for item in items {
+        match (eval(body, env, Some(&at(item))), all) {
+            (Tri::True, false) => return Tri::True,
+            (Tri::False, true) => return Tri::False,
+            (Tri::Unknown(u), _) if unknown.is_none() => unknown = Some(u),
+            _ => {}
+        }
+    }
+    unknown.map_or(Tri::from_bool(all), Tri::Unknown)
 }
 
 /// Whether the call is in a class: the catalog puts its tool there, or the predicate holds.
@@ -383,7 +422,7 @@ fn lit(l: &Lit) -> V<'_> {
 pub fn lookup<'c>(
     path: &PathExpr,
     env: &Env<'c, '_>,
-    scope: Option<&Scope<'c>>,
+    scope: Option<&Scope<'c, '_>>,
 ) -> Option<&'c Value> {
     let mut cur: &'c Value = match path.root {
         Root::Args => env.args,
@@ -406,7 +445,11 @@ pub fn lookup<'c>(
     Some(cur)
 }
 
-pub(crate) fn resolve<'v>(term: &'v Term, env: &Env<'v, 'v>, scope: Option<&Scope<'v>>) -> V<'v> {
+pub(crate) fn resolve<'v>(
+    term: &'v Term,
+    env: &Env<'v, 'v>,
+    scope: Option<&Scope<'v, '_>>,
+) -> V<'v> {
     match term {
         Term::Tool => V::Str(env.tool),
         Term::Lit(l) => lit(l),
@@ -438,7 +481,7 @@ pub(crate) fn resolve<'v>(term: &'v Term, env: &Env<'v, 'v>, scope: Option<&Scop
 fn side<'v, 'p: 'v>(
     term: &'p Term,
     env: &Env<'v, 'p>,
-    scope: Option<&Scope<'v>>,
+    scope: Option<&Scope<'v, 'p>>,
 ) -> Result<(V<'v>, Option<Cause<'p>>), Cause<'p>> {
     match term {
         Term::Count(c) => {
@@ -549,7 +592,7 @@ fn compare<'p>(
     op: &'p Op,
     right: &'p Term,
     env: &Env<'_, 'p>,
-    scope: Option<&Scope<'_>>,
+    scope: Option<&Scope<'_, 'p>>,
 ) -> Tri<'p> {
     let (l, l_open) = match side(left, env, scope) {
         Ok(s) => s,

@@ -57,7 +57,7 @@ pub(crate) type Typed<'c> = (Option<&'c Value>, Option<&'c ArgSpec>);
 pub(crate) fn read<'c>(
     path: &PathExpr,
     env: &Env<'c, 'c>,
-    scope: Option<&Scope<'c>>,
+    scope: Option<&Scope<'c, '_>>,
 ) -> Result<Typed<'c>, Why> {
     let (mut cur, mut declared): (&'c Value, Declared<'c>) = match path.root {
         Root::Args => (
@@ -107,7 +107,7 @@ pub(crate) fn read<'c>(
 pub(crate) fn list<'c>(
     path: &PathExpr,
     env: &Env<'c, 'c>,
-    scope: Option<&Scope<'c>>,
+    scope: Option<&Scope<'c, '_>>,
 ) -> Result<(&'c [Value], Option<&'c ArgSpec>), Why> {
     match read(path, env, scope)? {
         (Some(Value::Array(items)), spec) => Ok((items, spec.and_then(|s| s.items.as_deref()))),
