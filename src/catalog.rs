@@ -46,6 +46,24 @@ impl ArgType {
         }
     }
 
+    /// Whether a call's value fits this type. `null` fits every type: it reads as missing.
+    /// An integer is a number without a fraction (`7` and `7.0`).
+    pub fn admits(self, v: &serde_json::Value) -> bool {
+        use serde_json::Value;
+        match (self, v) {
+            (ArgType::Any, _) | (_, Value::Null) => true,
+            (ArgType::String, Value::String(_))
+            | (ArgType::Number, Value::Number(_))
+            | (ArgType::Boolean, Value::Bool(_))
+            | (ArgType::List, Value::Array(_))
+            | (ArgType::Object, Value::Object(_)) => true,
+            (ArgType::Integer, Value::Number(n)) => {
+                n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
+            }
+            _ => false,
+        }
+    }
+
     fn parse(s: &str) -> Option<ArgType> {
         Some(match s {
             "string" => ArgType::String,

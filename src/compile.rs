@@ -18,10 +18,11 @@ mod fold;
 pub mod globs;
 pub mod print;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::ast::Effect;
+use crate::catalog::ArgSpec;
 use crate::ir::toolset::{self, ToolSet};
 use crate::ir::{ClassId, Cond, Lit, Op, PathExpr, Program, Root, Rule, RuleId, Term};
 
@@ -44,6 +45,9 @@ pub(crate) struct Slice {
     /// Where each tier starts in `plain` (and where the last ends).
     pub(crate) plain_tiers: [u32; 5],
     pub(crate) floors: Box<[(ClassId, Cond)]>,
+    /// For a tool the catalog lists: what it declares for the tool's arguments, which every
+    /// read of the call is checked against.
+    pub(crate) declared: Option<BTreeMap<String, ArgSpec>>,
 }
 
 /// Where each tier's entries start in a list sorted by tier (and where the last ends).
@@ -281,6 +285,11 @@ fn listed_slice(
     }
     let mut slice = index_slice(entries);
     slice.floors = folded_floors(&ctx, floor_sets, |s| s.contains(name));
+    slice.declared = program
+        .catalog
+        .as_deref()
+        .and_then(|c| c.tool(name))
+        .and_then(|t| t.args.clone());
     slice
 }
 
@@ -430,6 +439,7 @@ fn index_slice(entries: Vec<Entry>) -> Slice {
         plain: plain.into(),
         plain_tiers,
         floors: Box::new([]),
+        declared: None,
     }
 }
 

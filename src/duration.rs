@@ -70,6 +70,23 @@ pub fn seconds(text: &str) -> Result<u64, DurationError> {
     Ok(total)
 }
 
+/// Whole seconds as a policy writes them: `2d`, `4h`, `1h30m`, `90` as `1m30s`.
+pub(crate) fn text(secs: u64) -> String {
+    if secs == 0 {
+        return "0s".to_string();
+    }
+    let mut out = String::new();
+    let mut rest = secs;
+    for (unit, size) in [('d', 86_400), ('h', 3600), ('m', 60), ('s', 1)] {
+        if rest >= size {
+            out.push_str(&(rest / size).to_string());
+            out.push(unit);
+            rest %= size;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,6 +100,15 @@ mod tests {
         assert_eq!(seconds("1h30m"), Ok(5400));
         assert_eq!(seconds(" 300 "), Ok(300));
         assert_eq!(seconds("0s"), Ok(0));
+    }
+
+    #[test]
+    fn seconds_are_written_back_as_a_policy_writes_them() {
+        for (secs, written) in [(0, "0s"), (90, "1m30s"), (14_400, "4h"), (172_800, "2d")] {
+            assert_eq!(text(secs), written);
+            assert_eq!(seconds(written), Ok(secs));
+        }
+        assert_eq!(text(93_784), "1d2h3m4s");
     }
 
     #[test]

@@ -154,6 +154,12 @@ pub enum Cond {
         var: Box<str>,
         /// The condition per element (the element is variable 0).
         body: Box<Cond>,
+        /// Whether the condition reads the element. When it does not, it has one value for
+        /// every element, and is judged once for the whole list.
+        reads_element: bool,
+        /// Whether the quantifier reads no variable bound around it: then it has one value
+        /// for the whole call, judged once however many lists around it are gone through.
+        closed: bool,
     },
     /// `LEFT OP RIGHT`.
     Compare {
@@ -273,6 +279,11 @@ pub struct Count {
     pub var: Box<str>,
     /// The condition per element (the element is variable 0).
     pub body: Cond,
+    /// Whether the condition reads the element (when not, it is judged once, and holds
+    /// for all the elements or none).
+    pub reads_element: bool,
+    /// Whether the count reads no variable bound around it (one count for the whole call).
+    pub closed: bool,
 }
 
 /// A literal value.
@@ -338,6 +349,45 @@ impl Cond {
             }
             atom => f(atom),
         }
+    }
+
+    /// Whether the condition reads a variable `v` for which `which(v)` holds, the
+    /// variables numbered from the innermost bound around the condition (0).
+    pub fn reads_var(&self, which: &impl Fn(u32) -> bool) -> bool {
+        self.reads_var_at(0, which)
+    }
+
+    /// As [`Cond::reads_var`], `inner` quantifiers deep inside the condition.
+    fn reads_var_at(&self, inner: u32, which: &impl Fn(u32) -> bool) -> bool {
+        let path = |p: &PathExpr| matches!(p.root, Root::Var(d) if d >= inner && which(d - inner));
+        let term = |t: &Term| match t {
+            Term::Path(p) | Term::Len(p) => path(p),
+            Term::Count(c) => path(&c.list) || c.body.reads_var_at(inner + 1, which),
+            Term::Tool | Term::Lit(_) => false,
+        };
+        match self {
+            Cond::And(items) | Cond::Or(items) => {
+                items.iter().any(|c| c.reads_var_at(inner, which))
+            }
+            Cond::Not(c) => c.reads_var_at(inner, which),
+            Cond::Exists(p) => path(p),
+            Cond::Quantified { list, body, .. } => {
+                path(list) || body.reads_var_at(inner + 1, which)
+            }
+            Cond::Compare { left, right, .. } => term(left) || term(right),
+            Cond::Truthy(t) => term(t),
+            // A class is judged outside any quantifier.
+            Cond::Const(_) | Cond::Class(_) | Cond::GlobHit { .. } => false,
+        }
+    }
+
+    /// What a quantifier or `count` over `list` with this condition reads of the variables:
+    /// whether it reads its element, and whether it is closed (reads no variable bound
+    /// around it, so it has one value for the whole call).
+    pub fn element_and_closed(&self, list: &PathExpr) -> (bool, bool) {
+        let element = self.reads_var(&|v| v == 0);
+        let closed = !matches!(list.root, Root::Var(_)) && !self.reads_var(&|v| v > 0);
+        (element, closed)
     }
 
     /// The classes the condition names directly.

@@ -5,7 +5,9 @@
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-/// Parses JSON text; a duplicate key anywhere is an error.
+/// Parses JSON text strictly: a key given twice in one object, at any depth, is an error
+/// naming where (as [`ToolCall::from_json`](crate::ToolCall::from_json) and proposals
+/// read calls), instead of the last value silently winning.
 pub fn parse(text: &str) -> Result<Value, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(text);
     let value = Strict { path: "" }.deserialize(&mut de)?;

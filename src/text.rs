@@ -5,7 +5,9 @@ use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 /// Whether a character does not show as itself: a control character, a format character
 /// (zero-width spaces and joiners, the byte-order mark, soft hyphen, bidirectional
-/// controls), or a line or paragraph separator.
+/// controls), a line or paragraph separator, or any other default-ignorable code point
+/// (variation selectors, the combining grapheme joiner, Hangul fillers, tags), which a
+/// renderer draws as nothing.
 pub fn is_hidden(c: char) -> bool {
     c.is_control()
         || matches!(
@@ -14,6 +16,31 @@ pub fn is_hidden(c: char) -> bool {
                 | GeneralCategory::LineSeparator
                 | GeneralCategory::ParagraphSeparator
         )
+        || is_default_ignorable(c)
+}
+
+/// Unicode's Default_Ignorable_Code_Point property (DerivedCoreProperties.txt).
+fn is_default_ignorable(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x00AD
+            | 0x034F
+            | 0x061C
+            | 0x115F..=0x1160
+            | 0x17B4..=0x17B5
+            | 0x180B..=0x180F
+            | 0x200B..=0x200F
+            | 0x202A..=0x202E
+            | 0x2060..=0x206F
+            | 0x3164
+            | 0xFE00..=0xFE0F
+            | 0xFEFF
+            | 0xFFA0
+            | 0xFFF0..=0xFFF8
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0000..=0xE0FFF
+    )
 }
 
 /// The text in backticks, with every hidden character written as `\u{XXXX}` (so a
@@ -55,8 +82,21 @@ mod tests {
     #[test]
     fn hidden_characters_are_found_and_escaped() {
         for c in [
-            '\u{1b}', '\u{7}', '\n', '\u{200B}', '\u{200D}', '\u{202E}', '\u{2066}', '\u{FEFF}',
-            '\u{AD}', '\u{2028}',
+            '\u{1b}',
+            '\u{7}',
+            '\n',
+            '\u{200B}',
+            '\u{200D}',
+            '\u{202E}',
+            '\u{2066}',
+            '\u{FEFF}',
+            '\u{AD}',
+            '\u{2028}',
+            '\u{FE0F}',
+            '\u{34F}',
+            '\u{3164}',
+            '\u{115F}',
+            '\u{E0041}',
         ] {
             assert!(is_hidden(c), "U+{:04X}", c as u32);
         }

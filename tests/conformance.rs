@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use common::cases::Named;
 use datatest_stable::Utf8Path;
-use holdpoint::{Decision, Effect, Mode, Policy, ToolCall};
+use holdpoint::{Catalog, Decision, Effect, Mode, Policy, PolicyBuilder, ToolCall};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -23,6 +23,8 @@ datatest_stable::harness! {
 struct Case {
     name: String,
     policy: String,
+    /// A tool catalog (YAML text) the policy is loaded with.
+    catalog: Option<String>,
     calls: Option<Vec<CallCase>>,
     check_fails: Option<bool>,
     message_contains: Option<String>,
@@ -93,7 +95,16 @@ fn run_case(case: &Case) -> Vec<String> {
         Ok(form) => form,
         Err(e) => return vec![e],
     };
-    let loaded = Policy::from_source(&case.policy);
+    let loaded = match &case.catalog {
+        None => Policy::from_source(&case.policy),
+        Some(yaml) => match Catalog::from_yaml("tools.yaml", yaml) {
+            Ok(catalog) => PolicyBuilder::new()
+                .source("<policy>", &case.policy)
+                .catalog(catalog)
+                .build(),
+            Err(e) => return vec![format!("the catalog does not read: {e}")],
+        },
+    };
     match form {
         Form::LoadFails { words } => match loaded {
             Ok(_) => vec!["loaded, but must fail".into()],

@@ -104,3 +104,37 @@ fn stacked_nots_within_the_limit_load_and_evaluate_on_both_evaluators() {
 fn a_class_chain_within_the_limit_loads_and_evaluates_on_both_evaluators() {
     loads_and_evaluates(&class_chain(LIMIT));
 }
+
+/// Before: a quantifier judged its condition once per element even where the condition
+/// does not read the element, so nesting multiplied: 15 nested `any` over a list of 3 took
+/// 1.3 s (`policy test`, both evaluators, 2.5 s), over 4 elements a minute, and over the 8
+/// here about 8^15 steps, days. Now each level is judged once.
+#[test]
+fn nested_quantifiers_over_a_long_list_are_judged_once_per_level() {
+    let call = ToolCall::from_json(r#"{"tool":"t","args":{"l":[2,2,2,2,2,2,2,2]}}"#).unwrap();
+    let nested_all = format!(
+        "default allow\napprove x {{ when tool == \"t\" and {}a == 2{} }}\n",
+        "all(a in args.l: ".repeat(LIMIT - 1),
+        ")".repeat(LIMIT - 1)
+    );
+    // Each level also tests its own element, so only the closed quantifier inside is
+    // judged once per walk.
+    let last = LIMIT - 2;
+    let mut interleaved = format!("any(a{last} in args.l: a{last} == 1)");
+    for i in (0..last).rev() {
+        interleaved = format!("any(a{i} in args.l: a{i} == 2 and {interleaved})");
+    }
+    let interleaved =
+        format!("default allow\napprove x {{ when tool == \"t\" and {interleaved} }}\n");
+    for (source, effect) in [
+        (nested_any(LIMIT - 1), Effect::Allow),
+        (nested_count(LIMIT - 1), Effect::Allow),
+        (nested_all, Effect::Approve),
+        (interleaved, Effect::Allow),
+    ] {
+        let policy = Policy::from_source(&source).unwrap();
+        for d in [policy.evaluate(&call), policy.evaluate_reference(&call)] {
+            assert_eq!(d.effect(), effect, "{source:.60}");
+        }
+    }
+}

@@ -145,3 +145,42 @@ fn counting_does_not_allocate() {
     });
     assert_eq!(n, 0, "{n} allocations");
 }
+
+#[test]
+fn reading_arguments_against_the_catalog_does_not_allocate() {
+    let catalog = holdpoint::Catalog::from_yaml(
+        "tools.yaml",
+        "tools:\n  email.send:\n    args:\n      to: {type: list, items: string}\n      n: integer\n      meta: {type: object, properties: {tier: string}}\n",
+    )
+    .unwrap();
+    let policy = holdpoint::PolicyBuilder::new()
+        .source(
+            "p.gate",
+            "default allow\n\
+             approve bulk { when tool == \"email.send\" and len(args.to) > 20 }\n\
+             approve many { when tool == \"email.send\" and args.n > 100 }\n\
+             approve more { when tool == \"email.send\" and args.n > 1000 }\n\
+             deny gold { when tool == \"email.send\" and args.meta.tier == \"gold\" }\n\
+             allow inside { when tool == \"email.send\" and all(r in args.to: r ends_with \"@a.com\") }\n",
+        )
+        .catalog(catalog)
+        .build()
+        .unwrap();
+    let calls: Vec<ToolCall> = [
+        r#"{"tool":"email.send","args":{"to":["x@a.com"],"n":7,"meta":{"tier":"x"}}}"#,
+        // Mistyped values (a decision with more than two unknowns stores them on the heap).
+        r#"{"tool":"email.send","args":{"to":"x@a.com","n":7,"meta":[1]}}"#,
+        r#"{"tool":"email.send","args":{"to":["x@a.com",3],"n":7.5,"meta":{"tier":"x"}}}"#,
+        r#"{"tool":"email.send","args":{"to":[],"n":"7","meta":{"tier":"x"}}}"#,
+    ]
+    .iter()
+    .map(|c| ToolCall::from_json(c).unwrap())
+    .collect();
+    for c in &calls {
+        let n = allocations_of(|| {
+            let d = policy.evaluate(c);
+            std::hint::black_box((d.effect(), d.unknowns().len()));
+        });
+        assert_eq!(n, 0, "{n} allocations for {c:?}");
+    }
+}

@@ -5,9 +5,12 @@
 //! (d) adding an allow or audit rule never lowers a decision a rule or floor made;
 //! (e) a missing or mistyped value never turns an approve/deny rule's call into allow;
 //! (f) a `count` that some elements leave unknown decides a comparison exactly when every
-//!     way of judging those elements agrees.
+//!     way of judging those elements agrees;
+//! (g) the evaluator's shortcuts (a condition that does not read its element judged once,
+//!     a closed quantifier judged once per walk) give what judging every element gives.
 
-use holdpoint::unstable::semantics::{Env, Tri, class_member};
+use holdpoint::unstable::ir::{Cond, Count, Term};
+use holdpoint::unstable::semantics::{Env, Tri, class_member, eval};
 use holdpoint::{Catalog, Effect, Policy, PolicyBuilder, ToolCall};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
@@ -77,6 +80,11 @@ fn atom(classes: usize, with_exists: bool) -> BoxedStrategy<String> {
                 "count(r in args.to: r ends_with \"@x\") in [0, 2]",
                 "1 <= count(i in args.items: i.qty > 10)",
                 "count(r in args.to: any(q in args.to: q == r and r contains \"@\")) != 1",
+                "any(r in args.to: args.flag)",
+                "all(r in args.to: any(q in args.to: q ends_with \"@x\"))",
+                "any(r in args.to: r ends_with \"@x\" and count(q in args.to: q == \"a@x\") >= 1)",
+                "count(i in args.items: context.env == \"prod\") > 0",
+                "any(r in args.to: all(q in args.to: q != r))",
                 "args.flag",
                 "not args.flag",
                 "args.customer.tier == \"gold\"",
@@ -182,8 +190,12 @@ fn policy_with(with_exists: bool) -> impl Strategy<Value = Gen> {
                 (0..nclasses).map(|i| expr(i, with_exists)).collect();
             let rules = prop::collection::vec((effect(), rule_cond(nclasses, with_exists)), 1..10);
             let never = prop::collection::vec(any::<bool>(), nclasses);
+            // Per tool: its classes, and whether the catalog declares its arguments' types.
             let catalog = prop::option::of(prop::collection::vec(
-                prop::collection::vec(any::<bool>(), nclasses),
+                (
+                    prop::collection::vec(any::<bool>(), nclasses),
+                    any::<bool>(),
+                ),
                 TOOLS.len(),
             ));
             (Just(nclasses), classes, rules, never, effect(), catalog)
@@ -212,18 +224,33 @@ fn policy_with(with_exists: bool) -> impl Strategy<Value = Gen> {
             }
             let catalog = catalog.map(|members| {
                 let mut y = String::from("tools:\n");
-                for (t, m) in TOOLS.iter().zip(members) {
+                for (t, (m, typed)) in TOOLS.iter().zip(members) {
                     let cls: Vec<String> = (0..nclasses)
                         .filter(|i| m.get(*i).copied().unwrap_or(false))
                         .map(|i| format!("c{i}"))
                         .collect();
                     y.push_str(&format!("  {t}:\n    classes: [{}]\n", cls.join(", ")));
+                    if typed {
+                        y.push_str(TYPED_ARGS);
+                    }
                 }
                 y
             });
             Gen { source: s, catalog }
         })
 }
+
+/// The arguments' types a generated catalog may declare for a tool: what the generated
+/// conditions read, so a call's value of another type is one the catalog contradicts.
+const TYPED_ARGS: &str = "    args:
+      amount: number
+      n: integer
+      s: string
+      to: {type: list, items: string}
+      flag: boolean
+      items: {type: list, items: {type: object, properties: {qty: number}}}
+      customer: {type: object, properties: {tier: string}}
+";
 
 fn value_near(th: f64) -> impl Strategy<Value = Value> {
     prop_oneof![
@@ -366,7 +393,7 @@ proptest! {
         let policy = g.load().unwrap();
         let program = holdpoint::unstable::program(&policy);
         for c in &calls {
-            let env = Env { tool: &c.tool, args: &c.args, context: &c.context, program, glob_hits: &[] };
+            let env = Env::for_call(c, program);
             let member = program.never_auto.iter().any(|&cl| !matches!(class_member(cl, &env), Tri::False));
             if member {
                 prop_assert!(policy.evaluate(c).effect() >= Effect::Approve, "policy:\n{}\ncall: {:?}", g.source, c);
@@ -486,6 +513,73 @@ proptest! {
         match open {
             Some(b) => prop_assert_eq!(answers.into_iter().collect::<Vec<_>>(), vec![b], "{} on {:?}", cond, elements),
             None => prop_assert_eq!(answers.len(), 2, "{} on {:?} is undecided, but every judgement agrees", cond, elements),
+        }
+    }
+}
+
+/// A condition with the evaluator's shortcuts turned off: every quantifier and `count`
+/// judges its condition for every element, every time.
+fn without_shortcuts(c: &Cond) -> Cond {
+    let term = |t: &Term| match t {
+        Term::Count(k) => Term::Count(Box::new(Count {
+            list: k.list.clone(),
+            var: k.var.clone(),
+            body: without_shortcuts(&k.body),
+            reads_element: true,
+            closed: false,
+        })),
+        other => other.clone(),
+    };
+    match c {
+        Cond::And(items) => Cond::And(items.iter().map(without_shortcuts).collect()),
+        Cond::Or(items) => Cond::Or(items.iter().map(without_shortcuts).collect()),
+        Cond::Not(inner) => Cond::Not(Box::new(without_shortcuts(inner))),
+        Cond::Quantified {
+            all,
+            list,
+            var,
+            body,
+            ..
+        } => Cond::Quantified {
+            all: *all,
+            list: list.clone(),
+            var: var.clone(),
+            body: Box::new(without_shortcuts(body)),
+            reads_element: true,
+            closed: false,
+        },
+        Cond::Compare {
+            left,
+            op,
+            right,
+            span,
+        } => Cond::Compare {
+            left: term(left),
+            op: op.clone(),
+            right: term(right),
+            span: *span,
+        },
+        other => other.clone(),
+    }
+}
+
+proptest! {
+    #![proptest_config(cases(1000))]
+
+    /// (g) The shortcuts change nothing: the same value, and the same cause when unknown.
+    #[test]
+    fn shortcuts_give_what_judging_every_element_gives(g in policy_with(true), calls in prop::collection::vec(call(), 4)) {
+        let policy = g.load().unwrap();
+        let program = holdpoint::unstable::program(&policy);
+        let conds: Vec<&Cond> = program.rules.iter().map(|r| &r.cond)
+            .chain(program.classes.iter().filter_map(|c| c.cond.as_ref()))
+            .collect();
+        let slow: Vec<Cond> = conds.iter().map(|c| without_shortcuts(c)).collect();
+        for c in &calls {
+            let env = Env::for_call(c, program);
+            for (fast, slow) in conds.iter().zip(&slow) {
+                prop_assert_eq!(eval(fast, &env, None), eval(slow, &env, None), "policy:\n{}\ncall: {:?}", g.source, c);
+            }
         }
     }
 }

@@ -9,6 +9,10 @@
 //!  "inputs": {...}, "reasoning": "...", "alternatives": ["..."]}
 //! ```
 //!
+//! The text is read as strictly as a bare call: a key given twice anywhere is refused, and
+//! so is a field the envelope does not have (a top-level `tool` beside `call` would be a
+//! second call nobody judged).
+//!
 //! Each identity field and id comes from what the caller states ([`Stated`]: a flag, an
 //! authenticated identity), else the envelope, else the call's `context` (`user`,
 //! `tenant`), else a [`Fallbacks`] value. A missing tool-call id is derived from the
@@ -18,7 +22,18 @@
 use serde_json::Value;
 
 use super::{Identity, Payload, Proposal};
-use crate::ToolCall;
+use crate::{CallError, ToolCall};
+
+/// The fields of a proposal envelope.
+const ENVELOPE_FIELDS: [&str; 7] = [
+    "call",
+    "identity",
+    "run_id",
+    "tool_call_id",
+    "inputs",
+    "reasoning",
+    "alternatives",
+];
 
 /// What the caller states about a proposal; each field given wins over the envelope's.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -77,16 +92,31 @@ impl Proposal {
         policy_hash: &str,
     ) -> Result<Proposal, EnvelopeError> {
         let bad = |m: String| EnvelopeError(m);
-        // Strict: a key given twice anywhere in the envelope (its call, identity, ids) is
-        // refused, not decided on its last value.
-        let value: Value =
-            crate::json::parse(text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
-        let envelope = value.get("call").is_some_and(Value::is_object);
-        let (call, env) = if envelope {
-            let call_text = value.get("call").map(Value::to_string).unwrap_or_default();
-            (ToolCall::from_json(&call_text), value.clone())
-        } else {
-            (ToolCall::from_json(text), Value::Null)
+        // Read as strictly as a bare call: a key given twice anywhere, the envelope's
+        // own keys included, is refused.
+        let value = crate::parse_json(text).map_err(|e| {
+            bad(match e.classify() {
+                serde_json::error::Category::Data => CallError::Shape(e.to_string()),
+                _ => CallError::Json(e.to_string()),
+            }
+            .to_string())
+        })?;
+        let (call, env) = match value {
+            Value::Object(mut m) if m.get("call").is_some_and(Value::is_object) => {
+                // A field beside `call` that the envelope does not have (a top-level
+                // `tool`, a `params` wrapper) is a second call nobody would judge.
+                if let Some(k) = m.keys().find(|k| !ENVELOPE_FIELDS.contains(&k.as_str())) {
+                    let known: Vec<String> =
+                        ENVELOPE_FIELDS.iter().map(|k| format!("`{k}`")).collect();
+                    return Err(bad(format!(
+                        "not a proposal: unknown field `{k}` beside `call` (a proposal envelope has: {})",
+                        known.join(", ")
+                    )));
+                }
+                let call = m.remove("call").unwrap_or(Value::Null);
+                (ToolCall::from_value(call), Value::Object(m))
+            }
+            bare => (ToolCall::from_value(bare), Value::Null),
         };
         let call = call.map_err(|e| bad(e.to_string()))?;
         let identity = identity(&call, &env, stated, fallbacks)?;
@@ -250,6 +280,45 @@ mod tests {
         )
         .unwrap();
         assert_ne!(a.tool_call_id, other.tool_call_id);
+    }
+
+    /// Before: the envelope was read leniently, so a key given twice kept its last value
+    /// (here the harmless call, or a harmless user) while a reader that keeps the first
+    /// would run the `DROP`.
+    #[test]
+    fn a_key_given_twice_in_an_envelope_is_refused() {
+        for (text, words) in [
+            (
+                r#"{"call":{"tool":"db.execute","args":{"sql":"DROP TABLE t"}},"call":{"tool":"crm.get"}}"#,
+                "the key `call` is given twice",
+            ),
+            (
+                r#"{"call":{"tool":"db.execute","args":{"sql":"x","sql":"DROP TABLE t"}}}"#,
+                "the key `sql` is given twice in `call.args`",
+            ),
+            (
+                r#"{"call":{"tool":"t"},"identity":{"user":"uma","user":"mallory"}}"#,
+                "the key `user` is given twice in `identity`",
+            ),
+        ] {
+            let e = read(text, &Stated::default()).unwrap_err().to_string();
+            assert!(e.contains(words), "{text}: {e}");
+        }
+    }
+
+    /// Before: the envelope's `call` was judged (the harmless `crm.get`) and the top-level
+    /// call beside it, which a reader of plain calls would run, was ignored.
+    #[test]
+    fn an_envelope_with_a_call_beside_its_call_is_refused() {
+        for text in [
+            r#"{"call":{"tool":"crm.get"},"tool":"db.execute","args":{"sql":"DROP TABLE t"}}"#,
+            r#"{"call":{"tool":"crm.get"},"params":{"name":"db.execute","arguments":{}}}"#,
+            r#"{"call":{"tool":"crm.get"},"run":"r1"}"#,
+        ] {
+            let e = read(text, &Stated::default()).unwrap_err().to_string();
+            assert!(e.contains("unknown field"), "{text}: {e}");
+            assert!(e.contains("`call`, `identity`"), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -6,21 +6,6 @@ use serde_json::Value;
 
 use super::{ArgSpec, ArgType, ToolSpec};
 
-impl ArgType {
-    /// Whether a JSON value has this type (`integer`: a number without a fraction).
-    pub fn admits(self, v: &Value) -> bool {
-        match self {
-            ArgType::String => v.is_string(),
-            ArgType::Number => v.is_number(),
-            ArgType::Integer => v.is_i64() || v.is_u64(),
-            ArgType::Boolean => v.is_boolean(),
-            ArgType::List => v.is_array(),
-            ArgType::Object => v.is_object(),
-            ArgType::Any => true,
-        }
-    }
-}
-
 /// The JSON kind of a value, as messages name it.
 pub(crate) fn kind_of(v: &Value) -> &'static str {
     match v {
@@ -37,7 +22,9 @@ pub(crate) fn kind_of(v: &Value) -> &'static str {
 impl ArgSpec {
     /// Checks `v` against this argument, at `path` (for the message).
     pub fn conform(&self, path: &str, v: &Value) -> Result<(), String> {
-        if !self.ty.admits(v) {
+        // `null` reads as missing when a condition is judged; in arguments to run it is a
+        // value of its own, and only `any` takes it.
+        if !self.ty.admits(v) || (v.is_null() && self.ty != ArgType::Any) {
             return Err(format!(
                 "`{path}` is {}, the catalog says {}",
                 kind_of(v),

@@ -194,6 +194,7 @@ fn always_true(program: &Program, out: &mut Vec<Diagnostic>) {
                 context: &empty,
                 program,
                 glob_hits: &[],
+                declared: None,
             };
             matches!(eval(&rule.cond, &env, None), Tri::True)
         });

@@ -117,11 +117,15 @@ impl<'a> Lowerer<'a> {
                 self.scope.push(var.text.clone());
                 let body = self.expr(body);
                 self.scope.pop();
+                let (body, list) = (body?, list?);
+                let (reads_element, closed) = body.element_and_closed(&list);
                 Some(Cond::Quantified {
                     all: *quantifier == ast::Quantifier::All,
-                    list: list?,
+                    list,
                     var: var.text.as_str().into(),
-                    body: Box::new(body?),
+                    body: Box::new(body),
+                    reads_element,
+                    closed,
                 })
             }
             ExprKind::Bare(op) => self.bare(op),
@@ -218,10 +222,14 @@ impl<'a> Lowerer<'a> {
                 self.scope.push(c.var.text.clone());
                 let body = self.expr(&c.body);
                 self.scope.pop();
+                let (body, list) = (body?, list?);
+                let (reads_element, closed) = body.element_and_closed(&list);
                 Term::Count(Box::new(Count {
-                    list: list?,
+                    list,
                     var: c.var.text.as_str().into(),
-                    body: body?,
+                    body,
+                    reads_element,
+                    closed,
                 }))
             }
             OperandKind::Literal(l) => Term::Lit(lit(l)),

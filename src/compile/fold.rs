@@ -77,16 +77,21 @@ impl Ctx<'_> {
                     None => Cond::Const(false),
                 }
             }
+            // Folding never makes a condition read more, so `reads_element` still holds.
             Cond::Quantified {
                 all,
                 list,
                 var,
                 body,
+                reads_element,
+                closed,
             } => Cond::Quantified {
                 all: *all,
                 list: list.clone(),
                 var: var.clone(),
                 body: Box::new(self.fold(body)),
+                reads_element: *reads_element,
+                closed: *closed,
             },
             Cond::Compare {
                 left,
@@ -111,6 +116,7 @@ impl Ctx<'_> {
                         context: &EMPTY,
                         program: self.program,
                         glob_hits: &[],
+                        declared: None,
                     };
                     match eval(cond, &env, None) {
                         Tri::True => Cond::Const(true),
@@ -148,6 +154,8 @@ impl Ctx<'_> {
                 list: c.list.clone(),
                 var: c.var.clone(),
                 body: self.fold(&c.body),
+                reads_element: c.reads_element,
+                closed: c.closed,
             })),
             other => other.clone(),
         }

@@ -154,6 +154,7 @@ pub fn cond_text(cond: &Cond, program: &Program) -> String {
             list,
             var,
             body,
+            ..
         } => format!(
             "{}({var} in {}: {})",
             if *all { "all" } else { "any" },

@@ -196,7 +196,7 @@ impl<'p> Decision<'p> {
                 .map(|u| UnknownReport {
                     rule: self.name_of(u.source),
                     path: u.cause.path.map(|p| p.text.to_string()).unwrap_or_default(),
-                    why: u.cause.why.to_string(),
+                    why: u.cause.why_text().to_string(),
                 })
                 .collect(),
             default_applied: self.default_applied,
@@ -492,7 +492,7 @@ impl serde::Serialize for DecisionJson<'_, '_> {
                 let mut m = s.serialize_map(Some(3))?;
                 m.serialize_entry("rule", &Collect(NameOf(self.0, self.1.source)))?;
                 m.serialize_entry("path", self.1.cause.path.map(|p| &*p.text).unwrap_or(""))?;
-                m.serialize_entry("why", &Collect(self.1.cause.why))?;
+                m.serialize_entry("why", &Collect(self.1.cause.why_text()))?;
                 m.end()
             }
         }

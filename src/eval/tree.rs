@@ -8,7 +8,7 @@ use crate::compile::globs::Hits;
 use crate::compile::{Bound, Entry, Index, Slice, TIER_ORDER, ThresholdTier, Tree};
 use crate::eval::decision::{Decision, Named, Unknown};
 use crate::ir::Program;
-use crate::ir::semantics::{Env, Tri, eval, lookup};
+use crate::ir::semantics::{Env, Tri, eval, lookup, read};
 
 /// What one read of an index's path selected.
 #[derive(Clone, Copy)]
@@ -55,6 +55,8 @@ impl Tree {
             context: &call.context,
             program,
             glob_hits: &hits,
+            // A listed tool's slice has the catalog's declaration; an unlisted tool has none.
+            declared: listed.and_then(|s| s.declared.as_ref()),
         };
         let mut candidates: Candidates<'p> = SmallVec::new();
         self.for_each_slice(listed, &hits, |slice| {
@@ -235,8 +237,10 @@ fn select<'p>(idx: &'p Index, env: &Env<'_, 'p>) -> Sel<'p> {
             entries,
             all,
             all_tiers,
-        } => match lookup(path, env, None) {
-            Some(serde_json::Value::String(s)) => match groups.get(s.as_str()) {
+        } => match read(path, env, None) {
+            // A value the catalog contradicts is judged by every entry, as the reference
+            // judges it: unknown.
+            Ok((Some(serde_json::Value::String(s)), _)) => match groups.get(s.as_str()) {
                 Some(bounds) => Sel::Range(entries, bounds),
                 None => Sel::Nothing,
             },
@@ -251,7 +255,7 @@ fn select<'p>(idx: &'p Index, env: &Env<'_, 'p>) -> Sel<'p> {
             Some(_) => Sel::Range(entries, tiers),
         },
         Index::Threshold { path, bound, tiers } => {
-            match lookup(path, env, None).and_then(|v| v.as_f64()) {
+            match read(path, env, None).ok().and_then(|(v, _)| v?.as_f64()) {
                 Some(v) => Sel::Number(tiers, *bound, v),
                 None => Sel::AllTiers(tiers),
             }

@@ -6,10 +6,15 @@
 use serde_json::Value;
 
 mod count;
+mod memo;
+mod read;
 
 pub use count::{Counted, count};
 use count::{lowest, ranged};
+pub use memo::Memo;
+pub(crate) use read::read;
 
+use crate::catalog::{ArgSpec, ArgType};
 use crate::ir::{Cond, Lit, Op, PathExpr, Program, Root, Seg, Term};
 
 /// JSON kinds, for "is a string, expected a number".
@@ -88,6 +93,17 @@ pub enum Why {
         /// What was needed.
         expected: Expected,
     },
+    /// The value contradicts the type the catalog declares for it (and so does everything
+    /// read under it).
+    Contradicts {
+        /// What it is.
+        found: Kind,
+        /// What the catalog says it is.
+        declared: ArgType,
+        /// How many steps of the path read lead to it (fewer than the path has when the
+        /// path goes on under it).
+        at: u16,
+    },
 }
 
 impl std::fmt::Display for Why {
@@ -96,6 +112,21 @@ impl std::fmt::Display for Why {
             Why::Missing => f.write_str("missing"),
             Why::WrongType { found, expected } => {
                 write!(f, "is {}, expected {}", found.phrase(), expected.phrase())
+            }
+            Why::Contradicts {
+                found: Kind::Number,
+                declared: ArgType::Integer,
+                ..
+            } => f.write_str("is a number with a fraction, the catalog says integer"),
+            Why::Contradicts {
+                found, declared, ..
+            } => {
+                write!(
+                    f,
+                    "is {}, the catalog says {}",
+                    found.phrase(),
+                    declared.as_str()
+                )
             }
         }
     }
@@ -108,6 +139,15 @@ pub struct Cause<'p> {
     pub path: Option<&'p PathExpr>,
     /// Why it could not be used.
     pub why: Why,
+}
+
+impl Cause<'_> {
+    /// Why, in words, as decisions report it: [`Why`]'s words, and for a path read under a
+    /// value the catalog contradicts, which value (`is under args.meta, which is a list,
+    /// the catalog says object`).
+    pub fn why_text(&self) -> impl std::fmt::Display + '_ {
+        read::WhyText(self)
+    }
 }
 
 /// A truth value of Kleene logic; unknown carries its first cause.
@@ -142,13 +182,17 @@ impl<'p> Tri<'p> {
     }
 }
 
-/// A bound variable of `any`/`all`, innermost first.
-#[derive(Debug, Clone, Copy)]
-pub struct Scope<'c> {
+/// A bound variable of `any`/`all`/`count`, innermost first.
+#[derive(Clone, Copy)]
+pub struct Scope<'c, 'p> {
     /// The element.
     pub value: &'c Value,
+    /// What the catalog declares for the elements of its list (`items`), if anything.
+    pub declared: Option<&'c ArgSpec>,
     /// The enclosing scope.
-    pub up: Option<&'c Scope<'c>>,
+    pub up: Option<&'c Scope<'c, 'p>>,
+    /// The values of closed quantifiers and counts inside, kept for this list's walk.
+    pub memo: &'c Memo<'p>,
 }
 
 /// What a condition reads: the call, the program (for classes) and glob hits.
@@ -164,10 +208,14 @@ pub struct Env<'c, 'p> {
     pub program: &'p Program,
     /// Bits of the tree's combined glob matcher (empty outside the tree).
     pub glob_hits: &'c [u64],
+    /// What the catalog declares for the tool's arguments (`None`: nothing, so nothing is
+    /// checked): a value it contradicts cannot be judged.
+    pub declared: Option<&'p std::collections::BTreeMap<String, ArgSpec>>,
 }
 
 impl<'c, 'p> Env<'c, 'p> {
-    /// What a condition reads for a call, outside the compiled tree (no glob hits).
+    /// What a condition reads for a call, outside the compiled tree (no glob hits), with
+    /// the catalog's declaration of the tool's arguments.
     pub fn for_call(call: &'c crate::call::ToolCall, program: &'p Program) -> Env<'c, 'p> {
         Env {
             tool: &call.tool,
@@ -175,12 +223,17 @@ impl<'c, 'p> Env<'c, 'p> {
             context: &call.context,
             program,
             glob_hits: &[],
+            declared: program
+                .catalog
+                .as_deref()
+                .and_then(|c| c.tool(&call.tool))
+                .and_then(|t| t.args.as_ref()),
         }
     }
 }
 
 /// Evaluates a condition.
-pub fn eval<'p>(cond: &'p Cond, env: &Env<'_, 'p>, scope: Option<&Scope<'_>>) -> Tri<'p> {
+pub fn eval<'p>(cond: &'p Cond, env: &Env<'_, 'p>, scope: Option<&Scope<'_, 'p>>) -> Tri<'p> {
     match cond {
         Cond::Const(b) => Tri::from_bool(*b),
         Cond::And(items) => {
@@ -220,36 +273,20 @@ pub fn eval<'p>(cond: &'p Cond, env: &Env<'_, 'p>, scope: Option<&Scope<'_>>) ->
             None | Some(Value::Null)
         )),
         Cond::Quantified {
-            all, list, body, ..
-        } => match lookup(list, env, scope) {
-            Some(Value::Array(items)) => {
-                let mut unknown = None;
-                for item in items {
-                    let inner = Scope {
-                        value: item,
-                        up: scope,
-                    };
-                    match (eval(body, env, Some(&inner)), *all) {
-                        (Tri::True, false) => return Tri::True,
-                        (Tri::False, true) => return Tri::False,
-                        (Tri::Unknown(u), _) if unknown.is_none() => unknown = Some(u),
-                        _ => {}
-                    }
-                }
-                unknown.map_or(Tri::from_bool(*all), Tri::Unknown)
+            all,
+            list,
+            body,
+            reads_element,
+            closed,
+            ..
+        } => {
+            let judge = || quantified(*all, list, body, *reads_element, env, scope);
+            match scope {
+                // Inside a list's walk, a closed quantifier is judged once and kept.
+                Some(s) if *closed => s.memo.truth(cond, judge),
+                _ => judge(),
             }
-            None | Some(Value::Null) => Tri::Unknown(Cause {
-                path: Some(list),
-                why: Why::Missing,
-            }),
-            Some(other) => Tri::Unknown(Cause {
-                path: Some(list),
-                why: Why::WrongType {
-                    found: kind(other),
-                    expected: Expected::List,
-                },
-            }),
-        },
+        }
         Cond::Truthy(term) => match resolve(term, env, scope) {
             V::Bool(b) => Tri::from_bool(b),
             v => Tri::Unknown(cause(term, v, Expected::Boolean)),
@@ -262,6 +299,51 @@ pub fn eval<'p>(cond: &'p Cond, env: &Env<'_, 'p>, scope: Option<&Scope<'_>>) ->
             Tri::from_bool(word & (1u64 << (n % 64)) != 0)
         }
     }
+}
+
+/// `any(...)` (`all` false) or `all(...)` over `list`.
+fn quantified<'p>(
+    all: bool,
+    list: &'p PathExpr,
+    body: &'p Cond,
+    reads_element: bool,
+    env: &Env<'_, 'p>,
+    scope: Option<&Scope<'_, 'p>>,
+) -> Tri<'p> {
+    let (items, declared) = match read::list(list, env, scope) {
+        Ok(l) => l,
+        Err(why) => {
+            return Tri::Unknown(Cause {
+                path: Some(list),
+                why,
+            });
+        }
+    };
+    let memo = Memo::default();
+    let at = |item| Scope {
+        value: item,
+        declared,
+        up: scope,
+        memo: &memo,
+    };
+    // A condition that does not read the element has one value for every element:
+    // judging it once keeps nested quantifiers linear instead of exponential.
+    if !reads_element {
+        return match items.first() {
+            None => Tri::from_bool(all),
+            Some(first) => eval(body, env, Some(&at(first))),
+        };
+    }
+    let mut unknown = None;
+    for item in items {
+        match (eval(body, env, Some(&at(item))), all) {
+            (Tri::True, false) => return Tri::True,
+            (Tri::False, true) => return Tri::False,
+            (Tri::Unknown(u), _) if unknown.is_none() => unknown = Some(u),
+            _ => {}
+        }
+    }
+    unknown.map_or(Tri::from_bool(all), Tri::Unknown)
 }
 
 /// Whether the call is in a class: the catalog puts its tool there, or the predicate holds.
@@ -340,7 +422,7 @@ fn lit(l: &Lit) -> V<'_> {
 pub fn lookup<'c>(
     path: &PathExpr,
     env: &Env<'c, '_>,
-    scope: Option<&Scope<'c>>,
+    scope: Option<&Scope<'c, '_>>,
 ) -> Option<&'c Value> {
     let mut cur: &'c Value = match path.root {
         Root::Args => env.args,
@@ -363,27 +445,33 @@ pub fn lookup<'c>(
     Some(cur)
 }
 
-pub(crate) fn resolve<'v>(term: &'v Term, env: &Env<'v, '_>, scope: Option<&Scope<'v>>) -> V<'v> {
+pub(crate) fn resolve<'v>(
+    term: &'v Term,
+    env: &Env<'v, 'v>,
+    scope: Option<&Scope<'v, '_>>,
+) -> V<'v> {
     match term {
         Term::Tool => V::Str(env.tool),
         Term::Lit(l) => lit(l),
-        Term::Path(p) => lookup(p, env, scope).map_or(V::Missing, json),
-        Term::Len(p) => match lookup(p, env, scope) {
-            None | Some(Value::Null) => V::Missing,
-            Some(Value::String(s)) => V::Num(s.chars().count() as f64),
-            Some(Value::Array(a)) => V::Num(a.len() as f64),
-            Some(other) => V::Bad(Why::WrongType {
+        Term::Path(p) => match read(p, env, scope) {
+            Ok((v, _)) => v.map_or(V::Missing, json),
+            Err(why) => V::Bad(why),
+        },
+        Term::Len(p) => match read(p, env, scope) {
+            Ok((None | Some(Value::Null), _)) => V::Missing,
+            Ok((Some(Value::String(s)), _)) => V::Num(s.chars().count() as f64),
+            Ok((Some(Value::Array(a)), _)) => V::Num(a.len() as f64),
+            Ok((Some(other), _)) => V::Bad(Why::WrongType {
                 found: kind(other),
                 expected: Expected::StringOrList,
             }),
+            Err(why) => V::Bad(why),
         },
         // Counted where its causes can be kept (see `side`); here only the list is read.
-        Term::Count(c) => match lookup(&c.list, env, scope) {
-            None | Some(Value::Null) => V::Missing,
-            Some(other) => V::Bad(Why::WrongType {
-                found: kind(other),
-                expected: Expected::List,
-            }),
+        Term::Count(c) => match read::list(&c.list, env, scope) {
+            Ok(_) => V::Missing,
+            Err(Why::Missing) => V::Missing,
+            Err(why) => V::Bad(why),
         },
     }
 }
@@ -393,7 +481,7 @@ pub(crate) fn resolve<'v>(term: &'v Term, env: &Env<'v, '_>, scope: Option<&Scop
 fn side<'v, 'p: 'v>(
     term: &'p Term,
     env: &Env<'v, 'p>,
-    scope: Option<&Scope<'v>>,
+    scope: Option<&Scope<'v, 'p>>,
 ) -> Result<(V<'v>, Option<Cause<'p>>), Cause<'p>> {
     match term {
         Term::Count(c) => {
@@ -504,7 +592,7 @@ fn compare<'p>(
     op: &'p Op,
     right: &'p Term,
     env: &Env<'_, 'p>,
-    scope: Option<&Scope<'_>>,
+    scope: Option<&Scope<'_, 'p>>,
 ) -> Tri<'p> {
     let (l, l_open) = match side(left, env, scope) {
         Ok(s) => s,

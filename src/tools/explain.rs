@@ -18,8 +18,8 @@ fn verdict(t: Tri<'_>) -> String {
         Tri::True => "true".into(),
         Tri::False => "false".into(),
         Tri::Unknown(c) => match c.path {
-            Some(p) => format!("unknown ({} {})", p.text, c.why),
-            None => format!("unknown ({})", c.why),
+            Some(p) => format!("unknown ({} {})", p.text, c.why_text()),
+            None => format!("unknown ({})", c.why_text()),
         },
     }
 }

@@ -85,6 +85,15 @@ pub struct CaseResult {
     pub warning: Option<String>,
 }
 
+impl CaseResult {
+    /// What fails the case: its failure, or, when `strict`, its warning.
+    pub fn failed(&self, strict: bool) -> Option<&str> {
+        self.failure
+            .as_deref()
+            .or(self.warning.as_deref().filter(|_| strict))
+    }
+}
+
 /// The outcome of a test run over one policy.
 #[derive(Debug, Clone, Default)]
 pub struct RunResult {
@@ -237,11 +246,16 @@ fn cover(policy: &Policy, call: &ToolCall, covered: &mut BTreeSet<String>) {
     }
 }
 
-/// The run as JUnit XML.
-pub fn junit(suites: &[(String, RunResult)]) -> String {
+/// The run as JUnit XML. A case that passed with a warning fails when `strict` (the
+/// warning is its failure message); otherwise the warning is its `system-out`.
+pub fn junit(suites: &[(String, RunResult)], strict: bool) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
     for (policy, r) in suites {
-        let failures = r.cases.iter().filter(|c| c.failure.is_some()).count();
+        let failures = r
+            .cases
+            .iter()
+            .filter(|c| c.failed(strict).is_some())
+            .count();
         out.push_str(&format!(
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\">\n",
             xml(policy),
@@ -253,12 +267,16 @@ pub fn junit(suites: &[(String, RunResult)]) -> String {
                 xml(&c.file),
                 xml(&c.name)
             ));
-            match &c.failure {
-                None => out.push_str("/>\n"),
-                Some(f) => out.push_str(&format!(
+            match (c.failed(strict), &c.warning) {
+                (Some(f), _) => out.push_str(&format!(
                     ">\n      <failure message=\"{}\"/>\n    </testcase>\n",
                     xml(f)
                 )),
+                (None, Some(w)) => out.push_str(&format!(
+                    ">\n      <system-out>warning: {}</system-out>\n    </testcase>\n",
+                    xml(w)
+                )),
+                (None, None) => out.push_str("/>\n"),
             }
         }
         out.push_str("  </testsuite>\n");
@@ -267,7 +285,7 @@ pub fn junit(suites: &[(String, RunResult)]) -> String {
     out
 }
 
-/// Text escaped for XML attributes.
+/// Text escaped for XML attributes and text.
 pub fn xml(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")

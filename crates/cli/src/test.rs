@@ -98,14 +98,11 @@ pub(super) fn run(args: Args) -> Exit {
     let mut low = Vec::new();
     for (dir, r) in &suites {
         for c in &r.cases {
-            let failure = c
-                .failure
-                .clone()
-                .or_else(|| c.warning.clone().filter(|_| args.strict));
-            if let (None, Some(w)) = (&failure, &c.warning) {
+            let failure = c.failed(args.strict);
+            if let (None, Some(w)) = (failure, &c.warning) {
                 eprintln!("warning: {dir}: {} ({}): {w}", c.name, c.file);
             }
-            match &failure {
+            match failure {
                 None => {
                     passed += 1;
                     if args.format == TestFormat::Human {
@@ -141,7 +138,7 @@ pub(super) fn run(args: Args) -> Exit {
     }
     match args.format {
         TestFormat::Human => say!("{passed} passed, {failed} failed"),
-        TestFormat::Junit => say_raw!("{}", test::junit(&suites)),
+        TestFormat::Junit => say_raw!("{}", test::junit(&suites, args.strict)),
     }
     for l in &low {
         eprintln!("error: rule coverage below the minimum: {l}");

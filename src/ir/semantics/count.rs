@@ -1,9 +1,7 @@
 //! `count(x in PATH: COND)`: counting a list's elements, and comparing a count that some
 //! elements left unknown (a range of counts) as far as the range decides.
 
-use serde_json::Value;
-
-use super::{Cause, Env, Expected, Scope, Tri, V, Why, eval, json, kind, lit, lookup};
+use super::{Cause, Env, Memo, Scope, Tri, V, eval, json, lit};
 use crate::ir::{Count, Op};
 
 /// What `count(x in PATH: COND)` found in a list.
@@ -18,41 +16,54 @@ pub struct Counted<'p> {
 }
 
 /// Counts the elements of a `count`'s list that its condition holds for; the cause when
-/// the list is missing or not a list.
+/// the list is missing or not a list. Inside a list's walk, a closed count is counted once
+/// and kept.
 pub fn count<'p>(
     c: &'p Count,
     env: &Env<'_, 'p>,
-    scope: Option<&Scope<'_>>,
+    scope: Option<&Scope<'_, 'p>>,
 ) -> Result<Counted<'p>, Cause<'p>> {
-    let items = match lookup(&c.list, env, scope) {
-        Some(Value::Array(items)) => items,
-        None | Some(Value::Null) => {
-            return Err(Cause {
-                path: Some(&c.list),
-                why: Why::Missing,
-            });
-        }
-        Some(other) => {
-            return Err(Cause {
-                path: Some(&c.list),
-                why: Why::WrongType {
-                    found: kind(other),
-                    expected: Expected::List,
-                },
-            });
-        }
-    };
+    match scope {
+        Some(s) if c.closed => s.memo.count(c, || counted(c, env, scope)),
+        _ => counted(c, env, scope),
+    }
+}
+
+fn counted<'p>(
+    c: &'p Count,
+    env: &Env<'_, 'p>,
+    scope: Option<&Scope<'_, 'p>>,
+) -> Result<Counted<'p>, Cause<'p>> {
+    let (items, declared) = super::read::list(&c.list, env, scope).map_err(|why| Cause {
+        path: Some(&c.list),
+        why,
+    })?;
     let mut counted = Counted {
         held: 0,
         unknown: 0,
         first_unknown: None,
     };
+    let memo = Memo::default();
+    let at = |item| Scope {
+        value: item,
+        declared,
+        up: scope,
+        memo: &memo,
+    };
+    // A condition that does not read the element counts all of them or none: judged once.
+    if let ([first, ..], false) = (items, c.reads_element) {
+        match eval(&c.body, env, Some(&at(first))) {
+            Tri::True => counted.held = items.len(),
+            Tri::False => {}
+            Tri::Unknown(u) => {
+                counted.unknown = items.len();
+                counted.first_unknown = Some(u);
+            }
+        }
+        return Ok(counted);
+    }
     for item in items {
-        let inner = Scope {
-            value: item,
-            up: scope,
-        };
-        match eval(&c.body, env, Some(&inner)) {
+        match eval(&c.body, env, Some(&at(item))) {
             Tri::True => counted.held += 1,
             Tri::False => {}
             Tri::Unknown(u) => {
