@@ -462,6 +462,20 @@ impl Request {
         self.status.gates.iter().filter(move |g| !g.approves(&d))
     }
 
+    /// Whether `who` may decide some gate that still waits: a member of its groups (any
+    /// listed approver for a gate without groups) who has not approved this payload for it
+    /// yet, and not a party to the request (the user it acts for, the agent).
+    pub fn awaits(&self, approvers: &dyn crate::Approvers, who: &str) -> bool {
+        let digest = &self.status.payload_digest;
+        self.status.state == State::Pending
+            && !self.is_party(who)
+            && self.status.gates.iter().any(|g| {
+                !g.approves(digest)
+                    && !g.approved_by(who, digest)
+                    && may_decide(approvers, who, &g.groups)
+            })
+    }
+
     /// The groups that may decide now.
     pub fn waiting_groups(&self) -> Vec<String> {
         if self.status.state != State::Pending {

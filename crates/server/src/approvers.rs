@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use holdpoint::Approvers as _;
 use holdpoint::approval::{Request, Ruling, State as ReqState, Verdict, format_time, patch};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -14,20 +13,6 @@ use crate::App;
 use crate::agents::{blocking, read_body, request_json};
 use crate::auth::Approver;
 use crate::error::{ApiError, ApiResult};
-
-/// Whether `who` may decide some gate of `r` that still waits.
-fn mine(app: &App, r: &Request, who: &str) -> bool {
-    let digest = &r.status.payload_digest;
-    r.status.gates.iter().any(|g| {
-        !g.approves(digest)
-            && !g.approved_by(who, digest)
-            && if g.groups.is_empty() {
-                app.approvers.is_approver(who)
-            } else {
-                g.groups.iter().any(|grp| app.approvers.is_member(who, grp))
-            }
-    })
-}
 
 /// The top-level numbers of a call's arguments: what an approver triages by.
 fn key_amounts(args: &Value) -> Value {
@@ -49,7 +34,7 @@ pub async fn inbox(State(app): State<Arc<App>>, me: Approver) -> ApiResult<Json<
         let mut rows: Vec<&Request> = listing
             .requests
             .iter()
-            .filter(|r| mine(&a, r, &me.id))
+            .filter(|r| r.awaits(&*a.approvers, &me.id))
             .collect();
         rows.reverse();
         let items: Vec<Value> = rows

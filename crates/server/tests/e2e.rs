@@ -127,6 +127,10 @@ async fn the_whole_loop_over_http() {
     assert_eq!(inbox["requests"][0]["request"], json!(id));
     assert_eq!(inbox["requests"][0]["amounts"]["amount"], 900);
 
+    // The user the call acts for does not find it in an inbox of theirs.
+    let (_, theirs) = s.call("GET", "/v1/inbox", Some(&s.uma), None).await;
+    assert_eq!(theirs["requests"], json!([]), "{theirs}");
+
     let approve = json!({"decision": "approve", "digest": digest});
     let path = format!("/v1/requests/{id}/decisions");
     // The agent cannot decide, whatever it claims to be.
