@@ -456,6 +456,18 @@ impl Request {
         !self.status.gates.is_empty() && self.status.gates.iter().all(|g| g.approves(d))
     }
 
+    /// The state the gates' approvals put a waiting request in: approved (as proposed, or
+    /// with edits) once every gate approved the current payload, else pending.
+    fn settled_state(&self) -> State {
+        if !self.fully_approved() {
+            State::Pending
+        } else if self.status.payload_digest == self.checkpoint.payload_digest {
+            State::Approved
+        } else {
+            State::ApprovedWithEdits
+        }
+    }
+
     /// The gates still waiting for an approval of the current payload.
     pub fn waiting_gates(&self) -> impl Iterator<Item = &GateStatus> {
         let d = self.status.payload_digest.clone();

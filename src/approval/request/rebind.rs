@@ -100,13 +100,7 @@ impl Request {
             .collect();
         self.status.gates = gates;
         self.status.policy_hash = Some(now_says.hash.clone());
-        let to = if !self.fully_approved() {
-            State::Pending
-        } else if self.status.payload_digest == self.checkpoint.payload_digest {
-            State::Approved
-        } else {
-            State::ApprovedWithEdits
-        };
+        let to = self.settled_state();
         self.status.state = to;
         let e = Event::new(EventKind::Redecided, SYSTEM, now)
             .transition(state, to)

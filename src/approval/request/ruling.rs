@@ -373,13 +373,7 @@ impl Request {
     /// After an approval or an edit: the request is approved once every gate approved the
     /// current payload. The ruling's events record the transition on the last one.
     fn settle(&mut self, events: &mut [Event]) {
-        let to = if !self.fully_approved() {
-            State::Pending
-        } else if self.status.payload_digest == self.checkpoint.payload_digest {
-            State::Approved
-        } else {
-            State::ApprovedWithEdits
-        };
+        let to = self.settled_state();
         self.status.state = to;
         for e in events.iter_mut() {
             e.from = Some(State::Pending);
