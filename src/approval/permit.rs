@@ -149,6 +149,53 @@ pub fn verify(
     Ok(claims)
 }
 
+/// The service's Ed25519 key as the approvals log's signer ([`LogKey`]): each event hash is
+/// signed under its own domain (`holdpoint-log-v1:`), so a log signature can never pass for
+/// a permit, nor a permit for a log signature.
+#[derive(Debug)]
+pub struct LogSigner {
+    key: SigningKey,
+    id: String,
+}
+
+impl LogSigner {
+    /// The signer of a 32-byte Ed25519 secret key, named `id`.
+    pub fn new(secret: &[u8; 32], id: &str) -> LogSigner {
+        LogSigner {
+            key: SigningKey::from_bytes(secret),
+            id: id.to_string(),
+        }
+    }
+}
+
+/// What a log signature signs.
+fn log_message(hash: &str) -> Vec<u8> {
+    format!("holdpoint-log-v1:{hash}").into_bytes()
+}
+
+impl super::store::LogKey for LogSigner {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn sign(&self, hash: &str) -> String {
+        URL_SAFE_NO_PAD.encode(self.key.sign(&log_message(hash)).to_bytes())
+    }
+
+    fn verify(&self, hash: &str, signature: &str) -> bool {
+        let Ok(bytes) = URL_SAFE_NO_PAD.decode(signature) else {
+            return false;
+        };
+        let Ok(sig) = Signature::from_slice(&bytes) else {
+            return false;
+        };
+        self.key
+            .verifying_key()
+            .verify_strict(&log_message(hash), &sig)
+            .is_ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

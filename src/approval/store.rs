@@ -16,6 +16,18 @@ pub use sqlite::SqliteStore;
 /// error aborts the change and leaves the store as it was.
 pub type Change<'a> = &'a mut dyn FnMut(&mut Request, &[Event]) -> Result<Vec<Event>, Error>;
 
+/// The key a store signs its log with: at every write the new event's hash, which names the
+/// hash before it, is signed, so each signature vouches for the whole chain up to that event.
+/// With one, write access to the database alone cannot add, move or change an event.
+pub trait LogKey: Send + Sync + std::fmt::Debug {
+    /// The key's id, as permits and verifiers name it.
+    fn id(&self) -> &str;
+    /// The signature of an event hash.
+    fn sign(&self, hash: &str) -> String;
+    /// Whether `signature` is this key's signature of `hash`.
+    fn verify(&self, hash: &str, signature: &str) -> bool;
+}
+
 /// Durable storage of requests and the hash-chained audit log. Every method is atomic:
 /// a change and its events are written together or not at all.
 pub trait Store: Send + Sync {

@@ -131,14 +131,17 @@ impl App {
         let approvers = Arc::new(approvers);
         let data = DataDir::open(&config.data)?;
         let secret = data.signing_key()?;
-        let store = Arc::new(SqliteStore::open(data.database())?);
+        let public = holdpoint::approval::permit::public_key(&secret);
+        let key_id = format!("k-{}", public.get(..12).unwrap_or(&public));
+        let log_key = Arc::new(holdpoint::approval::permit::LogSigner::new(
+            &secret, &key_id,
+        ));
+        let store = Arc::new(SqliteStore::open(data.database())?.with_log_key(log_key)?);
         let path = std::fs::canonicalize(&config.policy).unwrap_or(config.policy.clone());
         let guard = Guard::new(policy.clone(), store.clone(), approvers.clone())
             .with_policy_path(path.display().to_string())
             .with_lease(config.lease);
         let desk = Desk::new(store, approvers.clone()).with_policy(policy.clone());
-        let public = holdpoint::approval::permit::public_key(&secret);
-        let key_id = format!("k-{}", public.get(..12).unwrap_or(&public));
         Ok(App {
             policy,
             guard,

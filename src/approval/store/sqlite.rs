@@ -3,12 +3,12 @@
 //! timeout instead of busy errors, schema migrations recorded in a version table.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
-use super::{Change, Snapshot, Store, same_payload};
+use super::{Change, LogKey, Snapshot, Store, same_payload};
 use crate::approval::{Checkpoint, Error, Event, GENESIS, Request, State, Status};
 
 impl SqliteStore {
@@ -47,6 +47,8 @@ const MIGRATIONS: &[&str] = &[
         hash TEXT NOT NULL
     );
     CREATE INDEX events_request ON events (request_id, seq);",
+    // 2: the log key's signature of each event's hash (NULL when written without a key).
+    "ALTER TABLE events ADD COLUMN signature TEXT;",
 ];
 
 /// How long a writer waits for another process's transaction before giving up.
@@ -57,6 +59,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     path: PathBuf,
+    log_key: Option<Arc<dyn LogKey>>,
 }
 
 fn db_error(path: &Path, e: &rusqlite::Error) -> Error {
@@ -129,9 +132,31 @@ impl SqliteStore {
         let store = SqliteStore {
             conn: Mutex::new(conn),
             path,
+            log_key: None,
         };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Signs every event written from now on with `key`, and refuses to read an event that
+    /// `key` did not sign. A database that already holds unsigned events (written in local
+    /// mode) is refused: nothing in it could be told apart from a forgery.
+    pub fn with_log_key(mut self, key: Arc<dyn LogKey>) -> Result<SqliteStore, Error> {
+        let unsigned: i64 = self.read(|c| {
+            c.query_row(
+                "SELECT count(*) FROM events WHERE signature IS NULL",
+                [],
+                |r| r.get(0),
+            )
+        })?;
+        if unsigned > 0 {
+            return Err(Error::Store(format!(
+                "`{}` holds {unsigned} events written without the service's log key (in local mode, or by hand); the service will not trust them: start it on a new data directory",
+                self.path.display()
+            )));
+        }
+        self.log_key = Some(key);
+        Ok(self)
     }
 
     /// The database file.
@@ -194,6 +219,10 @@ impl SqliteStore {
         })?
     }
 
+    fn key(&self) -> Option<&dyn LogKey> {
+        self.log_key.as_deref()
+    }
+
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>, Error> {
         self.conn
             .lock()
@@ -230,7 +259,7 @@ impl SqliteStore {
         }
     }
 
-    fn append_in(tx: &rusqlite::Transaction<'_>, mut e: Event) -> rusqlite::Result<Event> {
+    fn append_in(&self, tx: &rusqlite::Transaction<'_>, mut e: Event) -> rusqlite::Result<Event> {
         let last: Option<(i64, String)> = tx
             .query_row(
                 "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
@@ -241,9 +270,19 @@ impl SqliteStore {
         let (seq, prev) = last.unwrap_or((0, GENESIS.to_string()));
         e.seal(seq as u64 + 1, &prev);
         let body = to_json(&e)?;
+        let signature = self.log_key.as_ref().map(|k| k.sign(&e.hash));
         tx.execute(
-            "INSERT INTO events (seq, request_id, kind, at, body, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![e.seq as i64, e.request_id, e.kind.as_str(), e.at, body, e.hash],
+            "INSERT INTO events (seq, request_id, kind, at, body, hash, signature)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                e.seq as i64,
+                e.request_id,
+                e.kind.as_str(),
+                e.at,
+                body,
+                e.hash,
+                signature
+            ],
         )?;
         Ok(e)
     }
@@ -339,20 +378,64 @@ fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result
     }
 }
 
-fn event_rows(c: &Connection, request_id: Option<&str>) -> rusqlite::Result<Vec<(i64, String)>> {
-    let mut stmt =
-        c.prepare("SELECT seq, body FROM events WHERE ?1 IS NULL OR request_id = ?1 ORDER BY seq")?;
-    let rows = stmt.query_map(params![request_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+/// One row of the `events` table.
+struct EventRow {
+    seq: i64,
+    body: String,
+    hash: String,
+    signature: Option<String>,
+}
+
+fn event_rows(c: &Connection, request_id: Option<&str>) -> rusqlite::Result<Vec<EventRow>> {
+    let mut stmt = c.prepare(
+        "SELECT seq, body, hash, signature FROM events WHERE ?1 IS NULL OR request_id = ?1 ORDER BY seq",
+    )?;
+    let rows = stmt.query_map(params![request_id], |r| {
+        Ok(EventRow {
+            seq: r.get(0)?,
+            body: r.get(1)?,
+            hash: r.get(2)?,
+            signature: r.get(3)?,
+        })
+    })?;
     rows.collect()
 }
 
-fn parse_events(rows: &[(i64, String)]) -> Result<Vec<Event>, Error> {
+/// Reads the rows as events; with a log key, each must carry the key's signature of its
+/// own hash, at its own place.
+fn parse_events(rows: &[EventRow], key: Option<&dyn LogKey>) -> Result<Vec<Event>, Error> {
     rows.iter()
-        .map(|(seq, body)| {
-            serde_json::from_str(body)
-                .map_err(|e| Error::Corrupt(format!("event {seq} does not read: {e}")))
+        .map(|row| {
+            let seq = row.seq;
+            let e: Event = serde_json::from_str(&row.body)
+                .map_err(|e| Error::Corrupt(format!("event {seq} does not read: {e}")))?;
+            if let Some(key) = key {
+                check_signed(row, &e, key)?;
+            }
+            Ok(e)
         })
         .collect()
+}
+
+/// Why a row is not an event the log key wrote, if it is not.
+fn check_signed(row: &EventRow, e: &Event, key: &dyn LogKey) -> Result<(), Error> {
+    let seq = row.seq;
+    let problem = if i64::try_from(e.seq).ok() != Some(seq) || e.hash != row.hash {
+        "is not at the place it was written for"
+    } else if e.compute_hash() != e.hash {
+        "was changed after it was written (its content does not match its hash)"
+    } else {
+        match &row.signature {
+            None => "carries no signature: it was not written by the service",
+            Some(sig) if !key.verify(&e.hash, sig) => {
+                "carries a signature that is not the service's log key's"
+            }
+            Some(_) => return Ok(()),
+        }
+    };
+    Err(Error::Corrupt(format!(
+        "event {seq} {problem}; the log was written to outside the service"
+    )))
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> rusqlite::Result<String> {
@@ -368,7 +451,7 @@ impl Store for SqliteStore {
                     .map(|r| (r, false)));
             }
             Self::save(tx, &request, true)?;
-            Self::append_in(tx, created)?;
+            self.append_in(tx, created)?;
             Ok(Ok((request, true)))
         })?
     }
@@ -389,7 +472,7 @@ impl Store for SqliteStore {
                 Ok(r) => r,
                 Err(e) => return Ok(Err(e)),
             };
-            let history = match parse_events(&event_rows(tx, Some(id))?) {
+            let history = match parse_events(&event_rows(tx, Some(id))?, self.key()) {
                 Ok(h) => h,
                 Err(e) => return Ok(Err(e)),
             };
@@ -400,7 +483,7 @@ impl Store for SqliteStore {
             if !events.is_empty() {
                 Self::save(tx, &r, false)?;
                 for e in events {
-                    Self::append_in(tx, e)?;
+                    self.append_in(tx, e)?;
                 }
             }
             Ok(Ok(r))
@@ -428,11 +511,11 @@ impl Store for SqliteStore {
     }
 
     fn append(&self, event: Event) -> Result<Event, Error> {
-        self.write(|tx| Self::append_in(tx, event).map(Ok))?
+        self.write(|tx| self.append_in(tx, event).map(Ok))?
     }
 
     fn events(&self, request_id: Option<&str>) -> Result<Vec<Event>, Error> {
-        parse_events(&self.read(|c| event_rows(c, request_id))?)
+        parse_events(&self.read(|c| event_rows(c, request_id))?, self.key())
     }
 
     fn snapshot(&self) -> Result<Snapshot, Error> {
@@ -451,7 +534,7 @@ impl Store for SqliteStore {
             read
         })?;
         Ok(Snapshot {
-            events: parse_events(&events),
+            events: parse_events(&events, self.key()),
             requests: rows
                 .into_iter()
                 .map(|(id, c, st)| {
@@ -468,6 +551,17 @@ impl Store for SqliteStore {
             let rows = stmt.query_map([], |r| r.get(0))?;
             rows.collect()
         })?;
-        Ok(rows.into_iter().filter(|r| r != "ok").collect())
+        let mut problems: Vec<String> = rows.into_iter().filter(|r| r != "ok").collect();
+        if let Some(key) = self.key() {
+            for row in self.read(|c| event_rows(c, None))? {
+                let checked = serde_json::from_str::<Event>(&row.body)
+                    .map_err(|e| Error::Corrupt(format!("event {} does not read: {e}", row.seq)))
+                    .and_then(|e| check_signed(&row, &e, key));
+                if let Err(e) = checked {
+                    problems.push(e.to_string());
+                }
+            }
+        }
+        Ok(problems)
     }
 }

@@ -1,0 +1,151 @@
+//! A log signed by the service's key: an event written to the database by anything but the
+//! store holding the key (another process, a hand-written row, another key) is refused, so
+//! write access to the file is not enough to approve a call.
+#![cfg(all(feature = "sqlite", feature = "permits"))]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use common::approvals::{approvers, policy, refund};
+
+use holdpoint::approval::permit::LogSigner;
+use holdpoint::approval::store::{LogKey, SqliteStore, Store};
+use holdpoint::approval::{Desk, Error, Guard, Resumed, Ruling, State, Submitted, Verdict};
+
+const SERVICE: [u8; 32] = [3; 32];
+const OTHER: [u8; 32] = [4; 32];
+
+fn temp_db(name: &str) -> PathBuf {
+    common::scratch(&format!("signed-{name}")).join("approvals.db")
+}
+
+fn keyed(path: &Path, secret: &[u8; 32]) -> Result<Arc<SqliteStore>, Error> {
+    let key: Arc<dyn LogKey> = Arc::new(LogSigner::new(secret, "k-test"));
+    Ok(Arc::new(SqliteStore::open(path)?.with_log_key(key)?))
+}
+
+fn submit(store: Arc<SqliteStore>, call_id: &str) -> String {
+    match Guard::new(policy(), store, approvers())
+        .submit(refund(900, "standard", call_id))
+        .unwrap()
+    {
+        Submitted::Waiting(w) => w.id,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn approve(store: Arc<SqliteStore>, id: &str) -> Result<(), Error> {
+    Desk::new(store, approvers())
+        .with_policy(policy())
+        .decide(id, &Ruling::new("fiona", Verdict::Approve))
+        .map(|_| ())
+}
+
+fn claim(store: Arc<SqliteStore>, id: &str) -> Result<Resumed, Error> {
+    Guard::new(policy(), store, approvers()).resume(id)
+}
+
+fn refused_as_outside_write(r: Result<Resumed, Error>, says: &str) {
+    match r {
+        Err(Error::Corrupt(m)) => {
+            assert!(m.contains(says), "{m}");
+            assert!(m.contains("outside the service"), "{m}");
+        }
+        other => panic!("expected the claim to be refused ({says}), got {other:?}"),
+    }
+}
+
+#[test]
+fn a_signed_log_runs_the_whole_cycle_and_verifies() {
+    let db = temp_db("cycle");
+    let store = keyed(&db, &SERVICE).unwrap();
+    let id = submit(store.clone(), "c1");
+    approve(store.clone(), &id).unwrap();
+    let Resumed::Permit(p) = claim(store.clone(), &id).unwrap() else {
+        panic!("approved, so a permit")
+    };
+    Guard::new(policy(), store.clone(), approvers())
+        .finish(p, Ok(serde_json::json!("done")))
+        .unwrap();
+    let report = Desk::new(keyed(&db, &SERVICE).unwrap(), approvers())
+        .verify()
+        .unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.events, 4);
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let unsigned: i64 = c
+        .query_row(
+            "SELECT count(*) FROM events WHERE signature IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(unsigned, 0);
+}
+
+#[test]
+fn an_approval_written_without_the_key_is_refused_at_claim_and_reported() {
+    let db = temp_db("forged");
+    let service = keyed(&db, &SERVICE).unwrap();
+    let id = submit(service.clone(), "c1");
+    // The agent's own process opens the file and approves: the runtime's rules hold, the
+    // event chains, but it is not signed.
+    approve(Arc::new(SqliteStore::open(&db).unwrap()), &id).unwrap();
+    refused_as_outside_write(claim(service.clone(), &id), "carries no signature");
+    assert_eq!(service.get(&id).unwrap().unwrap().state(), State::Approved);
+    let report = Desk::new(service, approvers()).verify().unwrap();
+    assert!(!report.is_ok());
+    assert!(
+        report.problems.iter().any(|p| p.contains("event 2")),
+        "{report:?}"
+    );
+}
+
+#[test]
+fn an_approval_signed_by_another_key_is_refused() {
+    let db = temp_db("other-key");
+    let service = keyed(&db, &SERVICE).unwrap();
+    let id = submit(service.clone(), "c1");
+    approve(Arc::new(SqliteStore::open(&db).unwrap()), &id).unwrap();
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let hash: String = c
+        .query_row("SELECT hash FROM events WHERE seq = 2", [], |r| r.get(0))
+        .unwrap();
+    let signature = LogSigner::new(&OTHER, "k-other").sign(&hash);
+    c.execute(
+        "UPDATE events SET signature = ?1 WHERE seq = 2",
+        [signature],
+    )
+    .unwrap();
+    refused_as_outside_write(claim(service, &id), "not the service's log key's");
+}
+
+#[test]
+fn a_signed_event_copied_to_another_place_is_refused() {
+    let db = temp_db("moved");
+    let service = keyed(&db, &SERVICE).unwrap();
+    let id = submit(service.clone(), "c1");
+    approve(service.clone(), &id).unwrap();
+    let c = rusqlite::Connection::open(&db).unwrap();
+    // The approval event, signed, copied once more at the end of the log.
+    c.execute_batch(
+        "INSERT INTO events (seq, request_id, kind, at, body, hash, signature)
+         SELECT 3, request_id, kind, at, body, hash, signature FROM events WHERE seq = 2;",
+    )
+    .unwrap();
+    refused_as_outside_write(claim(service, &id), "not at the place");
+}
+
+#[test]
+fn a_database_written_in_local_mode_is_not_trusted_by_the_service() {
+    let db = temp_db("local");
+    submit(Arc::new(SqliteStore::open(&db).unwrap()), "c1");
+    let err = keyed(&db, &SERVICE).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("written without the service's log key"),
+        "{err}"
+    );
+}
