@@ -121,30 +121,17 @@ pub(crate) fn serve(args: ServeArgs) -> Exit {
             return Exit::Failed;
         }
     };
-    if args.demo {
-        let demo = [
-            Holder::Agent {
-                name: "demo-agent".into(),
-                tenants: vec!["demo".into()],
-            },
-            Holder::Approver {
-                id: "demo-approver".into(),
-            },
-        ];
-        for holder in demo {
-            let what = match &holder {
-                Holder::Agent { .. } => "agent token (tenant demo)",
-                Holder::Approver { .. } => "approver token",
-            };
-            match app.data.create_token(holder, now_ms()) {
-                Ok(t) => say!("demo {what}: {t}"),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Exit::Failed;
-                }
+    let demo = if args.demo {
+        match holdpoint_server::demo::play(&app, &args.policy) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Failed;
             }
         }
-    }
+    } else {
+        None
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -168,10 +155,11 @@ pub(crate) fn serve(args: ServeArgs) -> Exit {
         }
         say!("holdpoint serving {} on http://{addr}", config.policy.display());
         say!("data in {}", config.data.display());
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
-        match holdpoint_server::serve(app, listener, shutdown).await {
+        if let Some(demo) = &demo {
+            show_demo(demo, &addr);
+        }
+        match holdpoint_server::serve(app, listener, holdpoint_server::shutdown_signal()).await {
+
             Ok(()) => Exit::Ok,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -179,4 +167,39 @@ pub(crate) fn serve(args: ServeArgs) -> Exit {
             }
         }
     })
+}
+
+/// What `--demo` made, and how to try it.
+fn show_demo(demo: &holdpoint_server::demo::Demo, addr: &SocketAddr) {
+    use holdpoint_server::demo::{AGENT, TENANT, USER};
+    say!("");
+    say!("sample calls played as {AGENT} (tenant {TENANT}) for {USER}:");
+    for p in &demo.played {
+        let waits = match &p.waits {
+            Some((id, groups)) => format!("  {id} waits for {}", groups.join(", ")),
+            None => String::new(),
+        };
+        say!(
+            "  {:<26} {:<8} {}{waits}",
+            holdpoint::escaped(&p.file),
+            p.effect,
+            holdpoint::escaped(&p.tool)
+        );
+    }
+    say!("");
+    say!("demo tokens (shown once; only their hashes are kept):");
+    say!("  export HOLDPOINT_SERVER=http://{addr}");
+    say!(
+        "  export AGENT_TOKEN={}   # {AGENT}, tenant {TENANT}",
+        demo.agent_token
+    );
+    if let Some((who, token)) = &demo.approver {
+        say!(
+            "  export APPROVER_TOKEN={token}   # {}",
+            holdpoint::escaped(who)
+        );
+    }
+    say!("try it:");
+    say!("  curl -s -H \"Authorization: Bearer $APPROVER_TOKEN\" $HOLDPOINT_SERVER/v1/inbox");
+    say!("the whole loop (decide, wait, claim, report): docs/server.md");
 }

@@ -23,6 +23,7 @@ pub mod agents;
 pub mod approvers;
 pub mod auth;
 pub mod data;
+pub mod demo;
 pub mod error;
 
 use std::net::SocketAddr;
@@ -100,6 +101,9 @@ pub enum StartError {
     /// The store.
     #[error("{0}")]
     Store(#[from] holdpoint::approval::Error),
+    /// A demo sample call does not read.
+    #[error("a demo call does not read: {0}")]
+    Demo(String),
     /// The address.
     #[error("cannot listen on {addr}: {message}")]
     Listen {
@@ -204,6 +208,28 @@ pub async fn serve(
         .await;
     sweeper.abort();
     result
+}
+
+/// Resolves on Ctrl-C or (on Unix) SIGTERM: what `policy serve` stops on.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    () = interrupt => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => interrupt.await,
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await;
 }
 
 /// Binds the configured address.
