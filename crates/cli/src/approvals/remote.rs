@@ -74,7 +74,7 @@ fn checked(id: &str, f: impl FnOnce() -> Exit) -> Exit {
     f()
 }
 
-/// Prints the service's answer as JSON, or the failure.
+/// The service's answer; a failure is printed and gives its exit code.
 fn answered(result: Result<Value, Failure>) -> Result<Value, Exit> {
     result.map_err(|f| f.report())
 }
