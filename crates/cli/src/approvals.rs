@@ -9,6 +9,8 @@ use clap::Subcommand;
 
 mod decide;
 mod edit;
+#[cfg(feature = "serve")]
+pub(crate) mod remote;
 mod show;
 
 pub(crate) use decide::approvers_file;
@@ -18,12 +20,33 @@ use super::{Exit, Format};
 use holdpoint::approval::store::{SqliteStore, Store};
 use holdpoint::approval::{ApproversFile, Desk, Error, Guard, Resumed, State, format_time};
 
+/// What every `approvals` help says of the local mode.
+const LOCAL_MODE_HELP: &str = "Without --server this is the local mode: single-user, the agent's \
+    process holds the database; for a trust boundary use `--server` (a running `policy serve`, \
+    with the token in HOLDPOINT_TOKEN). See docs/approvals.md.";
+
 /// Arguments of `policy approvals`.
 #[derive(clap::Args)]
+#[command(after_help = LOCAL_MODE_HELP)]
 pub struct Args {
-    /// The approvals database.
+    /// The approvals database (local mode: single-user, the agent's process holds the
+    /// database; for a trust boundary use `--server`).
     #[arg(long, value_name = "FILE", env = "HOLDPOINT_DB", global = true)]
     db: Option<PathBuf>,
+    /// A running `policy serve` (http://HOST:PORT) to work with instead of a local
+    /// database; the token comes from HOLDPOINT_TOKEN.
+    #[arg(long, value_name = "URL", env = "HOLDPOINT_SERVER", global = true)]
+    server: Option<String>,
+    /// The service token (an agent's or an approver's). Prefer the HOLDPOINT_TOKEN
+    /// variable: a flag shows in the shell history and the process list.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "HOLDPOINT_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    token: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -113,8 +136,13 @@ enum Command {
 }
 
 pub(super) fn run(args: Args) -> Exit {
+    if let Some(url) = args.server.as_deref() {
+        return remote_run(url, args.token.as_deref(), args.command);
+    }
     let Some(db) = args.db else {
-        eprintln!("error: no database: pass --db FILE or set HOLDPOINT_DB");
+        eprintln!(
+            "error: no database: pass --db FILE or set HOLDPOINT_DB (local mode), or --server URL"
+        );
         return Exit::Usage;
     };
     if !db.exists() {
@@ -160,6 +188,22 @@ pub(super) fn run(args: Args) -> Exit {
         Command::Cancel { id, reason } => cancel(store, &id, reason.as_deref()),
         Command::Verify { format } => verify(store, format),
     }
+}
+
+/// `--server URL`: the command against a running service.
+#[cfg(feature = "serve")]
+fn remote_run(url: &str, token: Option<&str>, command: Command) -> Exit {
+    match remote::client::Server::connect(url, token) {
+        Ok(server) => remote::run(&server, command),
+        Err(code) => code,
+    }
+}
+
+/// `--server URL` in a build without the `serve` feature.
+#[cfg(not(feature = "serve"))]
+fn remote_run(_url: &str, _token: Option<&str>, _command: Command) -> Exit {
+    eprintln!("error: this `policy` was built without the `serve` feature: no --server");
+    Exit::Usage
 }
 
 /// Opens (creating) the SQLite store, or prints why not.

@@ -16,19 +16,42 @@ use holdpoint::approval::{
     ApproversFile, Error, Guard, Proposal, Request, Resumed, State, Submitted, Waiting, format_time,
 };
 
+#[cfg(feature = "serve")]
+mod remote;
+
 /// Arguments of `policy guard`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The policy: a .gate file or a policy directory.
-    policy: PathBuf,
+    /// The policy: a .gate file or a policy directory (not with --server: the service's).
+    #[arg(required_unless_present = "server")]
+    policy: Option<PathBuf>,
     /// The call as JSON (`-` reads standard input): a tool call, or a proposal
     /// `{"call": {...}, "identity": {...}, "run_id", "tool_call_id", "inputs", "reasoning",
     /// "alternatives"}`.
     #[arg(long, value_name = "FILE", default_value = "-")]
     call: String,
-    /// The approvals database (created if missing).
-    #[arg(long, value_name = "FILE", env = "HOLDPOINT_DB")]
-    db: PathBuf,
+    /// The approvals database, created if missing (local mode: single-user, the agent's
+    /// process holds the database; for a trust boundary use `--server`).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "HOLDPOINT_DB",
+        required_unless_present = "server"
+    )]
+    db: Option<PathBuf>,
+    /// Submit to a running `policy serve` (http://HOST:PORT) instead; the agent's token
+    /// comes from HOLDPOINT_TOKEN and says which agent this is.
+    #[arg(long, value_name = "URL", env = "HOLDPOINT_SERVER")]
+    server: Option<String>,
+    /// The agent's service token. Prefer the HOLDPOINT_TOKEN variable: a flag shows in the
+    /// shell history and the process list.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "HOLDPOINT_TOKEN",
+        hide_env_values = true
+    )]
+    token: Option<String>,
     /// Tool catalog; replaces any tools.yaml beside the policy.
     #[arg(long, value_name = "CATALOG")]
     tools: Option<PathBuf>,
@@ -72,7 +95,20 @@ pub struct Args {
 }
 
 pub(super) fn run(args: Args) -> Exit {
-    let policy = match load_policy(&args.policy, args.tools.as_ref()) {
+    #[cfg(feature = "serve")]
+    if let Some(url) = args.server.clone() {
+        return remote::run(&url, &args);
+    }
+    #[cfg(not(feature = "serve"))]
+    if args.server.is_some() {
+        eprintln!("error: this `policy` was built without the `serve` feature: no --server");
+        return Exit::Usage;
+    }
+    let (Some(policy_path), Some(db)) = (args.policy.clone(), args.db.clone()) else {
+        eprintln!("error: guard needs POLICY and --db FILE (local mode), or --server URL");
+        return Exit::Usage;
+    };
+    let policy = match load_policy(&policy_path, args.tools.as_ref()) {
         Ok(p) => Arc::new(p),
         Err(code) => return code,
     };
@@ -117,11 +153,11 @@ pub(super) fn run(args: Args) -> Exit {
         Ok(d) => d,
         Err(code) => return code,
     };
-    let store = match open_store(&args.db) {
+    let store = match open_store(&db) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let path = std::fs::canonicalize(&args.policy).unwrap_or(args.policy.clone());
+    let path = std::fs::canonicalize(&policy_path).unwrap_or(policy_path.clone());
     // Only `--wait` hands out approved calls, so only it needs to know who may approve.
     let approvers = if wait.is_some() {
         match approvers_file(args.approvers.as_deref(), Some(&path)) {

@@ -113,6 +113,9 @@ enum Command {
     /// 4: it must not run (denied, or with --wait: rejected, expired, cancelled).
     Guard(guard::Args),
     /// Work with waiting calls: list, show, decide, wait, expire, claim, finish, verify.
+    ///
+    /// Local mode (`--db`): single-user, the agent's process holds the database; for a trust
+    /// boundary use `--server URL` (a running `policy serve`, token in HOLDPOINT_TOKEN).
     Approvals(approvals::Args),
     /// Per-gate numbers from an approvals database, with likely rubber stamps flagged.
     Stats(stats::Args),

@@ -20,9 +20,9 @@ pub(super) struct DecideArgs {
     /// approve, reject, edit or escalate.
     pub(super) decision: String,
     /// Who decides (must be in one of the gate's groups; never the requesting user or the
-    /// agent).
+    /// agent). Local mode only: with --server the approver is the token's holder.
     #[arg(long = "as", value_name = "IDENTITY")]
-    pub(super) approver: String,
+    pub(super) approver: Option<String>,
     /// The reason (required to reject; a note otherwise).
     #[arg(long)]
     pub(super) reason: Option<String>,
@@ -92,6 +92,10 @@ pub(super) fn request_policy(
 
 /// Reads the request, the approvers and the verdict, then lets the desk decide.
 pub(super) fn decide(store: Arc<SqliteStore>, a: DecideArgs) -> Exit {
+    let Some(approver) = a.approver.clone() else {
+        eprintln!("error: say who decides: --as IDENTITY (or use --server with your token)");
+        return Exit::Usage;
+    };
     let request = match store.get(&a.id) {
         Ok(Some(r)) => r,
         Ok(None) => return approval_error(&Error::NotFound(a.id.clone())),
@@ -123,7 +127,7 @@ pub(super) fn decide(store: Arc<SqliteStore>, a: DecideArgs) -> Exit {
         desk = desk.with_policy(p.clone());
     }
     let before = request.status.payload.args.clone();
-    let mut ruling = Ruling::new(a.approver, verdict);
+    let mut ruling = Ruling::new(approver, verdict);
     ruling.note = if a.decision == "reject" {
         None
     } else {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use holdpoint::approval::store::{SqliteStore, Store};
 use holdpoint::approval::{
-    ApproversFile, Checkpoint, Desk, Error, Event, GateStatus, Request, State, format_time,
+    ApproversFile, Checkpoint, Desk, Error, Event, GateStatus, Payload, Request, State, format_time,
 };
 use serde_json::{Value, json};
 
@@ -104,43 +104,72 @@ pub(super) fn show(store: Arc<SqliteStore>, id: &str, format: Format) -> Exit {
     Exit::Ok
 }
 
-fn pretty(v: &Value) -> String {
+pub(super) fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
 }
 
 /// A block of lines (pretty JSON, a diff), indented, each line shown safely.
-fn indent(text: &str) -> String {
+pub(super) fn indent(text: &str) -> String {
     text.lines().map(|l| format!("    {}\n", safe(l))).collect()
 }
 
 /// Text that came from the agent (or an approver's note), shown as it is written: a
 /// control, format or bidirectional character appears as `\u{XXXX}`, never acts on the
 /// terminal, and a newline cannot start a line that looks like ours.
-fn safe(text: &str) -> std::borrow::Cow<'_, str> {
+pub(super) fn safe(text: &str) -> std::borrow::Cow<'_, str> {
     holdpoint::escaped(text)
 }
 
 /// The human view of a request: who asks for what and why, its gates, the call (and its
 /// edit as a diff), what the policy says to review, what the agent gave, and its events.
 fn render(r: &Request, events: &[Event]) -> String {
+    let view = View {
+        checkpoint: &r.checkpoint,
+        state: r.state().as_str(),
+        digest: &r.status.payload_digest,
+        payload: &r.status.payload,
+        patch: r.status.patch.as_ref(),
+    };
     let mut out = String::new();
-    header(&mut out, r);
+    header(&mut out, &view);
     gates(&mut out, r, events);
-    calls(&mut out, r);
-    review(&mut out, r);
-    agent_side(&mut out, &r.checkpoint);
-    history(&mut out, events);
+    view.rest(&mut out, events);
     out
 }
 
+/// What the human view shows of a request, from the store or from the service.
+pub(super) struct View<'a> {
+    /// The checkpoint.
+    pub(super) checkpoint: &'a Checkpoint,
+    /// The state.
+    pub(super) state: &'a str,
+    /// The digest of the payload that would run now.
+    pub(super) digest: &'a str,
+    /// The payload that would run now.
+    pub(super) payload: &'a Payload,
+    /// The patch from the proposed arguments to the current ones.
+    pub(super) patch: Option<&'a Value>,
+}
+
+impl View<'_> {
+    /// Everything after the gates: the call and its edit, what to review, the agent's
+    /// side and the events.
+    pub(super) fn rest(&self, out: &mut String, events: &[Event]) {
+        calls(out, self);
+        review(out, self);
+        agent_side(out, self.checkpoint);
+        history(out, events);
+    }
+}
+
 /// Who asks, for whom, under which policy, and the reasons the policy gave.
-fn header(out: &mut String, r: &Request) {
-    let c = &r.checkpoint;
+pub(super) fn header(out: &mut String, r: &View<'_>) {
+    let c = r.checkpoint;
     let id = &c.identity;
-    let _ = writeln!(out, "request   {}", r.id());
-    let _ = writeln!(out, "state     {}", r.state());
-    let _ = writeln!(out, "digest    {}", r.status.payload_digest);
-    let _ = writeln!(out, "tool      {}", safe(&r.status.payload.tool));
+    let _ = writeln!(out, "request   {}", safe(&c.request_id));
+    let _ = writeln!(out, "state     {}", r.state);
+    let _ = writeln!(out, "digest    {}", safe(r.digest));
+    let _ = writeln!(out, "tool      {}", safe(&r.payload.tool));
     let _ = writeln!(
         out,
         "for       user {} · tenant {} · agent {} · credentials {}",
@@ -244,13 +273,13 @@ fn undecided(r: &Request, g: &GateStatus, events: &[Event]) -> String {
 }
 
 /// The proposed call and, after an edit, the edit as a unified diff and a JSON Patch.
-fn calls(out: &mut String, r: &Request) {
-    let c = &r.checkpoint;
+fn calls(out: &mut String, r: &View<'_>) {
+    let c = r.checkpoint;
     let _ = writeln!(out, "\nproposed call ({})", c.payload_digest);
     out.push_str(&indent(&pretty(&c.payload.args)));
-    if let Some(p) = &r.status.patch {
-        let _ = writeln!(out, "\nedited call ({})", r.status.payload_digest);
-        out.push_str(&indent(&unified(&c.payload.args, &r.status.payload.args)));
+    if let Some(p) = r.patch.filter(|p| !p.is_null()) {
+        let _ = writeln!(out, "\nedited call ({})", safe(r.digest));
+        out.push_str(&indent(&unified(&c.payload.args, &r.payload.args)));
         let _ = writeln!(out, "  as a JSON Patch");
         out.push_str(&indent(&pretty(p)));
     }
@@ -258,12 +287,12 @@ fn calls(out: &mut String, r: &Request) {
 
 /// What the policy says the approver should look at (`show diff PATH`), as a diff when
 /// an edit changed it.
-fn review(out: &mut String, r: &Request) {
-    let c = &r.checkpoint;
+fn review(out: &mut String, r: &View<'_>) {
+    let c = r.checkpoint;
     let focus = c.decision.approval.iter().flat_map(|a| a.gates.iter());
     for (gate, path) in focus.filter_map(|g| g.show_diff.as_deref().map(|p| (&g.rule, p))) {
         let proposed = lookup(&c.payload.args, &c.context, path);
-        let current = lookup(&r.status.payload.args, &c.context, path);
+        let current = lookup(&r.payload.args, &c.context, path);
         let _ = writeln!(out, "\nto review for {gate}: {path}");
         match (proposed, current) {
             (Some(a), Some(b)) if a != b => out.push_str(&indent(&unified(a, b))),
