@@ -3,10 +3,9 @@
 //! decide one.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use holdpoint::ToolCall;
 use holdpoint::approval::envelope::{Fallbacks, Stated};
 use holdpoint::approval::permit::{self, PermitClaims};
@@ -161,7 +160,7 @@ pub(crate) fn request_json(r: &Request) -> Value {
 
 /// A request the caller may see: an agent only its tenants' (another tenant's is "not
 /// found", so its existence does not leak).
-async fn visible(app: &Arc<App>, caller: &Caller, id: &str) -> ApiResult<Request> {
+pub(crate) async fn visible(app: &Arc<App>, caller: &Caller, id: &str) -> ApiResult<Request> {
     let a = app.clone();
     let owned = id.to_string();
     let r = blocking(move || Ok(a.desk.request(&owned)?)).await?;
@@ -208,40 +207,6 @@ pub async fn show(
     Ok(Json(v))
 }
 
-/// The query of `wait`.
-#[derive(Debug, Deserialize)]
-pub struct WaitQuery {
-    /// At most this many seconds (default 30, at most 55: proxies cut longer calls).
-    timeout: Option<u64>,
-}
-
-/// `GET /v1/requests/{id}/wait?timeout=S`: returns as soon as the state changes, or after
-/// S seconds with the state as it is.
-pub async fn wait(
-    State(app): State<Arc<App>>,
-    agent: Agent,
-    Path(id): Path<String>,
-    Query(q): Query<WaitQuery>,
-) -> ApiResult<Json<Value>> {
-    let caller = Caller::Agent(agent);
-    let start = visible(&app, &caller, &id).await?.state();
-    let limit = Duration::from_secs(q.timeout.unwrap_or(30).min(55));
-    let began = Instant::now();
-    loop {
-        let a = app.clone();
-        let owned = id.clone();
-        let r = blocking(move || {
-            a.desk.expire_request(&owned)?;
-            Ok(a.desk.request(&owned)?)
-        })
-        .await?;
-        if r.state() != start || began.elapsed() >= limit {
-            return Ok(Json(request_json(&r)));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// `POST /v1/requests/{id}/claim`: an approved call, once: the call to run, the claim
 /// token to report with, and the signed permit a tool server verifies.
 pub async fn claim(
@@ -254,15 +219,17 @@ pub async fn claim(
     let a = app.clone();
     blocking(move || {
         let resumed = a.guard.resume(&id)?;
-        let refused = |state: &str, extra: Value| {
+        let refused = |state: &str, reason: Option<String>| {
+            let why = reason.map(|r| format!(" ({r})")).unwrap_or_default();
             ApiError::new(
                 axum::http::StatusCode::CONFLICT,
                 "not_runnable",
-                format!("request `{id}` is {state}: nothing may run {extra}"),
+                format!("request `{id}` is {state}{why}: nothing may run"),
             )
         };
         match resumed {
             Resumed::Permit(p) => {
+                a.changed(&id);
                 let until = lease_end(&a);
                 let signed = sign(&a, &id, &tenant, &p, until);
                 Ok(json!({
@@ -272,11 +239,11 @@ pub async fn claim(
                     "expires_at": format_time(until),
                 }))
             }
-            Resumed::Pending(_) => Err(refused("pending", json!(null))),
-            Resumed::Rejected(x) => Err(refused("rejected", json!(x.reason))),
-            Resumed::Expired(x) => Err(refused("expired", json!(x.reason))),
-            Resumed::Cancelled => Err(refused("cancelled", json!(null))),
-            Resumed::Denied(_) => Err(refused("denied", json!(null))),
+            Resumed::Pending(_) => Err(refused("pending", None)),
+            Resumed::Rejected(x) => Err(refused("rejected", Some(x.reason))),
+            Resumed::Expired(x) => Err(refused("expired", Some(x.reason))),
+            Resumed::Cancelled => Err(refused("cancelled", None)),
+            Resumed::Denied(_) => Err(refused("denied", None)),
         }
     })
     .await
@@ -320,6 +287,7 @@ pub async fn report(
     let a = app.clone();
     blocking(move || {
         a.guard.report(&id, &body.claim, result)?;
+        a.changed(&id);
         let r = a.desk.request(&id)?;
         Ok(json!({"request": id, "state": r.state()}))
     })
@@ -347,6 +315,7 @@ pub async fn cancel(
     let a = app.clone();
     blocking(move || {
         let r = a.guard.cancel(&id, &body.reason)?;
+        a.changed(&id);
         Ok(json!({"request": id, "state": r.state()}))
     })
     .await

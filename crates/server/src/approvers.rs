@@ -109,6 +109,7 @@ pub async fn decide(
         }
         ruling.gate = body.gate.clone();
         let r = a.desk.decide(&id, &ruling)?;
+        a.changed(&id);
         Ok(request_json(&r))
     })
     .await

@@ -25,6 +25,7 @@ pub mod auth;
 pub mod data;
 pub mod demo;
 pub mod error;
+pub mod watch;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -61,6 +62,16 @@ pub struct App {
     pub key_id: String,
     /// How long a claim (and the permit it gives) holds, in milliseconds.
     pub lease_ms: i64,
+    /// Announces the id of every request the service changed (see [`watch`]).
+    pub changes: tokio::sync::broadcast::Sender<String>,
+}
+
+impl App {
+    /// Tells whoever follows request `id` that it changed.
+    pub fn changed(&self, id: &str) {
+        // No receiver is not an error: nobody is waiting.
+        let _ = self.changes.send(id.to_string());
+    }
 }
 
 impl std::fmt::Debug for App {
@@ -155,6 +166,7 @@ impl App {
             secret,
             key_id,
             lease_ms: i64::try_from(config.lease.as_millis()).unwrap_or(i64::MAX),
+            changes: tokio::sync::broadcast::channel(4096).0,
         })
     }
 }
@@ -167,7 +179,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/decisions", post(agents::decide))
         .route("/v1/requests", post(agents::submit))
         .route("/v1/requests/{id}", get(agents::show))
-        .route("/v1/requests/{id}/wait", get(agents::wait))
+        .route("/v1/requests/{id}/wait", get(watch::wait))
+        .route("/v1/requests/{id}/events", get(watch::events))
         .route("/v1/requests/{id}/claim", post(agents::claim))
         .route("/v1/requests/{id}/report", post(agents::report))
         .route("/v1/requests/{id}/cancel", post(agents::cancel))
@@ -182,10 +195,13 @@ async fn sweep(app: Arc<App>, every: Duration) {
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
-        let app = app.clone();
-        let swept = tokio::task::spawn_blocking(move || app.desk.expire()).await;
+        let a = app.clone();
+        let swept = tokio::task::spawn_blocking(move || a.desk.expire()).await;
         match swept {
             Ok(Ok(s)) => {
+                for id in s.events.iter().filter_map(|e| e.request_id.as_deref()) {
+                    app.changed(id);
+                }
                 for (id, e) in s.failures {
                     tracing::warn!(request = %id, error = %e, "could not apply an SLA");
                 }

@@ -255,3 +255,110 @@ async fn bad_input_is_a_clear_4xx() {
         .await;
     assert_eq!(code, 404);
 }
+
+/// Reads a Server-Sent Events stream to its end: the `event:` names, and the last `id:`.
+async fn read_sse(base: &str, token: &str, id: &str, last: Option<&str>) -> (Vec<String>, String) {
+    let mut req = reqwest::Client::new()
+        .get(format!("{base}/v1/requests/{id}/events"))
+        .bearer_auth(token);
+    if let Some(l) = last {
+        req = req.header("Last-Event-ID", l);
+    }
+    let mut resp = req.send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let mut text = String::new();
+    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(20), resp.chunk())
+        .await
+        .expect("the stream ends once the request is final")
+        .unwrap()
+    {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let names = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("event: "))
+        .map(str::to_string)
+        .collect();
+    let last_id = text
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("id: "))
+        .unwrap_or_default()
+        .to_string();
+    (names, last_id)
+}
+
+#[tokio::test]
+async fn events_stream_as_they_happen_and_a_settled_wait_returns_at_once() {
+    let s = start("follow").await;
+    let (_, r) = s
+        .call(
+            "POST",
+            "/v1/requests",
+            Some(&s.agent),
+            Some(refund("c-sse")),
+        )
+        .await;
+    let id = r["request"].as_str().unwrap().to_string();
+    let follower = {
+        let (base, token, id) = (s.base.clone(), s.agent.clone(), id.clone());
+        tokio::spawn(async move { read_sse(&base, &token, &id, None).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_, shown) = s
+        .call("GET", &format!("/v1/requests/{id}"), Some(&s.fiona), None)
+        .await;
+    let approve = json!({"decision": "approve", "digest": shown["digest"]});
+    let path = format!("/v1/requests/{id}/decisions");
+    let (code, _) = s.call("POST", &path, Some(&s.fiona), Some(approve)).await;
+    assert_eq!(code, 200);
+
+    // Decided already: the wait answers at once, not after its timeout.
+    let began = std::time::Instant::now();
+    let (code, w) = s
+        .call(
+            "GET",
+            &format!("/v1/requests/{id}/wait?timeout=30"),
+            Some(&s.agent),
+            None,
+        )
+        .await;
+    assert_eq!((code, w["state"].as_str()), (200, Some("approved")));
+    assert!(began.elapsed() < Duration::from_secs(10));
+
+    let (_, c) = s
+        .call(
+            "POST",
+            &format!("/v1/requests/{id}/claim"),
+            Some(&s.agent),
+            None,
+        )
+        .await;
+    let report = json!({"claim": c["claim"], "outcome": "executed"});
+    let (code, _) = s
+        .call(
+            "POST",
+            &format!("/v1/requests/{id}/report"),
+            Some(&s.agent),
+            Some(report),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let (names, last) = follower.await.unwrap();
+    assert_eq!(names, ["created", "approved", "claimed", "executed"]);
+
+    // Reconnecting after the second event gives the rest, then ends.
+    let (rest, again) = read_sse(&s.base, &s.agent, &id, Some("2")).await;
+    assert_eq!(rest, ["claimed", "executed"]);
+    assert_eq!(again, last);
+    // Another tenant's agent cannot follow it.
+    let (code, _) = s
+        .call(
+            "GET",
+            &format!("/v1/requests/{id}/events"),
+            Some(&s.other_tenant_agent),
+            None,
+        )
+        .await;
+    assert_eq!(code, 404);
+}

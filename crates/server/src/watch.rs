@@ -1,0 +1,184 @@
+//! Following a request: the long poll (`/wait`) and the Server-Sent Events stream
+//! (`/events`). The service is the only writer of its store, so every change it makes is
+//! announced on an in-process channel ([`crate::App::changed`]); both read the store again
+//! only when their request changed.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use futures_util::Stream;
+use holdpoint::approval::{Event, Request, State as ReqState};
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::broadcast::{Receiver, error::RecvError};
+
+use crate::App;
+use crate::agents::{blocking, request_json, visible};
+use crate::auth::{Agent, Caller};
+use crate::error::{ApiError, ApiResult};
+
+/// The longest a `wait` holds (proxies and MCP clients cut longer calls).
+pub const MAX_WAIT_S: u64 = 55;
+
+/// The query of `wait`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitQuery {
+    /// At most this many seconds (default 30, at most 55).
+    timeout: Option<u64>,
+}
+
+/// Whether nothing more will happen to a request.
+pub fn is_final(state: ReqState) -> bool {
+    matches!(
+        state,
+        ReqState::Rejected
+            | ReqState::Expired
+            | ReqState::Cancelled
+            | ReqState::Executed
+            | ReqState::Failed
+            | ReqState::OutcomeUnknown
+    )
+}
+
+async fn read(app: &Arc<App>, id: &str) -> ApiResult<Request> {
+    let a = app.clone();
+    let owned = id.to_string();
+    blocking(move || Ok(a.desk.request(&owned)?)).await
+}
+
+/// Waits until `id` is announced as changed (or the channel lagged: then it may have been).
+async fn next_change(rx: &mut Receiver<String>, id: &str) {
+    loop {
+        match rx.recv().await {
+            Ok(changed) if changed != id => continue,
+            Ok(_) | Err(RecvError::Lagged(_)) => return,
+            Err(RecvError::Closed) => std::future::pending::<()>().await,
+        }
+    }
+}
+
+/// `GET /v1/requests/{id}/wait?timeout=S`: the request at once if nobody needs to decide
+/// it any more (it is not pending), otherwise as soon as its state changes, or after S
+/// seconds (default 30, at most 55) as it then is.
+pub async fn wait(
+    State(app): State<Arc<App>>,
+    agent: Agent,
+    Path(id): Path<String>,
+    Query(q): Query<WaitQuery>,
+) -> ApiResult<Json<Value>> {
+    let mut rx = app.changes.subscribe();
+    let start = visible(&app, &Caller::Agent(agent), &id).await?;
+    if start.state() != ReqState::Pending {
+        return Ok(Json(request_json(&start)));
+    }
+    let limit = Duration::from_secs(q.timeout.unwrap_or(30).min(MAX_WAIT_S));
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if tokio::time::timeout_at(deadline, next_change(&mut rx, &id))
+            .await
+            .is_err()
+        {
+            return Ok(Json(request_json(&read(&app, &id).await?)));
+        }
+        let now = read(&app, &id).await?;
+        if now.state() != start.state() {
+            return Ok(Json(request_json(&now)));
+        }
+    }
+}
+
+/// The events after `after`, read from the store.
+async fn events_after(app: &Arc<App>, id: &str, after: u64) -> ApiResult<Vec<Event>> {
+    let a = app.clone();
+    let owned = id.to_string();
+    let all = blocking(move || Ok(a.desk.store().events(Some(&owned))?)).await?;
+    Ok(all.into_iter().filter(|e| e.seq > after).collect())
+}
+
+fn sse_event(e: &Event) -> SseEvent {
+    let data = serde_json::to_string(e).unwrap_or_else(|_| "{}".into());
+    SseEvent::default()
+        .id(e.seq.to_string())
+        .event(e.kind.as_str())
+        .data(data)
+}
+
+/// The stream's state between two sends.
+struct Follow {
+    app: Arc<App>,
+    id: String,
+    rx: Receiver<String>,
+    after: u64,
+    queued: std::collections::VecDeque<Event>,
+    done: bool,
+}
+
+/// `GET /v1/requests/{id}/events`: the request's audit events as Server-Sent Events (the
+/// event name is the kind, the id its place in the log, the data the event's JSON): those
+/// so far (after `Last-Event-ID`, when a client reconnects), then each as it happens. The
+/// stream ends after the event that leaves the request final.
+pub async fn events(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+    let rx = app.changes.subscribe();
+    visible(&app, &caller, &id).await?;
+    let after = match headers.get("last-event-id") {
+        None => 0,
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .ok_or_else(|| ApiError::bad_request("Last-Event-ID is not an event's number"))?,
+    };
+    let follow = Follow {
+        app,
+        id,
+        rx,
+        after,
+        queued: Default::default(),
+        done: false,
+    };
+    let stream = futures_util::stream::unfold(follow, |mut f| async move {
+        loop {
+            if let Some(e) = f.queued.pop_front() {
+                f.after = e.seq;
+                return Some((Ok(sse_event(&e)), f));
+            }
+            if f.done {
+                return None;
+            }
+            match events_after(&f.app, &f.id, f.after).await {
+                Ok(new) if !new.is_empty() => {
+                    f.queued.extend(new);
+                    continue;
+                }
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+            match read(&f.app, &f.id).await {
+                Ok(r) if is_final(r.state()) => {
+                    // Once more: the final event may have come after the read above.
+                    f.done = true;
+                    match events_after(&f.app, &f.id, f.after).await {
+                        Ok(new) => f.queued.extend(new),
+                        Err(_) => return None,
+                    }
+                    continue;
+                }
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+            next_change(&mut f.rx, &f.id).await;
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
