@@ -40,7 +40,24 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-/// The identity provider's keys: an Ed25519 one and a P-256 one.
+/// A 2048-bit RSA key made once for these tests (`openssl genpkey`; making one here would
+/// be slow in a debug build): its PKCS#8 DER in base64, and its modulus in base64url.
+const RSA_KEY: &str = include_str!("data/rsa-test-key.pk8.b64");
+const RSA_N: &str = include_str!("data/rsa-test-key.n.b64url");
+
+fn rs256(kid: &str, claims: &Value) -> String {
+    use rsa::pkcs8::DecodePrivateKey as _;
+    use rsa::signature::{SignatureEncoding as _, Signer as _};
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(RSA_KEY.trim())
+        .unwrap();
+    let key = rsa::PrivateKey::from_pkcs8_der(&der).unwrap();
+    let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key);
+    let header = json!({"alg": "RS256", "typ": "JWT", "kid": kid});
+    compact(&header, claims, |m| signer.sign(m).to_vec())
+}
+
+/// The identity provider's keys: an Ed25519 one and a P-256 one (and [`RSA_KEY`]).
 struct Keys {
     ed: ed25519_dalek::SigningKey,
     ec: p256::ecdsa::SigningKey,
@@ -62,6 +79,7 @@ impl Keys {
              "x": B64.encode(self.ed.verifying_key().to_bytes())},
             {"kty": "EC", "crv": "P-256", "kid": "ec-1",
              "x": B64.encode(&xy[1..33]), "y": B64.encode(&xy[33..65])},
+            {"kty": "RSA", "kid": "rsa-1", "use": "sig", "n": RSA_N.trim(), "e": "AQAB"},
         ]})
     }
 }
@@ -240,12 +258,23 @@ async fn a_jwt_approver_in_the_claimed_group_sees_the_request_and_approves_it() 
     let (code, r) = s.call("POST", &path, &bare, Some(approve.clone())).await;
     assert_eq!(code, 403, "{r}");
 
-    // A P-256 key of the same set works as well as the Ed25519 one.
-    let es = es256(&s.keys.ec, "ec-1", &claims("sam@example.com", &["finance"]));
+    // The P-256 and RSA keys of the same set work as well as the Ed25519 one.
+    let sam_claims = claims("sam@example.com", &["finance"]);
+    for token in [
+        es256(&s.keys.ec, "ec-1", &sam_claims),
+        rs256("rsa-1", &sam_claims),
+    ] {
+        let (code, r) = s.call("GET", "/v1/inbox", &token, None).await;
+        assert_eq!(code, 200, "{r}");
+        assert_eq!(inbox_ids(&r), vec![id.clone()]);
+    }
     let (code, r) = s
-        .call("GET", &format!("/v1/requests/{id}"), &es, None)
+        .call("GET", "/v1/inbox", &rs256("ed-1", &sam_claims), None)
         .await;
-    assert_eq!(code, 200, "{r}");
+    assert_eq!(
+        code, 401,
+        "an RSA signature under the Ed25519 key's kid: {r}"
+    );
 
     let (code, r) = s.call("POST", &path, &sam, Some(approve)).await;
     assert_eq!(code, 200, "{r}");
