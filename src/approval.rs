@@ -23,7 +23,7 @@ mod stats;
 pub mod store;
 mod time;
 
-pub use crate::{Approvers, ApproversError, ApproversFile};
+pub use crate::{Approvers, ApproversError, ApproversFile, Vouched};
 pub use checkpoint::{CHECKPOINT_VERSION, Checkpoint, Identity, Payload, PolicyRef, Proposal};
 pub use event::{ChainBreak, Event, EventKind, GENESIS, verify_chain};
 pub use request::{

@@ -15,6 +15,77 @@ pub trait Approvers: Send + Sync {
     fn is_approver(&self, identity: &str) -> bool;
     /// Whether the group exists (an approver may escalate only to a group that does).
     fn has_group(&self, group: &str) -> bool;
+    /// Whether the group is named at all, even without members (an identity provider's
+    /// word counts only for groups named here; see [`Vouched`]). By default, `has_group`.
+    fn defines_group(&self, group: &str) -> bool {
+        self.has_group(group)
+    }
+}
+
+/// Group membership with an identity provider's word for one person: `identity` is also
+/// a member of each of `groups` that `base` defines (a JWT's groups claim, say). Groups
+/// `base` does not define are ignored, and everyone else's membership is `base`'s alone.
+/// It borrows, so asking per request costs nothing.
+///
+/// It never lets a party decide: the requester and the agent are refused whatever their
+/// groups.
+#[derive(Clone, Copy)]
+pub struct Vouched<'a> {
+    base: &'a dyn Approvers,
+    identity: &'a str,
+    groups: &'a [String],
+}
+
+impl std::fmt::Debug for Vouched<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vouched")
+            .field("identity", &self.identity)
+            .field("groups", &self.groups)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Vouched<'a> {
+    /// `base`'s membership, plus `identity` in each of `groups` that `base` defines.
+    pub fn new(base: &'a dyn Approvers, identity: &'a str, groups: &'a [String]) -> Vouched<'a> {
+        Vouched {
+            base,
+            identity,
+            groups,
+        }
+    }
+
+    /// The vouched groups that count: those `base` defines.
+    pub fn groups(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.groups
+            .iter()
+            .map(String::as_str)
+            .filter(|g| self.base.defines_group(g))
+    }
+
+    fn is_them(&self, identity: &str) -> bool {
+        crate::text::fold(identity) == crate::text::fold(self.identity)
+    }
+}
+
+impl Approvers for Vouched<'_> {
+    fn is_member(&self, identity: &str, group: &str) -> bool {
+        self.base.is_member(identity, group)
+            || (self.is_them(identity) && self.groups().any(|g| g == group))
+    }
+
+    fn is_approver(&self, identity: &str) -> bool {
+        self.base.is_approver(identity)
+            || (self.is_them(identity) && self.groups().next().is_some())
+    }
+
+    fn has_group(&self, group: &str) -> bool {
+        self.base.has_group(group) || self.groups().any(|g| g == group)
+    }
+
+    fn defines_group(&self, group: &str) -> bool {
+        self.base.defines_group(group)
+    }
 }
 
 /// Approver groups read from YAML (or JSON):
@@ -147,5 +218,9 @@ impl Approvers for ApproversFile {
 
     fn has_group(&self, group: &str) -> bool {
         self.groups.get(group).is_some_and(|m| !m.is_empty())
+    }
+
+    fn defines_group(&self, group: &str) -> bool {
+        self.groups.contains_key(group)
     }
 }

@@ -117,7 +117,7 @@ pub mod approval;
 #[doc(hidden)]
 pub mod unstable;
 
-pub use approvers::{Approvers, ApproversError, ApproversFile};
+pub use approvers::{Approvers, ApproversError, ApproversFile, Vouched};
 pub use ast::{DecisionKind, Effect, Mode, OnTimeout};
 pub use call::{CallError, ToolCall};
 pub use catalog::{ArgSpec, ArgType, Catalog, CatalogError, ToolSpec};

@@ -354,6 +354,10 @@ pub struct Ruling {
     /// The payload digest the approver saw. When given, the decision is refused if the
     /// payload changed since (another gate's approver edited it).
     pub seen: Option<String>,
+    /// Groups the approver's identity provider vouches for (a JWT's groups claim), besides
+    /// the approvers' own membership: each counts where the approvers define the group
+    /// ([`crate::Vouched`]). The approval's events record the ones that counted.
+    pub groups: Vec<String>,
 }
 
 impl Ruling {
@@ -365,6 +369,7 @@ impl Ruling {
             note: None,
             gate: None,
             seen: None,
+            groups: Vec::new(),
         }
     }
 
@@ -383,6 +388,13 @@ impl Ruling {
     /// Restricts the ruling to one gate.
     pub fn for_gate(mut self, gate: impl Into<String>) -> Ruling {
         self.gate = Some(gate.into());
+        self
+    }
+
+    /// Decides also as a member of `groups`, on an identity provider's word (see
+    /// [`Ruling::groups`]).
+    pub fn with_groups(mut self, groups: Vec<String>) -> Ruling {
+        self.groups = groups;
         self
     }
 }

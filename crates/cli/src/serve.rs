@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use holdpoint_server::auth::jwt::{IdentityClaim, JwtConfig};
 use holdpoint_server::{App, Config, DataDir, Holder};
 
 use crate::Exit;
@@ -32,6 +33,56 @@ pub struct ServeArgs {
     /// them once.
     #[arg(long)]
     demo: bool,
+    #[command(flatten)]
+    jwt: JwtArgs,
+}
+
+/// Approvers' single sign-on: JWTs verified against a JWKS file (docs/authentication.md).
+#[derive(clap::Args)]
+struct JwtArgs {
+    /// Also accept approvers' JWTs (OpenID Connect ID tokens) signed by a key of this JWKS
+    /// file, read at start (with --issuer and --audience).
+    #[arg(long, value_name = "FILE", requires_all = ["issuer", "audience"])]
+    jwks: Option<PathBuf>,
+    /// The `iss` every JWT must carry.
+    #[arg(long, value_name = "ISS", requires = "jwks")]
+    issuer: Option<String>,
+    /// The audience every JWT's `aud` must contain (your client id).
+    #[arg(long, value_name = "AUD", requires = "jwks")]
+    audience: Option<String>,
+    /// The claim listing the approver's groups (those approvers.yaml defines count).
+    #[arg(
+        long,
+        value_name = "CLAIM",
+        default_value = "groups",
+        requires = "jwks"
+    )]
+    groups_claim: String,
+    /// The claim naming the approver (default: `email` when present, else `sub`).
+    #[arg(long, value_name = "email|sub", value_parser = ["email", "sub"], requires = "jwks")]
+    identity_claim: Option<String>,
+}
+
+impl JwtArgs {
+    fn config(&self) -> Option<JwtConfig> {
+        let (jwks, issuer, audience) = (
+            self.jwks.clone()?,
+            self.issuer.clone()?,
+            self.audience.clone()?,
+        );
+        let identity_claim = match self.identity_claim.as_deref() {
+            Some("email") => IdentityClaim::Email,
+            Some(_) => IdentityClaim::Sub,
+            None => IdentityClaim::EmailOrSub,
+        };
+        Some(JwtConfig {
+            jwks,
+            issuer,
+            audience,
+            groups_claim: self.groups_claim.clone(),
+            identity_claim,
+        })
+    }
 }
 
 /// Arguments of `policy tokens`.
@@ -113,6 +164,7 @@ pub(crate) fn serve(args: ServeArgs) -> Exit {
         listen: args.listen,
         approvers: args.approvers.clone(),
         lease,
+        jwt: args.jwt.config(),
     };
     let app = match App::load(&config) {
         Ok(a) => Arc::new(a),

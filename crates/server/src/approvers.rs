@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use holdpoint::approval::{Request, Ruling, State as ReqState, Verdict, format_time, patch};
+use holdpoint::approval::{
+    Request, Ruling, State as ReqState, Verdict, Vouched, format_time, patch,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -31,10 +33,11 @@ pub async fn inbox(State(app): State<Arc<App>>, me: Approver) -> ApiResult<Json<
     let a = app.clone();
     blocking(move || {
         let listing = a.desk.list(Some(ReqState::Pending), None)?;
+        let groups = Vouched::new(&*a.approvers, &me.id, &me.groups);
         let mut rows: Vec<&Request> = listing
             .requests
             .iter()
-            .filter(|r| r.awaits(&*a.approvers, &me.id))
+            .filter(|r| r.awaits(&groups, &me.id))
             .collect();
         rows.reverse();
         let items: Vec<Value> = rows
@@ -103,7 +106,9 @@ pub async fn decide(
     blocking(move || {
         let current = a.desk.request(&id)?;
         let verdict = verdict(&body, &current)?;
-        let mut ruling = Ruling::new(me.id.clone(), verdict).having_seen(body.digest.clone());
+        let mut ruling = Ruling::new(me.id.clone(), verdict)
+            .having_seen(body.digest.clone())
+            .with_groups(me.groups.clone());
         if body.decision != "reject" {
             ruling.note = body.reason.clone();
         }

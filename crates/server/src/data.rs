@@ -9,6 +9,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+mod tokens;
+
+/// How every service token begins (a bearer token without it is taken for a JWT when
+/// JWTs are configured).
+pub const TOKEN_PREFIX: &str = "hpt_";
+
 /// A problem with the data directory.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
@@ -64,10 +70,11 @@ struct TokenFile {
     tokens: Vec<StoredToken>,
 }
 
-/// The data directory.
+/// The data directory. Clones share one in-memory copy of the token hashes.
 #[derive(Debug, Clone)]
 pub struct DataDir {
     root: PathBuf,
+    cache: std::sync::Arc<tokens::TokenCache>,
 }
 
 impl DataDir {
@@ -77,6 +84,7 @@ impl DataDir {
         restrict(root, 0o700);
         Ok(DataDir {
             root: root.to_path_buf(),
+            cache: std::sync::Arc::new(tokens::TokenCache::new(root.join(TOKENS))),
         })
     }
 
@@ -95,7 +103,7 @@ impl DataDir {
     }
 
     fn tokens_path(&self) -> PathBuf {
-        self.root.join("tokens.json")
+        self.root.join(TOKENS)
     }
 
     /// The Ed25519 signing key (32 bytes), created on first use in a file only the
@@ -127,7 +135,7 @@ impl DataDir {
 
     /// Creates a token for `holder`: gives the token (shown once), stores only its hash.
     pub fn create_token(&self, holder: Holder, now: i64) -> Result<String, DataError> {
-        let token = format!("hpt_{}", URL_SAFE_NO_PAD.encode(random::<32>()?));
+        let token = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(random::<32>()?));
         let mut file = self.tokens()?;
         file.tokens.push(StoredToken {
             hash: hash(&token),
@@ -142,27 +150,29 @@ impl DataDir {
         Ok(token)
     }
 
-    /// Who holds `token`, if anyone.
+    /// Who holds `token`, if anyone: looked up by its hash in memory (see
+    /// [`tokens`](self) for when `tokens.json` is read again).
     pub fn holder(&self, token: &str) -> Result<Option<Holder>, DataError> {
-        let h = hash(token);
-        Ok(self
-            .tokens()?
-            .tokens
-            .into_iter()
-            .find(|t| t.hash == h)
-            .map(|t| t.holder))
+        self.cache.holder(&hash(token))
     }
 
     fn tokens(&self) -> Result<TokenFile, DataError> {
-        let path = self.tokens_path();
-        match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| DataError::Invalid {
-                path,
-                message: e.to_string(),
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(TokenFile::default()),
-            Err(e) => Err(io(&path, &e)),
-        }
+        read_tokens(&self.tokens_path())
+    }
+}
+
+/// The token file's name in the data directory.
+const TOKENS: &str = "tokens.json";
+
+/// Reads the token file (none yet: no tokens).
+fn read_tokens(path: &Path) -> Result<TokenFile, DataError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| DataError::Invalid {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(TokenFile::default()),
+        Err(e) => Err(io(path, &e)),
     }
 }
 

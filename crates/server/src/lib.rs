@@ -56,6 +56,8 @@ pub struct App {
     pub approvers: Arc<ApproversFile>,
     /// The data directory (tokens are read from it as they are created).
     pub data: DataDir,
+    /// JWT verification, when configured (`--jwks`).
+    pub jwt: Option<auth::jwt::Verifier>,
     /// The permit signing key.
     pub(crate) secret: [u8; 32],
     /// The id of the signing key, in every permit.
@@ -95,6 +97,8 @@ pub struct Config {
     pub approvers: Option<PathBuf>,
     /// How long a claim holds.
     pub lease: Duration,
+    /// Approvers may also authenticate with JWTs verified this way.
+    pub jwt: Option<auth::jwt::JwtConfig>,
 }
 
 /// Why the service could not start.
@@ -109,6 +113,9 @@ pub enum StartError {
     /// The data directory.
     #[error("{0}")]
     Data(#[from] DataError),
+    /// The JWKS file.
+    #[error("{0}")]
+    Jwks(#[from] auth::jwt::JwksError),
     /// The store.
     #[error("{0}")]
     Store(#[from] holdpoint::approval::Error),
@@ -144,6 +151,11 @@ impl App {
             }
         };
         let approvers = Arc::new(approvers);
+        let jwt = config
+            .jwt
+            .as_ref()
+            .map(auth::jwt::Verifier::load)
+            .transpose()?;
         let data = DataDir::open(&config.data)?;
         let secret = data.signing_key()?;
         let public = holdpoint::approval::permit::public_key(&secret);
@@ -163,6 +175,7 @@ impl App {
             desk,
             approvers,
             data,
+            jwt,
             secret,
             key_id,
             lease_ms: i64::try_from(config.lease.as_millis()).unwrap_or(i64::MAX),

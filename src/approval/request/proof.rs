@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::{Request, may_decide, quorum_of};
-use crate::Approvers;
 use crate::approval::event::{Event, EventKind};
+use crate::{Approvers, Vouched};
 
 /// A gate as the events describe it.
 #[derive(Debug)]
@@ -20,7 +20,27 @@ struct Replayed {
     quorum: u32,
     /// Approvals: the approver, the digest approved, and the groups that could decide
     /// the gate at that moment.
-    approvals: Vec<(String, String, Vec<String>)>,
+    approvals: Vec<Approval>,
+}
+
+/// One recorded approval of a gate.
+#[derive(Debug)]
+struct Approval {
+    by: String,
+    digest: String,
+    /// The groups that could decide the gate then.
+    groups: Vec<String>,
+    /// The groups an identity provider vouched for, as the event recorded them.
+    vouched: Vec<String>,
+}
+
+impl Approval {
+    /// Whether it counts for `digest`: the approver may decide, by the approvers now (and
+    /// the groups vouched for then, where the approvers still define them).
+    fn counts(&self, digest: &str, approvers: &dyn Approvers) -> bool {
+        let approvers = Vouched::new(approvers, &self.by, &self.vouched);
+        self.digest == digest && may_decide(&approvers, &self.by, &self.groups)
+    }
 }
 
 impl Request {
@@ -70,8 +90,8 @@ impl Request {
             let mut people: Vec<String> = g
                 .approvals
                 .iter()
-                .filter(|(by, d, groups)| d == digest && may_decide(approvers, by, groups))
-                .map(|(by, _, _)| crate::text::fold(by))
+                .filter(|a| a.counts(digest, approvers))
+                .map(|a| crate::text::fold(&a.by))
                 .collect();
             people.sort_unstable();
             people.dedup();
@@ -167,8 +187,12 @@ impl Request {
                         e.seq, e.actor
                     ));
                 }
-                g.approvals
-                    .push((e.actor.clone(), d.clone(), g.groups.clone()));
+                g.approvals.push(Approval {
+                    by: e.actor.clone(),
+                    digest: d.clone(),
+                    groups: g.groups.clone(),
+                    vouched: e.data.get("vouched").map(strings).unwrap_or_default(),
+                });
             }
         }
         let bound = bound.unwrap_or_else(|| self.checkpoint.policy.hash.clone());

@@ -6,16 +6,33 @@ use serde_json::{Value, json};
 use super::{
     GateApproval, GateStatus, Rejection, Request, Ruling, State, Verdict, deadline, may_decide,
 };
-use crate::Approvers;
 use crate::approval::checkpoint::Payload;
 use crate::approval::event::{Event, EventKind};
 use crate::approval::{Error, patch};
+use crate::{Approvers, Vouched};
 
-/// Who acts in a ruling, when, and the note they gave.
+/// Who acts in a ruling, when, the note they gave, and the groups an identity provider
+/// vouched for that counted (recorded on their approvals, for the claim's proof).
 struct Stamp<'a> {
     actor: &'a str,
     now: i64,
     note: Option<&'a str>,
+    vouched: Vec<String>,
+}
+
+impl Stamp<'_> {
+    /// An approval event's details: `data` and, when groups were vouched for, `vouched`.
+    fn details(&self, data: Value) -> Value {
+        if self.vouched.is_empty() {
+            return data;
+        }
+        let mut map = match data {
+            Value::Object(m) => m,
+            _ => serde_json::Map::new(),
+        };
+        map.insert("vouched".into(), json!(self.vouched));
+        Value::Object(map)
+    }
 }
 
 impl Request {
@@ -34,6 +51,8 @@ impl Request {
         reevaluate: &dyn Fn(&Payload) -> Result<Vec<GateStatus>, Error>,
     ) -> Result<Vec<Event>, Error> {
         let actor = self.decider(ruling)?;
+        let approvers = &Vouched::new(approvers, actor, &ruling.groups);
+        let vouched: Vec<String> = approvers.groups().map(str::to_string).collect();
         // A decision after an SLA ran out meets what the SLA did (callers that persist
         // expiry first, as `Desk::decide` does, find nothing left to apply here).
         let mut events = self.expire(now);
@@ -46,7 +65,12 @@ impl Request {
         let digest = self.seen_digest(ruling)?;
         let targets = self.targets(ruling, actor, approvers, &digest)?;
         let note = ruling.note.as_deref();
-        let at = Stamp { actor, now, note };
+        let at = Stamp {
+            actor,
+            now,
+            note,
+            vouched,
+        };
         let first = events.len();
         match &ruling.verdict {
             Verdict::Approve => self.approve(&targets, &at, &digest, &mut events),
@@ -214,7 +238,8 @@ impl Request {
                 Event::new(EventKind::Approved, at.actor, at.now)
                     .gate(&g.rule)
                     .digests(digest, digest)
-                    .reason(at.note),
+                    .reason(at.note)
+                    .data(at.details(Value::Null)),
             );
         }
     }
@@ -312,12 +337,12 @@ impl Request {
                     .gate(&g.rule)
                     .digests(digest, &new_digest)
                     .reason(at.note)
-                    .data(json!({
+                    .data(at.details(json!({
                         "patch": step,
                         "added_gates": std::mem::take(&mut added),
                         "added_groups": std::mem::take(&mut added_groups),
                         "added_quorum": std::mem::take(&mut added_quorum),
-                    })),
+                    }))),
             );
         }
         Ok(())
