@@ -26,6 +26,10 @@ pub struct ServeArgs {
     /// Approver groups (default: approvers.yaml beside the policy).
     #[arg(long, value_name = "FILE")]
     approvers: Option<PathBuf>,
+    /// Calls a second each caller (token, or address without one) may make; `off` for no
+    /// limit. Over it, a call gets 429 with Retry-After.
+    #[arg(long, value_name = "N/s", default_value = "10000/s")]
+    rate_limit: String,
     /// How long a claim (and its permit) holds.
     #[arg(long, value_name = "DURATION", default_value = "5m")]
     lease: String,
@@ -158,13 +162,20 @@ pub(crate) fn serve(args: ServeArgs) -> Exit {
         Ok(d) => d,
         Err(code) => return code,
     };
+    let rate_limit = match holdpoint_server::limits::RateLimit::parse(&args.rate_limit) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: --rate-limit: {e}");
+            return Exit::Usage;
+        }
+    };
     let config = Config {
-        policy: args.policy.clone(),
-        data: args.data.clone(),
         listen: args.listen,
         approvers: args.approvers.clone(),
         lease,
         jwt: args.jwt.config(),
+        rate_limit,
+        ..Config::new(&args.policy, &args.data)
     };
     let app = match App::load(&config) {
         Ok(a) => Arc::new(a),

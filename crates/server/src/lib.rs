@@ -25,6 +25,8 @@ pub mod auth;
 pub mod data;
 pub mod demo;
 pub mod error;
+pub mod limits;
+pub mod metrics;
 pub mod watch;
 
 use std::net::SocketAddr;
@@ -66,9 +68,18 @@ pub struct App {
     pub lease_ms: i64,
     /// Announces the id of every request the service changed (see [`watch`]).
     pub changes: tokio::sync::broadcast::Sender<String>,
+    /// What is counted for `/metrics`.
+    pub metrics: metrics::Metrics,
+    /// Each caller's rate (none: unlimited).
+    pub limiter: Option<limits::Limiter>,
 }
 
 impl App {
+    /// Metrics other parts add to `/metrics` (webhook deliveries).
+    pub fn extra_metrics(&self) -> String {
+        String::new()
+    }
+
     /// Tells whoever follows request `id` that it changed.
     pub fn changed(&self, id: &str) {
         // No receiver is not an error: nobody is waiting.
@@ -99,6 +110,27 @@ pub struct Config {
     pub lease: Duration,
     /// Approvers may also authenticate with JWTs verified this way.
     pub jwt: Option<auth::jwt::JwtConfig>,
+    /// Calls per caller (none: no limit).
+    pub rate_limit: Option<limits::RateLimit>,
+}
+
+impl Config {
+    /// The defaults (`127.0.0.1:8787`, a 5-minute lease, no JWTs, 10 000 calls a second
+    /// per caller) for this policy and data directory.
+    pub fn new(policy: impl Into<PathBuf>, data: impl Into<PathBuf>) -> Config {
+        Config {
+            policy: policy.into(),
+            data: data.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8787)),
+            approvers: None,
+            lease: Duration::from_secs(300),
+            jwt: None,
+            rate_limit: Some(limits::RateLimit {
+                per_second: 10_000.0,
+                burst: 20_000.0,
+            }),
+        }
+    }
 }
 
 /// Why the service could not start.
@@ -180,6 +212,8 @@ impl App {
             key_id,
             lease_ms: i64::try_from(config.lease.as_millis()).unwrap_or(i64::MAX),
             changes: tokio::sync::broadcast::channel(4096).0,
+            metrics: metrics::Metrics::default(),
+            limiter: config.rate_limit.map(limits::Limiter::new),
         })
     }
 }
@@ -199,6 +233,15 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/requests/{id}/cancel", post(agents::cancel))
         .route("/v1/inbox", get(approvers::inbox))
         .route("/v1/requests/{id}/decisions", post(approvers::decide))
+        .route("/metrics", get(metrics::metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            limits::limit,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            metrics::track,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
 }
@@ -232,7 +275,8 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep(app.clone(), Duration::from_secs(1)));
-    let result = axum::serve(listener, router(app))
+    let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await;
     sweeper.abort();

@@ -33,12 +33,9 @@ async fn start(name: &str) -> Service {
     let data = std::env::temp_dir().join(format!("holdpoint-serve-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     let config = Config {
-        policy: root().join("tests/data/approvals/refunds.gate"),
-        data: data.clone(),
         listen: "127.0.0.1:0".parse().unwrap(),
         approvers: Some(root().join("tests/data/approvals/approvers.yaml")),
-        lease: Duration::from_secs(300),
-        jwt: None,
+        ..Config::new(root().join("tests/data/approvals/refunds.gate"), &data)
     };
     let dir = DataDir::open(&data).unwrap();
     let token = |h: Holder| dir.create_token(h, 0).unwrap();

@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -133,11 +133,8 @@ fn config(name: &str, jwks: Value, identity: IdentityClaim) -> Config {
     let jwks_path = data.join("jwks.json");
     std::fs::write(&jwks_path, jwks.to_string()).unwrap();
     Config {
-        policy: root().join("tests/data/approvals/refunds.gate"),
-        data: data.join("data"),
         listen: "127.0.0.1:0".parse().unwrap(),
         approvers: Some(root().join("tests/data/approvals/approvers.yaml")),
-        lease: Duration::from_secs(300),
         jwt: Some(JwtConfig {
             jwks: jwks_path,
             issuer: ISSUER.into(),
@@ -145,6 +142,10 @@ fn config(name: &str, jwks: Value, identity: IdentityClaim) -> Config {
             groups_claim: "groups".into(),
             identity_claim: identity,
         }),
+        ..Config::new(
+            root().join("tests/data/approvals/refunds.gate"),
+            data.join("data"),
+        )
     }
 }
 
