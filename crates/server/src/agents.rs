@@ -45,7 +45,10 @@ pub async fn decide(
     body: String,
 ) -> ApiResult<Json<Value>> {
     let call = ToolCall::from_json(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let report = app.policy.evaluate(&call).report(&call);
+    let began = std::time::Instant::now();
+    let decision = app.policy.evaluate(&call);
+    app.metrics.decided(decision.effect(), began.elapsed());
+    let report = decision.report(&call);
     Ok(Json(
         serde_json::to_value(report).map_err(|e| ApiError::internal(e.to_string()))?,
     ))
@@ -81,6 +84,11 @@ pub async fn submit(
     let a = app.clone();
     blocking(move || {
         let submitted = a.guard.submit(proposal)?;
+        a.metrics.counted(match &submitted {
+            Submitted::Permit(p) => p.effect(),
+            Submitted::Waiting(_) => holdpoint::Effect::Approve,
+            Submitted::Denied(_) => holdpoint::Effect::Deny,
+        });
         Ok(match submitted {
             Submitted::Permit(p) => {
                 let signed = sign(&a, &key, &tenant, &p, lease_end(&a));

@@ -114,10 +114,15 @@ const EFFECTS: [&str; 4] = ["allow", "audit", "approve", "deny"];
 impl Metrics {
     /// Counts one decision and how long the policy took.
     pub fn decided(&self, effect: Effect, took: std::time::Duration) {
+        self.counted(effect);
+        self.decision_latency.observe(took.as_secs_f64());
+    }
+
+    /// Counts one decision (made inside a submission, not timed on its own).
+    pub fn counted(&self, effect: Effect) {
         if let Some(c) = self.decisions.get(effect_index(effect)) {
             c.fetch_add(1, Ordering::Relaxed);
         }
-        self.decision_latency.observe(took.as_secs_f64());
     }
 
     fn answered(&self, route: &str, status: u16, seconds: f64) {
