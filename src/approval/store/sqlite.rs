@@ -435,6 +435,19 @@ impl Store for SqliteStore {
         parse_events(&self.read(|c| event_rows(c, request_id))?)
     }
 
+    fn events_after(&self, after: u64, limit: usize) -> Result<Vec<Event>, Error> {
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![after, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<Vec<(i64, String)>>>()
+        })?;
+        parse_events(&rows)
+    }
+
     fn snapshot(&self) -> Result<Snapshot, Error> {
         // One read transaction: in WAL mode it sees one committed state throughout.
         let (events, rows) = self.read(|c| {
