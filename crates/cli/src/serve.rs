@@ -28,6 +28,9 @@ pub struct ServeArgs {
     /// How long a claim (and its permit) holds.
     #[arg(long, value_name = "DURATION", default_value = "5m")]
     lease: String,
+    /// Send webhooks as this file says (endpoints, secrets, formats: docs/webhooks.md).
+    #[arg(long, value_name = "FILE")]
+    webhooks: Option<PathBuf>,
     /// Also create a demo agent token (tenant `demo`) and a demo approver token, and print
     /// them once.
     #[arg(long)]
@@ -113,6 +116,7 @@ pub(crate) fn serve(args: ServeArgs) -> Exit {
         listen: args.listen,
         approvers: args.approvers.clone(),
         lease,
+        webhooks: args.webhooks.clone(),
     };
     let app = match App::load(&config) {
         Ok(a) => Arc::new(a),

@@ -5,6 +5,7 @@
 //! - [`data`]: the data directory (store, key, token hashes);
 //! - [`auth`]: who is calling;
 //! - [`agents`] and [`approvers`]: the two halves of the API;
+//! - [`webhooks`]: notifications from a durable outbox;
 //! - [`serve`]: binding, the SLA sweep, graceful shutdown.
 //!
 //! The API is described in `docs/server.md`.
@@ -24,6 +25,7 @@ pub mod approvers;
 pub mod auth;
 pub mod data;
 pub mod error;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -60,6 +62,8 @@ pub struct App {
     pub key_id: String,
     /// How long a claim (and the permit it gives) holds, in milliseconds.
     pub lease_ms: i64,
+    /// The webhooks, when a webhooks file is configured ([`webhooks::Webhooks::stats`]).
+    pub webhooks: Option<Arc<webhooks::Webhooks>>,
 }
 
 impl std::fmt::Debug for App {
@@ -83,6 +87,8 @@ pub struct Config {
     pub approvers: Option<PathBuf>,
     /// How long a claim holds.
     pub lease: Duration,
+    /// The webhooks file (`docs/webhooks.md`), if any.
+    pub webhooks: Option<PathBuf>,
 }
 
 /// Why the service could not start.
@@ -100,6 +106,9 @@ pub enum StartError {
     /// The store.
     #[error("{0}")]
     Store(#[from] holdpoint::approval::Error),
+    /// The webhooks file or outbox.
+    #[error("{0}")]
+    Webhooks(#[from] webhooks::WebhookError),
     /// The address.
     #[error("cannot listen on {addr}: {message}")]
     Listen {
@@ -139,6 +148,14 @@ impl App {
         let desk = Desk::new(store, approvers.clone()).with_policy(policy.clone());
         let public = holdpoint::approval::permit::public_key(&secret);
         let key_id = format!("k-{}", public.get(..12).unwrap_or(&public));
+        let webhooks = match &config.webhooks {
+            Some(file) => Some(Arc::new(webhooks::Webhooks::load(
+                file,
+                data.root(),
+                desk.store(),
+            )?)),
+            None => None,
+        };
         Ok(App {
             policy,
             guard,
@@ -148,6 +165,7 @@ impl App {
             secret,
             key_id,
             lease_ms: i64::try_from(config.lease.as_millis()).unwrap_or(i64::MAX),
+            webhooks,
         })
     }
 }
@@ -196,10 +214,14 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep(app.clone(), Duration::from_secs(1)));
+    let hooks = (app.webhooks.clone()).map(|w| tokio::spawn(webhooks::run(app.clone(), w)));
     let result = axum::serve(listener, router(app))
         .with_graceful_shutdown(shutdown)
         .await;
     sweeper.abort();
+    if let Some(h) = hooks {
+        h.abort();
+    }
     result
 }
 

@@ -38,6 +38,7 @@ async fn start(name: &str) -> Service {
         listen: "127.0.0.1:0".parse().unwrap(),
         approvers: Some(root().join("tests/data/approvals/approvers.yaml")),
         lease: Duration::from_secs(300),
+        webhooks: None,
     };
     let dir = DataDir::open(&data).unwrap();
     let token = |h: Holder| dir.create_token(h, 0).unwrap();
