@@ -65,6 +65,15 @@ pub trait Store: Send + Sync {
     /// The audit log in order, or one request's events.
     fn events(&self, request_id: Option<&str>) -> Result<Vec<Event>, Error>;
 
+    /// At most `limit` events of the log with `seq` above `after`, in order: what a reader
+    /// that has seen the log up to `after` has not seen yet (webhooks read the log so).
+    fn events_after(&self, after: u64, limit: usize) -> Result<Vec<Event>, Error> {
+        let mut events = self.events(None)?;
+        events.retain(|e| e.seq > after);
+        events.truncate(limit);
+        Ok(events)
+    }
+
     /// The whole log and every request as of one moment (for `verify`, which must not see
     /// a request written after the events it read). A request that does not read is kept
     /// as its error.

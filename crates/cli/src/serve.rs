@@ -33,6 +33,9 @@ pub struct ServeArgs {
     /// How long a claim (and its permit) holds.
     #[arg(long, value_name = "DURATION", default_value = "5m")]
     lease: String,
+    /// Send webhooks as this file says (endpoints, secrets, formats: docs/webhooks.md).
+    #[arg(long, value_name = "FILE")]
+    webhooks: Option<PathBuf>,
     /// Also create a demo agent token (tenant `demo`) and a demo approver token, and print
     /// them once.
     #[arg(long)]
@@ -175,6 +178,7 @@ pub(crate) fn serve(args: ServeArgs) -> Exit {
         lease,
         jwt: args.jwt.config(),
         rate_limit,
+        webhooks: args.webhooks.clone(),
         ..Config::new(&args.policy, &args.data)
     };
     let app = match App::load(&config) {

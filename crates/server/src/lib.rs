@@ -5,6 +5,7 @@
 //! - [`data`]: the data directory (store, key, token hashes);
 //! - [`auth`]: who is calling;
 //! - [`agents`] and [`approvers`]: the two halves of the API;
+//! - [`webhooks`]: notifications from a durable outbox;
 //! - [`serve`]: binding, the SLA sweep, graceful shutdown.
 //!
 //! The API is described in `docs/server.md`.
@@ -28,6 +29,7 @@ pub mod error;
 pub mod limits;
 pub mod metrics;
 pub mod watch;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -72,12 +74,32 @@ pub struct App {
     pub metrics: metrics::Metrics,
     /// Each caller's rate (none: unlimited).
     pub limiter: Option<limits::Limiter>,
+    /// The webhooks, when a webhooks file is configured ([`webhooks::Webhooks::stats`]).
+    pub webhooks: Option<Arc<webhooks::Webhooks>>,
 }
 
 impl App {
     /// Metrics other parts add to `/metrics` (webhook deliveries).
     pub fn extra_metrics(&self) -> String {
-        String::new()
+        let Some(w) = &self.webhooks else {
+            return String::new();
+        };
+        let s = w.stats();
+        format!(
+            "# HELP holdpoint_webhooks_delivered_total Webhook messages delivered (a 2xx answer).\n\
+             # TYPE holdpoint_webhooks_delivered_total counter\n\
+             holdpoint_webhooks_delivered_total {}\n\
+             # HELP holdpoint_webhook_failures_total Webhook attempts that failed.\n\
+             # TYPE holdpoint_webhook_failures_total counter\n\
+             holdpoint_webhook_failures_total {}\n\
+             # HELP holdpoint_webhooks_given_up_total Webhook messages given up after the last attempt.\n\
+             # TYPE holdpoint_webhooks_given_up_total counter\n\
+             holdpoint_webhooks_given_up_total {}\n\
+             # HELP holdpoint_webhooks_pending Webhook messages waiting to be delivered.\n\
+             # TYPE holdpoint_webhooks_pending gauge\n\
+             holdpoint_webhooks_pending {}\n",
+            s.delivered, s.failed_attempts, s.given_up, s.pending
+        )
     }
 
     /// Tells whoever follows request `id` that it changed.
@@ -112,6 +134,8 @@ pub struct Config {
     pub jwt: Option<auth::jwt::JwtConfig>,
     /// Calls per caller (none: no limit).
     pub rate_limit: Option<limits::RateLimit>,
+    /// The webhooks file (`docs/webhooks.md`), if any.
+    pub webhooks: Option<PathBuf>,
 }
 
 impl Config {
@@ -129,6 +153,7 @@ impl Config {
                 per_second: 10_000.0,
                 burst: 20_000.0,
             }),
+            webhooks: None,
         }
     }
 }
@@ -154,6 +179,9 @@ pub enum StartError {
     /// A demo sample call does not read.
     #[error("a demo call does not read: {0}")]
     Demo(String),
+    /// The webhooks file or outbox.
+    #[error("{0}")]
+    Webhooks(#[from] webhooks::WebhookError),
     /// The address.
     #[error("cannot listen on {addr}: {message}")]
     Listen {
@@ -201,6 +229,14 @@ impl App {
             .with_policy_path(path.display().to_string())
             .with_lease(config.lease);
         let desk = Desk::new(store, approvers.clone()).with_policy(policy.clone());
+        let webhooks = match &config.webhooks {
+            Some(file) => Some(Arc::new(webhooks::Webhooks::load(
+                file,
+                data.root(),
+                desk.store(),
+            )?)),
+            None => None,
+        };
         Ok(App {
             policy,
             guard,
@@ -214,6 +250,7 @@ impl App {
             changes: tokio::sync::broadcast::channel(4096).0,
             metrics: metrics::Metrics::default(),
             limiter: config.rate_limit.map(limits::Limiter::new),
+            webhooks,
         })
     }
 }
@@ -275,11 +312,15 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep(app.clone(), Duration::from_secs(1)));
+    let hooks = (app.webhooks.clone()).map(|w| tokio::spawn(webhooks::run(app.clone(), w)));
     let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await;
     sweeper.abort();
+    if let Some(h) = hooks {
+        h.abort();
+    }
     result
 }
 

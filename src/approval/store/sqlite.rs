@@ -518,6 +518,26 @@ impl Store for SqliteStore {
         parse_events(&self.read(|c| event_rows(c, request_id))?, self.key())
     }
 
+    fn events_after(&self, after: u64, limit: usize) -> Result<Vec<Event>, Error> {
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, body, hash, signature FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![after, limit], |r| {
+                Ok(EventRow {
+                    seq: r.get(0)?,
+                    body: r.get(1)?,
+                    hash: r.get(2)?,
+                    signature: r.get(3)?,
+                })
+            })?;
+            rows.collect::<rusqlite::Result<Vec<EventRow>>>()
+        })?;
+        parse_events(&rows, self.key())
+    }
+
     fn snapshot(&self) -> Result<Snapshot, Error> {
         // One read transaction: in WAL mode it sees one committed state throughout.
         let (events, rows) = self.read(|c| {
