@@ -27,6 +27,8 @@ pub struct Policy {
     tree: Tree,
     tools: Option<ToolIndex>,
     warnings: Vec<Diagnostic>,
+    /// [`Policy::canonical_text`], computed once (it formats every file).
+    canonical: std::sync::OnceLock<String>,
 }
 
 /// Why a policy could not be loaded.
@@ -308,6 +310,7 @@ impl Policy {
             tree,
             tools,
             warnings,
+            canonical: std::sync::OnceLock::new(),
         }
     }
 
@@ -365,6 +368,12 @@ impl Policy {
     /// changing a rule, an option or the catalog changes it. Approval requests are bound to
     /// its hash.
     pub fn canonical_text(&self) -> String {
+        self.canonical
+            .get_or_init(|| self.compute_canonical_text())
+            .clone()
+    }
+
+    fn compute_canonical_text(&self) -> String {
         let mut files: Vec<String> = self
             .sources()
             .iter()

@@ -80,6 +80,9 @@ pub struct Proposal {
     pub reasoning: Option<String>,
     /// Alternatives the agent considered.
     pub alternatives: Vec<String>,
+    /// The current state of what the call changes (the record before an update), so an
+    /// approver sees a diff, not a document. The agent's word: shown, never trusted.
+    pub before: Option<Value>,
 }
 
 impl Proposal {
@@ -98,7 +101,14 @@ impl Proposal {
             inputs: Value::Null,
             reasoning: None,
             alternatives: Vec::new(),
+            before: None,
         }
+    }
+
+    /// Sets the state before the call (what the approver's diff starts from).
+    pub fn with_before(mut self, before: Value) -> Proposal {
+        self.before = Some(before);
+        self
     }
 
     /// Sets the inputs that led to the call.
@@ -141,6 +151,9 @@ pub struct Checkpoint {
     pub reasoning: Option<String>,
     /// Alternatives the agent considered.
     pub alternatives: Vec<String>,
+    /// The state before the call, as the agent described it (absent when not given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Value>,
     /// Who the agent acts for.
     pub identity: Identity,
     /// The policy that decided.
@@ -231,6 +244,7 @@ mod tests {
             inputs: Value::Null,
             reasoning: None,
             alternatives: Vec::new(),
+            before: None,
             identity: Identity::default(),
             policy: PolicyRef {
                 name: None,

@@ -6,7 +6,8 @@
 //!  "identity": {"user": "uma", "tenant": "acme", "agent": "support-bot",
 //!               "credentials_ref": "vault:stripe/acme"},
 //!  "run_id": "run-1", "tool_call_id": "call-7",
-//!  "inputs": {...}, "reasoning": "...", "alternatives": ["..."]}
+//!  "inputs": {...}, "reasoning": "...", "alternatives": ["..."],
+//!  "before": {...}}
 //! ```
 //!
 //! The text is read as strictly as a bare call: a key given twice anywhere is refused, and
@@ -25,7 +26,7 @@ use super::{Identity, Payload, Proposal};
 use crate::{CallError, ToolCall};
 
 /// The fields of a proposal envelope.
-const ENVELOPE_FIELDS: [&str; 7] = [
+const ENVELOPE_FIELDS: [&str; 8] = [
     "call",
     "identity",
     "run_id",
@@ -33,6 +34,7 @@ const ENVELOPE_FIELDS: [&str; 7] = [
     "inputs",
     "reasoning",
     "alternatives",
+    "before",
 ];
 
 /// What the caller states about a proposal; each field given wins over the envelope's.
@@ -142,6 +144,7 @@ impl Proposal {
         let mut p = Proposal::new(call, identity, run_id, call_id)
             .with_inputs(inputs)
             .with_alternatives(alternatives);
+        p.before = env.get("before").filter(|v| !v.is_null()).cloned();
         p.reasoning = stated
             .reasoning
             .clone()

@@ -354,6 +354,7 @@ impl Guard {
                     inputs: proposal.inputs,
                     reasoning: proposal.reasoning,
                     alternatives: proposal.alternatives,
+                    before: proposal.before,
                     identity: proposal.identity,
                     policy: self.policy_ref.clone(),
                     run_id: proposal.run_id,

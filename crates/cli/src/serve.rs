@@ -40,6 +40,10 @@ pub struct ServeArgs {
     /// them once.
     #[arg(long)]
     demo: bool,
+    /// How logs are written to standard error: `text` or `json` (one object a line). What
+    /// is logged follows RUST_LOG (default `info`).
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
     #[command(flatten)]
     jwt: JwtArgs,
 }
@@ -159,8 +163,24 @@ pub(crate) fn tokens(args: TokensArgs) -> Exit {
     }
 }
 
+/// Structured logs on standard error, filtered by RUST_LOG (default `info`).
+fn init_logs(format: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second initialisation (only in tests) is not an error worth reporting.
+    let _ = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
 /// `policy serve`.
 pub(crate) fn serve(args: ServeArgs) -> Exit {
+    init_logs(&args.log_format);
     let lease = match parse_lease(&args.lease) {
         Ok(d) => d,
         Err(code) => return code,

@@ -43,15 +43,12 @@ pub async fn decide(
     State(app): State<Arc<App>>,
     _agent: Agent,
     body: String,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<holdpoint::DecisionReport>> {
     let call = ToolCall::from_json(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let began = std::time::Instant::now();
     let decision = app.policy.evaluate(&call);
     app.metrics.decided(decision.effect(), began.elapsed());
-    let report = decision.report(&call);
-    Ok(Json(
-        serde_json::to_value(report).map_err(|e| ApiError::internal(e.to_string()))?,
-    ))
+    Ok(Json(decision.report(&call)))
 }
 
 /// `POST /v1/requests`: a proposal in; a permit for allow and audit, the request for
@@ -97,6 +94,9 @@ pub async fn submit(
             }
             Submitted::Denied(d) => json!({"effect": "deny", "run": false, "decision": d}),
             Submitted::Waiting(w) => {
+                if w.created {
+                    a.changed(&w.id, "created");
+                }
                 let r = a.desk.request(&w.id)?;
                 let mut v = request_json(&r);
                 put(&mut v, "effect", json!("approve"));
@@ -206,6 +206,16 @@ pub async fn show(
             "patch",
             r.status.patch.clone().unwrap_or(Value::Null),
         );
+        // The diff an approver reads: the state before (as the agent described it) →
+        // the proposed arguments → the edited ones (`patch` above).
+        let before = r.checkpoint.before.clone().unwrap_or(Value::Null);
+        let changes = if before.is_null() {
+            Value::Null
+        } else {
+            holdpoint::approval::patch::diff(&before, &r.checkpoint.payload.args)
+        };
+        put(&mut v, "before", before);
+        put(&mut v, "changes", changes);
         put(
             &mut v,
             "events",
@@ -237,7 +247,7 @@ pub async fn claim(
         };
         match resumed {
             Resumed::Permit(p) => {
-                a.changed(&id);
+                a.changed(&id, "claimed");
                 let until = lease_end(&a);
                 let signed = sign(&a, &id, &tenant, &p, until);
                 Ok(json!({
@@ -295,7 +305,7 @@ pub async fn report(
     let a = app.clone();
     blocking(move || {
         a.guard.report(&id, &body.claim, result)?;
-        a.changed(&id);
+        a.changed(&id, "reported");
         let r = a.desk.request(&id)?;
         Ok(json!({"request": id, "state": r.state()}))
     })
@@ -323,7 +333,7 @@ pub async fn cancel(
     let a = app.clone();
     blocking(move || {
         let r = a.guard.cancel(&id, &body.reason)?;
-        a.changed(&id);
+        a.changed(&id, "cancelled");
         Ok(json!({"request": id, "state": r.state()}))
     })
     .await

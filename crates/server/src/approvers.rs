@@ -114,7 +114,7 @@ pub async fn decide(
         }
         ruling.gate = body.gate.clone();
         let r = a.desk.decide(&id, &ruling)?;
-        a.changed(&id);
+        a.changed(&id, "decided");
         Ok(request_json(&r))
     })
     .await

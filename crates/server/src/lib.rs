@@ -102,8 +102,9 @@ impl App {
         )
     }
 
-    /// Tells whoever follows request `id` that it changed.
-    pub fn changed(&self, id: &str) {
+    /// Logs that request `id` changed (`what` happened), and tells whoever follows it.
+    pub fn changed(&self, id: &str, what: &str) {
+        tracing::info!(request = id, what, "request changed");
         // No receiver is not an error: nobody is waiting.
         let _ = self.changes.send(id.to_string());
     }
@@ -292,8 +293,10 @@ async fn sweep(app: Arc<App>, every: Duration) {
         let swept = tokio::task::spawn_blocking(move || a.desk.expire()).await;
         match swept {
             Ok(Ok(s)) => {
-                for id in s.events.iter().filter_map(|e| e.request_id.as_deref()) {
-                    app.changed(id);
+                for e in &s.events {
+                    if let Some(id) = e.request_id.as_deref() {
+                        app.changed(id, e.kind.as_str());
+                    }
                 }
                 for (id, e) in s.failures {
                     tracing::warn!(request = %id, error = %e, "could not apply an SLA");

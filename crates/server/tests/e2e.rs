@@ -288,16 +288,14 @@ async fn read_sse(base: &str, token: &str, id: &str, last: Option<&str>) -> (Vec
 
 #[tokio::test]
 async fn events_stream_as_they_happen_and_a_settled_wait_returns_at_once() {
+    let mut proposal = refund("c-sse");
+    proposal["before"] = json!({"amount": 0, "order": "o-1", "note": "nothing refunded yet"});
     let s = start("follow").await;
     let (_, r) = s
-        .call(
-            "POST",
-            "/v1/requests",
-            Some(&s.agent),
-            Some(refund("c-sse")),
-        )
+        .call("POST", "/v1/requests", Some(&s.agent), Some(proposal))
         .await;
     let id = r["request"].as_str().unwrap().to_string();
+    assert_eq!(r["state"], "pending", "{r}");
     let follower = {
         let (base, token, id) = (s.base.clone(), s.agent.clone(), id.clone());
         tokio::spawn(async move { read_sse(&base, &token, &id, None).await })
@@ -306,6 +304,17 @@ async fn events_stream_as_they_happen_and_a_settled_wait_returns_at_once() {
     let (_, shown) = s
         .call("GET", &format!("/v1/requests/{id}"), Some(&s.fiona), None)
         .await;
+    // The approver sees what the call changes: before → proposed.
+    assert_eq!(shown["before"]["amount"], 0);
+    let changes = shown["changes"].as_array().unwrap();
+    assert!(
+        changes.contains(&json!({"op": "replace", "path": "/amount", "value": 900})),
+        "{changes:?}"
+    );
+    assert!(
+        changes.contains(&json!({"op": "remove", "path": "/note"})),
+        "{changes:?}"
+    );
     let approve = json!({"decision": "approve", "digest": shown["digest"]});
     let path = format!("/v1/requests/{id}/decisions");
     let (code, _) = s.call("POST", &path, Some(&s.fiona), Some(approve)).await;

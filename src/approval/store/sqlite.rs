@@ -271,19 +271,19 @@ impl SqliteStore {
         e.seal(seq as u64 + 1, &prev);
         let body = to_json(&e)?;
         let signature = self.log_key.as_ref().map(|k| k.sign(&e.hash));
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO events (seq, request_id, kind, at, body, hash, signature)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                e.seq as i64,
-                e.request_id,
-                e.kind.as_str(),
-                e.at,
-                body,
-                e.hash,
-                signature
-            ],
-        )?;
+        )?
+        .execute(params![
+            e.seq as i64,
+            e.request_id,
+            e.kind.as_str(),
+            e.at,
+            body,
+            e.hash,
+            signature
+        ])?;
         Ok(e)
     }
 
@@ -292,11 +292,12 @@ impl SqliteStore {
         if insert {
             let checkpoint = to_json(&r.checkpoint)?;
             let c = &r.checkpoint;
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO requests (id, tenant, run_id, tool_call_id, payload_digest, state, due_at,
                     created_at, updated_at, checkpoint, status)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![
+            )?
+            .execute(params![
                     r.id(),
                     c.identity.tenant,
                     c.run_id,
@@ -308,30 +309,26 @@ impl SqliteStore {
                     r.status.updated_at,
                     checkpoint,
                     status
-                ],
-            )?;
+                ])?;
         } else {
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE requests SET state = ?2, due_at = ?3, updated_at = ?4, status = ?5 WHERE id = ?1",
-                params![
+            )?
+            .execute(params![
                     r.id(),
                     r.state().as_str(),
                     r.due_at(),
                     r.status.updated_at,
                     status
-                ],
-            )?;
+                ])?;
         }
         Ok(())
     }
 
     fn load(tx: &Connection, id: &str) -> rusqlite::Result<Option<(String, String)>> {
-        tx.query_row(
-            "SELECT checkpoint, status FROM requests WHERE id = ?1",
-            params![id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
+        tx.prepare_cached("SELECT checkpoint, status FROM requests WHERE id = ?1")?
+            .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
     }
 }
 
@@ -387,9 +384,16 @@ struct EventRow {
 }
 
 fn event_rows(c: &Connection, request_id: Option<&str>) -> rusqlite::Result<Vec<EventRow>> {
-    let mut stmt = c.prepare(
-        "SELECT seq, body, hash, signature FROM events WHERE ?1 IS NULL OR request_id = ?1 ORDER BY seq",
-    )?;
+    // Two statements, not `?1 IS NULL OR request_id = ?1`: SQLite uses the index only for
+    // the plain comparison, and a request's history is read on every change.
+    let mut stmt = match request_id {
+        Some(_) => c.prepare_cached(
+            "SELECT seq, body, hash, signature FROM events WHERE request_id = ?1 ORDER BY seq",
+        )?,
+        None => c.prepare_cached(
+            "SELECT seq, body, hash, signature FROM events WHERE ?1 IS NULL ORDER BY seq",
+        )?,
+    };
     let rows = stmt.query_map(params![request_id], |r| {
         Ok(EventRow {
             seq: r.get(0)?,
@@ -492,9 +496,15 @@ impl Store for SqliteStore {
 
     fn ids(&self, state: Option<State>) -> Result<Vec<String>, Error> {
         self.read(|c| {
-            let mut stmt = c.prepare(
-                "SELECT id FROM requests WHERE ?1 IS NULL OR state = ?1 ORDER BY created_at, rowid",
-            )?;
+            // Two statements, so the one with a state uses the `requests_state` index.
+            let mut stmt = match state {
+                Some(_) => c.prepare_cached(
+                    "SELECT id FROM requests WHERE state = ?1 ORDER BY created_at, rowid",
+                )?,
+                None => c.prepare_cached(
+                    "SELECT id FROM requests WHERE ?1 IS NULL ORDER BY created_at, rowid",
+                )?,
+            };
             let rows = stmt.query_map(params![state.map(State::as_str)], |r| r.get(0))?;
             rows.collect()
         })
@@ -502,7 +512,7 @@ impl Store for SqliteStore {
 
     fn due(&self, now: i64) -> Result<Vec<String>, Error> {
         self.read(|c| {
-            let mut stmt = c.prepare(
+            let mut stmt = c.prepare_cached(
                 "SELECT id FROM requests WHERE due_at IS NOT NULL AND due_at <= ?1 ORDER BY due_at",
             )?;
             let rows = stmt.query_map(params![now], |r| r.get(0))?;
