@@ -1,0 +1,95 @@
+//! Group commit: commits are written with `synchronous = NORMAL` (into the WAL, not yet
+//! flushed), then each writer, after letting go of the connection, waits until one
+//! `fsync` of the WAL file has covered its commit. Writers that commit while a flush runs
+//! share the next one, so under load one flush makes many changes durable, and the
+//! connection is never held during a flush. A change is answered only once it is durable,
+//! as with `synchronous = FULL`; and since the WAL is flushed in order, whatever a durable
+//! change built on (an approval under a claim) is durable too.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+use crate::approval::Error;
+
+#[derive(Debug, Default)]
+struct Progress {
+    /// Commits made, numbered from 1.
+    committed: u64,
+    /// Every commit up to this one is on disk.
+    flushed: u64,
+    /// A flush is running.
+    flushing: bool,
+    /// The WAL file, opened at the first flush.
+    wal: Option<File>,
+}
+
+/// Makes commits durable, several at a time.
+#[derive(Debug)]
+pub(super) struct GroupCommit {
+    wal: PathBuf,
+    progress: Mutex<Progress>,
+    done: Condvar,
+}
+
+impl GroupCommit {
+    /// For the database at `db` (its WAL is `db-wal`).
+    pub(super) fn new(db: &Path) -> GroupCommit {
+        let mut wal = db.as_os_str().to_owned();
+        wal.push("-wal");
+        GroupCommit {
+            wal: PathBuf::from(wal),
+            progress: Mutex::new(Progress::default()),
+            done: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Progress> {
+        self.progress.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records a commit (call it while still holding the connection, so the numbers follow
+    /// the WAL's order); the ticket to wait for.
+    pub(super) fn committed(&self) -> u64 {
+        let mut p = self.lock();
+        p.committed += 1;
+        p.committed
+    }
+
+    /// Returns once commit `ticket` is on disk, flushing the WAL if nobody else is.
+    pub(super) fn wait(&self, ticket: u64) -> Result<(), Error> {
+        let mut p = self.lock();
+        loop {
+            if p.flushed >= ticket {
+                return Ok(());
+            }
+            if p.flushing {
+                p = self.done.wait(p).unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
+            p.flushing = true;
+            let target = p.committed;
+            let file = match p.wal.take() {
+                Some(f) => Ok(f),
+                None => File::open(&self.wal),
+            };
+            drop(p);
+            let flushed = file.and_then(|f| f.sync_data().map(|()| f));
+            p = self.lock();
+            p.flushing = false;
+            self.done.notify_all();
+            match flushed {
+                Ok(f) => {
+                    p.wal = Some(f);
+                    p.flushed = p.flushed.max(target);
+                }
+                Err(e) => {
+                    return Err(Error::Store(format!(
+                        "`{}`: the change is written but could not be flushed to disk: {e}",
+                        self.wal.display()
+                    )));
+                }
+            }
+        }
+    }
+}
