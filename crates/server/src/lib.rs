@@ -25,6 +25,8 @@ pub mod auth;
 pub mod data;
 pub mod demo;
 pub mod error;
+pub mod extract;
+pub mod openapi;
 pub mod watch;
 
 use std::net::SocketAddr;
@@ -199,6 +201,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/requests/{id}/cancel", post(agents::cancel))
         .route("/v1/inbox", get(approvers::inbox))
         .route("/v1/requests/{id}/decisions", post(approvers::decide))
+        .route("/openapi.json", get(openapi::document))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
 }
