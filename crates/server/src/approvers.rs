@@ -39,7 +39,14 @@ fn key_amounts(args: &Value) -> Value {
     security(("service_token" = []), ("jwt" = [])),
     responses(
         (status = 200, description = "The inbox.", body = crate::openapi::schemas::Inbox,
-            links(("show" = (operation_id = "show", parameters(("id" = "$response.body#/requests/0/request"))))),
+            links(
+                ("show" = (operation_id = "show", parameters(("id" = "$response.body#/requests/0/request")))),
+                ("approve" = (
+                    operation_id = "decide_request",
+                    parameters(("id" = "$response.body#/requests/0/request")),
+                    request_body = json!({"decision": "approve", "digest": "$response.body#/requests/0/digest"}),
+                )),
+            ),
         ),
         (status = 401, description = "No `Authorization: Bearer TOKEN`, or an unknown, expired or badly signed token.", body = crate::openapi::schemas::ErrorBody),
         (status = 403, description = "The token is an agent's: an agent never reads the inbox.", body = crate::openapi::schemas::ErrorBody),

@@ -581,7 +581,10 @@ pub struct Keys {
 /// `function_call` item, an MCP `tools/call` request (`{"method", "params": {"name",
 /// "arguments"}}`) or an Anthropic `tool_use` block (`{"type", "name", "input"}`).
 #[derive(Debug, ToSchema)]
-#[schema(example = json!({"tool": "refund", "args": {"amount": 900, "order": "o-1"}, "context": {"tier": "standard"}}))]
+#[schema(examples(
+    json!({"tool": "stripe.refund", "args": {"amount": 900, "charge": "ch_1"}, "context": {"user": "uma", "tenant": "acme"}}),
+    json!({"tool": "kb.search", "args": {"query": "change VAT number"}, "context": {"confidence": 0.99}})
+))]
 pub struct ToolCall {
     /// The tool's name (`name` is accepted too).
     pub tool: String,
@@ -611,12 +614,22 @@ pub struct ProposedIdentity {
 /// A proposal: a call and what an approver needs to judge it. A bare tool call is a
 /// proposal too. Idempotent on (tenant, `run_id`, `tool_call_id`).
 #[derive(Debug, ToSchema)]
-#[schema(example = json!({
-    "call": {"tool": "refund", "args": {"amount": 900, "order": "o-1"}},
-    "identity": {"user": "uma", "tenant": "acme"},
-    "run_id": "run-1", "tool_call_id": "call-7",
-    "reasoning": "the parcel arrived crushed"
-}))]
+#[schema(examples(
+    json!({
+        "call": {"tool": "stripe.refund", "args": {"amount": 900, "charge": "ch_1"}},
+        "identity": {"user": "uma", "tenant": "acme"},
+        "run_id": "run-1", "tool_call_id": "call-7",
+        "reasoning": "the parcel arrived crushed"
+    }),
+    json!({
+        "call": {"tool": "kb.search", "args": {"query": "change VAT number"}, "context": {"confidence": 0.99}},
+        "identity": {"user": "uma", "tenant": "acme"}, "run_id": "run-1", "tool_call_id": "call-8"
+    }),
+    json!({
+        "call": {"tool": "stripe.refund", "args": {"amount": 6000, "customer": "cus_R2b7"}, "context": {"confidence": 0.97}},
+        "identity": {"user": "uma", "tenant": "acme"}, "run_id": "run-1", "tool_call_id": "call-9"
+    })
+))]
 pub struct Proposal {
     /// The call.
     pub call: ToolCall,
