@@ -93,25 +93,36 @@ fn token(data: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-/// Starts the service; its base URL once it listens. (The caller kills and waits.)
-#[allow(clippy::zombie_processes)]
-fn start(data: &Path, hooks: &Path) -> (Child, String) {
+/// The service's process, killed when dropped (a failing test leaves nothing behind).
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the service; its base URL once it listens.
+fn start(data: &Path, hooks: &Path) -> (Running, String) {
     let tests = root().join("tests/data/approvals");
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .arg(tests.join("refunds.gate"))
-        .arg("--approvers")
-        .arg(tests.join("approvers.yaml"))
-        .arg("--data")
-        .arg(data)
-        .arg("--webhooks")
-        .arg(hooks)
-        .args(["--listen", "127.0.0.1:0", "--rate-limit", "off"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut child = Running(
+        Command::new(BIN)
+            .arg("serve")
+            .arg(tests.join("refunds.gate"))
+            .arg("--approvers")
+            .arg(tests.join("approvers.yaml"))
+            .arg("--data")
+            .arg(data)
+            .arg("--webhooks")
+            .arg(hooks)
+            .args(["--listen", "127.0.0.1:0", "--rate-limit", "off"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = BufReader::new(child.0.stdout.take().unwrap());
     loop {
         let mut line = String::new();
         assert!(out.read_line(&mut line).unwrap() > 0, "the service stopped");
@@ -145,7 +156,7 @@ fn call(
     };
     let resp = req.bearer_auth(token).send().ok()?;
     let status = resp.status().as_u16();
-    let v = resp.json::<Value>().ok()?;
+    let v = serde_json::from_str::<Value>(&resp.text().ok()?).ok()?;
     Some((status, v))
 }
 
@@ -245,16 +256,22 @@ fn sigkill_under_load_loses_nothing_acknowledged_and_claims_stay_single() {
                 })
             })
             .collect();
-        std::thread::sleep(Duration::from_millis(400 + pseudo_random(round)));
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        // Under load: a few whole cycles in this round, then a random moment more.
+        let before = acks.lock().unwrap().reported.len();
+        let busy_until = Instant::now() + Duration::from_secs(20);
+        while acks.lock().unwrap().reported.len() < before + 3 && Instant::now() < busy_until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(pseudo_random(round) / 2));
+        child.0.kill().unwrap(); // SIGKILL
+        child.0.wait().unwrap();
         stop.store(true, Ordering::SeqCst);
         for w in workers {
             w.join().unwrap();
         }
     }
 
-    let (mut child, base) = start(&data, &hooks);
+    let (_service, base) = start(&data, &hooks);
     let http = reqwest::blocking::Client::new();
     let acks = acks.lock().unwrap();
     assert!(
@@ -310,6 +327,4 @@ fn sigkill_under_load_loses_nothing_acknowledged_and_claims_stay_single() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(missing, "[]", "webhooks never delivered");
-    child.kill().unwrap();
-    child.wait().unwrap();
 }

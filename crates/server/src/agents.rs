@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use holdpoint::ToolCall;
 use holdpoint::approval::envelope::{Fallbacks, Stated};
 use holdpoint::approval::permit::{self, PermitClaims};
@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use crate::App;
 use crate::auth::{Agent, Caller};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{Body, Id};
 
 /// Runs blocking store work off the async threads.
 pub(crate) async fn blocking<T: Send + 'static>(
@@ -30,6 +31,15 @@ pub(crate) async fn blocking<T: Send + 'static>(
 }
 
 /// `GET /v1/keys`: the public keys permits are signed with.
+#[utoipa::path(
+    get,
+    operation_id = "keys",
+    path = "/v1/keys",
+    tag = "service",
+    responses(
+        (status = 200, description = "The public keys permits (and the audit log) are signed with.", body = crate::openapi::schemas::Keys),
+    )
+)]
 pub async fn keys(State(app): State<Arc<App>>) -> Json<Value> {
     Json(json!({"keys": [{
         "id": app.key_id,
@@ -39,10 +49,27 @@ pub async fn keys(State(app): State<Arc<App>>) -> Json<Value> {
 }
 
 /// `POST /v1/decisions`: a tool call in, the decision out; nothing is stored.
+#[utoipa::path(
+    post,
+    operation_id = "decide_call",
+    path = "/v1/decisions",
+    tag = "agents",
+    description = "Caller: an agent. The policy's decision for a tool call (any shape the policy reads); nothing is stored.",
+    security(("service_token" = [])),
+    request_body(content = crate::openapi::schemas::ToolCall, description = "A tool call.", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The decision.", body = crate::openapi::schemas::DecisionReport),
+        (status = 400, description = "The body is not JSON, or not a tool call.", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "No `Authorization: Bearer TOKEN`, or an unknown, expired or badly signed token.", body = crate::openapi::schemas::ErrorBody),
+        (status = 403, description = "The token is not an agent's: only an agent may make this call.", body = crate::openapi::schemas::ErrorBody),
+        (status = 413, description = "The body is larger than the service accepts (1 MiB).", body = crate::openapi::schemas::ErrorBody),
+        (status = 429, description = "Too many requests from this caller: slow down.", body = crate::openapi::schemas::ErrorBody),
+    )
+)]
 pub async fn decide(
     State(app): State<Arc<App>>,
     _agent: Agent,
-    body: String,
+    Body(body): Body,
 ) -> ApiResult<Json<holdpoint::DecisionReport>> {
     let call = ToolCall::from_json(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let began = std::time::Instant::now();
@@ -53,10 +80,36 @@ pub async fn decide(
 
 /// `POST /v1/requests`: a proposal in; a permit for allow and audit, the request for
 /// approve, the decision for deny. The agent's identity is the token's.
+#[utoipa::path(
+    post,
+    operation_id = "submit",
+    path = "/v1/requests",
+    tag = "agents",
+    description = "Caller: an agent, for one of its tenants. A proposal in: for `allow`/`audit` a permit at once, for `approve` the request that waits, for `deny` the decision.",
+    security(("service_token" = [])),
+    request_body(content = crate::openapi::schemas::Proposal, description = "A proposal, or a bare tool call.", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The decision, and the permit or the request.", body = crate::openapi::schemas::Submitted,
+            links(
+                ("show" = (operation_id = "show", parameters(("id" = "$response.body#/request")))),
+                ("claim" = (operation_id = "claim", parameters(("id" = "$response.body#/request")))),
+                ("cancel" = (operation_id = "cancel", parameters(("id" = "$response.body#/request")))),
+            )
+        ),
+        (status = 400, description = "The body is not JSON, or not a proposal.", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "No `Authorization: Bearer TOKEN`, or an unknown, expired or badly signed token.", body = crate::openapi::schemas::ErrorBody),
+        (status = 403, description = "The token is not an agent's, or the agent may not act for the tenant.", body = crate::openapi::schemas::ErrorBody),
+        (status = 409, description = "The run's tool-call id names another call already.", body = crate::openapi::schemas::ErrorBody),
+        (status = 413, description = "The body is larger than the service accepts (1 MiB).", body = crate::openapi::schemas::ErrorBody),
+        (status = 422, description = "The proposal does not hold (the policy's catalog refuses it).", body = crate::openapi::schemas::ErrorBody),
+        (status = 429, description = "Too many requests from this caller: slow down.", body = crate::openapi::schemas::ErrorBody),
+        (status = 500, description = "The store could not be read or written.", body = crate::openapi::schemas::ErrorBody),
+    )
+)]
 pub async fn submit(
     State(app): State<Arc<App>>,
     agent: Agent,
-    body: String,
+    Body(body): Body,
 ) -> ApiResult<Json<Value>> {
     let stated = Stated {
         agent: Some(agent.name.clone()),
@@ -181,10 +234,27 @@ pub(crate) async fn visible(app: &Arc<App>, caller: &Caller, id: &str) -> ApiRes
 }
 
 /// `GET /v1/requests/{id}`: the request, and for approvers its checkpoint and events.
+#[utoipa::path(
+    get,
+    operation_id = "show",
+    path = "/v1/requests/{id}",
+    tag = "agents",
+    description = "Caller: an agent (its tenants' requests) or an approver (with the checkpoint, the call as proposed, the edit and the events).",
+    params(("id" = String, Path, description = "The request's id.", min_length = 1)),
+    security(("service_token" = []), ("jwt" = [])),
+    responses(
+        (status = 200, description = "The request.", body = crate::openapi::schemas::RequestDetail),
+        (status = 400, description = "The id does not read.", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "No `Authorization: Bearer TOKEN`, or an unknown, expired or badly signed token.", body = crate::openapi::schemas::ErrorBody),
+        (status = 404, description = "No request by this id that the caller may see (another tenant's is not found either).", body = crate::openapi::schemas::ErrorBody),
+        (status = 429, description = "Too many requests from this caller: slow down.", body = crate::openapi::schemas::ErrorBody),
+        (status = 500, description = "The store could not be read or written.", body = crate::openapi::schemas::ErrorBody),
+    )
+)]
 pub async fn show(
     State(app): State<Arc<App>>,
     caller: Caller,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> ApiResult<Json<Value>> {
     let r = visible(&app, &caller, &id).await?;
     let mut v = request_json(&r);
@@ -227,10 +297,29 @@ pub async fn show(
 
 /// `POST /v1/requests/{id}/claim`: an approved call, once: the call to run, the claim
 /// token to report with, and the signed permit a tool server verifies.
+#[utoipa::path(
+    post,
+    operation_id = "claim",
+    path = "/v1/requests/{id}/claim",
+    tag = "agents",
+    description = "Caller: an agent. An approved call, exactly once: the call to run, the claim token to report with, and a signed permit.",
+    params(("id" = String, Path, description = "The request's id.", min_length = 1)),
+    security(("service_token" = [])),
+    responses(
+        (status = 200, description = "Claimed: run it.", body = crate::openapi::schemas::Claimed),
+        (status = 400, description = "The id does not read.", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "No `Authorization: Bearer TOKEN`, or an unknown, expired or badly signed token.", body = crate::openapi::schemas::ErrorBody),
+        (status = 403, description = "The token is not an agent's: only an agent may make this call.", body = crate::openapi::schemas::ErrorBody),
+        (status = 404, description = "No request by this id that the caller may see (another tenant's is not found either).", body = crate::openapi::schemas::ErrorBody),
+        (status = 409, description = "Nothing may run: the request is pending, rejected, expired, cancelled, or claimed already.", body = crate::openapi::schemas::ErrorBody),
+        (status = 429, description = "Too many requests from this caller: slow down.", body = crate::openapi::schemas::ErrorBody),
+        (status = 500, description = "The store could not be read or written.", body = crate::openapi::schemas::ErrorBody),
+    )
+)]
 pub async fn claim(
     State(app): State<Arc<App>>,
     agent: Agent,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> ApiResult<Json<Value>> {
     let r = visible(&app, &Caller::Agent(agent), &id).await?;
     let tenant = r.checkpoint.identity.tenant.clone();
@@ -269,24 +358,47 @@ pub async fn claim(
 }
 
 /// The body of `report`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportBody {
     /// The claim token `claim` gave.
     claim: String,
     /// `executed` or `failed`.
+    #[schema(value_type = crate::openapi::schemas::Outcome)]
     outcome: String,
     /// What the call returned, or the failure's message.
     #[serde(default)]
+    #[schema(value_type = Value)]
     result: Value,
 }
 
 /// `POST /v1/requests/{id}/report`: what became of a claimed call.
+#[utoipa::path(
+    post,
+    operation_id = "report",
+    path = "/v1/requests/{id}/report",
+    tag = "agents",
+    description = "Caller: the agent that claimed the call. What became of it.",
+    params(("id" = String, Path, description = "The request's id.", min_length = 1)),
+    security(("service_token" = [])),
+    request_body(content = ReportBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Recorded.", body = crate::openapi::schemas::StateChange),
+        (status = 400, description = "The body is not JSON or not a report.", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "No `Authorization: Bearer TOKEN`, or an unknown, expired or badly signed token.", body = crate::openapi::schemas::ErrorBody),
+        (status = 403, description = "The token is not an agent's, or the claim token is not this request's.", body = crate::openapi::schemas::ErrorBody),
+        (status = 404, description = "No request by this id that the caller may see (another tenant's is not found either).", body = crate::openapi::schemas::ErrorBody),
+        (status = 409, description = "The request is not executing, or its lease ran out.", body = crate::openapi::schemas::ErrorBody),
+        (status = 413, description = "The body is larger than the service accepts (1 MiB).", body = crate::openapi::schemas::ErrorBody),
+        (status = 429, description = "Too many requests from this caller: slow down.", body = crate::openapi::schemas::ErrorBody),
+        (status = 500, description = "The store could not be read or written.", body = crate::openapi::schemas::ErrorBody),
+    )
+)]
 pub async fn report(
     State(app): State<Arc<App>>,
     agent: Agent,
-    Path(id): Path<String>,
-    body: String,
+    Id(id): Id,
+    Body(body): Body,
 ) -> ApiResult<Json<Value>> {
     visible(&app, &Caller::Agent(agent), &id).await?;
     let body: ReportBody = read_body(&body)?;
@@ -314,7 +426,7 @@ pub async fn report(
 }
 
 /// The body of `cancel`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelBody {
     /// Why.
@@ -322,11 +434,32 @@ pub struct CancelBody {
 }
 
 /// `POST /v1/requests/{id}/cancel`: withdraws a pending request.
+#[utoipa::path(
+    post,
+    operation_id = "cancel",
+    path = "/v1/requests/{id}/cancel",
+    tag = "agents",
+    description = "Caller: an agent. Withdraws a request nobody decided yet.",
+    params(("id" = String, Path, description = "The request's id.", min_length = 1)),
+    security(("service_token" = [])),
+    request_body(content = CancelBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Cancelled.", body = crate::openapi::schemas::StateChange),
+        (status = 400, description = "The body is not JSON or has no `reason`.", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "No `Authorization: Bearer TOKEN`, or an unknown, expired or badly signed token.", body = crate::openapi::schemas::ErrorBody),
+        (status = 403, description = "The token is not an agent's: only an agent may make this call.", body = crate::openapi::schemas::ErrorBody),
+        (status = 404, description = "No request by this id that the caller may see (another tenant's is not found either).", body = crate::openapi::schemas::ErrorBody),
+        (status = 409, description = "The request is no longer pending.", body = crate::openapi::schemas::ErrorBody),
+        (status = 413, description = "The body is larger than the service accepts (1 MiB).", body = crate::openapi::schemas::ErrorBody),
+        (status = 429, description = "Too many requests from this caller: slow down.", body = crate::openapi::schemas::ErrorBody),
+        (status = 500, description = "The store could not be read or written.", body = crate::openapi::schemas::ErrorBody),
+    )
+)]
 pub async fn cancel(
     State(app): State<Arc<App>>,
     agent: Agent,
-    Path(id): Path<String>,
-    body: String,
+    Id(id): Id,
+    Body(body): Body,
 ) -> ApiResult<Json<Value>> {
     visible(&app, &Caller::Agent(agent), &id).await?;
     let body: CancelBody = read_body(&body)?;

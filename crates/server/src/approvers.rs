@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use holdpoint::approval::{
     Request, Ruling, State as ReqState, Verdict, Vouched, format_time, patch,
 };
@@ -15,6 +15,7 @@ use crate::App;
 use crate::agents::{blocking, read_body, request_json};
 use crate::auth::Approver;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{Body, Id};
 
 /// The top-level numbers of a call's arguments: what an approver triages by.
 fn key_amounts(args: &Value) -> Value {
@@ -29,6 +30,30 @@ fn key_amounts(args: &Value) -> Value {
 }
 
 /// `GET /v1/inbox`: what waits for the caller, newest first.
+#[utoipa::path(
+    get,
+    operation_id = "inbox",
+    path = "/v1/inbox",
+    tag = "approvers",
+    description = "Caller: an approver. What waits for the caller's groups, newest first.",
+    security(("service_token" = []), ("jwt" = [])),
+    responses(
+        (status = 200, description = "The inbox.", body = crate::openapi::schemas::Inbox,
+            links(
+                ("show" = (operation_id = "show", parameters(("id" = "$response.body#/requests/0/request")))),
+                ("approve" = (
+                    operation_id = "decide_request",
+                    parameters(("id" = "$response.body#/requests/0/request")),
+                    request_body = json!({"decision": "approve", "digest": "$response.body#/requests/0/digest"}),
+                )),
+            ),
+        ),
+        (status = 401, description = "No `Authorization: Bearer TOKEN`, or an unknown, expired or badly signed token.", body = crate::openapi::schemas::ErrorBody),
+        (status = 403, description = "The token is an agent's: an agent never reads the inbox.", body = crate::openapi::schemas::ErrorBody),
+        (status = 429, description = "Too many requests from this caller: slow down.", body = crate::openapi::schemas::ErrorBody),
+        (status = 500, description = "The store could not be read or written.", body = crate::openapi::schemas::ErrorBody),
+    )
+)]
 pub async fn inbox(State(app): State<Arc<App>>, me: Approver) -> ApiResult<Json<Value>> {
     let a = app.clone();
     blocking(move || {
@@ -66,10 +91,11 @@ pub async fn inbox(State(app): State<Arc<App>>, me: Approver) -> ApiResult<Json<
 }
 
 /// The body of a decision.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionBody {
     /// `approve`, `reject`, `edit` or `escalate`.
+    #[schema(value_type = crate::openapi::schemas::DecisionKind)]
     decision: String,
     /// The payload digest the approver saw (required: a changed call refuses it).
     digest: String,
@@ -78,12 +104,15 @@ pub struct DecisionBody {
     reason: Option<String>,
     /// For edit: the whole edited arguments.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     args: Option<Value>,
     /// For edit: an RFC 6902 patch of the current arguments.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
     patch: Option<Value>,
     /// For edit: fields to set (`{"amount": 450}`), applied last.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     set: Option<serde_json::Map<String, Value>>,
     /// For escalate: the group.
     #[serde(default)]
@@ -95,11 +124,33 @@ pub struct DecisionBody {
 
 /// `POST /v1/requests/{id}/decisions`: approve, reject, edit or escalate, as the token's
 /// approver, bound to the digest they saw.
+#[utoipa::path(
+    post,
+    operation_id = "decide_request",
+    path = "/v1/requests/{id}/decisions",
+    tag = "approvers",
+    description = "Caller: an approver of a group the request waits for, who is neither the user it acts for nor the agent. Approve, reject (a reason required), edit (decided again by the policy) or escalate, naming the digest the approver saw.",
+    params(("id" = String, Path, description = "The request's id.", min_length = 1)),
+    security(("service_token" = []), ("jwt" = [])),
+    request_body(content = DecisionBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Decided: the request as it now is.", body = crate::openapi::schemas::RequestView),
+        (status = 400, description = "The body is not JSON or not a decision.", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "No `Authorization: Bearer TOKEN`, or an unknown, expired or badly signed token.", body = crate::openapi::schemas::ErrorBody),
+        (status = 403, description = "An agent's token, the user the call acts for, or not an approver of its groups.", body = crate::openapi::schemas::ErrorBody),
+        (status = 404, description = "No request by this id that the caller may see (another tenant's is not found either).", body = crate::openapi::schemas::ErrorBody),
+        (status = 409, description = "The request is not pending, was decided already, or the call changed since the digest named.", body = crate::openapi::schemas::ErrorBody),
+        (status = 413, description = "The body is larger than the service accepts (1 MiB).", body = crate::openapi::schemas::ErrorBody),
+        (status = 422, description = "The edit or the escalation does not hold (the policy refuses the edited call, an unknown group or gate).", body = crate::openapi::schemas::ErrorBody),
+        (status = 429, description = "Too many requests from this caller: slow down.", body = crate::openapi::schemas::ErrorBody),
+        (status = 500, description = "The store could not be read or written.", body = crate::openapi::schemas::ErrorBody),
+    )
+)]
 pub async fn decide(
     State(app): State<Arc<App>>,
     me: Approver,
-    Path(id): Path<String>,
-    body: String,
+    Id(id): Id,
+    Body(body): Body,
 ) -> ApiResult<Json<Value>> {
     let body: DecisionBody = read_body(&body)?;
     let a = app.clone();

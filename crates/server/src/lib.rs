@@ -26,8 +26,10 @@ pub mod auth;
 pub mod data;
 pub mod demo;
 pub mod error;
+pub mod extract;
 pub mod limits;
 pub mod metrics;
+pub mod openapi;
 pub mod watch;
 pub mod webhooks;
 
@@ -259,7 +261,7 @@ impl App {
 /// The API's routes.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(openapi::healthz))
         .route("/v1/keys", get(agents::keys))
         .route("/v1/decisions", post(agents::decide))
         .route("/v1/requests", post(agents::submit))
@@ -272,6 +274,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/inbox", get(approvers::inbox))
         .route("/v1/requests/{id}/decisions", post(approvers::decide))
         .route("/metrics", get(metrics::metrics))
+        .route("/openapi.json", get(openapi::document))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             limits::limit,
@@ -280,8 +283,15 @@ pub fn router(app: Arc<App>) -> Router {
             app.clone(),
             metrics::track,
         ))
+        .fallback(no_route)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
+}
+
+/// What a path the API does not have gets: 404 (or 405 for a known path and another
+/// method, which axum answers itself) in the API's error shape.
+async fn no_route(uri: axum::http::Uri) -> error::ApiError {
+    error::ApiError::not_found(&format!("route `{}` (see /openapi.json)", uri.path()))
 }
 
 /// Applies every SLA that ran out, every `every`, until the process ends.

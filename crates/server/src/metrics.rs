@@ -207,6 +207,13 @@ pub async fn track(State(app): State<Arc<App>>, request: Request, next: Next) ->
 }
 
 /// `GET /metrics`: the Prometheus text.
+#[utoipa::path(
+    get,
+    operation_id = "metrics",
+    path = "/metrics",
+    tag = "service",
+    responses((status = 200, description = "Prometheus text exposition (0.0.4): decisions, requests by state, answers and latency by route, webhooks.", body = String, content_type = "text/plain"))
+)]
 pub async fn metrics(State(app): State<Arc<App>>) -> Response {
     let a = app.clone();
     let states = tokio::task::spawn_blocking(move || {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::Stream;
@@ -21,15 +21,18 @@ use crate::App;
 use crate::agents::{blocking, request_json, visible};
 use crate::auth::{Agent, Caller};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{Id, Params};
 
 /// The longest a `wait` holds (proxies and MCP clients cut longer calls).
 pub const MAX_WAIT_S: u64 = 55;
 
 /// The query of `wait`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct WaitQuery {
     /// At most this many seconds (default 30, at most 55).
+    #[param(minimum = 0)]
     timeout: Option<u64>,
 }
 
@@ -66,11 +69,29 @@ async fn next_change(rx: &mut Receiver<String>, id: &str) {
 /// `GET /v1/requests/{id}/wait?timeout=S`: the request at once if nobody needs to decide
 /// it any more (it is not pending), otherwise as soon as its state changes, or after S
 /// seconds (default 30, at most 55) as it then is.
+#[utoipa::path(
+    get,
+    operation_id = "wait",
+    path = "/v1/requests/{id}/wait",
+    tag = "agents",
+    description = "Caller: an agent. A long poll: the request at once unless it is pending, else as soon as its state changes, or after `timeout` seconds as it then is.",
+    params(("id" = String, Path, description = "The request's id.", min_length = 1), WaitQuery),
+    security(("service_token" = [])),
+    responses(
+        (status = 200, description = "The request.", body = crate::openapi::schemas::RequestView),
+        (status = 400, description = "The id or the query does not read.", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "No `Authorization: Bearer TOKEN`, or an unknown, expired or badly signed token.", body = crate::openapi::schemas::ErrorBody),
+        (status = 403, description = "The token is not an agent's: only an agent may make this call.", body = crate::openapi::schemas::ErrorBody),
+        (status = 404, description = "No request by this id that the caller may see (another tenant's is not found either).", body = crate::openapi::schemas::ErrorBody),
+        (status = 429, description = "Too many requests from this caller: slow down.", body = crate::openapi::schemas::ErrorBody),
+        (status = 500, description = "The store could not be read or written.", body = crate::openapi::schemas::ErrorBody),
+    )
+)]
 pub async fn wait(
     State(app): State<Arc<App>>,
     agent: Agent,
-    Path(id): Path<String>,
-    Query(q): Query<WaitQuery>,
+    Id(id): Id,
+    Params(q): Params<WaitQuery>,
 ) -> ApiResult<Json<Value>> {
     let mut rx = app.changes.subscribe();
     let start = visible(&app, &Caller::Agent(agent), &id).await?;
@@ -123,10 +144,30 @@ struct Follow {
 /// event name is the kind, the id its place in the log, the data the event's JSON): those
 /// so far (after `Last-Event-ID`, when a client reconnects), then each as it happens. The
 /// stream ends after the event that leaves the request final.
+#[utoipa::path(
+    get,
+    operation_id = "events",
+    path = "/v1/requests/{id}/events",
+    tag = "agents",
+    description = "Caller: an agent (its tenants' requests) or an approver. The request's audit events as Server-Sent Events: the event name is the kind, the id its place in the log, the data the event's JSON (an `Event`). Ends after the event that leaves the request final.",
+    params(
+        ("id" = String, Path, description = "The request's id.", min_length = 1),
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event (its `seq`).", pattern = "^[0-9]+$"),
+    ),
+    security(("service_token" = []), ("jwt" = [])),
+    responses(
+        (status = 200, description = "The stream of events.", body = String, content_type = "text/event-stream"),
+        (status = 400, description = "The id does not read, or `Last-Event-ID` is not an event's number.", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "No `Authorization: Bearer TOKEN`, or an unknown, expired or badly signed token.", body = crate::openapi::schemas::ErrorBody),
+        (status = 404, description = "No request by this id that the caller may see (another tenant's is not found either).", body = crate::openapi::schemas::ErrorBody),
+        (status = 429, description = "Too many requests from this caller: slow down.", body = crate::openapi::schemas::ErrorBody),
+        (status = 500, description = "The store could not be read or written.", body = crate::openapi::schemas::ErrorBody),
+    )
+)]
 pub async fn events(
     State(app): State<Arc<App>>,
     caller: Caller,
-    Path(id): Path<String>,
+    Id(id): Id,
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     let rx = app.changes.subscribe();

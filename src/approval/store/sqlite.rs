@@ -137,9 +137,9 @@ impl SqliteStore {
             .map_err(err)?;
         let store = SqliteStore {
             conn: Mutex::new(conn),
+            durable: durable::GroupCommit::new(&path),
             path,
             log_key: None,
-            durable: durable::GroupCommit::new(&path),
         };
         store.migrate()?;
         Ok(store)
