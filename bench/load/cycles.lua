@@ -1,7 +1,7 @@
 -- wrk script: whole gated cycles, each a state machine on one connection (run with as many
 -- threads as connections, -tN -cN): submit a proposal that waits (agent), approve it with
 -- the digest seen (approver), claim it (agent), report it executed (agent).
--- usage: AGENT_TOKEN=... APPROVER_TOKEN=... wrk -t8 -c8 -d10s -s cycles.lua http://127.0.0.1:PORT
+-- usage: AGENT_TOKEN=... APPROVER_TOKEN=... wrk -t16 -c16 -d10s -s cycles.lua http://127.0.0.1:PORT
 local agent = "Bearer " .. os.getenv("AGENT_TOKEN")
 local approver = "Bearer " .. os.getenv("APPROVER_TOKEN")
 local threads = {}
