@@ -104,6 +104,8 @@ impl ToolCall {
         };
         call.context = context;
         check_tool_name(&call.tool)?;
+        crate::json::check_nesting("args", &call.args).map_err(shape)?;
+        crate::json::check_nesting("context", &call.context).map_err(shape)?;
         Ok(call)
     }
 }

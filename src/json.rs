@@ -15,6 +15,38 @@ pub fn parse(text: &str) -> Result<Value, serde_json::Error> {
     Ok(value)
 }
 
+/// How deep a call's arguments, context, inputs or `before` may nest. A stored request
+/// holds them a few levels down, and JSON readers (serde_json's included) stop at 128
+/// levels: a deeper value would be accepted once and then never read back.
+pub const MAX_NESTING: usize = 64;
+
+/// How many arrays and objects deep `v` nests (a scalar is 0).
+pub fn nesting(v: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, d)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match v {
+            Value::Array(a) => Box::new(a.iter()),
+            Value::Object(m) => Box::new(m.values()),
+            _ => continue,
+        };
+        deepest = deepest.max(d + 1);
+        stack.extend(children.map(|c| (c, d + 1)));
+    }
+    deepest
+}
+
+/// Refuses a value nested deeper than [`MAX_NESTING`], naming `what`.
+pub fn check_nesting(what: &str, v: &Value) -> Result<(), String> {
+    let n = nesting(v);
+    if n > MAX_NESTING {
+        return Err(format!(
+            "`{what}` nests {n} levels deep; at most {MAX_NESTING} are accepted"
+        ));
+    }
+    Ok(())
+}
+
 /// Reads any self-describing input (JSON, YAML) into a JSON value; a duplicate key
 /// anywhere is an error.
 pub fn deserialize_strict<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {

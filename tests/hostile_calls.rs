@@ -207,3 +207,24 @@ fn an_argument_the_catalog_types_otherwise_is_unknown_and_fails_closed() {
     let (effect, _) = typed_decision(r#"{"tool":"grant","args":{"ids":[]}}"#);
     assert_eq!(effect, Effect::Allow);
 }
+
+/// `{"a": {"a": ... 1 ...}}`, `levels` objects deep.
+fn nested(levels: usize) -> String {
+    format!("{}1{}", r#"{"a":"#.repeat(levels), "}".repeat(levels))
+}
+
+#[test]
+fn arguments_nested_too_deep_to_store_are_refused_even_inside_an_arguments_string() {
+    // A string is read with its own nesting allowance, so 100 levels inside it would pass
+    // the reader, be stored a few levels further down, and never read back.
+    let deep = serde_json::json!({"function": {"name": "pay", "arguments": nested(100)}});
+    let err = ToolCall::from_json(&deep.to_string()).unwrap_err();
+    assert!(err.to_string().contains("`args` nests"), "{err}");
+    let inline = format!(r#"{{"tool":"pay","args":{}}}"#, nested(70));
+    assert!(ToolCall::from_json(&inline).is_err());
+    let context = format!(r#"{{"tool":"pay","context":{}}}"#, nested(70));
+    assert!(ToolCall::from_json(&context).is_err());
+    // Deep but storable is fine.
+    let fine = serde_json::json!({"function": {"name": "pay", "arguments": nested(60)}});
+    assert!(ToolCall::from_json(&fine.to_string()).is_ok());
+}

@@ -145,6 +145,11 @@ impl Proposal {
             .with_inputs(inputs)
             .with_alternatives(alternatives);
         p.before = env.get("before").filter(|v| !v.is_null()).cloned();
+        for (what, v) in [("inputs", Some(&p.inputs)), ("before", p.before.as_ref())] {
+            if let Some(v) = v {
+                crate::json::check_nesting(what, v).map_err(bad)?;
+            }
+        }
         p.reasoning = stated
             .reasoning
             .clone()

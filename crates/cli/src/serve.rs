@@ -82,9 +82,8 @@ impl JwtArgs {
             self.audience.clone()?,
         );
         let identity_claim = match self.identity_claim.as_deref() {
-            Some("email") => IdentityClaim::Email,
-            Some(_) => IdentityClaim::Sub,
-            None => IdentityClaim::EmailOrSub,
+            Some("sub") => IdentityClaim::Sub,
+            _ => IdentityClaim::Email,
         };
         Some(JwtConfig {
             jwks,

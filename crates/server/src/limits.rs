@@ -111,10 +111,15 @@ pub async fn limit(
         return next.run(request).await;
     };
     let peer_ip = peer.ip().to_string();
+    // The credential as authentication reads it (`Bearer` and blanks are not part of it),
+    // so spelling the header differently does not give a caller a fresh bucket.
     let caller = request
         .headers()
         .get(header::AUTHORIZATION)
-        .map_or(peer_ip.as_bytes(), HeaderValue::as_bytes);
+        .map(HeaderValue::as_bytes)
+        .map(|h| h.strip_prefix(b"Bearer ").unwrap_or(h).trim_ascii())
+        .filter(|t| !t.is_empty())
+        .unwrap_or(peer_ip.as_bytes());
     match limiter.take(caller, Instant::now()) {
         None => next.run(request).await,
         Some(wait) => {

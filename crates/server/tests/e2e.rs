@@ -241,6 +241,18 @@ async fn bad_input_is_a_clear_4xx() {
         assert_eq!(code, 400, "{path} {body}: {v}");
         assert!(v["error"]["message"].is_string(), "{v}");
     }
+    // Arguments too deep to store, hidden in an `arguments` string: refused, not stored
+    // and then unreadable.
+    let deep = format!("{}1{}", r#"{"a":"#.repeat(100), "}".repeat(100));
+    let call = json!({"call": {"function": {"name": "refund", "arguments": deep}}});
+    let (code, v) = s
+        .call("POST", "/v1/requests", Some(&s.agent), Some(call))
+        .await;
+    assert_eq!(code, 400, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("nests"),
+        "{v}"
+    );
     // A proposal for a tenant the agent does not serve.
     let mut p = refund("c9");
     p["identity"]["tenant"] = json!("globex");

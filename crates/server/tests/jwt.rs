@@ -179,7 +179,7 @@ async fn start_with(name: &str, identity: IdentityClaim) -> Service {
 }
 
 async fn start(name: &str) -> Service {
-    start_with(name, IdentityClaim::EmailOrSub).await
+    start_with(name, IdentityClaim::Email).await
 }
 
 impl Service {
@@ -362,6 +362,22 @@ async fn bad_jwts_are_refused_with_401_saying_why() {
             "email not verified",
             s.jwt(&with(json!({"email_verified": false}))),
             "not verified",
+        ),
+        (
+            "email_verified as the string false",
+            s.jwt(&with(json!({"email_verified": "false"}))),
+            "not verified",
+        ),
+        (
+            // Named by `sub` instead, the same person would be a second, unrelated approver
+            // with the same groups: a requester could decide their own call.
+            "no email, only a sub",
+            s.jwt(&{
+                let mut c = good.clone();
+                c.as_object_mut().unwrap().remove("email");
+                c
+            }),
+            "has no `email` claim",
         ),
         (
             "groups not names",

@@ -128,6 +128,15 @@ async fn a_caller_over_its_rate_gets_429_and_others_go_on() {
     assert!(over.headers().get("retry-after").is_some());
     let body: serde_json::Value = over.json().await.unwrap();
     assert_eq!(body["error"]["code"], "rate_limited");
+    // Spelling the header differently is the same caller.
+    let respelled = c
+        .post(format!("{base}/v1/decisions"))
+        .header("Authorization", format!("Bearer   {a}  "))
+        .body(json!({"tool": "refund", "args": {"amount": 10}}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(respelled.status(), 429);
     assert_eq!(call(&b).await.unwrap().status(), 200);
     let health = c.get(format!("{base}/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);

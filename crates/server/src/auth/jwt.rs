@@ -24,13 +24,13 @@ use super::Approver;
 /// The clock skew allowed on `exp` and `nbf`, in seconds.
 pub const LEEWAY_S: u64 = 30;
 
-/// Which claim names the approver.
+/// Which claim names the approver: exactly one, never a fallback to the other (a token
+/// without `email` must not name the same person as someone else, say by `sub`, while
+/// carrying the same groups: they could decide their own request, or count twice).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum IdentityClaim {
-    /// `email` when the token has one, else `sub`.
+    /// `email`, required, and refused when `email_verified` is anything but `true` or absent.
     #[default]
-    EmailOrSub,
-    /// `email`, required.
     Email,
     /// `sub`, required.
     Sub,
@@ -156,23 +156,23 @@ impl Verifier {
     fn identity_of(&self, claims: &Map<String, Value>) -> Result<String, String> {
         let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::trim);
         let email = || -> Result<Option<&str>, String> {
-            if claims.get("email_verified") == Some(&Value::Bool(false)) {
-                return Err("the JWT's `email` is not verified (`email_verified: false`)".into());
+            match claims.get("email_verified") {
+                None | Some(Value::Bool(true)) => {}
+                Some(_) => {
+                    return Err(
+                        "the JWT's `email` is not verified (`email_verified` is not `true`)".into(),
+                    );
+                }
             }
             Ok(text("email"))
         };
         let id = match self.identity {
             IdentityClaim::Email => email()?,
             IdentityClaim::Sub => text("sub"),
-            IdentityClaim::EmailOrSub => match text("email") {
-                Some(_) => email()?,
-                None => text("sub"),
-            },
         };
         let wanted = match self.identity {
-            IdentityClaim::Email => "an `email`",
-            IdentityClaim::Sub => "a `sub`",
-            IdentityClaim::EmailOrSub => "an `email` or a `sub`",
+            IdentityClaim::Email => "`email`",
+            IdentityClaim::Sub => "`sub`",
         };
         id.filter(|s| !s.is_empty())
             .map(str::to_string)

@@ -17,7 +17,9 @@ const MAX_ITEMS: usize = 8;
 
 /// A value as Slack shows it safely: inline code, control and bidirectional-override
 /// characters removed (line breaks become spaces), backticks replaced (they would end the
-/// code), `&` `<` `>` escaped, cut to [`MAX_VALUE`] characters.
+/// code), `&` `<` `>` escaped, and cut so the escaped text is at most [`MAX_VALUE`]
+/// characters (cutting before escaping would let `&`s grow a value fivefold, past what
+/// Slack accepts in a field).
 pub fn code(value: &str) -> String {
     let mut clean = String::new();
     let mut n = 0;
@@ -28,17 +30,28 @@ pub fn code(value: &str) -> String {
             c if c.is_control() || is_bidi_control(c) || c == '\u{200b}' => continue,
             c => c,
         };
-        if n == MAX_VALUE {
+        let escaped = match c {
+            '&' => "&amp;",
+            '<' => "&lt;",
+            '>' => "&gt;",
+            _ => "",
+        };
+        let cost = if escaped.is_empty() { 1 } else { escaped.len() };
+        if n + cost > MAX_VALUE {
             clean.push('…');
             break;
         }
-        n += 1;
-        clean.push(c);
+        n += cost;
+        if escaped.is_empty() {
+            clean.push(c);
+        } else {
+            clean.push_str(escaped);
+        }
     }
     if clean.trim().is_empty() {
         return "—".into();
     }
-    format!("`{}`", escape(&clean))
+    format!("`{clean}`")
 }
 
 /// Escapes the three characters Slack's mrkdwn gives a meaning to.
@@ -187,5 +200,10 @@ mod tests {
         assert_eq!(code("\u{0}\u{1}"), "—");
         let long = "a".repeat(500);
         assert_eq!(code(&long).chars().count(), MAX_VALUE + 3);
+        // Escaping counts: 500 `&` stay within the limit once escaped, and none is cut
+        // in the middle of its entity.
+        let amps = code(&"&".repeat(500));
+        assert!(amps.chars().count() <= MAX_VALUE + 3, "{}", amps.len());
+        assert_eq!(amps.matches("&amp;").count(), MAX_VALUE / 5);
     }
 }

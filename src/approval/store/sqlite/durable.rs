@@ -22,6 +22,9 @@ struct Progress {
     flushing: bool,
     /// The WAL file, opened at the first flush.
     wal: Option<File>,
+    /// A flush failed: after that nothing is known to be on disk (the kernel may have
+    /// dropped the pages it could not write), so no later change is answered as durable.
+    failed: Option<String>,
 }
 
 /// Makes commits durable, several at a time.
@@ -60,6 +63,12 @@ impl GroupCommit {
     pub(super) fn wait(&self, ticket: u64) -> Result<(), Error> {
         let mut p = self.lock();
         loop {
+            if let Some(why) = &p.failed {
+                return Err(Error::Store(format!(
+                    "`{}`: the change is committed, but the store cannot make changes durable since a flush failed ({why}); restart the service once the disk is healthy",
+                    self.wal.display()
+                )));
+            }
             if p.flushed >= ticket {
                 return Ok(());
             }
@@ -83,12 +92,7 @@ impl GroupCommit {
                     p.wal = Some(f);
                     p.flushed = p.flushed.max(target);
                 }
-                Err(e) => {
-                    return Err(Error::Store(format!(
-                        "`{}`: the change is written but could not be flushed to disk: {e}",
-                        self.wal.display()
-                    )));
-                }
+                Err(e) => p.failed = Some(e.to_string()),
             }
         }
     }
