@@ -309,16 +309,18 @@ fn expire_applies_slas_and_stats_reports_per_gate() {
     let policy = d.join("p.gate");
     std::fs::write(
         &policy,
-        "default deny\napprove pay { when tool == \"pay\" by \"finance\" within 1s on timeout reject }\n",
+        "default deny\napprove pay { when tool == \"pay\" by \"finance\" within 4s on timeout reject }\n",
     )
     .unwrap();
     let call = |n: usize| format!(r#"{{"tool": "pay", "args": {{"n": {n}}}}}"#);
     let p = policy.to_str().unwrap();
     let mut ids = Vec::new();
+    // The SLA leaves time for 22 guards and 21 decisions on a busy machine.
     for n in 0..22 {
         let o = run(&db, &["guard", p, "--call", "-"], Some(&call(n)));
         ids.push(json(&o)["request"].as_str().unwrap().to_string());
     }
+    let last_created = std::time::Instant::now();
     for id in &ids[..21] {
         let o = run(
             &db,
@@ -327,7 +329,8 @@ fn expire_applies_slas_and_stats_reports_per_gate() {
         );
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     }
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let due = last_created + std::time::Duration::from_millis(4100);
+    std::thread::sleep(due.saturating_duration_since(std::time::Instant::now()));
     let o = run(&db, &["approvals", "expire"], None);
     assert!(
         text(&o).contains(&format!("{} expired [pay] -> expired", ids[21])),
