@@ -16,9 +16,18 @@ use crate::approvals::parse_lease;
 pub struct ServeArgs {
     /// The policy: a .gate file or a policy directory (approvers.yaml beside it).
     policy: PathBuf,
-    /// Where to listen. Beyond loopback, put TLS in front of it.
+    /// Where to listen. Beyond loopback, serve TLS (--tls-cert/--tls-key) or put a TLS
+    /// proxy in front of it.
     #[arg(long, default_value = "127.0.0.1:8787")]
     listen: SocketAddr,
+    /// Serve TLS with this certificate chain (PEM, the server's certificate first).
+    #[cfg(feature = "tls")]
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[cfg(feature = "tls")]
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// The data directory: the approvals database, the signing key and the token hashes
     /// (created if missing; only the service should be able to read it).
     #[arg(long, value_name = "DIR", default_value = ".holdpoint")]
@@ -225,6 +234,23 @@ pub(crate) fn serve(args: ServeArgs) -> Exit {
             return Exit::Failed;
         }
     };
+    #[cfg(feature = "tls")]
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let files = holdpoint_server::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            };
+            match holdpoint_server::tls::load(&files) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Exit::Usage;
+                }
+            }
+        }
+        _ => None,
+    };
     runtime.block_on(async move {
         let listener = match holdpoint_server::bind(config.listen).await {
             Ok(l) => l,
@@ -234,18 +260,33 @@ pub(crate) fn serve(args: ServeArgs) -> Exit {
             }
         };
         let addr = listener.local_addr().unwrap_or(config.listen);
-        if !holdpoint_server::is_loopback(&addr) {
+        #[cfg(feature = "tls")]
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        #[cfg(not(feature = "tls"))]
+        let scheme = "http";
+        if scheme == "http" && !holdpoint_server::is_loopback(&addr) {
             eprintln!(
-                "warning: listening on {addr} beyond this machine without TLS: tokens and permits travel in clear text; put a TLS proxy in front"
+                "warning: listening on {addr} beyond this machine without TLS: tokens and permits travel in clear text; pass --tls-cert and --tls-key, or put a TLS proxy in front"
             );
         }
-        say!("holdpoint serving {} on http://{addr}", config.policy.display());
+        let url = format!("{scheme}://{addr}");
+        say!("holdpoint serving {} on {url}", config.policy.display());
         say!("data in {}", config.data.display());
         if let Some(demo) = &demo {
-            show_demo(demo, &addr);
+            show_demo(demo, &url);
         }
-        match holdpoint_server::serve(app, listener, holdpoint_server::shutdown_signal()).await {
-
+        let shutdown = holdpoint_server::shutdown_signal();
+        #[cfg(feature = "tls")]
+        let served = match tls {
+            Some(c) => {
+                let listener = holdpoint_server::tls::TlsListener::new(listener, c);
+                holdpoint_server::serve(app, listener, shutdown).await
+            }
+            None => holdpoint_server::serve(app, listener, shutdown).await,
+        };
+        #[cfg(not(feature = "tls"))]
+        let served = holdpoint_server::serve(app, listener, shutdown).await;
+        match served {
             Ok(()) => Exit::Ok,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -256,7 +297,7 @@ pub(crate) fn serve(args: ServeArgs) -> Exit {
 }
 
 /// What `--demo` made, and how to try it.
-fn show_demo(demo: &holdpoint_server::demo::Demo, addr: &SocketAddr) {
+fn show_demo(demo: &holdpoint_server::demo::Demo, url: &str) {
     use holdpoint_server::demo::{AGENT, TENANT, USER};
     say!("");
     say!("sample calls played as {AGENT} (tenant {TENANT}) for {USER}:");
@@ -274,7 +315,7 @@ fn show_demo(demo: &holdpoint_server::demo::Demo, addr: &SocketAddr) {
     }
     say!("");
     say!("demo tokens (shown once; only their hashes are kept):");
-    say!("  export HOLDPOINT_SERVER=http://{addr}");
+    say!("  export HOLDPOINT_SERVER={url}");
     say!(
         "  export AGENT_TOKEN={}   # {AGENT}, tenant {TENANT}",
         demo.agent_token

@@ -6,7 +6,8 @@
 //! - [`auth`]: who is calling;
 //! - [`agents`] and [`approvers`]: the two halves of the API;
 //! - [`webhooks`]: notifications from a durable outbox;
-//! - [`serve`]: binding, the SLA sweep, graceful shutdown.
+//! - [`serve`]: binding, the SLA sweep, graceful shutdown;
+//! - `tls` (feature `tls`): TLS inside the service.
 //!
 //! The API is described in `docs/server.md`.
 
@@ -30,6 +31,8 @@ pub mod extract;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod watch;
 pub mod webhooks;
 
@@ -318,15 +321,34 @@ async fn sweep(app: Arc<App>, every: Duration) {
     }
 }
 
-/// Serves until `shutdown` resolves, then finishes the requests in flight.
-pub async fn serve(
+/// The address a call came from (what rate limits fall back to without a credential).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
+    for Peer
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Peer {
+        Peer(*stream.remote_addr())
+    }
+}
+
+/// Serves until `shutdown` resolves, then finishes the requests in flight. The listener is
+/// a bound [`tokio::net::TcpListener`] (see [`bind`]) or, with the `tls` feature, a
+/// `tls::TlsListener`.
+pub async fn serve<L>(
     app: Arc<App>,
-    listener: tokio::net::TcpListener,
+    listener: L,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+    for<'a> Peer: axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
+{
     let sweeper = tokio::spawn(sweep(app.clone(), Duration::from_secs(1)));
     let hooks = (app.webhooks.clone()).map(|w| tokio::spawn(webhooks::run(app.clone(), w)));
-    let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
+    let service = router(app).into_make_service_with_connect_info::<Peer>();
     let result = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await;

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -12,8 +11,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::App;
 use crate::error::ApiError;
+use crate::{App, Peer};
 
 /// Buckets are spread over this many locks, so callers rarely wait for each other.
 const SHARDS: usize = 32;
@@ -103,23 +102,29 @@ impl Limiter {
 /// The middleware: refuses a call over its caller's rate with 429.
 pub async fn limit(
     State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     request: Request,
     next: Next,
 ) -> Response {
     let Some(limiter) = &app.limiter else {
         return next.run(request).await;
     };
-    let peer_ip = peer.ip().to_string();
     // The credential as authentication reads it (`Bearer` and blanks are not part of it),
     // so spelling the header differently does not give a caller a fresh bucket.
-    let caller = request
+    let credential = request
         .headers()
         .get(header::AUTHORIZATION)
         .map(HeaderValue::as_bytes)
         .map(|h| h.strip_prefix(b"Bearer ").unwrap_or(h).trim_ascii())
-        .filter(|t| !t.is_empty())
-        .unwrap_or(peer_ip.as_bytes());
+        .filter(|t| !t.is_empty());
+    let peer_ip;
+    let caller = match credential {
+        Some(c) => c,
+        None => {
+            peer_ip = peer.ip().to_string();
+            peer_ip.as_bytes()
+        }
+    };
     match limiter.take(caller, Instant::now()) {
         None => next.run(request).await,
         Some(wait) => {

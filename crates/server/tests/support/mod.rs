@@ -26,6 +26,46 @@ pub struct Service {
 
 /// Starts the service on `policies/support` with its own data directory named by `name`.
 pub async fn start(name: &str) -> Service {
+    start_with(name, None).await
+}
+
+/// A self-signed certificate for `127.0.0.1` and `localhost`, written to `dir` as
+/// `cert.pem` and `key.pem`: the two paths and the certificate's PEM.
+#[cfg(feature = "tls")]
+pub fn self_signed(dir: &Path) -> (PathBuf, PathBuf, String) {
+    let made =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let pem = made.cert.pem();
+    std::fs::write(&cert, &pem).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    (cert, key, pem)
+}
+
+/// Starts the service serving TLS with a fresh self-signed certificate; the client trusts
+/// exactly that certificate.
+#[cfg(feature = "tls")]
+pub async fn start_tls(name: &str) -> Service {
+    let dir = std::env::temp_dir().join(format!("holdpoint-{}-{name}-tls", std::process::id()));
+    let (cert, key, pem) = self_signed(&dir);
+    let files = holdpoint_server::tls::TlsFiles { cert, key };
+    let config = holdpoint_server::tls::load(&files).unwrap();
+    let mut s = start_with(name, Some(config)).await;
+    s.client = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    s
+}
+
+#[cfg(feature = "tls")]
+type TlsConfig = Option<Arc<holdpoint_server::tls::ServerConfig>>;
+#[cfg(not(feature = "tls"))]
+type TlsConfig = Option<()>;
+
+async fn start_with(name: &str, tls: TlsConfig) -> Service {
     let data = std::env::temp_dir().join(format!("holdpoint-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     let config = Config {
@@ -47,12 +87,27 @@ pub async fn start(name: &str) -> Service {
         .unwrap();
     let app = Arc::new(App::load(&config).unwrap());
     let listener = holdpoint_server::bind(config.listen).await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(holdpoint_server::serve(
-        app,
-        listener,
-        std::future::pending(),
-    ));
+    let addr = listener.local_addr().unwrap();
+    let base = match tls {
+        #[cfg(feature = "tls")]
+        Some(c) => {
+            let listener = holdpoint_server::tls::TlsListener::new(listener, c);
+            tokio::spawn(holdpoint_server::serve(
+                app,
+                listener,
+                std::future::pending(),
+            ));
+            format!("https://{addr}")
+        }
+        _ => {
+            tokio::spawn(holdpoint_server::serve(
+                app,
+                listener,
+                std::future::pending(),
+            ));
+            format!("http://{addr}")
+        }
+    };
     Service {
         base,
         agent,

@@ -84,15 +84,14 @@ impl Server {
         };
         // No proxy from the environment: the bearer token goes to the URL given, nowhere
         // else.
-        let http = Client::builder()
+        let builder = Client::builder()
             .no_proxy()
             .connect_timeout(Duration::from_secs(10))
-            .timeout(None::<Duration>)
-            .build()
-            .map_err(|e| {
-                eprintln!("error: cannot start an HTTP client: {e}");
-                Exit::Usage
-            })?;
+            .timeout(None::<Duration>);
+        let http = trust_extra_ca(builder)?.build().map_err(|e| {
+            eprintln!("error: cannot start an HTTP client: {e}");
+            Exit::Usage
+        })?;
         Ok(Server {
             base,
             token: token.to_string(),
@@ -143,7 +142,11 @@ impl Server {
     fn transport(&self, e: &reqwest::Error) -> Failure {
         let base = &self.base;
         let cause = root_cause(e);
-        Failure::Transport(if e.is_connect() {
+        Failure::Transport(if e.is_connect() && cause.contains("certificate") {
+            format!(
+                "cannot reach the service at {base}: {cause} (if its certificate is not signed by an authority this machine trusts, set {CA_CERT_VAR} to a PEM file of it)"
+            )
+        } else if e.is_connect() {
             format!(
                 "cannot reach the service at {base}: {cause} (is `policy serve` running there?)"
             )
@@ -192,19 +195,64 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     cur.to_string()
 }
 
-/// `http://host:port` without a trailing slash; https and other schemes are refused.
+/// The variable naming a PEM file of certificates to trust besides the system's (a
+/// service with a private or self-signed certificate).
+pub(crate) const CA_CERT_VAR: &str = "HOLDPOINT_CA_CERT";
+
+/// Trusts the certificates of `HOLDPOINT_CA_CERT`, if set, besides the system's roots.
+#[cfg(feature = "tls")]
+fn trust_extra_ca(
+    builder: reqwest::blocking::ClientBuilder,
+) -> Result<reqwest::blocking::ClientBuilder, Exit> {
+    let Some(path) = std::env::var_os(CA_CERT_VAR).filter(|p| !p.is_empty()) else {
+        return Ok(builder);
+    };
+    let shown = std::path::Path::new(&path).display().to_string();
+    let fail = |m: String| {
+        eprintln!("error: {CA_CERT_VAR} `{}`: {m}", holdpoint::escaped(&shown));
+        Exit::Usage
+    };
+    let pem = std::fs::read(&path).map_err(|e| fail(format!("cannot read it: {e}")))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| fail(format!("not PEM certificates: {e}")))?;
+    if certs.is_empty() {
+        return Err(fail(
+            "holds no certificate (a `-----BEGIN CERTIFICATE-----` block)".into(),
+        ));
+    }
+    Ok(certs
+        .into_iter()
+        .fold(builder, |b, c| b.add_root_certificate(c)))
+}
+
+/// Without TLS there is nothing to trust.
+#[cfg(not(feature = "tls"))]
+fn trust_extra_ca(
+    builder: reqwest::blocking::ClientBuilder,
+) -> Result<reqwest::blocking::ClientBuilder, Exit> {
+    Ok(builder)
+}
+
+/// `http(s)://host:port` without a trailing slash; other schemes are refused, and https
+/// without the `tls` feature.
 fn base_url(url: &str) -> Result<String, String> {
     let url = url.trim().trim_end_matches('/');
-    if url.starts_with("https://") {
+    let rest = if let Some(rest) = url.strip_prefix("https://") {
+        if !cfg!(feature = "tls") {
+            return Err(
+                "https is not built into this `policy` (it needs the `tls` feature): use http:// on loopback, or a TLS proxy".into(),
+            );
+        }
+        rest
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        rest
+    } else {
         return Err(
-            "https is not built into this `policy` (it needs the `tls` feature): use http:// on loopback, or a TLS proxy".into(),
+            "write it as http://HOST:PORT or https://HOST:PORT (e.g. http://127.0.0.1:8787)".into(),
         );
-    }
-    let Some(rest) = url.strip_prefix("http://") else {
-        return Err("write it as http://HOST:PORT (e.g. http://127.0.0.1:8787)".into());
     };
     if rest.is_empty() || rest.contains(['/', '?', '#', ' ']) {
-        return Err("write it as http://HOST:PORT, with no path".into());
+        return Err("write it as http(s)://HOST:PORT, with no path".into());
     }
     Ok(url.to_string())
 }
@@ -235,12 +283,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_plain_http_urls_without_a_path_are_taken() {
+    fn only_http_urls_without_a_path_are_taken() {
         assert_eq!(
             base_url("http://127.0.0.1:8787/").as_deref(),
             Ok("http://127.0.0.1:8787")
         );
-        assert!(base_url("https://x").unwrap_err().contains("tls"));
+        if cfg!(feature = "tls") {
+            assert_eq!(base_url("https://h:1/").as_deref(), Ok("https://h:1"));
+        } else {
+            assert!(base_url("https://h:1").unwrap_err().contains("tls"));
+        }
+        assert!(base_url("ftp://h:1").is_err());
         assert!(base_url("127.0.0.1:8787").is_err());
         assert!(base_url("http://h/v1").is_err());
     }
