@@ -153,7 +153,7 @@ impl DataDir {
     /// Who holds `token`, if anyone: looked up by its hash in memory (see
     /// [`tokens`](self) for when `tokens.json` is read again).
     pub fn holder(&self, token: &str) -> Result<Option<Holder>, DataError> {
-        self.cache.holder(&hash(token))
+        self.cache.holder(&digest(token))
     }
 
     fn tokens(&self) -> Result<TokenFile, DataError> {
@@ -178,8 +178,18 @@ fn read_tokens(path: &Path) -> Result<TokenFile, DataError> {
 
 /// The hash a token is stored as.
 fn hash(token: &str) -> String {
-    let d = Sha256::digest(token.as_bytes());
-    format!("sha256:{}", URL_SAFE_NO_PAD.encode(d))
+    format!("sha256:{}", URL_SAFE_NO_PAD.encode(digest(token)))
+}
+
+/// A token's SHA-256: what the cache looks it up by (no allocation on the hot path).
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// The digest a stored hash (`sha256:BASE64`) names, if it is one.
+fn stored_digest(hash: &str) -> Option<[u8; 32]> {
+    let b64 = hash.strip_prefix("sha256:")?;
+    URL_SAFE_NO_PAD.decode(b64).ok()?.try_into().ok()
 }
 
 /// `N` random bytes from the operating system.

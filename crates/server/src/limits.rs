@@ -3,12 +3,11 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
@@ -99,16 +98,10 @@ impl Limiter {
     }
 }
 
-/// The middleware: refuses a call over its caller's rate with 429.
-pub async fn limit(
-    State(app): State<Arc<App>>,
-    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let Some(limiter) = &app.limiter else {
-        return next.run(request).await;
-    };
+/// The answer to a call over its caller's rate (429 with `Retry-After`), or `None` to let
+/// it through. The caller is the bearer credential, or the peer's address without one.
+pub fn refusal(app: &App, request: &Request) -> Option<Response> {
+    let limiter = app.limiter.as_ref()?;
     // The credential as authentication reads it (`Bearer` and blanks are not part of it),
     // so spelling the header differently does not give a caller a fresh bucket.
     let credential = request
@@ -121,29 +114,28 @@ pub async fn limit(
     let caller = match credential {
         Some(c) => c,
         None => {
-            peer_ip = peer.ip().to_string();
+            peer_ip = request
+                .extensions()
+                .get::<ConnectInfo<Peer>>()
+                .map_or_else(|| "unknown".to_string(), |c| c.0.0.ip().to_string());
             peer_ip.as_bytes()
         }
     };
-    match limiter.take(caller, Instant::now()) {
-        None => next.run(request).await,
-        Some(wait) => {
-            let seconds = wait.ceil().max(1.0);
-            let mut answer = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!(
-                    "more than {} calls a second from this caller; try again in {seconds} s",
-                    limiter.limit.per_second
-                ),
-            )
-            .into_response();
-            if let Ok(v) = HeaderValue::from_str(&format!("{seconds}")) {
-                answer.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            answer
-        }
+    let wait = limiter.take(caller, Instant::now())?;
+    let seconds = wait.ceil().max(1.0);
+    let mut answer = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!(
+            "more than {} calls a second from this caller; try again in {seconds} s",
+            limiter.limit.per_second
+        ),
+    )
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("{seconds}")) {
+        answer.headers_mut().insert(header::RETRY_AFTER, v);
     }
+    Some(answer)
 }
 
 #[cfg(test)]

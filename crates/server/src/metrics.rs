@@ -11,7 +11,6 @@ use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use holdpoint::Effect;
 use holdpoint::approval::State as ReqState;
@@ -100,6 +99,14 @@ pub struct Metrics {
     routes: [RouteStats; ROUTES.len()],
 }
 
+/// The index of a route in [`ROUTES`] (the last, `other`, for any other).
+fn route_index(route: &str) -> usize {
+    ROUTES
+        .iter()
+        .position(|r| *r == route)
+        .unwrap_or(ROUTES.len() - 1)
+}
+
 fn effect_index(e: Effect) -> usize {
     match e {
         Effect::Allow => 0,
@@ -125,12 +132,10 @@ impl Metrics {
         }
     }
 
-    fn answered(&self, route: &str, status: u16, seconds: f64) {
-        let i = ROUTES
-            .iter()
-            .position(|r| *r == route)
-            .unwrap_or(ROUTES.len() - 1);
-        let Some(r) = self.routes.get(i) else { return };
+    fn answered(&self, route: usize, status: u16, seconds: f64) {
+        let Some(r) = self.routes.get(route) else {
+            return;
+        };
         let class = usize::from(status / 100).saturating_sub(2).min(3);
         if let Some(c) = r.by_class.get(class) {
             c.fetch_add(1, Ordering::Relaxed);
@@ -189,21 +194,38 @@ impl Metrics {
     }
 }
 
-/// The middleware: times every answer and counts it under its route.
-pub async fn track(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    let began = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("other", |m| m.as_str())
-        .to_owned();
-    let method = request.method().clone();
-    let response = next.run(request).await;
-    let took = began.elapsed();
-    let status = response.status().as_u16();
-    app.metrics.answered(&route, status, took.as_secs_f64());
-    tracing::debug!(%method, route, status, micros = took.as_micros() as u64, "answered");
-    response
+/// The timing of one call, from its arrival to its answer: see [`Watch::finish`].
+pub struct Watch {
+    began: Instant,
+    route: usize,
+    method: Option<axum::http::Method>,
+}
+
+impl Watch {
+    /// Starts timing a call.
+    pub fn start(request: &Request) -> Watch {
+        let route = request
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or("other", |m| m.as_str());
+        Watch {
+            began: Instant::now(),
+            route: route_index(route),
+            method: tracing::enabled!(tracing::Level::DEBUG).then(|| request.method().clone()),
+        }
+    }
+
+    /// Counts the answer by route and status class, records its latency and logs it (at
+    /// debug level).
+    pub fn finish(self, metrics: &Metrics, response: &Response) {
+        let took = self.began.elapsed();
+        let status = response.status().as_u16();
+        metrics.answered(self.route, status, took.as_secs_f64());
+        if let Some(method) = self.method {
+            let route = ROUTES.get(self.route).copied().unwrap_or("other");
+            tracing::debug!(%method, route, status, micros = took.as_micros() as u64, "answered");
+        }
+    }
 }
 
 /// `GET /metrics`: the Prometheus text.

@@ -124,6 +124,8 @@ impl TlsListener {
 
     /// Starts the handshake of a new connection in its own task.
     fn start(&mut self, stream: TcpStream, peer: SocketAddr) {
+        // Answers are never held back for an acknowledgement (as on the plain listener).
+        let _ = stream.set_nodelay(true);
         let acceptor = self.acceptor.clone();
         self.handshakes.spawn(async move {
             match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {

@@ -64,13 +64,13 @@ async fn bearer(parts: &Parts, app: &Arc<App>) -> Result<Bearer, ApiError> {
     let token = token(parts)?;
     match &app.jwt {
         Some(v) if !token.starts_with(TOKEN_PREFIX) => v
-            .verify(&token)
+            .verify(token)
             .map(Bearer::Jwt)
             .map_err(ApiError::unauthenticated),
         _ => {
             let found = app
                 .data
-                .holder(&token)
+                .holder(token)
                 .map_err(|e| ApiError::internal(e.to_string()))?;
             found
                 .map(Bearer::Token)
@@ -80,7 +80,7 @@ async fn bearer(parts: &Parts, app: &Arc<App>) -> Result<Bearer, ApiError> {
 }
 
 /// The request's bearer token.
-fn token(parts: &Parts) -> Result<String, ApiError> {
+fn token(parts: &Parts) -> Result<&str, ApiError> {
     let header = parts
         .headers
         .get(axum::http::header::AUTHORIZATION)
@@ -92,8 +92,9 @@ fn token(parts: &Parts) -> Result<String, ApiError> {
         .strip_prefix("Bearer ")
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError::unauthenticated("the Authorization header is not `Bearer TOKEN`"))?
-        .to_string();
+        .ok_or_else(|| {
+            ApiError::unauthenticated("the Authorization header is not `Bearer TOKEN`")
+        })?;
     Ok(token)
 }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{DataError, Holder, io, read_tokens};
+use super::{DataError, Holder, io, read_tokens, stored_digest};
 
 /// How long a found token is trusted without looking at the file again.
 const RECHECK: Duration = Duration::from_secs(1);
@@ -30,8 +30,8 @@ struct Cached {
     stamp: Option<Option<Stamp>>,
     /// When the stamp was last compared with the file's.
     checked: Option<Instant>,
-    /// Holders by token hash.
-    holders: HashMap<String, Holder>,
+    /// Holders by token digest (entries whose hash does not read are never found).
+    holders: HashMap<[u8; 32], Holder>,
 }
 
 /// The token hashes of one data directory, in memory.
@@ -54,8 +54,8 @@ impl TokenCache {
         self.state.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Who holds the token with this hash, if anyone.
-    pub(super) fn holder(&self, hash: &str) -> Result<Option<Holder>, DataError> {
+    /// Who holds the token with this digest, if anyone.
+    pub(super) fn holder(&self, hash: &[u8; 32]) -> Result<Option<Holder>, DataError> {
         {
             let cached = self.read();
             let fresh = cached.checked.is_some_and(|t| t.elapsed() < RECHECK);
@@ -78,7 +78,7 @@ impl TokenCache {
             cached.holders = file
                 .tokens
                 .into_iter()
-                .map(|t| (t.hash, t.holder))
+                .filter_map(|t| Some((stored_digest(&t.hash)?, t.holder)))
                 .collect();
             cached.stamp = Some(stamp);
         }
