@@ -149,3 +149,88 @@ fn a_database_written_in_local_mode_is_not_trusted_by_the_service() {
         "{err}"
     );
 }
+
+#[test]
+fn a_claim_removed_from_the_log_does_not_make_the_request_claimable_again() {
+    let db = temp_db("removed");
+    let service = keyed(&db, &SERVICE).unwrap();
+    let id = submit(service.clone(), "c1");
+    approve(service.clone(), &id).unwrap();
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let approved: (String, String) = c
+        .query_row(
+            "SELECT state, status FROM requests WHERE id = ?1",
+            [&id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let Resumed::Permit(_) = claim(service.clone(), &id).unwrap() else {
+        panic!("approved, so a permit")
+    };
+    // Someone with write access to the file removes the claim and puts the row back as it
+    // was when approved: every remaining event is still signed and chained.
+    c.execute(
+        "DELETE FROM events WHERE seq = (SELECT max(seq) FROM events)",
+        [],
+    )
+    .unwrap();
+    c.execute(
+        "UPDATE requests SET state = ?2, status = ?3 WHERE id = ?1",
+        [&id, &approved.0, &approved.1],
+    )
+    .unwrap();
+    refused_as_outside_write(claim(service.clone(), &id), "events were removed");
+    let report = Desk::new(service.clone(), approvers()).verify().unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains(&id) && p.contains("events were removed")),
+        "{report:?}"
+    );
+    // Another request's head does not fit either.
+    let other = submit(service.clone(), "c2");
+    c.execute(
+        "UPDATE requests SET head = (SELECT head FROM requests WHERE id = ?1) WHERE id = ?2",
+        [&other, &id],
+    )
+    .unwrap();
+    refused_as_outside_write(claim(service, &id), "events were removed");
+}
+
+#[test]
+fn a_log_signed_before_request_heads_existed_keeps_working_after_the_upgrade() {
+    let db = temp_db("upgrade");
+    let service = keyed(&db, &SERVICE).unwrap();
+    let id = submit(service.clone(), "c1");
+    drop(service);
+    // The file as the previous version left it: schema 2, no heads.
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute_batch(
+        "ALTER TABLE requests DROP COLUMN head; DELETE FROM schema_migrations WHERE version = 3;",
+    )
+    .unwrap();
+    drop(c);
+    let service = keyed(&db, &SERVICE).unwrap();
+    approve(service.clone(), &id).unwrap();
+    assert!(matches!(claim(service, &id), Ok(Resumed::Permit(_))));
+    // Heads are signed once, at the upgrade: a head removed later is not signed again.
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute("UPDATE requests SET head = NULL", []).unwrap();
+    let service = keyed(&db, &SERVICE).unwrap();
+    let again = Desk::new(service, approvers())
+        .with_policy(policy())
+        .decide(
+            &id,
+            &Ruling::new(
+                "fiona",
+                Verdict::Reject {
+                    reason: "late".into(),
+                },
+            ),
+        );
+    match again {
+        Err(Error::Corrupt(m)) => assert!(m.contains("no signed latest event"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}

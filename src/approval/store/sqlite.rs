@@ -12,7 +12,10 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, pa
 use super::{Change, LogKey, Snapshot, Store, same_payload};
 
 mod durable;
+mod heads;
+
 use crate::approval::{Checkpoint, Error, Event, GENESIS, Request, State, Status};
+use heads::head_text;
 
 impl SqliteStore {
     /// `PRAGMA application_id` of a holdpoint database ("hpnt").
@@ -52,7 +55,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX events_request ON events (request_id, seq);",
     // 2: the log key's signature of each event's hash (NULL when written without a key).
     "ALTER TABLE events ADD COLUMN signature TEXT;",
+    // 3: the log key's signature of each request's latest event (its head), so events
+    // removed from a request are noticed when it is next changed.
+    "ALTER TABLE requests ADD COLUMN head TEXT;",
 ];
+
+/// The schema version that added request heads.
+const HEADS_VERSION: i64 = 3;
 
 /// How long a writer waits for another process's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -64,6 +73,9 @@ pub struct SqliteStore {
     path: PathBuf,
     log_key: Option<Arc<dyn LogKey>>,
     durable: durable::GroupCommit,
+    /// This open brought the schema from before request heads (migration 3) to now: the
+    /// first log key signs the heads of the requests already there.
+    heads_added: bool,
 }
 
 fn db_error(path: &Path, e: &rusqlite::Error) -> Error {
@@ -135,13 +147,15 @@ impl SqliteStore {
         // before the change is answered.
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
             .map_err(err)?;
-        let store = SqliteStore {
+        let mut store = SqliteStore {
             conn: Mutex::new(conn),
             durable: durable::GroupCommit::new(&path),
             path,
             log_key: None,
+            heads_added: false,
         };
-        store.migrate()?;
+        let before = store.migrate()?;
+        store.heads_added = (1..HEADS_VERSION).contains(&before);
         Ok(store)
     }
 
@@ -163,6 +177,9 @@ impl SqliteStore {
             )));
         }
         self.log_key = Some(key);
+        if self.heads_added {
+            self.sign_existing_heads()?;
+        }
         Ok(self)
     }
 
@@ -182,7 +199,8 @@ impl SqliteStore {
         })
     }
 
-    fn migrate(&self) -> Result<(), Error> {
+    /// Applies the migrations this file lacks; the version it was at.
+    fn migrate(&self) -> Result<i64, Error> {
         self.write(|tx| {
             let app: i64 = tx.query_row("PRAGMA application_id", [], |r| r.get(0))?;
             let tables: i64 =
@@ -222,7 +240,7 @@ impl SqliteStore {
             if app != APPLICATION_ID {
                 tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))?;
             }
-            Ok(Ok(()))
+            Ok(Ok(version))
         })?
     }
 
@@ -475,7 +493,8 @@ impl Store for SqliteStore {
                     .map(|r| (r, false)));
             }
             Self::save(tx, &request, true)?;
-            self.append_in(tx, created)?;
+            let created = self.append_in(tx, created)?;
+            self.sign_head(tx, request.id(), &created)?;
             Ok(Ok((request, true)))
         })?
     }
@@ -500,14 +519,21 @@ impl Store for SqliteStore {
                 Ok(h) => h,
                 Err(e) => return Ok(Err(e)),
             };
+            if let Err(e) = self.check_head(tx, id, &history)? {
+                return Ok(Err(e));
+            }
             let events = match change(&mut r, &history) {
                 Ok(events) => events,
                 Err(e) => return Ok(Err(e)),
             };
             if !events.is_empty() {
                 Self::save(tx, &r, false)?;
+                let mut last = None;
                 for e in events {
-                    self.append_in(tx, e)?;
+                    last = Some(self.append_in(tx, e)?);
+                }
+                if let Some(last) = last {
+                    self.sign_head(tx, id, &last)?;
                 }
             }
             Ok(Ok(r))
@@ -609,6 +635,25 @@ impl Store for SqliteStore {
                     .and_then(|e| check_signed(&row, &e, key));
                 if let Err(e) = checked {
                     problems.push(e.to_string());
+                }
+            }
+            let heads: Vec<(String, Option<String>, Option<String>)> = self.read(|c| {
+                c.prepare(
+                    "SELECT r.id, r.head, (SELECT hash FROM events WHERE seq =
+                        (SELECT max(seq) FROM events WHERE request_id = r.id))
+                     FROM requests r ORDER BY r.created_at",
+                )?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect()
+            })?;
+            for (id, head, last) in heads {
+                let fits = head.is_some_and(|sig| {
+                    key.verify(&head_text(&id, last.as_deref().unwrap_or_default()), &sig)
+                });
+                if !fits {
+                    problems.push(format!(
+                        "request `{id}` does not end with the event the service last wrote for it (events were removed, or its row was written outside the service)"
+                    ));
                 }
             }
         }

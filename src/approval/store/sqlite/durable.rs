@@ -63,14 +63,15 @@ impl GroupCommit {
     pub(super) fn wait(&self, ticket: u64) -> Result<(), Error> {
         let mut p = self.lock();
         loop {
+            // A commit an earlier flush covered stays durable whatever failed since.
+            if p.flushed >= ticket {
+                return Ok(());
+            }
             if let Some(why) = &p.failed {
                 return Err(Error::Store(format!(
                     "`{}`: the change is committed, but the store cannot make changes durable since a flush failed ({why}); restart the service once the disk is healthy",
                     self.wal.display()
                 )));
-            }
-            if p.flushed >= ticket {
-                return Ok(());
             }
             if p.flushing {
                 p = self.done.wait(p).unwrap_or_else(|e| e.into_inner());
@@ -95,5 +96,29 @@ impl GroupCommit {
                 Err(e) => p.failed = Some(e.to_string()),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flushed_commit_stays_durable_after_a_later_flush_fails() {
+        let dir = std::env::temp_dir().join(format!("holdpoint-durable-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("a.db");
+        std::fs::write(dir.join("a.db-wal"), b"wal").unwrap();
+        let g = GroupCommit::new(&db);
+        let first = g.committed();
+        g.wait(first).unwrap();
+        let second = g.committed();
+        g.lock().failed = Some("EIO".into());
+        assert!(
+            g.wait(first).is_ok(),
+            "the first commit was flushed before the failure"
+        );
+        let e = g.wait(second).unwrap_err().to_string();
+        assert!(e.contains("flush failed (EIO)"), "{e}");
     }
 }
