@@ -13,6 +13,7 @@ use super::{Change, LogKey, Snapshot, Store, same_payload};
 
 mod durable;
 mod heads;
+mod verified;
 
 use crate::approval::{Checkpoint, Error, Event, GENESIS, Request, State, Status};
 use heads::head_text;
@@ -176,7 +177,7 @@ impl SqliteStore {
                 self.path.display()
             )));
         }
-        self.log_key = Some(key);
+        self.log_key = Some(Arc::new(verified::Remembering::new(key)));
         if self.heads_added {
             self.sign_existing_heads()?;
         }
