@@ -186,6 +186,17 @@ fn init_logs(format: &str) {
     };
 }
 
+/// Whether the service serves TLS itself (the web inbox's cookies are then `Secure`).
+#[cfg(feature = "tls")]
+fn https(args: &ServeArgs) -> bool {
+    args.tls_cert.is_some()
+}
+
+#[cfg(not(feature = "tls"))]
+fn https(_args: &ServeArgs) -> bool {
+    false
+}
+
 /// `policy serve`.
 pub(crate) fn serve(args: ServeArgs) -> Exit {
     init_logs(&args.log_format);
@@ -207,6 +218,7 @@ pub(crate) fn serve(args: ServeArgs) -> Exit {
         jwt: args.jwt.config(),
         rate_limit,
         webhooks: args.webhooks.clone(),
+        https: https(&args),
         ..Config::new(&args.policy, &args.data)
     };
     let app = match App::load(&config) {
@@ -327,6 +339,7 @@ fn show_demo(demo: &holdpoint_server::demo::Demo, url: &str) {
         );
     }
     say!("try it:");
+    say!("  open {url}/ui/ in a browser and sign in with the approver token above");
     say!("  curl -s -H \"Authorization: Bearer $APPROVER_TOKEN\" $HOLDPOINT_SERVER/v1/inbox");
     say!("the whole loop (decide, wait, claim, report): docs/server.md");
 }

@@ -172,6 +172,58 @@ pub async fn decide(
     .map(Json)
 }
 
+/// `POST /v1/requests/{id}/preview`: what an edit would give, before the approver confirms
+/// it: the edited arguments, their diff from the current ones and the policy's decision
+/// for the edited call. Nothing is stored.
+#[utoipa::path(
+    post,
+    operation_id = "preview_edit",
+    path = "/v1/requests/{id}/preview",
+    tag = "approvers",
+    description = "Caller: an approver. An edit (`set`, `args` or `patch`, as in a decision) in; the edited arguments, the RFC 6902 diff from the current ones and the policy's decision for the edited call out. Nothing is stored.",
+    params(("id" = String, Path, description = "The request's id.", min_length = 1)),
+    security(("service_token" = []), ("jwt" = [])),
+    request_body(content = DecisionBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The edited arguments, the diff and the decision.", body = serde_json::Value),
+        (status = 400, description = "The body is not JSON or not an edit.", body = crate::openapi::schemas::ErrorBody),
+        (status = 401, description = "No `Authorization: Bearer TOKEN`, or an unknown, expired or badly signed token.", body = crate::openapi::schemas::ErrorBody),
+        (status = 403, description = "An agent's token.", body = crate::openapi::schemas::ErrorBody),
+        (status = 404, description = "No request by this id.", body = crate::openapi::schemas::ErrorBody),
+        (status = 413, description = "The body is larger than the service accepts (1 MiB).", body = crate::openapi::schemas::ErrorBody),
+        (status = 429, description = "Too many requests from this caller: slow down.", body = crate::openapi::schemas::ErrorBody),
+        (status = 500, description = "The store could not be read or written.", body = crate::openapi::schemas::ErrorBody),
+    )
+)]
+pub async fn preview(
+    State(app): State<Arc<App>>,
+    _me: Approver,
+    Id(id): Id,
+    Body(body): Body,
+) -> ApiResult<Json<Value>> {
+    let body: DecisionBody = read_body(&body)?;
+    let a = app.clone();
+    blocking(move || {
+        let current = a.desk.request(&id)?;
+        let Verdict::Edit { args } = verdict(&body, &current)? else {
+            return Err(ApiError::bad_request(
+                "a preview is of an edit: give `set`, `args` or `patch` with `decision: \"edit\"`",
+            ));
+        };
+        let diff = patch::diff(&current.status.payload.args, &args);
+        let call = holdpoint::ToolCall::new(current.status.payload.tool.clone(), args)
+            .with_context(current.checkpoint.context.clone());
+        let decision = a.policy.evaluate(&call);
+        Ok(json!({
+            "args": call.args,
+            "changes": diff,
+            "decision": decision.report(&call),
+        }))
+    })
+    .await
+    .map(Json)
+}
+
 fn verdict(b: &DecisionBody, r: &Request) -> ApiResult<Verdict> {
     let needs = |what: &str| ApiError::bad_request(what.to_string());
     Ok(match b.decision.as_str() {

@@ -34,6 +34,7 @@ pub mod openapi;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub mod watch;
+pub mod web;
 pub mod webhooks;
 
 use std::net::SocketAddr;
@@ -81,6 +82,10 @@ pub struct App {
     pub limiter: Option<limits::Limiter>,
     /// The webhooks, when a webhooks file is configured ([`webhooks::Webhooks::stats`]).
     pub webhooks: Option<Arc<webhooks::Webhooks>>,
+    /// Approvers signed in to the web inbox.
+    pub sessions: web::sessions::Sessions,
+    /// Whether the service is reached over https (cookies are then `Secure`).
+    pub https: bool,
 }
 
 impl App {
@@ -142,6 +147,11 @@ pub struct Config {
     pub rate_limit: Option<limits::RateLimit>,
     /// The webhooks file (`docs/webhooks.md`), if any.
     pub webhooks: Option<PathBuf>,
+    /// Whether the service is reached over https (its own TLS or a proxy's): the web
+    /// inbox's cookies are then `Secure`.
+    pub https: bool,
+    /// How long a web inbox session lasts from sign-in.
+    pub session_lifetime: Duration,
 }
 
 impl Config {
@@ -160,6 +170,8 @@ impl Config {
                 burst: 20_000.0,
             }),
             webhooks: None,
+            https: false,
+            session_lifetime: Duration::from_secs(8 * 3600),
         }
     }
 }
@@ -257,6 +269,8 @@ impl App {
             metrics: metrics::Metrics::default(),
             limiter: config.rate_limit.map(limits::Limiter::new),
             webhooks,
+            sessions: web::sessions::Sessions::new(config.session_lifetime),
+            https: config.https,
         })
     }
 }
@@ -275,9 +289,12 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/requests/{id}/report", post(agents::report))
         .route("/v1/requests/{id}/cancel", post(agents::cancel))
         .route("/v1/inbox", get(approvers::inbox))
+        .route("/v1/inbox/events", get(watch::inbox_events))
         .route("/v1/requests/{id}/decisions", post(approvers::decide))
+        .route("/v1/requests/{id}/preview", post(approvers::preview))
         .route("/metrics", get(metrics::metrics))
         .route("/openapi.json", get(openapi::document))
+        .merge(web::routes())
         .layer(axum::middleware::from_fn_with_state(app.clone(), each_call))
         .fallback(no_route)
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -64,7 +64,7 @@ impl Histogram {
 }
 
 /// The routes counted separately (everything else counts as `other`).
-const ROUTES: [&str; 14] = [
+const ROUTES: [&str; 16] = [
     "/v1/decisions",
     "/v1/requests",
     "/v1/requests/{id}",
@@ -74,7 +74,9 @@ const ROUTES: [&str; 14] = [
     "/v1/requests/{id}/report",
     "/v1/requests/{id}/cancel",
     "/v1/requests/{id}/decisions",
+    "/v1/requests/{id}/preview",
     "/v1/inbox",
+    "/v1/inbox/events",
     "/v1/keys",
     "/healthz",
     "/metrics",

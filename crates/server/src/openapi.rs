@@ -71,11 +71,13 @@ fn camel_case_links(doc: &mut Value) {
         crate::agents::show,
         crate::watch::wait,
         crate::watch::events,
+        crate::watch::inbox_events,
         crate::agents::claim,
         crate::agents::report,
         crate::agents::cancel,
         crate::approvers::inbox,
         crate::approvers::decide,
+        crate::approvers::preview,
     ),
     components(schemas(
         crate::agents::ReportBody,

@@ -223,3 +223,37 @@ pub async fn events(
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
+
+/// `GET /v1/inbox/events`: Server-Sent Events for an approver's inbox. An event `changed`
+/// (no data worth reading) each time any request is created or changes, so a page reads
+/// `/v1/inbox` again; a comment every 15 s keeps proxies from closing the stream.
+#[utoipa::path(
+    get,
+    operation_id = "inbox_events",
+    path = "/v1/inbox/events",
+    tag = "approvers",
+    description = "Caller: an approver. A `changed` event whenever a request is created or changes: read the inbox again.",
+    security(("service_token" = []), ("jwt" = [])),
+    responses(
+        (status = 200, description = "An event stream (text/event-stream) of `changed` events.", body = String, content_type = "text/event-stream"),
+        (status = 401, description = "No `Authorization: Bearer TOKEN`, or an unknown, expired or badly signed token.", body = crate::openapi::schemas::ErrorBody),
+        (status = 403, description = "The token is an agent's: an agent never reads the inbox.", body = crate::openapi::schemas::ErrorBody),
+        (status = 429, description = "Too many requests from this caller: slow down.", body = crate::openapi::schemas::ErrorBody),
+    )
+)]
+pub async fn inbox_events(
+    State(app): State<Arc<App>>,
+    _me: crate::auth::Approver,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let rx = app.changes.subscribe();
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        match rx.recv().await {
+            // Missed some: one `changed` covers them all.
+            Ok(_) | Err(RecvError::Lagged(_)) => {
+                Some((Ok(SseEvent::default().event("changed").data("")), rx))
+            }
+            Err(RecvError::Closed) => None,
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}

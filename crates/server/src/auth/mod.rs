@@ -50,22 +50,31 @@ impl Approver {
     }
 }
 
-/// Who the bearer token says is calling.
+/// Who the bearer token (or the browser's session) says is calling.
 enum Bearer {
     /// A service token's holder.
     Token(Holder),
-    /// A verified JWT's approver.
-    Jwt(Approver),
+    /// A verified JWT's approver, or an approver signed in to the web inbox.
+    Signed(Approver),
 }
 
 /// The caller, by a service token or (when configured, and the token is not a service
-/// token) a JWT.
+/// token) a JWT; without an `Authorization` header, by the web inbox's session cookie
+/// (whose state-changing calls must carry the session's CSRF token).
 async fn bearer(parts: &Parts, app: &Arc<App>) -> Result<Bearer, ApiError> {
+    if parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .is_none()
+        && let Some(session) = crate::web::session_of(parts, app)?
+    {
+        return Ok(Bearer::Signed(session.approver));
+    }
     let token = token(parts)?;
     match &app.jwt {
         Some(v) if !token.starts_with(TOKEN_PREFIX) => v
             .verify(token)
-            .map(Bearer::Jwt)
+            .map(Bearer::Signed)
             .map_err(ApiError::unauthenticated),
         _ => {
             let found = app
@@ -107,8 +116,8 @@ impl FromRequestParts<Arc<App>> for Agent {
             Bearer::Token(Holder::Approver { .. }) => Err(ApiError::forbidden(
                 "this is an agent's call; an approver's token cannot make it",
             )),
-            Bearer::Jwt(_) => Err(ApiError::forbidden(
-                "this is an agent's call; a JWT is only ever an approver's (agents use service tokens)",
+            Bearer::Signed(_) => Err(ApiError::forbidden(
+                "this is an agent's call; a JWT or a web session is only ever an approver's (agents use service tokens)",
             )),
         }
     }
@@ -120,7 +129,7 @@ impl FromRequestParts<Arc<App>> for Approver {
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Approver, ApiError> {
         match bearer(parts, app).await? {
             Bearer::Token(Holder::Approver { id }) => Ok(Approver::with_token(id)),
-            Bearer::Jwt(approver) => Ok(approver),
+            Bearer::Signed(approver) => Ok(approver),
             Bearer::Token(Holder::Agent { .. }) => Err(ApiError::forbidden(
                 "an agent's token can never decide or read the inbox",
             )),
@@ -146,7 +155,7 @@ impl FromRequestParts<Arc<App>> for Caller {
                 Caller::Agent(Agent { name, tenants })
             }
             Bearer::Token(Holder::Approver { id }) => Caller::Approver(Approver::with_token(id)),
-            Bearer::Jwt(approver) => Caller::Approver(approver),
+            Bearer::Signed(approver) => Caller::Approver(approver),
         })
     }
 }

@@ -1,0 +1,170 @@
+//! Approvers' browser sessions: a random id in an HttpOnly, SameSite=Strict cookie, held
+//! in memory by its SHA-256 (a restart signs everyone out), each with its own CSRF token
+//! that every state-changing call from the page must carry.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest as _, Sha256};
+
+use crate::auth::Approver;
+use crate::data::{DataError, random};
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "hp_session";
+
+/// The cookie that binds the login form to the browser that loaded it.
+pub const LOGIN_COOKIE: &str = "hp_login";
+
+/// The header a page's state-changing call carries its session's CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// At most this many sessions are held; the oldest is closed to make room.
+const MAX_SESSIONS: usize = 10_000;
+
+/// One signed-in approver.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// Who signed in.
+    pub approver: Approver,
+    /// The token every form and state-changing call must carry.
+    pub csrf: String,
+    /// When it ends (milliseconds since the epoch).
+    pub expires_ms: i64,
+}
+
+/// The open sessions.
+#[derive(Debug)]
+pub struct Sessions {
+    open: Mutex<HashMap<[u8; 32], Session>>,
+    lifetime_ms: i64,
+}
+
+fn key(id: &str) -> [u8; 32] {
+    Sha256::digest(id.as_bytes()).into()
+}
+
+/// A new random token (32 bytes, base64url).
+pub fn new_token() -> Result<String, DataError> {
+    Ok(URL_SAFE_NO_PAD.encode(random::<32>()?))
+}
+
+/// Whether two tokens are equal, in time that does not depend on where they differ.
+pub fn same_token(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+impl Sessions {
+    /// Sessions that last `lifetime` from sign-in.
+    pub fn new(lifetime: Duration) -> Sessions {
+        Sessions {
+            open: Mutex::new(HashMap::new()),
+            lifetime_ms: i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX),
+        }
+    }
+
+    /// How long a session lasts, in seconds (the cookie's `Max-Age`).
+    pub fn lifetime_secs(&self) -> i64 {
+        self.lifetime_ms / 1000
+    }
+
+    /// Opens a session for `approver`: the cookie's value and the session.
+    pub fn open(&self, approver: Approver, now_ms: i64) -> Result<(String, Session), DataError> {
+        let id = new_token()?;
+        let session = Session {
+            approver,
+            csrf: new_token()?,
+            expires_ms: now_ms.saturating_add(self.lifetime_ms),
+        };
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if open.len() >= MAX_SESSIONS {
+            open.retain(|_, s| s.expires_ms > now_ms);
+        }
+        if open.len() >= MAX_SESSIONS
+            && let Some(oldest) = open
+                .iter()
+                .min_by_key(|(_, s)| s.expires_ms)
+                .map(|(k, _)| *k)
+        {
+            open.remove(&oldest);
+        }
+        open.insert(key(&id), session.clone());
+        Ok((id, session))
+    }
+
+    /// The session a cookie names, unless it ended.
+    pub fn get(&self, id: &str, now_ms: i64) -> Option<Session> {
+        let k = key(id);
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        match open.get(&k) {
+            Some(s) if s.expires_ms > now_ms => Some(s.clone()),
+            Some(_) => {
+                open.remove(&k);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Ends a session.
+    pub fn close(&self, id: &str) {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        open.remove(&key(id));
+    }
+}
+
+/// The value of the cookie `name` in a `Cookie` header, if it is there.
+pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fiona() -> Approver {
+        Approver {
+            id: "fiona".into(),
+            groups: vec![],
+        }
+    }
+
+    #[test]
+    fn a_session_ends_when_it_expires_or_is_closed() {
+        let s = Sessions::new(Duration::from_secs(60));
+        let (id, opened) = s.open(fiona(), 1_000).unwrap();
+        assert_eq!(s.get(&id, 2_000).unwrap().csrf, opened.csrf);
+        assert!(s.get(&id, 61_000).is_none(), "expired");
+        let (id, _) = s.open(fiona(), 1_000).unwrap();
+        s.close(&id);
+        assert!(s.get(&id, 2_000).is_none(), "closed");
+        assert!(s.get("made-up", 2_000).is_none());
+    }
+
+    #[test]
+    fn cookies_are_found_by_exact_name() {
+        let h = "a=1; hp_session=abc; hp_session_x=zzz";
+        assert_eq!(cookie(h, "hp_session"), Some("abc"));
+        assert_eq!(cookie(h, "hp"), None);
+        assert_eq!(cookie("hp_session=", "hp_session"), None);
+    }
+
+    #[test]
+    fn tokens_compare_equal_only_when_equal() {
+        assert!(same_token("abc", "abc"));
+        assert!(!same_token("abc", "abd"));
+        assert!(!same_token("abc", "abcd"));
+    }
+}

@@ -1,0 +1,324 @@
+//! The web inbox's sign-in and session, over real HTTP: the login form is bound to the
+//! browser by a cookie, only an approver's token signs in, the session cookie is HttpOnly
+//! and SameSite=Strict, a state-changing call from a session needs the session's CSRF
+//! token, an agent never acts through a session, sign-out ends it, and every page carries
+//! a strict Content-Security-Policy.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::redirect::Policy;
+use serde_json::{Value, json};
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The value a `Set-Cookie` header gives `name`, and the whole header.
+fn set_cookie(r: &reqwest::Response, name: &str) -> Option<(String, String)> {
+    r.headers().get_all(SET_COOKIE).iter().find_map(|h| {
+        let h = h.to_str().ok()?;
+        let value = h.strip_prefix(&format!("{name}="))?.split(';').next()?;
+        Some((value.to_string(), h.to_string()))
+    })
+}
+
+/// The hidden `csrf` field of the login form.
+fn form_token(html: &str) -> String {
+    let at = html.find(r#"name="csrf" value=""#).unwrap() + r#"name="csrf" value=""#.len();
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+/// Signs in with `token`: the answer to the form's POST.
+async fn sign_in(s: &support::Service, token: &str) -> reqwest::Response {
+    let c = browser();
+    let page = c.get(format!("{}/ui/login", s.base)).send().await.unwrap();
+    let (bound, _) = set_cookie(&page, "hp_login").unwrap();
+    let csrf = form_token(&page.text().await.unwrap());
+    c.post(format!("{}/ui/login", s.base))
+        .header(COOKIE, format!("hp_login={bound}"))
+        .form(&[("token", token), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A signed-in approver's session cookie and CSRF token.
+async fn session(s: &support::Service) -> (String, String) {
+    let r = sign_in(s, &s.approver).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()[LOCATION], "/ui/");
+    let (cookie, header) = set_cookie(&r, "hp_session").unwrap();
+    assert!(header.contains("HttpOnly"), "{header}");
+    assert!(header.contains("SameSite=Strict"), "{header}");
+    let me: Value = browser()
+        .get(format!("{}/ui/session", s.base))
+        .header(COOKIE, format!("hp_session={cookie}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["approver"], json!("fiona"));
+    assert_eq!(me["groups"], json!(["finance"]));
+    (cookie, me["csrf"].as_str().unwrap().to_string())
+}
+
+/// A 900 refund that waits for finance: its id and digest.
+async fn waiting(s: &support::Service, call_id: &str) -> (String, String) {
+    let body = json!({
+        "call": {"tool": "stripe.refund", "args": {"amount": 900}},
+        "identity": {"user": "uma@example.com", "tenant": "acme"},
+        "run_id": "run-1", "tool_call_id": call_id,
+        "reasoning": "<script>alert(1)</script><img src=x onerror=alert(2)>",
+    });
+    let (status, text) = s
+        .send(
+            "POST",
+            "/v1/requests",
+            Some(&s.agent),
+            Some(body.to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{text}");
+    let r: Value = serde_json::from_str(&text).unwrap();
+    (
+        r["request"].as_str().unwrap().to_string(),
+        r["digest"].as_str().unwrap().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn pages_ask_for_a_sign_in_and_carry_a_strict_content_security_policy() {
+    let s = support::start("web-pages").await;
+    let c = browser();
+    let r = c.get(format!("{}/ui/", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()[LOCATION], "/ui/login");
+    for path in ["/ui/login", "/ui/app.js", "/ui/app.css"] {
+        let r = c.get(format!("{}{path}", s.base)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let csp = r.headers()[CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.contains("default-src 'none'"), "{path}: {csp}");
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert_eq!(r.headers()["x-frame-options"], "DENY");
+    }
+    let (cookie, _) = session(&s).await;
+    let page = c
+        .get(format!("{}/ui/", s.base))
+        .header(COOKIE, format!("hp_session={cookie}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // No inline script: the one script is the service's own file.
+    assert_eq!(page.matches("<script").count(), 1, "{page}");
+    assert!(
+        page.contains(r#"<script src="/ui/app.js" defer></script>"#),
+        "{page}"
+    );
+    let js = c
+        .get(format!("{}/ui/app.js", s.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !js.contains("innerHTML"),
+        "what an agent sent is only ever text"
+    );
+}
+
+#[tokio::test]
+async fn only_an_approvers_token_with_the_forms_own_token_signs_in() {
+    let s = support::start("web-login").await;
+    let r = sign_in(&s, &s.agent).await;
+    assert_eq!(r.status(), 403);
+    assert!(set_cookie(&r, "hp_session").is_none());
+    assert!(r.text().await.unwrap().contains("agent"));
+    let r = sign_in(&s, "hpt_not-a-token").await;
+    assert_eq!(r.status(), 401);
+    assert!(set_cookie(&r, "hp_session").is_none());
+    // A form posted from elsewhere (no cookie binding it to this browser) is refused.
+    let r = browser()
+        .post(format!("{}/ui/login", s.base))
+        .form(&[("token", s.approver.as_str()), ("csrf", "guessed")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(set_cookie(&r, "hp_session").is_none());
+    // A body that is not the form is a page saying so, not a 5xx.
+    let r = browser()
+        .post(format!("{}/ui/login", s.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("token=%ZZ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn a_session_decides_only_with_its_csrf_token_and_ends_at_sign_out() {
+    let s = support::start("web-session").await;
+    let (cookie, csrf) = session(&s).await;
+    let (id, digest) = waiting(&s, "c1").await;
+    let c = browser();
+    let inbox: Value = c
+        .get(format!("{}/v1/inbox", s.base))
+        .header(COOKIE, format!("hp_session={cookie}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(inbox["requests"][0]["request"], json!(id), "{inbox}");
+
+    let decide = |token: Option<&str>| {
+        let mut r = c
+            .post(format!("{}/v1/requests/{id}/decisions", s.base))
+            .header(COOKIE, format!("hp_session={cookie}"))
+            .json(&json!({"decision": "approve", "digest": digest}));
+        if let Some(t) = token {
+            r = r.header("x-csrf-token", t);
+        }
+        r.send()
+    };
+    // A cross-site form or script cannot know the token.
+    assert_eq!(decide(None).await.unwrap().status(), 403);
+    assert_eq!(decide(Some("wrong")).await.unwrap().status(), 403);
+    let r = decide(Some(&csrf)).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["state"], json!("approved"), "{v}");
+
+    // A session is an approver's: it never makes an agent's call.
+    let r = c
+        .post(format!("{}/v1/decisions", s.base))
+        .header(COOKIE, format!("hp_session={cookie}"))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"tool": "stripe.refund", "args": {"amount": 1}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    // Sign-out needs the session's token too, then the cookie no longer works.
+    let out = |token: &str| {
+        c.post(format!("{}/ui/logout", s.base))
+            .header(COOKIE, format!("hp_session={cookie}"))
+            .form(&[("csrf", token)])
+            .send()
+    };
+    assert_eq!(out("wrong").await.unwrap().status(), 403);
+    assert_eq!(out(&csrf).await.unwrap().status(), 303);
+    let r = c
+        .get(format!("{}/v1/inbox", s.base))
+        .header(COOKIE, format!("hp_session={cookie}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = c
+        .get(format!("{}/v1/inbox", s.base))
+        .header(COOKIE, "hp_session=made-up")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn the_inbox_stream_announces_a_new_request() {
+    let s = support::start("web-stream").await;
+    let (cookie, _) = session(&s).await;
+    let mut stream = browser()
+        .get(format!("{}/v1/inbox/events", s.base))
+        .header(COOKIE, format!("hp_session={cookie}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    waiting(&s, "c-stream").await;
+    let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), stream.chunk())
+        .await
+        .expect("no event within 5 s")
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&chunk);
+    assert!(text.contains("event: changed"), "{text}");
+    // An agent does not follow the inbox.
+    let (status, _) = s
+        .send("GET", "/v1/inbox/events", Some(&s.agent), None)
+        .await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn a_preview_shows_an_edits_diff_and_the_policys_new_decision_and_stores_nothing() {
+    let s = support::start("web-preview").await;
+    let (cookie, csrf) = session(&s).await;
+    let (id, digest) = waiting(&s, "c-preview").await;
+    let c = browser();
+    let preview = |amount: i64| {
+        c.post(format!("{}/v1/requests/{id}/preview", s.base))
+            .header(COOKIE, format!("hp_session={cookie}"))
+            .header("x-csrf-token", &csrf)
+            .json(&json!({"decision": "edit", "digest": digest, "set": {"amount": amount}}))
+            .send()
+    };
+    let p: Value = preview(450).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        p["changes"],
+        json!([{"op": "replace", "path": "/amount", "value": 450}]),
+        "{p}"
+    );
+    assert_eq!(p["args"]["amount"], json!(450));
+    assert!(p["decision"]["effect"].is_string(), "{p}");
+    let p: Value = preview(6000).await.unwrap().json().await.unwrap();
+    assert_eq!(p["decision"]["effect"], json!("deny"), "{p}");
+    // Nothing changed: the request still waits, with the agent's arguments.
+    let (_, text) = s
+        .send(
+            "GET",
+            &format!("/v1/requests/{id}"),
+            Some(&s.approver),
+            None,
+        )
+        .await;
+    let r: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(r["state"], json!("pending"));
+    assert_eq!(r["call"]["args"]["amount"], json!(900));
+    assert_eq!(r["digest"], json!(digest));
+    // A preview is of an edit, and never an agent's.
+    let (status, _) = s
+        .send(
+            "POST",
+            &format!("/v1/requests/{id}/preview"),
+            Some(&s.approver),
+            Some(json!({"decision": "approve", "digest": digest}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = s
+        .send(
+            "POST",
+            &format!("/v1/requests/{id}/preview"),
+            Some(&s.agent),
+            Some(json!({"decision": "edit", "digest": digest, "set": {"amount": 1}}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 403);
+}
