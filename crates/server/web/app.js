@@ -22,6 +22,18 @@ function el(tag, attrs, ...children) {
   return e;
 }
 
+/** Replaces an element's children, leaving out the absent ones. */
+function fill(target, ...children) {
+  target.replaceChildren(...children.flat().filter(c => c !== null && c !== undefined));
+}
+
+/** What the end of an SLA does, in words. */
+function timeoutText(t) {
+  if (!t) return "expire";
+  if (typeof t === "string") return t;
+  return Object.entries(t).map(([k, v]) => k === "escalate" ? `escalate to ${v}` : `${k} ${show(v)}`).join(", ");
+}
+
 function say(text) {
   document.getElementById("status").textContent = text;
 }
@@ -55,6 +67,11 @@ function dueIn(iso) {
   const abs = Math.abs(ms), min = Math.round(abs / 60000);
   const span = min < 1 ? "under a minute" : min < 60 ? `${min} min` : min < 48 * 60 ? `${Math.round(min / 60)} h` : `${Math.round(min / 1440)} days`;
   return ms >= 0 ? `in ${span}` : `${span} overdue`;
+}
+
+/** The rules' reasons as one line: "Refund of 900 is above the 500 lane (refund_over_lane)". */
+function reasonsText(reasons) {
+  return (reasons || []).map(r => typeof r === "string" ? r : r.rule ? `${r.reason} (${r.rule})` : String(r.reason)).join("; ");
 }
 
 function show(value) {
@@ -92,12 +109,12 @@ function renderInbox() {
       return el("tr", {},
         el("td", {}, el("a", { href: `#/r/${encodeURIComponent(r.request)}` }, toolInWords(r.tool))),
         el("td", {}, Object.entries(r.amounts || {}).map(([k, v]) => el("span", { class: "pill" }, `${k} ${v}`))),
-        el("td", {}, (r.reasons || []).join("; ")),
+        el("td", {}, reasonsText(r.reasons)),
         el("td", {}, `${r.user || "?"} (${r.tenant || "?"}), by ${r.agent || "?"}`),
         el("td", { class: soon ? "due-soon" : null, title: r.due_at || "" }, dueIn(r.due_at)),
         el("td", {}, (r.groups || []).map(g => el("span", { class: "pill" }, g))));
     })));
-  main.replaceChildren(
+  fill(main, 
     el("h1", {}, "Waiting for a decision"),
     el("div", { class: "filters" }, pick("group", "Group", groups), pick("tool", "Tool", tools)),
     rows.length ? table : el("p", { class: "quiet" }, "Nothing waits for you. New requests appear here by themselves."));
@@ -138,12 +155,12 @@ function renderRequest(r) {
   const pending = r.state === "pending";
   const gates = (r.gates || []).map(g => el("li", {},
     `${g.rule}: ${g.approved ? "approved" : "waits for " + (g.groups || []).join(" or ")}`,
-    g.due_at ? ` · due ${dueIn(g.due_at)}, then ${g.on_timeout || "expire"}` : ""));
+    g.due_at ? ` · due ${dueIn(g.due_at)}, then ${timeoutText(g.on_timeout)}` : ""));
   const main = document.getElementById("main");
-  main.replaceChildren(
+  fill(main, 
     el("p", {}, el("a", { href: "#/" }, "← Inbox")),
     el("h1", {}, `${toolInWords(r.call && r.call.tool)} · ${r.state}`),
-    el("p", { class: "reason" }, (r.reasons || []).join("; ") || "The policy asks for a person's decision."),
+    el("p", { class: "reason" }, reasonsText(r.reasons) || "The policy asks for a person's decision."),
     el("h2", {}, "What changes"),
     fieldsTable(r),
     el("h2", {}, "Why the agent wants it"),
@@ -224,21 +241,23 @@ function previewSoon(r, args, readEdit) {
     const button = document.getElementById("edit-approve");
     if (!box) return;
     let set;
-    try { set = readEdit(); } catch (e) { box.replaceChildren(el("p", { class: "problem" }, "A list or object field is not valid JSON.")); return; }
-    if (!Object.keys(set).length) { box.replaceChildren(); button.disabled = false; return; }
+    try { set = readEdit(); } catch (e) { fill(box, el("p", { class: "problem" }, "A list or object field is not valid JSON.")); return; }
+    if (!Object.keys(set).length) { fill(box, ); button.disabled = false; return; }
     try {
       const p = await api("POST", `/v1/requests/${encodeURIComponent(r.request)}/preview`, { decision: "edit", digest: r.digest, set });
       const d = p.decision || {};
       const denied = d.effect === "deny";
       button.disabled = denied;
-      box.replaceChildren(
+      fill(box, 
         el("ul", { class: "diff", "aria-label": "What your edit changes" },
           (p.changes || []).map(c => el("li", { class: c.op === "remove" ? "del" : "add" },
             `${c.path.replace(/^\//, "")}: ${show(args[c.path.replace(/^\//, "")])} → ${c.op === "remove" ? "(removed)" : show(c.value)}`))),
         el("p", { class: denied ? "problem" : "" }, `With your edit the policy says: ${d.effect}`,
-          (d.reasons || []).length ? ` (${d.reasons.join("; ")})` : "",
-          denied ? ". It cannot be approved like this." : "."));
-    } catch (e) { box.replaceChildren(el("p", { class: "problem" }, e.message)); }
+          (d.reasons || []).length ? ` (${reasonsText(d.reasons)})` : "",
+          denied ? ". It cannot be approved like this." : "."),
+        d.effect === "approve" ? el("p", {}, "Then it waits for: ",
+          ((d.approval && d.approval.gates) || []).map(g => `${(g.by || []).join(" or ") || "any approver"} (${g.rule})`).join(", ") || "a person") : null);
+    } catch (e) { fill(box, el("p", { class: "problem" }, e.message)); }
   }, 250);
 }
 
@@ -258,7 +277,7 @@ async function route() {
     if (m) await openRequest(decodeURIComponent(m[1]));
     else { state.current = null; await loadInbox(); renderInbox(); }
   } catch (e) {
-    document.getElementById("main").replaceChildren(el("p", { class: "problem", role: "alert" }, e.message), el("p", {}, el("a", { href: "#/" }, "← Inbox")));
+    fill(document.getElementById("main"), el("p", { class: "problem", role: "alert" }, e.message), el("p", {}, el("a", { href: "#/" }, "← Inbox")));
   }
 }
 

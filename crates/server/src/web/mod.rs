@@ -47,6 +47,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/ui/login", get(login_page).post(login))
         .route("/ui/logout", post(logout))
         .route("/ui/session", get(session))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
 }
 
 fn now_ms() -> i64 {
