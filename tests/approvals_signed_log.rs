@@ -234,3 +234,34 @@ fn a_log_signed_before_request_heads_existed_keeps_working_after_the_upgrade() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn an_older_head_put_back_with_its_row_is_refused_while_the_service_runs() {
+    let db = temp_db("rolled-back");
+    let service = keyed(&db, &SERVICE).unwrap();
+    let id = submit(service.clone(), "c1");
+    approve(service.clone(), &id).unwrap();
+    let c = rusqlite::Connection::open(&db).unwrap();
+    // Everything a copy of the file taken while approved holds for this request.
+    let approved: (String, String, String) = c
+        .query_row(
+            "SELECT state, status, head FROM requests WHERE id = ?1",
+            [&id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    let Resumed::Permit(_) = claim(service.clone(), &id).unwrap() else {
+        panic!("approved, so a permit")
+    };
+    c.execute(
+        "DELETE FROM events WHERE seq = (SELECT max(seq) FROM events)",
+        [],
+    )
+    .unwrap();
+    c.execute(
+        "UPDATE requests SET state = ?2, status = ?3, head = ?4 WHERE id = ?1",
+        [&id, &approved.0, &approved.1, &approved.2],
+    )
+    .unwrap();
+    refused_as_outside_write(claim(service, &id), "events were removed");
+}

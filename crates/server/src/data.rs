@@ -156,6 +156,11 @@ impl DataDir {
         self.cache.holder(&digest(token))
     }
 
+    /// Who holds the token with this SHA-256 ([`token_digest`]), if it is still there.
+    pub fn holder_of_digest(&self, digest: &[u8; 32]) -> Result<Option<Holder>, DataError> {
+        self.cache.holder(digest)
+    }
+
     fn tokens(&self) -> Result<TokenFile, DataError> {
         read_tokens(&self.tokens_path())
     }
@@ -182,6 +187,10 @@ fn hash(token: &str) -> String {
 }
 
 /// A token's SHA-256: what the cache looks it up by (no allocation on the hot path).
+pub fn token_digest(token: &str) -> [u8; 32] {
+    digest(token)
+}
+
 fn digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }

@@ -86,6 +86,9 @@ pub struct App {
     pub sessions: web::sessions::Sessions,
     /// Whether the service is reached over https (cookies are then `Secure`).
     pub https: bool,
+    /// Set when the service stops: streams (SSE) end, so the shutdown does not wait for
+    /// clients that would never hang up.
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl App {
@@ -271,6 +274,7 @@ impl App {
             webhooks,
             sessions: web::sessions::Sessions::new(config.session_lifetime),
             https: config.https,
+            stopping: tokio::sync::watch::channel(false).0,
         })
     }
 }
@@ -374,6 +378,11 @@ where
 {
     let sweeper = tokio::spawn(sweep(app.clone(), Duration::from_secs(1)));
     let hooks = (app.webhooks.clone()).map(|w| tokio::spawn(webhooks::run(app.clone(), w)));
+    let stopping = app.stopping.clone();
+    let shutdown = async move {
+        shutdown.await;
+        stopping.send_replace(true);
+    };
     let service = router(app).into_make_service_with_connect_info::<Peer>();
     let result = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)

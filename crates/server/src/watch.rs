@@ -135,6 +135,7 @@ struct Follow {
     app: Arc<App>,
     id: String,
     rx: Receiver<String>,
+    stopping: tokio::sync::watch::Receiver<bool>,
     after: u64,
     queued: std::collections::VecDeque<Event>,
     done: bool,
@@ -180,10 +181,12 @@ pub async fn events(
             .and_then(|s| s.trim().parse::<u64>().ok())
             .ok_or_else(|| ApiError::bad_request("Last-Event-ID is not an event's number"))?,
     };
+    let stopping = app.stopping.subscribe();
     let follow = Follow {
         app,
         id,
         rx,
+        stopping,
         after,
         queued: Default::default(),
         done: false,
@@ -218,7 +221,11 @@ pub async fn events(
                 Ok(_) => {}
                 Err(_) => return None,
             }
-            next_change(&mut f.rx, &f.id).await;
+            tokio::select! {
+                () = next_change(&mut f.rx, &f.id) => {}
+                // The service stops: end the stream so the shutdown does not wait for it.
+                _ = f.stopping.wait_for(|s| *s) => return None,
+            }
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
@@ -246,14 +253,28 @@ pub async fn inbox_events(
     _me: crate::auth::Approver,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let rx = app.changes.subscribe();
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        match rx.recv().await {
-            // Missed some: one `changed` covers them all.
-            Ok(_) | Err(RecvError::Lagged(_)) => {
-                Some((Ok(SseEvent::default().event("changed").data("")), rx))
+    let stopping = app.stopping.subscribe();
+    let stream =
+        futures_util::stream::unfold((rx, stopping), |(mut rx, mut stopping)| async move {
+            let got = tokio::select! {
+                got = rx.recv() => got,
+                // The service stops: end the stream so the shutdown does not wait for it.
+                _ = stopping.wait_for(|s| *s) => return None,
+            };
+            match got {
+                // Missed some: one `changed` covers them all.
+                Ok(_) | Err(RecvError::Lagged(_)) => {
+                    // At most one event a second: a busy service does not make every open page
+                    // read the inbox hundreds of times a second.
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    while rx.try_recv().is_ok() {}
+                    Some((
+                        Ok(SseEvent::default().event("changed").data("")),
+                        (rx, stopping),
+                    ))
+                }
+                Err(RecvError::Closed) => None,
             }
-            Err(RecvError::Closed) => None,
-        }
-    });
+        });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }

@@ -322,3 +322,54 @@ async fn a_preview_shows_an_edits_diff_and_the_policys_new_decision_and_stores_n
         .await;
     assert_eq!(status, 403);
 }
+
+#[tokio::test]
+async fn a_shutdown_ends_open_streams_instead_of_waiting_for_them() {
+    let (s, stop, served) = support::start_stoppable("web-shutdown").await;
+    let (cookie, _) = session(&s).await;
+    let (id, _) = waiting(&s, "c-shutdown").await;
+    let inbox = browser()
+        .get(format!("{}/v1/inbox/events", s.base))
+        .header(COOKIE, format!("hp_session={cookie}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(inbox.status(), 200);
+    let request_events = browser()
+        .get(format!("{}/v1/requests/{id}/events", s.base))
+        .bearer_auth(&s.agent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(request_events.status(), 200);
+    stop.send(()).unwrap();
+    let done = tokio::time::timeout(std::time::Duration::from_secs(10), served).await;
+    assert!(
+        done.is_ok(),
+        "the service kept waiting for the open streams after a shutdown"
+    );
+    drop((inbox, request_events));
+}
+
+#[tokio::test]
+async fn removing_an_approvers_token_ends_their_sessions() {
+    let s = support::start("web-revoked").await;
+    let (cookie, _) = session(&s).await;
+    let inbox = || {
+        browser()
+            .get(format!("{}/v1/inbox", s.base))
+            .header(COOKIE, format!("hp_session={cookie}"))
+            .send()
+    };
+    assert_eq!(inbox().await.unwrap().status(), 200);
+    let path = s.data.join("tokens.json");
+    let mut file: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    file["tokens"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|t| t["holder"].get("approver").is_none());
+    std::fs::write(&path, file.to_string()).unwrap();
+    // Found tokens are trusted for up to a second before the file is looked at again.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert_eq!(inbox().await.unwrap().status(), 401);
+}

@@ -77,6 +77,10 @@ pub struct SqliteStore {
     /// This open brought the schema from before request heads (migration 3) to now: the
     /// first log key signs the heads of the requests already there.
     heads_added: bool,
+    /// With a log key: the place of each request's latest event as this process wrote or
+    /// read it, so an older head put back (a request rolled back while the service runs)
+    /// is refused too.
+    latest: heads::Latest,
 }
 
 fn db_error(path: &Path, e: &rusqlite::Error) -> Error {
@@ -154,6 +158,7 @@ impl SqliteStore {
             path,
             log_key: None,
             heads_added: false,
+            latest: heads::Latest::default(),
         };
         let before = store.migrate()?;
         store.heads_added = (1..HEADS_VERSION).contains(&before);
@@ -508,7 +513,8 @@ impl Store for SqliteStore {
     }
 
     fn update(&self, id: &str, change: Change<'_>) -> Result<Request, Error> {
-        self.write(|tx| {
+        let mut written = None;
+        let result = self.write(|tx| {
             let Some((c, s)) = Self::load(tx, id)? else {
                 return Ok(Err(Error::NotFound(id.to_string())));
             };
@@ -523,6 +529,9 @@ impl Store for SqliteStore {
             if let Err(e) = self.check_head(tx, id, &history)? {
                 return Ok(Err(e));
             }
+            if let Err(e) = self.check_latest(id, &history) {
+                return Ok(Err(e));
+            }
             let events = match change(&mut r, &history) {
                 Ok(events) => events,
                 Err(e) => return Ok(Err(e)),
@@ -535,10 +544,16 @@ impl Store for SqliteStore {
                 }
                 if let Some(last) = last {
                     self.sign_head(tx, id, &last)?;
+                    written = Some(last.seq);
                 }
             }
             Ok(Ok(r))
-        })?
+        })?;
+        // Only once committed (and durable): a rolled-back change moved nothing.
+        if let (Ok(_), Some(seq)) = (&result, written) {
+            self.latest.note(id, seq);
+        }
+        result
     }
 
     fn ids(&self, state: Option<State>) -> Result<Vec<String>, Error> {

@@ -105,14 +105,28 @@ fn cookies(headers: &HeaderMap) -> &str {
         .unwrap_or_default()
 }
 
+/// The open session a cookie names, whose token is still an approver's (removing the token
+/// from `tokens.json` ends its sessions too).
+fn live_session(app: &App, headers: &HeaderMap) -> Option<Session> {
+    let id = cookie(cookies(headers), SESSION_COOKIE)?;
+    let s = app.sessions.get(id, now_ms())?;
+    match app.data.holder_of_digest(&s.token) {
+        Ok(Some(Holder::Approver { id: who })) if who == s.approver.id => Some(s),
+        _ => {
+            app.sessions.close(id);
+            None
+        }
+    }
+}
+
 /// The session a request's cookie names, for authentication: `None` without the cookie;
 /// an error for a session that ended, or for a state-changing call without the session's
 /// CSRF token.
 pub fn session_of(parts: &Parts, app: &App) -> Result<Option<Session>, ApiError> {
-    let Some(id) = cookie(cookies(&parts.headers), SESSION_COOKIE) else {
+    if cookie(cookies(&parts.headers), SESSION_COOKIE).is_none() {
         return Ok(None);
-    };
-    let session = app.sessions.get(id, now_ms()).ok_or_else(|| {
+    }
+    let session = live_session(app, &parts.headers).ok_or_else(|| {
         ApiError::unauthenticated("your session ended: sign in again at /ui/login")
     })?;
     let safe = matches!(parts.method, Method::GET | Method::HEAD);
@@ -133,9 +147,7 @@ pub fn session_of(parts: &Parts, app: &App) -> Result<Option<Session>, ApiError>
 
 /// `GET /ui/`: the inbox page (it signs in first when there is no session).
 async fn index(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    let signed_in = cookie(cookies(&headers), SESSION_COOKIE)
-        .and_then(|id| app.sessions.get(id, now_ms()))
-        .is_some();
+    let signed_in = live_session(&app, &headers).is_some();
     if !signed_in {
         return guarded(Redirect::to("/ui/login").into_response());
     }
@@ -144,8 +156,7 @@ async fn index(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
 
 /// `GET /ui/session`: who is signed in, and the CSRF token the page sends with each change.
 async fn session(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    let found =
-        cookie(cookies(&headers), SESSION_COOKIE).and_then(|id| app.sessions.get(id, now_ms()));
+    let found = live_session(&app, &headers);
     let answer = match found {
         Some(s) => {
             use holdpoint::approval::Approvers as _;
@@ -220,7 +231,8 @@ async fn login(
             Some("This form has expired (or came from another page): sign in again."),
         );
     }
-    let holder = app.data.holder(form.token.trim());
+    let token = form.token.trim();
+    let holder = app.data.holder(token);
     let approver = match holder {
         Ok(Some(Holder::Approver { id })) => Approver {
             id,
@@ -244,7 +256,8 @@ async fn login(
         }
         Err(e) => return ApiError::internal(e.to_string()).into_response(),
     };
-    let (id, _) = match app.sessions.open(approver, now_ms()) {
+    let digest = crate::data::token_digest(token);
+    let (id, _) = match app.sessions.open(approver, digest, now_ms()) {
         Ok(s) => s,
         Err(e) => return ApiError::internal(e.to_string()).into_response(),
     };

@@ -22,6 +22,8 @@ pub struct Service {
     pub approver: String,
     /// A client.
     pub client: reqwest::Client,
+    /// The data directory.
+    pub data: PathBuf,
 }
 
 /// Starts the service on `policies/support` with its own data directory named by `name`.
@@ -65,7 +67,35 @@ type TlsConfig = Option<Arc<holdpoint_server::tls::ServerConfig>>;
 #[cfg(not(feature = "tls"))]
 type TlsConfig = Option<()>;
 
+/// Starts the service as [`start`] does, with a way to stop it: send on the sender, then
+/// await the handle (it ends when the shutdown has finished).
+pub async fn start_stoppable(
+    name: &str,
+) -> (
+    Service,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let (s, handle) = start_inner(name, None, async move {
+        let _ = rx.await;
+    })
+    .await;
+    (s, tx, handle.unwrap())
+}
+
 async fn start_with(name: &str, tls: TlsConfig) -> Service {
+    start_inner(name, tls, std::future::pending()).await.0
+}
+
+async fn start_inner(
+    name: &str,
+    tls: TlsConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (
+    Service,
+    Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+) {
     let data = std::env::temp_dir().join(format!("holdpoint-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     let config = Config {
@@ -88,32 +118,26 @@ async fn start_with(name: &str, tls: TlsConfig) -> Service {
     let app = Arc::new(App::load(&config).unwrap());
     let listener = holdpoint_server::bind(config.listen).await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let base = match tls {
+    let (base, handle) = match tls {
         #[cfg(feature = "tls")]
         Some(c) => {
             let listener = holdpoint_server::tls::TlsListener::new(listener, c);
-            tokio::spawn(holdpoint_server::serve(
-                app,
-                listener,
-                std::future::pending(),
-            ));
-            format!("https://{addr}")
+            tokio::spawn(holdpoint_server::serve(app, listener, shutdown));
+            (format!("https://{addr}"), None)
         }
         _ => {
-            tokio::spawn(holdpoint_server::serve(
-                app,
-                listener,
-                std::future::pending(),
-            ));
-            format!("http://{addr}")
+            let h = tokio::spawn(holdpoint_server::serve(app, listener, shutdown));
+            (format!("http://{addr}"), Some(h))
         }
     };
-    Service {
+    let s = Service {
         base,
         agent,
         approver,
         client: reqwest::Client::new(),
-    }
+        data: data.clone(),
+    };
+    (s, handle)
 }
 
 impl Service {
