@@ -45,6 +45,11 @@ pub struct ServeArgs {
     /// Send webhooks as this file says (endpoints, secrets, formats: docs/webhooks.md).
     #[arg(long, value_name = "FILE")]
     webhooks: Option<PathBuf>,
+    /// The address browsers reach the service at, when it is not the listening one (behind
+    /// a proxy): single sign-on's callback is `URL/ui/sso/callback`, and an `https://` URL
+    /// makes the inbox's cookies `Secure`.
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
     /// Also create a demo agent token (tenant `demo`) and a demo approver token, and print
     /// them once.
     #[arg(long)]
@@ -81,6 +86,12 @@ struct JwtArgs {
     /// The claim naming the approver (default: `email` when present, else `sub`).
     #[arg(long, value_name = "email|sub", value_parser = ["email", "sub"], requires = "jwks")]
     identity_claim: Option<String>,
+    /// Let approvers sign in to the web inbox with the identity provider (OpenID Connect,
+    /// authorization code with PKCE), found at `ISSUER/.well-known/openid-configuration`;
+    /// the client id is --audience, a confidential client's secret is read from
+    /// HOLDPOINT_SSO_CLIENT_SECRET.
+    #[arg(long, requires = "jwks")]
+    sso: bool,
 }
 
 impl JwtArgs {
@@ -197,6 +208,26 @@ fn https(_args: &ServeArgs) -> bool {
     false
 }
 
+/// The address browsers reach the service at: --public-url (an http(s) URL without a
+/// path), or the listening address.
+fn public_url(args: &ServeArgs) -> Result<String, String> {
+    let Some(url) = &args.public_url else {
+        let scheme = if https(args) { "https" } else { "http" };
+        return Ok(format!("{scheme}://{}", args.listen));
+    };
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("`{url}` is not an http:// or https:// URL"))?;
+    let host = rest.trim_end_matches('/');
+    if host.is_empty() || host.contains(['/', '?', '#', ' ']) {
+        return Err(format!(
+            "`{url}` must be the scheme and host only (https://approvals.example.com)"
+        ));
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
 /// `policy serve`.
 pub(crate) fn serve(args: ServeArgs) -> Exit {
     init_logs(&args.log_format);
@@ -211,6 +242,41 @@ pub(crate) fn serve(args: ServeArgs) -> Exit {
             return Exit::Usage;
         }
     };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return Exit::Failed;
+        }
+    };
+    let public_url = match public_url(&args) {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("error: --public-url: {e}");
+            return Exit::Usage;
+        }
+    };
+    let sso = match (args.jwt.sso, args.jwt.config()) {
+        (true, Some(jwt)) => {
+            let secret = std::env::var("HOLDPOINT_SSO_CLIENT_SECRET")
+                .ok()
+                .filter(|s| !s.is_empty());
+            let found = runtime.block_on(holdpoint_server::web::sso::discover(
+                &jwt.issuer,
+                &jwt.audience,
+                secret,
+                &public_url,
+            ));
+            match found {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    eprintln!("error: --sso: {e}");
+                    return Exit::Failed;
+                }
+            }
+        }
+        _ => None,
+    };
     let config = Config {
         listen: args.listen,
         approvers: args.approvers.clone(),
@@ -218,7 +284,8 @@ pub(crate) fn serve(args: ServeArgs) -> Exit {
         jwt: args.jwt.config(),
         rate_limit,
         webhooks: args.webhooks.clone(),
-        https: https(&args),
+        https: https(&args) || public_url.starts_with("https://"),
+        sso,
         ..Config::new(&args.policy, &args.data)
     };
     let app = match App::load(&config) {
@@ -238,13 +305,6 @@ pub(crate) fn serve(args: ServeArgs) -> Exit {
         }
     } else {
         None
-    };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return Exit::Failed;
-        }
     };
     #[cfg(feature = "tls")]
     let tls = match (&args.tls_cert, &args.tls_key) {

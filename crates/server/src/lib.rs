@@ -86,6 +86,8 @@ pub struct App {
     pub sessions: web::sessions::Sessions,
     /// Whether the service is reached over https (cookies are then `Secure`).
     pub https: bool,
+    /// The web inbox's single sign-on, when configured.
+    pub sso: Option<web::sso::Sso>,
     /// Set when the service stops: streams (SSE) end, so the shutdown does not wait for
     /// clients that would never hang up.
     pub stopping: tokio::sync::watch::Sender<bool>,
@@ -155,6 +157,9 @@ pub struct Config {
     pub https: bool,
     /// How long a web inbox session lasts from sign-in.
     pub session_lifetime: Duration,
+    /// The web inbox's single sign-on (OpenID Connect with PKCE; needs [`Config::jwt`],
+    /// whose audience is the client id): see [`web::sso::discover`].
+    pub sso: Option<web::sso::SsoConfig>,
 }
 
 impl Config {
@@ -175,6 +180,7 @@ impl Config {
             webhooks: None,
             https: false,
             session_lifetime: Duration::from_secs(8 * 3600),
+            sso: None,
         }
     }
 }
@@ -203,6 +209,9 @@ pub enum StartError {
     /// The webhooks file or outbox.
     #[error("{0}")]
     Webhooks(#[from] webhooks::WebhookError),
+    /// Single sign-on.
+    #[error("{0}")]
+    Sso(#[from] web::sso::SsoError),
     /// The address.
     #[error("cannot listen on {addr}: {message}")]
     Listen {
@@ -237,6 +246,23 @@ impl App {
             .as_ref()
             .map(auth::jwt::Verifier::load)
             .transpose()?;
+        let sso = match (&config.sso, &config.jwt) {
+            (None, _) => None,
+            (Some(_), None) => {
+                return Err(web::sso::SsoError(
+                    "single sign-on verifies the ID token as a JWT: give --jwks, --issuer and --audience".into(),
+                )
+                .into());
+            }
+            (Some(s), Some(j)) if s.client_id != j.audience => {
+                return Err(web::sso::SsoError(format!(
+                    "the client id `{}` is not the JWT audience `{}`: an ID token's `aud` is the client id",
+                    s.client_id, j.audience
+                ))
+                .into());
+            }
+            (Some(s), Some(_)) => Some(web::sso::Sso::new(s.clone())?),
+        };
         let data = DataDir::open(&config.data)?;
         let secret = data.signing_key()?;
         let public = holdpoint::approval::permit::public_key(&secret);
@@ -274,6 +300,7 @@ impl App {
             webhooks,
             sessions: web::sessions::Sessions::new(config.session_lifetime),
             https: config.https,
+            sso,
             stopping: tokio::sync::watch::channel(false).0,
         })
     }

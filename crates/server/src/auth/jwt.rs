@@ -127,6 +127,11 @@ impl Verifier {
 
     /// The approver a JWT names, or why it is refused (a 401's message).
     pub fn verify(&self, token: &str) -> Result<Approver, String> {
+        self.verify_claims(token).map(|(approver, _)| approver)
+    }
+
+    /// The approver a JWT names and all its claims (single sign-on checks the `nonce`).
+    pub fn verify_claims(&self, token: &str) -> Result<(Approver, Map<String, Value>), String> {
         let (alg, kid) = header(token)?;
         let key = self
             .keys
@@ -147,10 +152,11 @@ impl Verifier {
             jsonwebtoken::decode::<Map<String, Value>>(token, &key.decoding, &key.validation)
                 .map_err(|e| refusal(&e, &kid))?
                 .claims;
-        Ok(Approver {
+        let approver = Approver {
             id: self.identity_of(&claims)?,
             groups: self.groups_of(&claims)?,
-        })
+        };
+        Ok((approver, claims))
     }
 
     fn identity_of(&self, claims: &Map<String, Value>) -> Result<String, String> {

@@ -5,10 +5,11 @@
 //! what an agent sent into the document as text only.
 
 pub mod sessions;
+pub mod sso;
 
 use std::sync::Arc;
 
-use axum::extract::{Form, State};
+use axum::extract::{Form, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -47,6 +48,8 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/ui/login", get(login_page).post(login))
         .route("/ui/logout", post(logout))
         .route("/ui/session", get(session))
+        .route("/ui/sso/start", get(sso_start))
+        .route("/ui/sso/callback", get(sso_callback))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
 }
 
@@ -91,9 +94,21 @@ fn html(status: StatusCode, body: String) -> Response {
 
 /// A `Set-Cookie` value: HttpOnly, SameSite=Strict, the whole site; Secure over https.
 fn set_cookie(app: &App, name: &str, value: &str, max_age: i64) -> Option<HeaderValue> {
+    cookie_with(app, name, value, max_age, "Strict")
+}
+
+/// A `Set-Cookie` value with this `SameSite` (`Lax` only for the single sign-on start,
+/// whose cookie must come back with the identity provider's redirect).
+fn cookie_with(
+    app: &App,
+    name: &str,
+    value: &str,
+    max_age: i64,
+    same_site: &str,
+) -> Option<HeaderValue> {
     let secure = if app.https { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
-        "{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+        "{name}={value}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={max_age}{secure}"
     ))
     .ok()
 }
@@ -110,7 +125,10 @@ fn cookies(headers: &HeaderMap) -> &str {
 fn live_session(app: &App, headers: &HeaderMap) -> Option<Session> {
     let id = cookie(cookies(headers), SESSION_COOKIE)?;
     let s = app.sessions.get(id, now_ms())?;
-    match app.data.holder_of_digest(&s.token) {
+    let Some(token) = s.token else {
+        return Some(s);
+    };
+    match app.data.holder_of_digest(&token) {
         Ok(Some(Holder::Approver { id: who })) if who == s.approver.id => Some(s),
         _ => {
             app.sessions.close(id);
@@ -161,10 +179,15 @@ async fn session(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         Some(s) => {
             use holdpoint::approval::Approvers as _;
             let all: Vec<&str> = app.approvers.groups().map(|(g, _)| g).collect();
+            let me = holdpoint::approval::Vouched::new(
+                &*app.approvers,
+                &s.approver.id,
+                &s.approver.groups,
+            );
             let mine: Vec<&str> = all
                 .iter()
                 .copied()
-                .filter(|g| app.approvers.is_member(&s.approver.id, g))
+                .filter(|g| me.is_member(&s.approver.id, g))
                 .collect();
             Json(json!({
                 "approver": s.approver.id,
@@ -188,9 +211,15 @@ fn login_form(app: &App, status: StatusCode, problem: Option<&str>) -> Response 
     let problem = problem.map_or(String::new(), |p| {
         format!(r#"<p class="problem" role="alert">{}</p>"#, escape_html(p))
     });
+    let sso = if app.sso.is_some() {
+        r#"<p><a class="button primary" href="/ui/sso/start">Sign in with single sign-on</a></p><p class="quiet">Or with an approver token:</p>"#
+    } else {
+        ""
+    };
     let body = LOGIN_HTML
         .replace("{{csrf}}", &token)
-        .replace("{{problem}}", &problem);
+        .replace("{{problem}}", &problem)
+        .replace("{{sso}}", sso);
     let mut r = html(status, body);
     if let Some(c) = set_cookie(app, LOGIN_COOKIE, &token, 3600) {
         r.headers_mut().append(header::SET_COOKIE, c);
@@ -257,15 +286,108 @@ async fn login(
         Err(e) => return ApiError::internal(e.to_string()).into_response(),
     };
     let digest = crate::data::token_digest(token);
-    let (id, _) = match app.sessions.open(approver, digest, now_ms()) {
+    signed_in(
+        &app,
+        approver,
+        Some(digest),
+        Redirect::to("/ui/").into_response(),
+    )
+}
+
+/// Opens a session for `approver` and answers `r` with its cookie.
+fn signed_in(app: &App, approver: Approver, token: Option<[u8; 32]>, r: Response) -> Response {
+    let (id, _) = match app.sessions.open(approver, token, now_ms()) {
         Ok(s) => s,
         Err(e) => return ApiError::internal(e.to_string()).into_response(),
     };
-    let mut r = guarded(Redirect::to("/ui/").into_response());
-    if let Some(c) = set_cookie(&app, SESSION_COOKIE, &id, app.sessions.lifetime_secs()) {
+    let mut r = guarded(r);
+    if let Some(c) = set_cookie(app, SESSION_COOKIE, &id, app.sessions.lifetime_secs()) {
         r.headers_mut().append(header::SET_COOKIE, c);
     }
-    if let Some(c) = set_cookie(&app, LOGIN_COOKIE, "", 0) {
+    if let Some(c) = set_cookie(app, LOGIN_COOKIE, "", 0) {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    r
+}
+
+/// `GET /ui/sso/start`: sends the browser to the identity provider, with a fresh `state`
+/// (also in the `hp_sso` cookie), `nonce` and PKCE challenge.
+async fn sso_start(State(app): State<Arc<App>>) -> Response {
+    let Some(sso) = &app.sso else {
+        return guarded(
+            ApiError::not_found("single sign-on is not configured (policy serve --sso)")
+                .into_response(),
+        );
+    };
+    let (state, url) = match sso.start(now_ms()) {
+        Ok(s) => s,
+        Err(e) => return ApiError::internal(e.to_string()).into_response(),
+    };
+    let mut r = guarded(Redirect::to(&url).into_response());
+    let max_age = sso::START_LIFETIME_MS / 1000;
+    if let Some(c) = cookie_with(&app, sso::START_COOKIE, &state, max_age, "Lax") {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    r
+}
+
+/// What the identity provider sends the browser back with.
+#[derive(Debug, Deserialize)]
+struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// `GET /ui/sso/callback`: the code for an ID token, the ID token for a session. The
+/// answer is a page that moves on to the inbox itself: a navigation from this service's
+/// own page carries the SameSite=Strict session cookie, the provider's redirect would not.
+async fn sso_callback(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    query: Result<Query<Callback>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let refused = |status: StatusCode, why: &str| {
+        let mut r = login_form(&app, status, Some(why));
+        if let Some(c) = cookie_with(&app, sso::START_COOKIE, "", 0, "Lax") {
+            r.headers_mut().append(header::SET_COOKIE, c);
+        }
+        r
+    };
+    let (Some(sso), Some(jwt)) = (&app.sso, &app.jwt) else {
+        return refused(StatusCode::NOT_FOUND, "Single sign-on is not configured.");
+    };
+    let Ok(Query(back)) = query else {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "The sign-in came back malformed: sign in again.",
+        );
+    };
+    if let Some(error) = &back.error {
+        let why = back.error_description.as_deref().unwrap_or(error);
+        return refused(
+            StatusCode::FORBIDDEN,
+            &format!("The identity provider did not sign you in: {why}"),
+        );
+    }
+    let (Some(code), Some(state)) = (&back.code, &back.state) else {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "The sign-in came back without a code or state: sign in again.",
+        );
+    };
+    let cookie = cookie(cookies(&headers), sso::START_COOKIE);
+    let approver = match sso.finish(code, state, cookie, jwt, now_ms()).await {
+        Ok(a) => a,
+        Err(e) => return refused(StatusCode::FORBIDDEN, &e.to_string()),
+    };
+    let page = format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed in · holdpoint</title><meta http-equiv="refresh" content="0; url=/ui/"><link rel="stylesheet" href="/ui/app.css"></head><body><main class="login"><h1>Signed in as {}</h1><p><a href="/ui/">Continue to the inbox</a></p></main></body></html>"#,
+        escape_html(&approver.id)
+    );
+    let mut r = signed_in(&app, approver, None, html(StatusCode::OK, page));
+    if let Some(c) = cookie_with(&app, sso::START_COOKIE, "", 0, "Lax") {
         r.headers_mut().append(header::SET_COOKIE, c);
     }
     r

@@ -30,8 +30,9 @@ const MAX_SESSIONS: usize = 10_000;
 pub struct Session {
     /// Who signed in.
     pub approver: Approver,
-    /// The SHA-256 of the token they signed in with: the session ends when it is removed.
-    pub token: [u8; 32],
+    /// The SHA-256 of the service token they signed in with (the session ends when it is
+    /// removed); none for a single sign-on session.
+    pub token: Option<[u8; 32]>,
     /// The token every form and state-changing call must carry.
     pub csrf: String,
     /// When it ends (milliseconds since the epoch).
@@ -81,7 +82,7 @@ impl Sessions {
     pub fn open(
         &self,
         approver: Approver,
-        token: [u8; 32],
+        token: Option<[u8; 32]>,
         now_ms: i64,
     ) -> Result<(String, Session), DataError> {
         let id = new_token()?;
@@ -152,10 +153,10 @@ mod tests {
     #[test]
     fn a_session_ends_when_it_expires_or_is_closed() {
         let s = Sessions::new(Duration::from_secs(60));
-        let (id, opened) = s.open(fiona(), [0; 32], 1_000).unwrap();
+        let (id, opened) = s.open(fiona(), None, 1_000).unwrap();
         assert_eq!(s.get(&id, 2_000).unwrap().csrf, opened.csrf);
         assert!(s.get(&id, 61_000).is_none(), "expired");
-        let (id, _) = s.open(fiona(), [0; 32], 1_000).unwrap();
+        let (id, _) = s.open(fiona(), None, 1_000).unwrap();
         s.close(&id);
         assert!(s.get(&id, 2_000).is_none(), "closed");
         assert!(s.get("made-up", 2_000).is_none());

@@ -77,31 +77,51 @@ pub async fn start_stoppable(
     tokio::task::JoinHandle<std::io::Result<()>>,
 ) {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let (s, handle) = start_inner(name, None, async move {
-        let _ = rx.await;
-    })
+    let (s, handle) = start_inner(
+        name,
+        None,
+        async move {
+            let _ = rx.await;
+        },
+        |_, _| {},
+    )
     .await;
     (s, tx, handle.unwrap())
 }
 
 async fn start_with(name: &str, tls: TlsConfig) -> Service {
-    start_inner(name, tls, std::future::pending()).await.0
+    start_inner(name, tls, std::future::pending(), |_, _| {})
+        .await
+        .0
+}
+
+/// Starts the service as [`start`] does, with its configuration changed by `edit` (which
+/// gets the base URL the service will answer at).
+pub async fn start_edited(name: &str, edit: impl FnOnce(&mut Config, &str)) -> Service {
+    start_inner(name, None, std::future::pending(), edit)
+        .await
+        .0
 }
 
 async fn start_inner(
     name: &str,
     tls: TlsConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    edit: impl FnOnce(&mut Config, &str),
 ) -> (
     Service,
     Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 ) {
     let data = std::env::temp_dir().join(format!("holdpoint-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
-    let config = Config {
+    let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         ..Config::new(root().join("policies/support"), &data)
     };
+    let listener = holdpoint_server::bind(config.listen).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    edit(&mut config, &format!("{scheme}://{addr}"));
     let dir = DataDir::open(&data).unwrap();
     let agent = dir
         .create_token(
@@ -116,8 +136,6 @@ async fn start_inner(
         .create_token(Holder::Approver { id: "fiona".into() }, 0)
         .unwrap();
     let app = Arc::new(App::load(&config).unwrap());
-    let listener = holdpoint_server::bind(config.listen).await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let (base, handle) = match tls {
         #[cfg(feature = "tls")]
         Some(c) => {
