@@ -250,6 +250,19 @@ async fn finish(callback: &str, cookie: Option<&str>) -> reqwest::Response {
     req.send().await.unwrap()
 }
 
+/// `GET path` as the browser holding the session cookie `session` (a `Set-Cookie` value).
+async fn signed_in_get(s: &support::Service, path: &str, session: &str) -> Value {
+    client()
+        .get(format!("{}{path}", s.base))
+        .header("cookie", format!("hp_session={}", value(session)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn single_sign_on_opens_a_session_with_the_groups_the_provider_vouches_for() {
     let p = provider("pat@example.com", &["finance", "not-a-group-here"]).await;
@@ -280,15 +293,7 @@ async fn single_sign_on_opens_a_session_with_the_groups_the_provider_vouches_for
     assert_eq!(verifiers.len(), 1);
     assert!(verifiers[0].len() >= 43, "RFC 7636: 43 characters or more");
 
-    let who: Value = client()
-        .get(format!("{}/ui/session", s.base))
-        .header("cookie", format!("hp_session={}", value(&session)))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let who = signed_in_get(&s, "/ui/session", &session).await;
     assert_eq!(who["approver"], "pat@example.com");
     assert_eq!(
         who["groups"],
@@ -311,15 +316,7 @@ async fn single_sign_on_opens_a_session_with_the_groups_the_provider_vouches_for
         )
         .await;
     assert_eq!(status, 200);
-    let inbox: Value = client()
-        .get(format!("{}/v1/inbox", s.base))
-        .header("cookie", format!("hp_session={}", value(&session)))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let inbox = signed_in_get(&s, "/v1/inbox", &session).await;
     assert_eq!(inbox["approver"], "pat@example.com");
     assert_eq!(inbox["requests"].as_array().unwrap().len(), 1, "{inbox}");
 }

@@ -93,17 +93,7 @@ impl Sessions {
             expires_ms: now_ms.saturating_add(self.lifetime_ms),
         };
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        if open.len() >= MAX_SESSIONS {
-            open.retain(|_, s| s.expires_ms > now_ms);
-        }
-        if open.len() >= MAX_SESSIONS
-            && let Some(oldest) = open
-                .iter()
-                .min_by_key(|(_, s)| s.expires_ms)
-                .map(|(k, _)| *k)
-        {
-            open.remove(&oldest);
-        }
+        make_room(&mut open, MAX_SESSIONS, now_ms, |s| s.expires_ms);
         open.insert(key(&id), session.clone());
         Ok((id, session))
     }
@@ -126,6 +116,24 @@ impl Sessions {
     pub fn close(&self, id: &str) {
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         open.remove(&key(id));
+    }
+}
+
+/// Makes room for one more entry in a map held to `max` entries: drops those that ended
+/// by `now_ms`, then, if it is still full, the one that ends first.
+pub(crate) fn make_room<V>(
+    map: &mut HashMap<[u8; 32], V>,
+    max: usize,
+    now_ms: i64,
+    ends: impl Fn(&V) -> i64,
+) {
+    if map.len() >= max {
+        map.retain(|_, v| ends(v) > now_ms);
+    }
+    if map.len() >= max
+        && let Some(first) = map.iter().min_by_key(|(_, v)| ends(v)).map(|(k, _)| *k)
+    {
+        map.remove(&first);
     }
 }
 

@@ -22,7 +22,7 @@ use sha2::{Digest as _, Sha256};
 use crate::auth::Approver;
 use crate::auth::jwt::Verifier;
 use crate::data::DataError;
-use crate::web::sessions::{new_token, same_token};
+use crate::web::sessions::{make_room, new_token, same_token};
 
 /// The cookie that binds a sign-in's `state` to the browser that began it.
 pub const START_COOKIE: &str = "hp_sso";
@@ -239,17 +239,7 @@ impl Sso {
             challenge(&pending.verifier),
         );
         let mut starts = self.starts.lock().unwrap_or_else(PoisonError::into_inner);
-        if starts.len() >= MAX_STARTS {
-            starts.retain(|_, p| p.expires_ms > now_ms);
-        }
-        if starts.len() >= MAX_STARTS
-            && let Some(oldest) = starts
-                .iter()
-                .min_by_key(|(_, p)| p.expires_ms)
-                .map(|(k, _)| *k)
-        {
-            starts.remove(&oldest);
-        }
+        make_room(&mut starts, MAX_STARTS, now_ms, |p| p.expires_ms);
         starts.insert(key(&state), pending);
         Ok((state, url))
     }
