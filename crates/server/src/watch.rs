@@ -269,7 +269,7 @@ pub async fn inbox_events(
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     while rx.try_recv().is_ok() {}
                     Some((
-                        Ok(SseEvent::default().event("changed").data("")),
+                        Ok(SseEvent::default().event("changed").data("changed")),
                         (rx, stopping),
                     ))
                 }

@@ -259,6 +259,12 @@ async fn the_inbox_stream_announces_a_new_request() {
         .unwrap();
     let text = String::from_utf8_lossy(&chunk);
     assert!(text.contains("event: changed"), "{text}");
+    // A browser's EventSource drops an event whose data is empty: it must carry some.
+    assert!(
+        text.lines()
+            .any(|l| l.strip_prefix("data:").is_some_and(|d| !d.trim().is_empty())),
+        "{text}"
+    );
     // An agent does not follow the inbox.
     let (status, _) = s
         .send("GET", "/v1/inbox/events", Some(&s.agent), None)
