@@ -129,6 +129,25 @@ async fn behind_https_every_answer_asks_the_browser_to_keep_to_https() {
 }
 
 #[tokio::test]
+async fn a_webhooks_link_opens_the_requests_page_in_the_inbox() {
+    let s = support::start("web-link").await;
+    let (id, _) = waiting(&s, "c-link").await;
+    let r = browser()
+        .get(format!("{}/inbox/{id}", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()[LOCATION], format!("/ui/#/r/{id}").as_str());
+    let r = browser()
+        .get(format!("{}/inbox/a%22b", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
 async fn pages_ask_for_a_sign_in_and_carry_a_strict_content_security_policy() {
     let s = support::start("web-pages").await;
     let c = browser();
