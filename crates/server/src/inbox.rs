@@ -63,7 +63,11 @@ pub fn reasons_now(app: &App, r: &Request) -> Value {
 /// One inbox row: what an approver triages by.
 fn row(app: &App, r: &Request) -> Value {
     let c = &r.checkpoint;
-    let gates: Vec<&str> = r.waiting_gates().map(|g| g.rule.as_str()).collect();
+    let gates: Vec<&str> = if r.state() == ReqState::Pending {
+        r.waiting_gates().map(|g| g.rule.as_str()).collect()
+    } else {
+        Vec::new()
+    };
     json!({
         "request": r.id(),
         "state": r.state(),
@@ -125,10 +129,15 @@ pub async fn inbox(
     };
     let a = app.clone();
     blocking(move || {
+        // A waiting request by the groups it waits for; a decided one by its gates' groups.
         let keep = |r: &Request| {
-            q.group
-                .as_ref()
-                .is_none_or(|g| r.waiting_groups().contains(g))
+            q.group.as_ref().is_none_or(|g| {
+                if decided {
+                    r.status.gates.iter().any(|gate| gate.groups.contains(g))
+                } else {
+                    r.waiting_groups().contains(g)
+                }
+            })
                 && q.tool
                     .as_ref()
                     .is_none_or(|t| &r.status.payload.tool == t)

@@ -231,9 +231,21 @@ pub async fn events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
+/// Whether the credentials a stream was opened with still name an approver.
+async fn still_an_approver(app: &Arc<App>, headers: &axum::http::HeaderMap) -> Option<()> {
+    use axum::extract::FromRequestParts as _;
+    let (mut parts, ()) = axum::http::Request::new(()).into_parts();
+    parts.headers = headers.clone();
+    crate::auth::Approver::from_request_parts(&mut parts, app)
+        .await
+        .ok()
+        .map(drop)
+}
+
 /// `GET /v1/inbox/events`: Server-Sent Events for an approver's inbox. An event `changed`
 /// (no data worth reading) each time any request is created or changes, so a page reads
-/// `/v1/inbox` again; a comment every 15 s keeps proxies from closing the stream.
+/// `/v1/inbox` again; a comment every 15 s keeps proxies from closing the stream. The
+/// stream ends when its session or token does.
 #[utoipa::path(
     get,
     operation_id = "inbox_events",
@@ -251,11 +263,13 @@ pub async fn events(
 pub async fn inbox_events(
     State(app): State<Arc<App>>,
     _me: crate::auth::Approver,
+    headers: axum::http::HeaderMap,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let rx = app.changes.subscribe();
     let stopping = app.stopping.subscribe();
+    let state = (rx, stopping, app, headers);
     let stream =
-        futures_util::stream::unfold((rx, stopping), |(mut rx, mut stopping)| async move {
+        futures_util::stream::unfold(state, |(mut rx, mut stopping, app, headers)| async move {
             let got = tokio::select! {
                 got = rx.recv() => got,
                 // The service stops: end the stream so the shutdown does not wait for it.
@@ -268,9 +282,12 @@ pub async fn inbox_events(
                     // read the inbox hundreds of times a second.
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     while rx.try_recv().is_ok() {}
+                    // The caller is still who they were: a session signed out or a token
+                    // removed ends the stream (the page then finds it must sign in).
+                    still_an_approver(&app, &headers).await?;
                     Some((
                         Ok(SseEvent::default().event("changed").data("changed")),
-                        (rx, stopping),
+                        (rx, stopping, app, headers),
                     ))
                 }
                 Err(RecvError::Closed) => None,

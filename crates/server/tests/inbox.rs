@@ -99,6 +99,12 @@ async fn decided_by_me_lists_what_i_decided_latest_first() {
     assert_eq!(rejected["mine"]["by"], json!("fiona"));
     assert_eq!(v["requests"][1]["mine"]["decision"], json!("approved"));
     assert_eq!(v["requests"][1]["state"], json!("approved"));
+    // A decided request waits for no gate, and is still found by its gates' group.
+    assert_eq!(rejected["gates"], json!([]), "{rejected}");
+    let (_, finance) = get(&s, "/v1/inbox?view=decided&group=finance").await;
+    assert_eq!(ids(&finance), [b.as_str(), a.as_str()]);
+    let (_, leads) = get(&s, "/v1/inbox?view=decided&group=support-leads").await;
+    assert_eq!(ids(&leads).len(), 0);
     // An agent reads no inbox of either kind.
     let (status, _) = s
         .send("GET", "/v1/inbox?view=decided", Some(&s.agent), None)

@@ -279,7 +279,7 @@ async fn a_session_decides_only_with_its_csrf_token_and_ends_at_sign_out() {
 #[tokio::test]
 async fn the_inbox_stream_announces_a_new_request() {
     let s = support::start("web-stream").await;
-    let (cookie, _) = session(&s).await;
+    let (cookie, csrf) = session(&s).await;
     let mut stream = browser()
         .get(format!("{}/v1/inbox/events", s.base))
         .header(COOKIE, format!("hp_session={cookie}"))
@@ -302,6 +302,31 @@ async fn the_inbox_stream_announces_a_new_request() {
             .is_some_and(|d| !d.trim().is_empty())),
         "{text}"
     );
+    // Signed out, the stream ends at the next change instead of going on.
+    let c = browser();
+    let out = c
+        .post(format!("{}/ui/logout", s.base))
+        .header(COOKIE, format!("hp_session={cookie}"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    waiting(&s, "c-stream-2").await;
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            match stream.chunk().await {
+                Ok(Some(chunk)) if String::from_utf8_lossy(&chunk).contains("event:") => {
+                    return false;
+                }
+                Ok(Some(_)) => {}
+                _ => return true,
+            }
+        }
+    })
+    .await
+    .expect("the stream neither ended nor sent within 5 s");
+    assert!(ended, "a signed-out session still gets events");
     // An agent does not follow the inbox.
     let (status, _) = s
         .send("GET", "/v1/inbox/events", Some(&s.agent), None)
