@@ -159,7 +159,7 @@ function keepingFocus(render) {
 }
 
 function amountsPills(amounts) {
-  return Object.entries(amounts || {}).map(([k, v]) => el("span", { class: "pill" }, `${k} ${v}`));
+  return Object.entries(amounts || {}).map(([k, v]) => el("span", { class: "pill" }, `${k}\u00a0${v}`));
 }
 
 function renderInbox() {
