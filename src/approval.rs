@@ -33,7 +33,7 @@ pub use request::{
 pub use runtime::{
     Desk, Guard, Listing, Permit, Resumed, Submitted, Sweep, VerifyReport, Waiting, cancel, report,
 };
-pub use stats::{GateStats, RUBBER_STAMP_MIN_DECISIONS, RUBBER_STAMP_SHARE, Stats};
+pub use stats::{Day, GateStats, RUBBER_STAMP_MIN_DECISIONS, RUBBER_STAMP_SHARE, Stats};
 pub use time::{Clock, ManualClock, SystemClock, format_time};
 
 use crate::{DecisionKind, Policy};

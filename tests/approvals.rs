@@ -12,7 +12,7 @@ use common::approvals::{approvers, identity, policy, refund};
 use holdpoint::approval::store::{MemoryStore, Store};
 use holdpoint::approval::{
     Desk, Error, EventKind, Guard, ManualClock, Proposal, Resumed, Ruling, State, Stats, Submitted,
-    Verdict,
+    Verdict, format_time,
 };
 use holdpoint::{DecisionKind, Effect, Policy, ToolCall};
 use serde_json::json;
@@ -662,6 +662,31 @@ fn stats_count_decisions_and_flag_rubber_stamps() {
         .find(|g| g.gate == "vip_customer")
         .unwrap();
     assert_eq!((vip.fired, vip.rejected, vip.rubber_stamp), (1, 1, false));
+}
+
+#[test]
+fn stats_give_each_gate_its_final_decisions_per_day() {
+    let w = world();
+    let a = submit_waiting(&w, refund(900, "standard", "d1"));
+    w.desk.decide(&a, &approve("fiona")).unwrap();
+    w.clock.advance(24 * 60 * MINUTE);
+    let b = submit_waiting(&w, refund(900, "standard", "d2"));
+    w.desk
+        .decide(&b, &edit("fiona", json!({"amount": 450, "order": "o-17"})))
+        .unwrap();
+    let c = submit_waiting(&w, refund(900, "standard", "d3"));
+    w.desk.decide(&c, &reject("fiona", "no")).unwrap();
+    let stats = Stats::from_events(&w.store.events(None).unwrap());
+    let big = stats.gates.iter().find(|g| g.gate == "big_refund").unwrap();
+    let days: Vec<_> = big
+        .days
+        .iter()
+        .map(|d| (d.day.as_str(), d.approved, d.edited, d.rejected))
+        .collect();
+    let first = &format_time(START)[..10];
+    let second = &format_time(START + 24 * 60 * MINUTE)[..10];
+    assert_eq!(days, [(first, 1, 0, 0), (second, 0, 1, 1)]);
+    assert_eq!(big.advice(), None, "three decisions flag nothing");
 }
 
 #[test]

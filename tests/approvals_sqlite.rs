@@ -365,3 +365,31 @@ fn a_claim_hands_out_nothing_its_events_do_not_prove() {
         Ok(Resumed::Permit(_))
     ));
 }
+
+#[test]
+fn a_runs_requests_are_found_by_tenant_and_run_oldest_first() {
+    let db = temp_db("run");
+    let store = Arc::new(SqliteStore::open(&db).unwrap());
+    let guard = Guard::new(policy(), store.clone(), approvers());
+    let mut ids = Vec::new();
+    for (run, tenant, call) in [
+        ("run-1", "acme", "a"),
+        ("run-2", "acme", "b"),
+        ("run-1", "globex", "c"),
+        ("run-1", "acme", "d"),
+    ] {
+        let mut p = proposal(call);
+        p.run_id = run.into();
+        p.identity.tenant = tenant.into();
+        match guard.submit(p).unwrap() {
+            Submitted::Waiting(w) => ids.push(w.id),
+            other => panic!("{other:?}"),
+        }
+    }
+    let run = store.run_ids("acme", "run-1").unwrap();
+    assert_eq!(run, [ids[0].clone(), ids[3].clone()]);
+    let listed = desk(store.clone()).run("acme", "run-1").unwrap();
+    let listed: Vec<&str> = listed.requests.iter().map(|r| r.id()).collect();
+    assert_eq!(listed, run);
+    assert!(store.run_ids("acme", "run-9").unwrap().is_empty());
+}

@@ -579,6 +579,20 @@ impl Desk {
             .ok_or_else(|| Error::NotFound(id.to_string()))
     }
 
+    /// One run's requests (the same tenant and `run_id`), oldest first. A request that
+    /// does not read is skipped and named in [`Listing::unreadable`].
+    pub fn run(&self, tenant: &str, run_id: &str) -> Result<Listing, Error> {
+        let mut listing = Listing::default();
+        for id in self.store.run_ids(tenant, run_id)? {
+            match self.store.get(&id) {
+                Ok(Some(r)) => listing.requests.push(r),
+                Ok(None) => {}
+                Err(e) => listing.unreadable.push((id, e)),
+            }
+        }
+        Ok(listing)
+    }
+
     /// Requests, oldest first, optionally in one state and waiting for one group. A request
     /// that does not read is skipped and named in [`Listing::unreadable`].
     pub fn list(&self, state: Option<State>, group: Option<&str>) -> Result<Listing, Error> {

@@ -7,6 +7,9 @@ use serde::Serialize;
 
 use super::event::{Event, EventKind};
 use super::request::State;
+use super::time::format_time;
+
+const DAY_MS: i64 = 86_400_000;
 
 /// The share of unchanged approvals above which a gate is flagged.
 pub const RUBBER_STAMP_SHARE: f64 = 0.95;
@@ -36,6 +39,22 @@ pub struct GateStats {
     pub p90_s: Option<f64>,
     /// Approved unchanged in more than 95% of at least 20 decisions.
     pub rubber_stamp: bool,
+    /// The final decisions per UTC day (the day of the decision), oldest first; days
+    /// without a decision are left out.
+    pub days: Vec<Day>,
+}
+
+/// One UTC day of a gate's final decisions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Day {
+    /// The day, `YYYY-MM-DD`.
+    pub day: String,
+    /// Approved as proposed.
+    pub approved: u64,
+    /// Approved after an edit.
+    pub edited: u64,
+    /// Rejected.
+    pub rejected: u64,
 }
 
 impl GateStats {
@@ -48,6 +67,21 @@ impl GateStats {
     pub fn unchanged_share(&self) -> Option<f64> {
         let n = self.decisions();
         (n > 0).then(|| self.approved as f64 / n as f64)
+    }
+
+    /// For a rubber stamp, what it is and what to do about it; `None` otherwise.
+    pub fn advice(&self) -> Option<String> {
+        self.rubber_stamp.then(|| {
+            format!(
+                "gate `{}` approved {} of {} decisions unchanged ({:.0}%, over {:.0}% of at least {}): a likely rubber stamp. Move it, raise its threshold, or remove it.",
+                self.gate,
+                self.approved,
+                self.decisions(),
+                self.unchanged_share().unwrap_or(0.0) * 100.0,
+                RUBBER_STAMP_SHARE * 100.0,
+                RUBBER_STAMP_MIN_DECISIONS
+            )
+        })
     }
 }
 
@@ -82,6 +116,7 @@ impl Stats {
                         median_s: None,
                         p90_s: None,
                         rubber_stamp: false,
+                        days: Vec::new(),
                     },
                     Vec::new(),
                 )
@@ -126,16 +161,36 @@ impl Stats {
                 _ => {}
             }
         }
+        let mut days: BTreeMap<(&str, i64), Day> = BTreeMap::new();
         for ((request, name), (kind, at)) in last {
             let (g, times) = entry(&mut gates, name);
+            let day_number = at.div_euclid(DAY_MS);
+            let day = days.entry((name, day_number)).or_insert_with(|| Day {
+                day: format_time(day_number * DAY_MS).chars().take(10).collect(),
+                approved: 0,
+                edited: 0,
+                rejected: 0,
+            });
             match kind {
-                EventKind::Approved => g.approved += 1,
-                EventKind::Edited => g.approved_with_edits += 1,
-                _ => g.rejected += 1,
+                EventKind::Approved => {
+                    g.approved += 1;
+                    day.approved += 1;
+                }
+                EventKind::Edited => {
+                    g.approved_with_edits += 1;
+                    day.edited += 1;
+                }
+                _ => {
+                    g.rejected += 1;
+                    day.rejected += 1;
+                }
             }
             if let Some(start) = created.get(request) {
                 times.push(at.saturating_sub(*start));
             }
+        }
+        for ((name, _), day) in days {
+            entry(&mut gates, name).0.days.push(day);
         }
         let gates = gates
             .into_values()

@@ -46,6 +46,21 @@ pub trait Store: Send + Sync {
     /// Ids of requests, oldest first, optionally only those in one state.
     fn ids(&self, state: Option<State>) -> Result<Vec<String>, Error>;
 
+    /// Ids of one run's requests (the same tenant and `run_id`), oldest first. By default
+    /// a scan of every request; a store with an index on the pair overrides it.
+    fn run_ids(&self, tenant: &str, run_id: &str) -> Result<Vec<String>, Error> {
+        let mut out = Vec::new();
+        for id in self.ids(None)? {
+            if let Some(r) = self.get(&id)?
+                && r.checkpoint.identity.tenant == tenant
+                && r.checkpoint.run_id == run_id
+            {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
     /// Requests, oldest first, optionally only those in one state. Fails on the first
     /// request that does not read; [`crate::approval::Desk::list`] skips and names them.
     fn list(&self, state: Option<State>) -> Result<Vec<Request>, Error> {

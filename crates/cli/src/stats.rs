@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use super::approvals::{approval_error, open_store, print_json};
 use super::{Exit, Format};
+use holdpoint::approval::Stats;
 use holdpoint::approval::store::Store;
-use holdpoint::approval::{RUBBER_STAMP_MIN_DECISIONS, RUBBER_STAMP_SHARE, Stats};
 
 /// Arguments of `policy stats`.
 #[derive(clap::Args)]
@@ -77,16 +77,8 @@ pub(super) fn run(args: Args) -> Exit {
             if g.rubber_stamp { "  rubber stamp" } else { "" }
         );
     }
-    for g in stats.gates.iter().filter(|g| g.rubber_stamp) {
-        say!(
-            "\nwarning: gate `{}` approved {} of {} decisions unchanged ({:.0}%, over {:.0}% of at least {}): a likely rubber stamp. Move it, raise its threshold, or remove it.",
-            g.gate,
-            g.approved,
-            g.decisions(),
-            g.unchanged_share().unwrap_or(0.0) * 100.0,
-            RUBBER_STAMP_SHARE * 100.0,
-            RUBBER_STAMP_MIN_DECISIONS
-        );
+    for advice in stats.gates.iter().filter_map(|g| g.advice()) {
+        say!("\nwarning: {advice}");
     }
     Exit::Ok
 }

@@ -1,13 +1,11 @@
-//! The approvers' half of the API: the inbox and decisions. The approver is the token's
+//! The approvers' decisions (the inbox they read is in [`crate::inbox`]). The approver is the token's
 //! holder, never a name in the body; the requester and the agent can never decide.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use holdpoint::approval::{
-    Request, Ruling, State as ReqState, Verdict, Vouched, format_time, patch,
-};
+use holdpoint::approval::{Request, Ruling, Verdict, patch};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -16,79 +14,6 @@ use crate::agents::{blocking, read_body, request_json};
 use crate::auth::Approver;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Id};
-
-/// The top-level numbers of a call's arguments: what an approver triages by.
-fn key_amounts(args: &Value) -> Value {
-    let m: serde_json::Map<String, Value> = args
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(_, v)| v.is_number())
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    Value::Object(m)
-}
-
-/// `GET /v1/inbox`: what waits for the caller, newest first.
-#[utoipa::path(
-    get,
-    operation_id = "inbox",
-    path = "/v1/inbox",
-    tag = "approvers",
-    description = "Caller: an approver. What waits for the caller's groups, newest first.",
-    security(("service_token" = []), ("jwt" = [])),
-    responses(
-        (status = 200, description = "The inbox.", body = crate::openapi::schemas::Inbox,
-            links(
-                ("show" = (operation_id = "show", parameters(("id" = "$response.body#/requests/0/request")))),
-                ("approve" = (
-                    operation_id = "decide_request",
-                    parameters(("id" = "$response.body#/requests/0/request")),
-                    request_body = json!({"decision": "approve", "digest": "$response.body#/requests/0/digest"}),
-                )),
-            ),
-        ),
-        (status = 401, description = "No `Authorization: Bearer TOKEN`, or an unknown, expired or badly signed token.", body = crate::openapi::schemas::ErrorBody),
-        (status = 403, description = "The token is an agent's: an agent never reads the inbox.", body = crate::openapi::schemas::ErrorBody),
-        (status = 429, description = "Too many requests from this caller: slow down.", body = crate::openapi::schemas::ErrorBody),
-        (status = 500, description = "The store could not be read or written.", body = crate::openapi::schemas::ErrorBody),
-    )
-)]
-pub async fn inbox(State(app): State<Arc<App>>, me: Approver) -> ApiResult<Json<Value>> {
-    let a = app.clone();
-    blocking(move || {
-        let listing = a.desk.list(Some(ReqState::Pending), None)?;
-        let groups = Vouched::new(&*a.approvers, &me.id, &me.groups);
-        let mut rows: Vec<&Request> = listing
-            .requests
-            .iter()
-            .filter(|r| r.awaits(&groups, &me.id))
-            .collect();
-        rows.reverse();
-        let items: Vec<Value> = rows
-            .into_iter()
-            .map(|r| {
-                let c = &r.checkpoint;
-                json!({
-                    "request": r.id(),
-                    "tool": r.status.payload.tool,
-                    "reasons": c.decision.reasons,
-                    "amounts": key_amounts(&r.status.payload.args),
-                    "user": c.identity.user,
-                    "tenant": c.identity.tenant,
-                    "agent": c.identity.agent,
-                    "groups": r.waiting_groups(),
-                    "created_at": format_time(c.created_at),
-                    "due_at": r.due_at().map(format_time),
-                    "digest": r.status.payload_digest,
-                })
-            })
-            .collect();
-        Ok(json!({"approver": me.id, "requests": items}))
-    })
-    .await
-    .map(Json)
-}
 
 /// The body of a decision.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

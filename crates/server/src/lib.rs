@@ -28,6 +28,7 @@ pub mod data;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod inbox;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
@@ -319,7 +320,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/requests/{id}/claim", post(agents::claim))
         .route("/v1/requests/{id}/report", post(agents::report))
         .route("/v1/requests/{id}/cancel", post(agents::cancel))
-        .route("/v1/inbox", get(approvers::inbox))
+        .route("/v1/inbox", get(inbox::inbox))
+        .route("/v1/stats", get(inbox::stats))
         .route("/v1/inbox/events", get(watch::inbox_events))
         .route("/v1/requests/{id}/decisions", post(approvers::decide))
         .route("/v1/requests/{id}/preview", post(approvers::preview))

@@ -261,8 +261,9 @@ async fn the_inbox_stream_announces_a_new_request() {
     assert!(text.contains("event: changed"), "{text}");
     // A browser's EventSource drops an event whose data is empty: it must carry some.
     assert!(
-        text.lines()
-            .any(|l| l.strip_prefix("data:").is_some_and(|d| !d.trim().is_empty())),
+        text.lines().any(|l| l
+            .strip_prefix("data:")
+            .is_some_and(|d| !d.trim().is_empty())),
         "{text}"
     );
     // An agent does not follow the inbox.

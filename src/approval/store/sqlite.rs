@@ -572,6 +572,17 @@ impl Store for SqliteStore {
         })
     }
 
+    fn run_ids(&self, tenant: &str, run_id: &str) -> Result<Vec<String>, Error> {
+        self.read(|c| {
+            // The `UNIQUE (tenant, run_id, tool_call_id)` index answers it.
+            let mut stmt = c.prepare_cached(
+                "SELECT id FROM requests WHERE tenant = ?1 AND run_id = ?2 ORDER BY created_at, rowid",
+            )?;
+            let rows = stmt.query_map(params![tenant, run_id], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
     fn due(&self, now: i64) -> Result<Vec<String>, Error> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(

@@ -6,6 +6,9 @@
 use serde_json::Value;
 use utoipa::ToSchema;
 
+mod inbox;
+pub use inbox::*;
+
 /// Every refusal and failure: a status and this body.
 #[derive(Debug, ToSchema)]
 #[schema(example = json!({"error": {"code": "not_found", "message": "no request `hp_1`"}}))]
@@ -406,6 +409,14 @@ pub struct RequestDetail {
     pub patch: Option<Value>,
     /// The request's audit events (approvers only).
     pub events: Option<Vec<Event>>,
+    /// The state before, as the agent described it (approvers only; `null` if not sent).
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<Value>,
+    /// The RFC 6902 diff from `before` to the proposed arguments (approvers only).
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub changes: Option<Value>,
+    /// The run so far: this request and the earlier ones of its run (approvers only).
+    pub run: Option<Run>,
 }
 
 /// `allow` or `audit`: the call may run.
@@ -517,45 +528,6 @@ pub struct StateChange {
     pub request: String,
     /// Its state now.
     pub state: State,
-}
-
-/// One row of an approver's inbox: what they triage by.
-#[derive(Debug, ToSchema)]
-pub struct InboxItem {
-    /// The request.
-    pub request: String,
-    /// The tool.
-    pub tool: String,
-    /// Why it waits.
-    pub reasons: Vec<Reason>,
-    /// The call's top-level numeric arguments (`{"amount": 900}`).
-    #[schema(value_type = Object)]
-    pub amounts: Value,
-    /// Who the agent acts for.
-    #[schema(required = true)]
-    pub user: Option<String>,
-    /// The tenant.
-    pub tenant: String,
-    /// The agent.
-    pub agent: String,
-    /// The groups it waits for.
-    pub groups: Vec<String>,
-    /// When it was created (RFC 3339).
-    pub created_at: String,
-    /// When the earliest SLA ends (RFC 3339).
-    #[schema(required = true)]
-    pub due_at: Option<String>,
-    /// The digest a decision names.
-    pub digest: String,
-}
-
-/// What waits for the caller, newest first.
-#[derive(Debug, ToSchema)]
-pub struct Inbox {
-    /// The caller.
-    pub approver: String,
-    /// The requests.
-    pub requests: Vec<InboxItem>,
 }
 
 /// A public key permits and the log are signed with.
