@@ -110,6 +110,7 @@ function spanText(ms) {
 function seconds(s) {
   if (s === null || s === undefined || !Number.isFinite(Number(s))) return "—";
   s = Number(s);
+  if (s < 1) return "under 1 s";
   if (s < 90) return `${Math.round(s)} s`;
   if (s < 90 * 60) return `${Math.round(s / 60)} min`;
   if (s < 48 * 3600) return `${(s / 3600).toFixed(1)} h`;
@@ -322,7 +323,7 @@ function runSoFar(r) {
   const steps = (run && run.steps) || [];
   if (steps.length < 2) return null;
   const amountKeys = [...new Set(steps.flatMap(s => Object.keys(s.running || s.amounts || {})))];
-  const decisions = s => (s.decisions || []).map(d => `${d.decision} by ${d.by}`).join(", ") || "—";
+  const decisions = s => (s.decisions || []).map(d => `${d.decision} by ${d.by}${d.reason ? ` (“${d.reason}”)` : ""}`).join(", ") || "—";
   const heads = ["Step", "What", "Key values", "Decided", "State"].concat(amountKeys.map(k => `Running ${k}`));
   const totals = run.totals || {};
   return el("section", { "aria-labelledby": "run-title", id: "run" },
@@ -538,7 +539,7 @@ async function renderStats() {
     el("h1", { tabindex: "-1" }, "Gate statistics"),
     el("p", { class: "quiet" }, `A gate is flagged as a rubber stamp when at least ${percent(s.rubber_stamp_share)} of its decisions approve the call unchanged, over at least ${s.min_decisions ?? "?"} decisions.`),
     flagged.map(g => el("div", { class: "flag", role: "note", "data-gate": g.gate },
-      el("strong", {}, `Rubber stamp: ${g.gate}`), ` — ${percent(g.unchanged_share)} approved unchanged. `, g.advice || "")),
+      el("strong", {}, `Rubber stamp: ${g.gate}`), " — ", g.advice || `${percent(g.unchanged_share)} approved unchanged: a likely rubber stamp.`)),
     gates.length ? el("table", { class: "stats stack", id: "stats" },
       el("caption", { class: "quiet" }, `${gates.length} gates`),
       el("thead", {}, el("tr", {}, heads.map(h => el("th", { scope: "col" }, h)))),
@@ -550,7 +551,7 @@ async function renderStats() {
         el("td", { class: "num", "data-label": heads[8] }, seconds(g.p90_s)),
         el("td", { class: "num", "data-label": heads[9] }, percent(g.unchanged_share)))))) :
       el("p", { class: "quiet", id: "stats-empty" }, "No gate has fired yet."),
-    gates.filter(g => (g.timeline || []).length).map(chart));
+    gates.filter(g => (g.days || g.timeline || []).length).map(chart));
 }
 
 const SERIES = [
@@ -559,14 +560,27 @@ const SERIES = [
   { key: "rejected", label: "Rejected", class: "s-rejected" },
 ];
 
+/** The days from the first to the last one given, the missing ones as zeros (at most 90, the latest). */
+function everyDay(given) {
+  const byDay = new Map(given.map(d => [d.day, d]));
+  const first = Date.parse(`${given[0].day}T00:00:00Z`), last = Date.parse(`${given[given.length - 1].day}T00:00:00Z`);
+  if (!Number.isFinite(first) || !Number.isFinite(last) || last < first) return given.slice(-90);
+  const out = [];
+  for (let t = Math.max(first, last - 89 * 86400000); t <= last; t += 86400000) {
+    const day = new Date(t).toISOString().slice(0, 10);
+    out.push(byDay.get(day) || { day, approved: 0, edited: 0, rejected: 0 });
+  }
+  return out;
+}
+
 /** A gate's decisions per day as stacked bars, with a text legend and the numbers as a table. */
 function chart(g) {
-  const days = g.timeline;
+  const days = everyDay(g.days || g.timeline);
   const id = `chart-${String(g.gate).replace(/[^A-Za-z0-9_-]/g, "_")}`;
   const W = 600, H = 160, pad = { l: 32, r: 8, t: 8, b: 28 };
   const total = d => SERIES.reduce((n, s) => n + (Number(d[s.key]) || 0), 0);
   const max = Math.max(1, ...days.map(total));
-  const bw = (W - pad.l - pad.r) / days.length;
+  const bw = Math.min(48, (W - pad.l - pad.r) / days.length);
   const y = v => pad.t + (H - pad.t - pad.b) * (1 - v / max);
   const summary = `${g.gate}: decisions per day, ${days.length} days, ` +
     SERIES.map(s => `${days.reduce((n, d) => n + (Number(d[s.key]) || 0), 0)} ${s.label.toLowerCase()}`).join(", ") + ".";
