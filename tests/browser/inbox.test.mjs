@@ -31,7 +31,7 @@ test("a refund submitted after the page loaded appears in the inbox by itself (S
   await row.waitFor();
   const text = await row.textContent();
   assert.match(text, /Stripe refund/);
-  assert.match(text, /amount 900/);
+  assert.match(text, /amount\s900/); // a no-break space: name and number stay together
   assert.match(text, /finance/);
   assert.match(text, /above the 500 lane/);
   assert.equal(await page.evaluate(() => window.__notReloaded), true, "the page was not reloaded");
