@@ -189,7 +189,7 @@ function renderInbox() {
         el("td", { "data-label": heads[5] }, (r.groups || []).map(g => el("span", { class: "pill" }, g))));
     })));
   fill(main,
-    el("h1", { tabindex: "-1" }, "Waiting for a decision"),
+    el("h1", { tabindex: "-1", id: "page-title" }, "Waiting for a decision"),
     state.inbox.length ? el("div", { class: "filters" }, pick("group", "Group", groups), pick("tool", "Tool", tools)) : null,
     rows.length ? table : el("p", { class: "quiet", id: "inbox-empty" },
       state.inbox.length ? "Nothing matches these filters." : "Nothing waits for you. New requests appear here by themselves."));
@@ -208,7 +208,7 @@ function renderDecided() {
   const heads = ["What", "Key values", "For whom", "Your decision", "When", "Now"];
   const rows = state.decided;
   fill(byId("main"),
-    el("h1", { tabindex: "-1" }, "Decided by me"),
+    el("h1", { tabindex: "-1", id: "page-title" }, "Decided by me"),
     rows.length ? el("table", { class: "inbox stack", id: "decided" },
       el("caption", { class: "quiet" }, `${rows.length} decided by you, newest first`),
       el("thead", {}, el("tr", {}, heads.map(h => el("th", { scope: "col" }, h)))),
@@ -300,7 +300,7 @@ function renderRequest(r, notice) {
   fill(byId("main"),
     notice ? el("p", { class: "notice", role: "alert", id: "notice" }, notice) : null,
     el("p", {}, el("a", { href: "#/" }, "← Inbox")),
-    el("h1", { tabindex: "-1", "data-request": r.request }, `${toolInWords(r.call && r.call.tool)} · ${stateWords(r.state)}`),
+    el("h1", { tabindex: "-1", id: "page-title", "data-request": r.request }, `${toolInWords(r.call && r.call.tool)} · ${stateWords(r.state)}`),
     el("p", { class: "reason" }, reasonsText(r.reasons) || "The policy asks for a person's decision."),
     el("h2", {}, "What changes"),
     fieldsTable(r),
@@ -536,7 +536,7 @@ async function renderStats() {
   const heads = ["Gate", "Fired", "Approved", "With edits", "Rejected", "Escalated", "Expired", "Median time", "90 % within", "Unchanged"];
   const flagged = gates.filter(g => g.rubber_stamp);
   fill(byId("main"),
-    el("h1", { tabindex: "-1" }, "Gate statistics"),
+    el("h1", { tabindex: "-1", id: "page-title" }, "Gate statistics"),
     el("p", { class: "quiet" }, `A gate is flagged as a rubber stamp when at least ${percent(s.rubber_stamp_share)} of its decisions approve the call unchanged, over at least ${s.min_decisions ?? "?"} decisions.`),
     flagged.map(g => el("div", { class: "flag", role: "note", "data-gate": g.gate },
       el("strong", {}, `Rubber stamp: ${g.gate}`), " — ", g.advice || `${percent(g.unchanged_share)} approved unchanged: a likely rubber stamp.`)),
