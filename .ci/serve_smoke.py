@@ -44,9 +44,9 @@ def main():
         stdout=subprocess.PIPE,
         text=True,
     )
-    seen, base, agent, approver = [], None, None, None
+    seen, base, agent, approver, second = [], None, None, None, None
     deadline = time.time() + 60
-    while time.time() < deadline and not (base and agent and approver):
+    while time.time() < deadline and not (base and agent and approver and second):
         line = proc.stdout.readline()
         if not line:
             break
@@ -57,18 +57,31 @@ def main():
             agent = m.group(1)
         if m := re.search(r"export APPROVER_TOKEN=(\S+)", line):
             approver = m.group(1)
-    expect(base and agent and approver, "the demo printed no URL and tokens:\n" + "".join(seen))
+        if m := re.search(r"export APPROVER_TOKEN_2=(\S+)", line):
+            second = m.group(1)
+    expect(base and agent and approver and second,
+           "the demo printed no URL and tokens (an agent's, and an approver's for each waiting group):\n"
+           + "".join(seen))
     try:
         status, body = call(base, "GET", "/healthz")
         expect(status == 200, f"/healthz answered {status}")
         status, inbox = call(base, "GET", "/v1/inbox", approver)
         expect(status == 200 and inbox["requests"], f"the demo approver's inbox is empty: {inbox}")
+        # The demo's two refunds wait for finance (fiona), the bulk update for support leads.
+        tools = sorted(r["tool"] for r in inbox["requests"])
+        expect(tools == ["stripe.refund", "stripe.refund"], f"the finance inbox holds {tools}")
+        status, leads = call(base, "GET", "/v1/inbox", second)
+        expect(status == 200 and [r["tool"] for r in leads["requests"]] == ["crm.bulk_update"],
+               f"the second demo approver's inbox: {leads}")
         rid = inbox["requests"][0]["request"]
         status, forged = call(base, "POST", f"/v1/requests/{rid}/decisions", agent,
                               {"decision": "approve", "digest": inbox["requests"][0]["digest"]})
         expect(status == 403, f"an agent's approval was not refused: {status} {forged}")
         status, req = call(base, "GET", f"/v1/requests/{rid}", approver)
         expect(status == 200, f"the request does not read: {req}")
+        status, later = call(base, "GET", f"/v1/requests/{inbox['requests'][1]['request']}", approver)
+        expect(status == 200 and later["run"]["totals"].get("amount") == 1600,
+               f"the second refund's run does not total 900 + 700: {later.get('run')}")
         status, decided = call(base, "POST", f"/v1/requests/{rid}/decisions", approver,
                                {"decision": "approve", "digest": req["digest"]})
         expect(status == 200, f"the approval was refused: {status} {decided}")

@@ -72,19 +72,58 @@ fn escape(key: &str) -> String {
 /// Applies a patch to a copy of `doc`. All six operations of RFC 6902 are supported
 /// (`add`, `remove`, `replace`, `move`, `copy`, `test`); a failing operation leaves `doc`
 /// untouched and names its index.
+///
+/// A patch has at most [`MAX_OPS`] operations, and its `copy` operations copy at most
+/// [`MAX_COPIED`] JSON values in all: a few hundred bytes of doubling copies would
+/// otherwise grow a document past any memory.
 pub fn apply(doc: &Value, patch: &Value) -> Result<Value, PatchError> {
     let ops = patch.as_array().ok_or(PatchError {
         index: None,
         message: "a JSON Patch is a JSON array of operations".into(),
     })?;
+    if ops.len() > MAX_OPS {
+        return Err(PatchError {
+            index: None,
+            message: format!(
+                "a patch has at most {MAX_OPS} operations; this one has {}",
+                ops.len()
+            ),
+        });
+    }
     let mut out = doc.clone();
+    let mut copied = 0;
     for (index, op) in ops.iter().enumerate() {
-        apply_one(&mut out, op).map_err(|message| PatchError {
+        apply_one(&mut out, op, &mut copied).map_err(|message| PatchError {
             index: Some(index),
             message,
         })?;
     }
     Ok(out)
+}
+
+/// The most operations [`apply`] takes in one patch.
+pub const MAX_OPS: usize = 1_000;
+
+/// The most JSON values (each scalar, array and object counts one) the `copy`
+/// operations of one patch may copy in all.
+pub const MAX_COPIED: usize = 100_000;
+
+/// The number of JSON values in `v`, counting no further than `limit`.
+fn values_in(v: &Value, limit: usize) -> usize {
+    let mut count = 0;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        count += 1;
+        if count > limit {
+            break;
+        }
+        match v {
+            Value::Array(items) => stack.extend(items),
+            Value::Object(m) => stack.extend(m.values()),
+            _ => {}
+        }
+    }
+    count
 }
 
 fn field<'a>(op: &'a Map<String, Value>, name: &str) -> Result<&'a Value, String> {
@@ -98,7 +137,7 @@ fn pointer_field(op: &Map<String, Value>, name: &str) -> Result<Vec<String>, Str
     parse_pointer(text)
 }
 
-fn apply_one(doc: &mut Value, op: &Value) -> Result<(), String> {
+fn apply_one(doc: &mut Value, op: &Value, copied: &mut usize) -> Result<(), String> {
     let op = op.as_object().ok_or("an operation is a JSON object")?;
     let kind = field(op, "op")?.as_str().ok_or("`op` must be a string")?;
     let path = pointer_field(op, "path")?;
@@ -121,7 +160,15 @@ fn apply_one(doc: &mut Value, op: &Value) -> Result<(), String> {
         }
         "copy" => {
             let from = pointer_field(op, "from")?;
-            let value = resolve_mut(doc, &from)?.clone();
+            let source = resolve_mut(doc, &from)?;
+            let left = MAX_COPIED.saturating_sub(*copied);
+            *copied += values_in(source, left);
+            if *copied > MAX_COPIED {
+                return Err(format!(
+                    "the patch copies more than {MAX_COPIED} values in all"
+                ));
+            }
+            let value = source.clone();
             add(doc, &path, value)
         }
         "test" => {
@@ -240,6 +287,29 @@ fn remove(doc: &mut Value, path: &[String]) -> Result<Value, String> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn doubling_copies_are_refused_before_they_fill_memory() {
+        // Each copy doubles the document: 64 of them would need 2^64 values.
+        let mut ops = vec![json!({"op": "add", "path": "/a", "value": [1]})];
+        for _ in 0..64 {
+            ops.push(json!({"op": "copy", "from": "/a", "path": "/a/-"}));
+        }
+        let e = apply(&json!({}), &json!(ops)).unwrap_err();
+        assert!(e.message.contains("copies more than"), "{e:?}");
+        // A few copies of a small value are fine.
+        let ok = apply(
+            &json!({"a": 1}),
+            &json!([{"op": "copy", "from": "/a", "path": "/b"}]),
+        )
+        .unwrap();
+        assert_eq!(ok, json!({"a": 1, "b": 1}));
+        let many: Vec<Value> = (0..=MAX_OPS)
+            .map(|_| json!({"op": "test", "path": "", "value": {}}))
+            .collect();
+        let e = apply(&json!({}), &json!(many)).unwrap_err();
+        assert!(e.message.contains("at most"), "{e:?}");
+    }
 
     #[test]
     fn one_changed_field_is_one_replace() {

@@ -392,14 +392,21 @@ fn show_demo(demo: &holdpoint_server::demo::Demo, url: &str) {
         "  export AGENT_TOKEN={}   # {AGENT}, tenant {TENANT}",
         demo.agent_token
     );
-    if let Some((who, token)) = &demo.approver {
+    for (i, a) in demo.approvers.iter().enumerate() {
+        let name = if i == 0 {
+            "APPROVER_TOKEN".to_string()
+        } else {
+            format!("APPROVER_TOKEN_{}", i + 1)
+        };
         say!(
-            "  export APPROVER_TOKEN={token}   # {}",
-            holdpoint::escaped(who)
+            "  export {name}={}   # {}, who decides for {}",
+            a.token,
+            holdpoint::escaped(&a.id),
+            holdpoint::escaped(&a.group)
         );
     }
     say!("try it:");
-    say!("  open {url}/ui/ in a browser and sign in with the approver token above");
+    say!("  open {url}/ui/ in a browser and sign in with an approver token above");
     say!("  curl -s -H \"Authorization: Bearer $APPROVER_TOKEN\" $HOLDPOINT_SERVER/v1/inbox");
     say!("the whole loop (decide, wait, claim, report): docs/server.md");
 }

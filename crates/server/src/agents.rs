@@ -291,6 +291,7 @@ pub async fn show(
             "events",
             serde_json::to_value(events).unwrap_or(Value::Null),
         );
+        put(&mut v, "reasons", crate::inbox::reasons_now(&app, &r));
         let a = app.clone();
         let run = blocking(move || crate::inbox::run_of(&a, &r)).await?;
         put(&mut v, "run", run);

@@ -136,13 +136,22 @@ pub async fn preview(
             ));
         };
         let diff = patch::diff(&current.status.payload.args, &args);
-        let call = holdpoint::ToolCall::new(current.status.payload.tool.clone(), args)
+        let tool = &current.status.payload.tool;
+        // The same check a decision makes: an edit keeps the call one the tool accepts.
+        let problem = a
+            .policy
+            .catalog()
+            .and_then(|c| c.tool(tool))
+            .and_then(|t| t.conform(&args).err());
+        let call = holdpoint::ToolCall::new(tool.clone(), args)
             .with_context(current.checkpoint.context.clone());
         let decision = a.policy.evaluate(&call);
         Ok(json!({
             "args": call.args,
             "changes": diff,
             "decision": decision.report(&call),
+            "conforms": problem.is_none(),
+            "problem": problem,
         }))
     })
     .await

@@ -23,6 +23,7 @@ const SAMPLES: &[&str] = &[
     "refund-900.json",
     "crm-bulk-update-2400.json",
     "refund-6000.json",
+    "refund-700.json",
 ];
 
 /// What `--demo` made.
@@ -30,11 +31,22 @@ const SAMPLES: &[&str] = &[
 pub struct Demo {
     /// The demo agent's token.
     pub agent_token: String,
-    /// The demo approver and their token: a member of the group the first waiting call
-    /// waits for (none if nothing waits).
-    pub approver: Option<(String, String)>,
+    /// The demo approvers: for each group a played call waits for, in the order they
+    /// first wait, its first member, the group and the member's token.
+    pub approvers: Vec<DemoApprover>,
     /// Each call played: the file, the tool, and what happened.
     pub played: Vec<Played>,
+}
+
+/// A demo approver: who, for which group, and their token.
+#[derive(Debug)]
+pub struct DemoApprover {
+    /// The approver.
+    pub id: String,
+    /// The group they decide for.
+    pub group: String,
+    /// Their token.
+    pub token: String,
 }
 
 /// One sample call and its outcome.
@@ -76,22 +88,32 @@ pub fn play(app: &App, policy_dir: &Path) -> Result<Demo, StartError> {
         };
         demo.played.push(play_one(app, file, &text)?);
     }
-    let first_group = demo
-        .played
-        .iter()
-        .find_map(|p| p.waits.as_ref().and_then(|(_, g)| g.first().cloned()));
-    if let Some(group) = first_group {
+    let mut groups: Vec<String> = Vec::new();
+    for g in demo.played.iter().filter_map(|p| p.waits.as_ref()) {
+        for group in &g.1 {
+            if !groups.contains(group) {
+                groups.push(group.clone());
+            }
+        }
+    }
+    for group in groups {
         let member = app
             .approvers
             .groups()
             .find(|(name, _)| *name == group)
             .and_then(|(_, mut members)| members.next().map(str::to_string));
-        if let Some(member) = member {
-            let token = app
-                .data
-                .create_token(Holder::Approver { id: member.clone() }, now)?;
-            demo.approver = Some((member, token));
+        let Some(member) = member else { continue };
+        if demo.approvers.iter().any(|a| a.id == member) {
+            continue;
         }
+        let token = app
+            .data
+            .create_token(Holder::Approver { id: member.clone() }, now)?;
+        demo.approvers.push(DemoApprover {
+            id: member,
+            group,
+            token,
+        });
     }
     Ok(demo)
 }

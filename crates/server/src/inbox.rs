@@ -46,15 +46,29 @@ pub fn key_amounts(args: &Value) -> Map<String, Value> {
         .collect()
 }
 
+/// Why the request waits, for the call as it now is: the proposal's reasons, or once
+/// someone edited it, the policy's reasons for the edited call (a reason that says "900"
+/// would mislead when the call now refunds 450).
+pub fn reasons_now(app: &App, r: &Request) -> Value {
+    let c = &r.checkpoint;
+    if r.status.patch.is_none() {
+        return json!(c.decision.reasons);
+    }
+    let call =
+        holdpoint::ToolCall::new(r.status.payload.tool.clone(), r.status.payload.args.clone())
+            .with_context(c.context.clone());
+    json!(app.policy.evaluate(&call).report(&call).reasons)
+}
+
 /// One inbox row: what an approver triages by.
-fn row(r: &Request) -> Value {
+fn row(app: &App, r: &Request) -> Value {
     let c = &r.checkpoint;
     let gates: Vec<&str> = r.waiting_gates().map(|g| g.rule.as_str()).collect();
     json!({
         "request": r.id(),
         "state": r.state(),
         "tool": r.status.payload.tool,
-        "reasons": c.decision.reasons,
+        "reasons": reasons_now(app, r),
         "amounts": key_amounts(&r.status.payload.args),
         "user": c.identity.user,
         "tenant": c.identity.tenant,
@@ -124,7 +138,7 @@ pub async fn inbox(
                 .into_iter()
                 .filter(|(r, _)| keep(r))
                 .map(|(r, mine)| {
-                    let mut v = row(&r);
+                    let mut v = row(&a, &r);
                     crate::agents::put(&mut v, "mine", mine);
                     v
                 })
@@ -133,7 +147,7 @@ pub async fn inbox(
             waiting_for(&a, &me)?
                 .iter()
                 .filter(|r| keep(r))
-                .map(row)
+                .map(|r| row(&a, r))
                 .collect()
         };
         Ok(json!({"approver": me.id, "view": if decided { "decided" } else { "waiting" }, "requests": items}))

@@ -335,17 +335,25 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 /// What every route's call goes through: the rate limit, then the handler; the answer
-/// (a 429 too) is timed and counted (one layer: each layer costs a boxed future a call).
+/// (a 429 too) gets `Strict-Transport-Security` when the service is reached over https,
+/// and is timed and counted (one layer: each layer costs a boxed future a call).
 async fn each_call(
     axum::extract::State(app): axum::extract::State<Arc<App>>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let watch = metrics::Watch::start(&request);
-    let response = match limits::refusal(&app, &request) {
+    let mut response = match limits::refusal(&app, &request) {
         Some(refused) => refused,
         None => next.run(request).await,
     };
+    if app.https {
+        // Reached over https: a browser keeps to it (no sign-in form over plain http).
+        response.headers_mut().insert(
+            axum::http::header::STRICT_TRANSPORT_SECURITY,
+            axum::http::HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     watch.finish(&app.metrics, &response);
     response
 }

@@ -240,3 +240,23 @@ async fn stats_give_each_gates_numbers_and_decisions_per_day() {
     let (status, _) = s.send("GET", "/v1/stats", None, None).await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test]
+async fn after_an_edit_the_reasons_are_the_policys_for_the_edited_call() {
+    let s = support::start("inbox-reasons").await;
+    let (id, digest) = refund(&s, "run-1", "e", 900).await;
+    let (_, before) = get(&s, &format!("/v1/requests/{id}")).await;
+    assert!(before["reasons"].to_string().contains("900"), "{before}");
+    decide(
+        &s,
+        &id,
+        json!({"decision": "edit", "digest": digest, "set": {"amount": 450}}),
+    )
+    .await;
+    let (_, after) = get(&s, &format!("/v1/requests/{id}")).await;
+    let reasons = after["reasons"].to_string();
+    assert!(reasons.contains("450"), "{reasons}");
+    assert!(!reasons.contains("900"), "{reasons}");
+    let (_, decided) = get(&s, "/v1/inbox?view=decided").await;
+    assert_eq!(decided["requests"][0]["reasons"], after["reasons"]);
+}

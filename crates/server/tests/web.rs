@@ -7,7 +7,9 @@
 
 mod support;
 
-use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{
+    CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE, STRICT_TRANSPORT_SECURITY,
+};
 use reqwest::redirect::Policy;
 use serde_json::{Value, json};
 
@@ -91,6 +93,58 @@ async fn waiting(s: &support::Service, call_id: &str) -> (String, String) {
         r["request"].as_str().unwrap().to_string(),
         r["digest"].as_str().unwrap().to_string(),
     )
+}
+
+#[tokio::test]
+async fn behind_https_every_answer_asks_the_browser_to_keep_to_https() {
+    let plain = support::start("web-plain").await;
+    let r = browser()
+        .get(format!("{}/ui/login", plain.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get(STRICT_TRANSPORT_SECURITY).is_none());
+    let s = support::start_edited("web-hsts", |c, _| c.https = true).await;
+    for path in ["/ui/login", "/healthz", "/v1/inbox"] {
+        let r = browser()
+            .get(format!("{}{path}", s.base))
+            .send()
+            .await
+            .unwrap();
+        let hsts = r.headers().get(STRICT_TRANSPORT_SECURITY);
+        assert_eq!(
+            hsts.map(|h| h.to_str().unwrap()),
+            Some("max-age=31536000"),
+            "{path}"
+        );
+    }
+    // Its cookies are Secure.
+    let page = browser()
+        .get(format!("{}/ui/login", s.base))
+        .send()
+        .await
+        .unwrap();
+    let (_, header) = set_cookie(&page, "hp_login").unwrap();
+    assert!(header.contains("; Secure"), "{header}");
+}
+
+#[tokio::test]
+async fn a_webhooks_link_opens_the_requests_page_in_the_inbox() {
+    let s = support::start("web-link").await;
+    let (id, _) = waiting(&s, "c-link").await;
+    let r = browser()
+        .get(format!("{}/inbox/{id}", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()[LOCATION], format!("/ui/#/r/{id}").as_str());
+    let r = browser()
+        .get(format!("{}/inbox/a%22b", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
 }
 
 #[tokio::test]
@@ -294,8 +348,23 @@ async fn a_preview_shows_an_edits_diff_and_the_policys_new_decision_and_stores_n
     );
     assert_eq!(p["args"]["amount"], json!(450));
     assert!(p["decision"]["effect"].is_string(), "{p}");
+    assert_eq!(p["conforms"], json!(true), "{p}");
     let p: Value = preview(6000).await.unwrap().json().await.unwrap();
     assert_eq!(p["decision"]["effect"], json!("deny"), "{p}");
+    // An edit the catalog refuses (a text amount) is said so, as a decision would.
+    let p: Value = c
+        .post(format!("{}/v1/requests/{id}/preview", s.base))
+        .header(COOKIE, format!("hp_session={cookie}"))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"decision": "edit", "digest": digest, "set": {"amount": "lots"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(p["conforms"], json!(false), "{p}");
+    assert!(p["problem"].as_str().unwrap().contains("amount"), "{p}");
     // Nothing changed: the request still waits, with the agent's arguments.
     let (_, text) = s
         .send(

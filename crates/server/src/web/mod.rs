@@ -50,7 +50,26 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/ui/session", get(session))
         .route("/ui/sso/start", get(sso_start))
         .route("/ui/sso/callback", get(sso_callback))
+        .route("/inbox/{id}", get(request_link))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
+}
+
+/// Whether `id` is one the service makes (letters, digits, `_`, `-`, `.`): only such an
+/// id goes into a link.
+pub fn linkable(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// `/inbox/{id}`, the link webhook messages carry: the request's page in the inbox.
+async fn request_link(crate::extract::Id(id): crate::extract::Id) -> Response {
+    if linkable(&id) {
+        Redirect::to(&format!("/ui/#/r/{id}")).into_response()
+    } else {
+        crate::error::ApiError::not_found("request by this id").into_response()
+    }
 }
 
 fn now_ms() -> i64 {

@@ -25,6 +25,10 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 /// At most this many sessions are held; the oldest is closed to make room.
 const MAX_SESSIONS: usize = 10_000;
 
+/// At most this many sessions of one approver are held; their oldest is closed to make
+/// room, so one approver signing in again and again closes only their own sessions.
+pub const MAX_SESSIONS_EACH: usize = 20;
+
 /// One signed-in approver.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -93,6 +97,16 @@ impl Sessions {
             expires_ms: now_ms.saturating_add(self.lifetime_ms),
         };
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let theirs = |s: &Session| s.approver.id == session.approver.id;
+        if open.values().filter(|s| theirs(s)).count() >= MAX_SESSIONS_EACH
+            && let Some(oldest) = open
+                .iter()
+                .filter(|(_, s)| theirs(s))
+                .min_by_key(|(_, s)| s.expires_ms)
+                .map(|(k, _)| *k)
+        {
+            open.remove(&oldest);
+        }
         make_room(&mut open, MAX_SESSIONS, now_ms, |s| s.expires_ms);
         open.insert(key(&id), session.clone());
         Ok((id, session))
@@ -168,6 +182,34 @@ mod tests {
         s.close(&id);
         assert!(s.get(&id, 2_000).is_none(), "closed");
         assert!(s.get("made-up", 2_000).is_none());
+    }
+
+    #[test]
+    fn signing_in_again_and_again_closes_only_ones_own_sessions() {
+        let s = Sessions::new(Duration::from_secs(600));
+        let (amir, _) = s
+            .open(
+                Approver {
+                    id: "amir".into(),
+                    groups: vec![],
+                },
+                None,
+                1_000,
+            )
+            .unwrap();
+        let (first, _) = s.open(fiona(), None, 1_000).unwrap();
+        let mut last = String::new();
+        for i in 0..MAX_SESSIONS + 5 {
+            last = s.open(fiona(), None, 2_000 + i as i64).unwrap().0;
+        }
+        assert!(
+            s.get(&amir, 3_000).is_some(),
+            "another approver's session stays"
+        );
+        assert!(s.get(&first, 3_000).is_none(), "fiona's oldest was closed");
+        assert!(s.get(&last, 3_000).is_some());
+        let held = s.open.lock().unwrap().len();
+        assert_eq!(held, MAX_SESSIONS_EACH + 1);
     }
 
     #[test]

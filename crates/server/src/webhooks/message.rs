@@ -104,15 +104,11 @@ fn amounts(args: &Value) -> Map<String, Value> {
         .collect()
 }
 
-/// The link to a request, when the id is one the service makes (nothing else goes into a
-/// URL).
+/// The link to a request (it opens the request's page in the inbox), when the id is one
+/// the service makes (nothing else goes into a URL).
 fn link(public_url: Option<&str>, id: &str) -> Option<String> {
-    let safe = !id.is_empty()
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
     public_url
-        .filter(|_| safe)
+        .filter(|_| crate::web::linkable(id))
         .map(|base| format!("{base}/inbox/{id}"))
 }
 
