@@ -489,7 +489,8 @@ function previewSoon(r, args, readEdit) {
       if (byId("edit-preview") !== box || JSON.stringify(readEdit().set) !== asked) return; // typed on meanwhile
       const d = p.decision || {};
       const denied = d.effect === "deny";
-      button.disabled = denied || state.busy;
+      const misfit = p.conforms === false;
+      button.disabled = denied || misfit || state.busy;
       const field = path => path.replace(/^\//, "").split("/").map(s => s.replace(/~1/g, "/").replace(/~0/g, "~"));
       const was = path => field(path).reduce((o, k) => (o === null || o === undefined ? undefined : o[k]), args);
       fill(box,
@@ -500,6 +501,7 @@ function previewSoon(r, args, readEdit) {
         el("p", { class: denied ? "problem" : "verdict", id: "edit-verdict" }, `With your edit the policy says: ${d.effect}`,
           (d.reasons || []).length ? ` (${reasonsText(d.reasons)})` : "",
           denied ? ". It cannot be approved like this." : "."),
+        misfit ? el("p", { class: "problem", id: "edit-misfit" }, `The tool does not accept the edited call: ${show(p.problem)}. It cannot be approved like this.`) : null,
         d.effect === "approve" ? el("p", {}, "Then it waits for: ",
           ((d.approval && d.approval.gates) || []).map(g => `${(g.by || []).join(" or ") || "any approver"} (${g.rule})`).join(", ") || "a person") : null);
     } catch (e) { fill(box, el("p", { class: "problem" }, e.message)); }
