@@ -122,6 +122,24 @@ test("the fields table shows the state before, the proposal and the edit, field 
   assert.equal(await page.locator('#fields tr[data-field="record_count"] td.old').count(), 0, "unchanged: not marked");
 });
 
+test("an edit the tool's catalog refuses is shown as such and cannot be confirmed", async t => {
+  const { s, page } = await setUp(t, "sam");
+  const crm = await propose(s, CRM);
+  await openRequest(page, crm.request);
+  let sent = 0;
+  page.on("request", q => { if (q.method() === "POST" && q.url().endsWith("/decisions")) sent++; });
+  // `changes` must be an object (tools.yaml): a list does not conform.
+  await page.fill("#arg-changes", '["plan", "pro-2025"]');
+  await page.waitForSelector("#edit-misfit");
+  assert.match(await page.textContent("#edit-misfit"), /does not accept the edited call/);
+  assert.equal(await page.isDisabled("#edit-approve"), true);
+  // Not JSON at all: said at once, nothing asked of the service.
+  await page.fill("#arg-changes", "{plan: pro}");
+  await page.waitForSelector("#edit-problem");
+  assert.match(await page.textContent("#edit-problem"), /changes is not valid JSON/);
+  assert.equal(sent, 0);
+});
+
 test("screenshots of the inbox, a request with a diff and an edit with its preview (SCREENSHOTS=1)", async t => {
   const { s, page } = await setUp(t, "fiona", { viewport: { width: 1100, height: 700 } });
   const r = await someRefunds(s);
