@@ -9,25 +9,7 @@ use serde_json::{Value, json};
 
 /// Submits a refund of `amount` in `run`: its id and digest.
 async fn refund(s: &support::Service, run: &str, call_id: &str, amount: i64) -> (String, String) {
-    let body = json!({
-        "call": {"tool": "stripe.refund", "args": {"amount": amount}},
-        "identity": {"user": "uma@example.com", "tenant": "acme"},
-        "run_id": run, "tool_call_id": call_id,
-    });
-    let (status, text) = s
-        .send(
-            "POST",
-            "/v1/requests",
-            Some(&s.agent),
-            Some(body.to_string()),
-        )
-        .await;
-    assert_eq!(status, 200, "{text}");
-    let r: Value = serde_json::from_str(&text).unwrap();
-    (
-        r["request"].as_str().unwrap().to_string(),
-        r["digest"].as_str().unwrap().to_string(),
-    )
+    support::refund(s, run, call_id, amount, json!({})).await
 }
 
 /// `GET path` as the approver fiona: the status and the JSON.

@@ -302,20 +302,7 @@ async fn single_sign_on_opens_a_session_with_the_groups_the_provider_vouches_for
     );
 
     // The session reads the inbox of those groups.
-    let body = json!({
-        "call": {"tool": "stripe.refund", "args": {"amount": 900}},
-        "identity": {"user": "uma@example.com", "tenant": "acme"},
-        "run_id": "run-sso", "tool_call_id": "c-1",
-    });
-    let (status, _) = s
-        .send(
-            "POST",
-            "/v1/requests",
-            Some(&s.agent),
-            Some(body.to_string()),
-        )
-        .await;
-    assert_eq!(status, 200);
+    support::refund(&s, "run-sso", "c-1", 900, json!({})).await;
     let inbox = signed_in_get(&s, "/v1/inbox", &session).await;
     assert_eq!(inbox["approver"], "pat@example.com");
     assert_eq!(inbox["requests"].as_array().unwrap().len(), 1, "{inbox}");

@@ -71,28 +71,10 @@ async fn session(s: &support::Service) -> (String, String) {
     (cookie, me["csrf"].as_str().unwrap().to_string())
 }
 
-/// A 900 refund that waits for finance: its id and digest.
+/// A 900 refund that waits for finance, with markup in its reasoning: its id and digest.
 async fn waiting(s: &support::Service, call_id: &str) -> (String, String) {
-    let body = json!({
-        "call": {"tool": "stripe.refund", "args": {"amount": 900}},
-        "identity": {"user": "uma@example.com", "tenant": "acme"},
-        "run_id": "run-1", "tool_call_id": call_id,
-        "reasoning": "<script>alert(1)</script><img src=x onerror=alert(2)>",
-    });
-    let (status, text) = s
-        .send(
-            "POST",
-            "/v1/requests",
-            Some(&s.agent),
-            Some(body.to_string()),
-        )
-        .await;
-    assert_eq!(status, 200, "{text}");
-    let r: Value = serde_json::from_str(&text).unwrap();
-    (
-        r["request"].as_str().unwrap().to_string(),
-        r["digest"].as_str().unwrap().to_string(),
-    )
+    let reasoning = json!({"reasoning": "<script>alert(1)</script><img src=x onerror=alert(2)>"});
+    support::refund(s, "run-1", call_id, 900, reasoning).await
 }
 
 #[tokio::test]

@@ -182,6 +182,40 @@ impl Service {
     }
 }
 
+/// A refund of `amount` by the agent for uma@example.com (tenant acme), waiting for finance
+/// above 500; `extra` is merged into the body (`reasoning`, `before` ...): the request's id
+/// and digest.
+pub async fn refund(
+    s: &Service,
+    run: &str,
+    call_id: &str,
+    amount: i64,
+    extra: serde_json::Value,
+) -> (String, String) {
+    let mut body = serde_json::json!({
+        "call": {"tool": "stripe.refund", "args": {"amount": amount}},
+        "identity": {"user": "uma@example.com", "tenant": "acme"},
+        "run_id": run, "tool_call_id": call_id,
+    });
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    let (status, text) = s
+        .send(
+            "POST",
+            "/v1/requests",
+            Some(&s.agent),
+            Some(body.to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{text}");
+    let r: serde_json::Value = serde_json::from_str(&text).unwrap();
+    (
+        r["request"].as_str().unwrap().to_string(),
+        r["digest"].as_str().unwrap().to_string(),
+    )
+}
+
 /// The error code of a body that has the API's error shape `{"error": {"code",
 /// "message"}}`, or `None` when it does not.
 pub fn error_code(body: &str) -> Option<String> {
