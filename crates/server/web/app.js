@@ -724,4 +724,25 @@ async function start() {
   follow();
 }
 
-start().catch(e => say(e.message));
+// A link to one request (`/inbox/{id}`, in webhook messages) that had to sign in first
+// lands on the sign-in page with the request in its fragment, which the form's POST does
+// not carry: it is kept for this tab and opened once signed in.
+const AFTER_LOGIN = "holdpoint.after-login";
+const REQUEST_HASH = /^#\/r\/[A-Za-z0-9_.-]+$/;
+
+function rememberTarget() {
+  try {
+    if (REQUEST_HASH.test(location.hash)) sessionStorage.setItem(AFTER_LOGIN, location.hash);
+  } catch { /* no storage: the inbox opens instead */ }
+}
+
+function restoreTarget() {
+  try {
+    const target = sessionStorage.getItem(AFTER_LOGIN);
+    sessionStorage.removeItem(AFTER_LOGIN);
+    if (target && REQUEST_HASH.test(target) && !location.hash) history.replaceState(null, "", target);
+  } catch { /* no storage */ }
+}
+
+if (document.documentElement.dataset.page === "login") rememberTarget();
+else { restoreTarget(); start().catch(e => say(e.message)); }
