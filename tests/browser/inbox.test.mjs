@@ -300,3 +300,21 @@ test("a session that ended sends the page to the sign-in form", async t => {
   const { status } = await call(s, s.tokens.fiona, "GET", "/v1/inbox");
   assert.equal(status, 200, "the token itself still works");
 });
+
+test("a webhook's link to a request (/inbox/{id}) opens that request after signing in", async t => {
+  const s = await startService();
+  t.after(s.stop);
+  const r = await propose(s);
+  const context = await browser.newContext();
+  t.after(() => context.close());
+  const page = await context.newPage();
+  await page.goto(`${s.base}/inbox/${r.request}`);
+  await page.waitForURL(/\/ui\/login/);
+  await page.fill("#token", s.tokens.fiona);
+  await page.click("button[type=submit]");
+  await page.waitForSelector(`h1[data-request="${r.request}"]`);
+  assert.equal(new URL(page.url()).hash, `#/r/${r.request}`);
+  // Once only: the inbox afterwards is the inbox.
+  await page.goto(`${s.base}/ui/`);
+  await page.waitForSelector("#inbox");
+});
