@@ -204,10 +204,12 @@ fn a_log_signed_before_request_heads_existed_keeps_working_after_the_upgrade() {
     let service = keyed(&db, &SERVICE).unwrap();
     let id = submit(service.clone(), "c1");
     drop(service);
-    // The file as the previous version left it: schema 2, no heads.
+    // The file as the previous version left it: schema 2, no heads (nor actors).
     let c = rusqlite::Connection::open(&db).unwrap();
     c.execute_batch(
-        "ALTER TABLE requests DROP COLUMN head; DELETE FROM schema_migrations WHERE version = 3;",
+        "ALTER TABLE requests DROP COLUMN head;
+         DROP INDEX events_actor; ALTER TABLE events DROP COLUMN actor;
+         DELETE FROM schema_migrations WHERE version >= 3;",
     )
     .unwrap();
     drop(c);

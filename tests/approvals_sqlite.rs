@@ -55,7 +55,7 @@ fn requests_and_decisions_survive_reopening() {
             .unwrap();
     }
     let store = Arc::new(SqliteStore::open(&db).unwrap());
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), 4);
     let guard = Guard::new(policy(), store.clone(), approvers());
     let Resumed::Permit(p) = guard.resume(&id).unwrap() else {
         panic!()
@@ -81,7 +81,7 @@ fn the_database_is_in_wal_mode_with_a_migration_table() {
     let versions: i64 = c
         .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(versions, 3);
+    assert_eq!(versions, 4);
     let app: i64 = c
         .query_row("PRAGMA application_id", [], |r| r.get(0))
         .unwrap();
@@ -119,11 +119,12 @@ fn a_version_1_database_is_migrated_and_keeps_its_requests() {
     // Back to the first schema, as a file from before the log signatures.
     sql(
         &db,
-        "ALTER TABLE events DROP COLUMN signature; ALTER TABLE requests DROP COLUMN head;
+        "DROP INDEX events_actor; ALTER TABLE events DROP COLUMN actor;
+         ALTER TABLE events DROP COLUMN signature; ALTER TABLE requests DROP COLUMN head;
          DELETE FROM schema_migrations WHERE version >= 2;",
     );
     let store = SqliteStore::open(&db).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.schema_version().unwrap(), 4);
     assert_eq!(store.get(&id).unwrap().unwrap().state(), State::Pending);
     assert_eq!(store.events(Some(&id)).unwrap().len(), 1);
     let report = desk(Arc::new(store)).verify().unwrap();
@@ -392,4 +393,61 @@ fn a_runs_requests_are_found_by_tenant_and_run_oldest_first() {
     let listed: Vec<&str> = listed.requests.iter().map(|r| r.id()).collect();
     assert_eq!(listed, run);
     assert!(store.run_ids("acme", "run-9").unwrap().is_empty());
+}
+
+#[test]
+fn an_approvers_decisions_are_found_latest_first_also_in_an_older_file() {
+    let db = temp_db("decisions-by");
+    let a = pending(&db, "a");
+    let b = pending(&db, "b");
+    {
+        let d = desk(Arc::new(SqliteStore::open(&db).unwrap()));
+        d.decide(&a, &Ruling::new("fiona", Verdict::Approve))
+            .unwrap();
+        d.decide(
+            &b,
+            &Ruling::new(
+                "fiona",
+                Verdict::Reject {
+                    reason: "no".into(),
+                },
+            ),
+        )
+        .unwrap();
+    }
+    // As a file from before the actor column: the migration fills it from the log.
+    sql(
+        &db,
+        "DROP INDEX events_actor; ALTER TABLE events DROP COLUMN actor;
+         DELETE FROM schema_migrations WHERE version >= 4;",
+    );
+    let store = SqliteStore::open(&db).unwrap();
+    let found: Vec<(Option<String>, &str)> = store
+        .decisions_by("fiona", 10)
+        .unwrap()
+        .iter()
+        .map(|e| (e.request_id.clone(), e.kind.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [(Some(b.clone()), "rejected"), (Some(a.clone()), "approved")]
+    );
+    assert_eq!(store.decisions_by("fiona", 1).unwrap().len(), 1);
+    assert!(store.decisions_by("frank", 10).unwrap().is_empty());
+    // The store's index and a scan of the log agree.
+    let scanned: Vec<u64> = store
+        .events(None)
+        .unwrap()
+        .into_iter()
+        .rev()
+        .filter(|e| e.actor == "fiona" && e.kind.is_decision())
+        .map(|e| e.seq)
+        .collect();
+    let indexed: Vec<u64> = store
+        .decisions_by("fiona", 10)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(indexed, scanned);
 }

@@ -50,6 +50,15 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Whether this is an approver's decision: approved, edited, rejected or escalated
+    /// (an SLA's escalation is `expired`).
+    pub fn is_decision(self) -> bool {
+        matches!(
+            self,
+            EventKind::Approved | EventKind::Edited | EventKind::Rejected | EventKind::Escalated
+        )
+    }
+
     /// The snake_case name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -74,8 +74,8 @@ fn escape(key: &str) -> String {
 /// untouched and names its index.
 ///
 /// A patch has at most [`MAX_OPS`] operations, and its `copy` operations copy at most
-/// [`MAX_COPIED`] JSON values in all: a few hundred bytes of doubling copies would
-/// otherwise grow a document past any memory.
+/// [`MAX_COPIED`] bytes in all: a few hundred bytes of doubling copies would otherwise
+/// grow a document past any memory.
 pub fn apply(doc: &Value, patch: &Value) -> Result<Value, PatchError> {
     let ops = patch.as_array().ok_or(PatchError {
         index: None,
@@ -104,26 +104,32 @@ pub fn apply(doc: &Value, patch: &Value) -> Result<Value, PatchError> {
 /// The most operations [`apply`] takes in one patch.
 pub const MAX_OPS: usize = 1_000;
 
-/// The most JSON values (each scalar, array and object counts one) the `copy`
-/// operations of one patch may copy in all.
-pub const MAX_COPIED: usize = 100_000;
+/// The most the `copy` operations of one patch may copy in all, in bytes of JSON text
+/// (about: each value counts its strings' and keys' lengths and 8 bytes more).
+pub const MAX_COPIED: usize = 4 << 20;
 
-/// The number of JSON values in `v`, counting no further than `limit`.
-fn values_in(v: &Value, limit: usize) -> usize {
-    let mut count = 0;
+/// About how many bytes `v` takes as JSON text, counting no further than `limit`.
+fn weight(v: &Value, limit: usize) -> usize {
+    let mut total = 0usize;
     let mut stack = vec![v];
     while let Some(v) = stack.pop() {
-        count += 1;
-        if count > limit {
-            break;
-        }
+        total = total.saturating_add(8);
         match v {
+            Value::String(text) => total = total.saturating_add(text.len()),
             Value::Array(items) => stack.extend(items),
-            Value::Object(m) => stack.extend(m.values()),
+            Value::Object(m) => {
+                for (k, item) in m {
+                    total = total.saturating_add(k.len());
+                    stack.push(item);
+                }
+            }
             _ => {}
         }
+        if total > limit {
+            break;
+        }
     }
-    count
+    total
 }
 
 fn field<'a>(op: &'a Map<String, Value>, name: &str) -> Result<&'a Value, String> {
@@ -162,10 +168,11 @@ fn apply_one(doc: &mut Value, op: &Value, copied: &mut usize) -> Result<(), Stri
             let from = pointer_field(op, "from")?;
             let source = resolve_mut(doc, &from)?;
             let left = MAX_COPIED.saturating_sub(*copied);
-            *copied += values_in(source, left);
+            *copied = copied.saturating_add(weight(source, left));
             if *copied > MAX_COPIED {
                 return Err(format!(
-                    "the patch copies more than {MAX_COPIED} values in all"
+                    "the patch copies more than {} MiB in all",
+                    MAX_COPIED >> 20
                 ));
             }
             let value = source.clone();
@@ -293,6 +300,13 @@ mod tests {
         // Each copy doubles the document: 64 of them would need 2^64 values.
         let mut ops = vec![json!({"op": "add", "path": "/a", "value": [1]})];
         for _ in 0..64 {
+            ops.push(json!({"op": "copy", "from": "/a", "path": "/a/-"}));
+        }
+        let e = apply(&json!({}), &json!(ops)).unwrap_err();
+        assert!(e.message.contains("copies more than"), "{e:?}");
+        // One long string doubled 15 times: few values, but gigabytes.
+        let mut ops = vec![json!({"op": "add", "path": "/a", "value": ["x".repeat(900_000)]})];
+        for _ in 0..15 {
             ops.push(json!({"op": "copy", "from": "/a", "path": "/a/-"}));
         }
         let e = apply(&json!({}), &json!(ops)).unwrap_err();

@@ -61,6 +61,19 @@ pub trait Store: Send + Sync {
         Ok(out)
     }
 
+    /// The latest `limit` decisions (approved, edited, rejected, escalated) `actor` made,
+    /// latest first. By default a scan of the whole log; a store with an index on the
+    /// actor overrides it.
+    fn decisions_by(&self, actor: &str, limit: usize) -> Result<Vec<Event>, Error> {
+        Ok(self
+            .events(None)?
+            .into_iter()
+            .rev()
+            .filter(|e| e.actor == actor && e.kind.is_decision())
+            .take(limit)
+            .collect())
+    }
+
     /// Requests, oldest first, optionally only those in one state. Fails on the first
     /// request that does not read; [`crate::approval::Desk::list`] skips and names them.
     fn list(&self, state: Option<State>) -> Result<Vec<Request>, Error> {

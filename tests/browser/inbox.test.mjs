@@ -199,11 +199,15 @@ test("keyboard only: from the inbox to the request to Approve", async t => {
   assert.equal(now.state, "approved");
 });
 
-test("the `a` key approves, and only once", async t => {
+test("the `a` key goes to Approve, and Enter then approves", async t => {
   const { s, page } = await setUp(t);
   const r = await propose(s);
   await openRequest(page, r.request);
   await page.keyboard.press("a");
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === "approve");
+  const still = await s.api(s.tokens.fiona, "GET", `/v1/requests/${r.request}`);
+  assert.equal(still.state, "pending", "one stray key never approves");
+  await page.keyboard.press("Enter");
   await page.waitForSelector("h1:has-text('approved')");
   const now = await s.api(s.tokens.fiona, "GET", `/v1/requests/${r.request}`);
   assert.equal(now.state, "approved");

@@ -77,7 +77,7 @@ test("The run so far: two earlier steps of the same run, how each was decided, t
   await run.waitFor();
   assert.match(await run.locator("h2").textContent(), /The run so far/);
   assert.match(await run.textContent(), /run-refunds-1142: 3 steps/);
-  assert.match(await run.textContent(), /Totals: amount 2100/);
+  assert.match(await run.textContent(), /Totals of its .+ calls: amount 2100/);
   const rows = run.locator("tbody tr");
   assert.equal(await rows.count(), 3);
   const [one, two, three] = await rows.allTextContents();

@@ -115,6 +115,7 @@ pub async fn decide(
         (status = 401, description = "No `Authorization: Bearer TOKEN`, or an unknown, expired or badly signed token.", body = crate::openapi::schemas::ErrorBody),
         (status = 403, description = "An agent's token.", body = crate::openapi::schemas::ErrorBody),
         (status = 404, description = "No request by this id.", body = crate::openapi::schemas::ErrorBody),
+        (status = 409, description = "The call changed since the digest named: look again.", body = crate::openapi::schemas::ErrorBody),
         (status = 413, description = "The body is larger than the service accepts (1 MiB).", body = crate::openapi::schemas::ErrorBody),
         (status = 429, description = "Too many requests from this caller: slow down.", body = crate::openapi::schemas::ErrorBody),
         (status = 500, description = "The store could not be read or written.", body = crate::openapi::schemas::ErrorBody),
@@ -130,6 +131,16 @@ pub async fn preview(
     let a = app.clone();
     blocking(move || {
         let current = a.desk.request(&id)?;
+        // The edit is of the call the approver saw: a changed one is refused, as its
+        // decision would be, rather than previewed against arguments they never saw.
+        if body.digest != current.status.payload_digest {
+            return Err(holdpoint::approval::Error::PayloadChanged {
+                id: id.clone(),
+                seen: body.digest.clone(),
+                now: current.status.payload_digest.clone(),
+            }
+            .into());
+        }
         let Verdict::Edit { args } = verdict(&body, &current)? else {
             return Err(ApiError::bad_request(
                 "a preview is of an edit: give `set`, `args` or `patch` with `decision: \"edit\"`",

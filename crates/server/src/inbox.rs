@@ -7,8 +7,8 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use holdpoint::approval::{
-    Event, EventKind, RUBBER_STAMP_MIN_DECISIONS, RUBBER_STAMP_SHARE, Request, State as ReqState,
-    Stats, Vouched, format_time,
+    Event, RUBBER_STAMP_MIN_DECISIONS, RUBBER_STAMP_SHARE, Request, State as ReqState, Stats,
+    Vouched, format_time,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -127,6 +127,13 @@ pub async fn inbox(
             )));
         }
     };
+    for (name, value) in [("group", &q.group), ("tool", &q.tool)] {
+        if value.as_ref().is_some_and(|v| v.trim().is_empty()) {
+            return Err(ApiError::bad_request(format!(
+                "`{name}` is empty: name one, or leave it out"
+            )));
+        }
+    }
     let a = app.clone();
     blocking(move || {
         // A waiting request by the groups it waits for; a decided one by its gates' groups.
@@ -143,9 +150,8 @@ pub async fn inbox(
                     .is_none_or(|t| &r.status.payload.tool == t)
         };
         let items: Vec<Value> = if decided {
-            decided_by(&a, &me.id)?
+            decided_by(&a, &me.id, &keep)?
                 .into_iter()
-                .filter(|(r, _)| keep(r))
                 .map(|(r, mine)| {
                     let mut v = row(&a, &r);
                     crate::agents::put(&mut v, "mine", mine);
@@ -178,14 +184,6 @@ fn waiting_for(app: &App, me: &Approver) -> ApiResult<Vec<Request>> {
     Ok(rows)
 }
 
-/// Whether an event is an approver's decision.
-fn is_decision(e: &Event) -> bool {
-    matches!(
-        e.kind,
-        EventKind::Approved | EventKind::Edited | EventKind::Rejected | EventKind::Escalated
-    )
-}
-
 /// A decision event as the inbox shows it.
 fn decision_json(e: &Event) -> Value {
     json!({
@@ -197,24 +195,33 @@ fn decision_json(e: &Event) -> Value {
     })
 }
 
-/// The requests `who` decided, each with their latest decision, latest first. The log is
-/// read whole: the store keeps no index by actor.
-fn decided_by(app: &App, who: &str) -> ApiResult<Vec<(Request, Value)>> {
-    let events = app.desk.store().events(None)?;
+/// How many of `who`'s latest decisions the decided view reads to find its rows.
+const DECISIONS_READ: usize = 5 * MAX_ROWS;
+
+/// The requests `who` decided that `keep` keeps, each with their latest decision, latest
+/// first, at most [`MAX_ROWS`]. The store finds the decisions by actor (SQLite by an
+/// index); a request that does not read is left out.
+fn decided_by(
+    app: &App,
+    who: &str,
+    keep: &dyn Fn(&Request) -> bool,
+) -> ApiResult<Vec<(Request, Value)>> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
-    for e in events.iter().rev() {
+    for e in app.desk.store().decisions_by(who, DECISIONS_READ)? {
         if out.len() >= MAX_ROWS {
             break;
         }
         let Some(id) = e.request_id.as_deref() else {
             continue;
         };
-        if e.actor != who || !is_decision(e) || !seen.insert(id) {
+        if !seen.insert(id.to_string()) {
             continue;
         }
-        if let Some(r) = app.desk.store().get(id)? {
-            out.push((r, decision_json(e)));
+        if let Ok(Some(r)) = app.desk.store().get(id)
+            && keep(&r)
+        {
+            out.push((r, decision_json(&e)));
         }
     }
     Ok(out)
@@ -224,50 +231,62 @@ fn decided_by(app: &App, who: &str) -> ApiResult<Vec<(Request, Value)>> {
 fn add(a: &Value, b: &Value) -> Value {
     match (a.as_i64(), b.as_i64()) {
         (Some(x), Some(y)) if x.checked_add(y).is_some() => json!(x.saturating_add(y)),
-        _ => json!(a.as_f64().unwrap_or(0.0) + b.as_f64().unwrap_or(0.0)),
+        // A sum past f64's range stays at its largest rather than turning to `null`.
+        _ => {
+            json!((a.as_f64().unwrap_or(0.0) + b.as_f64().unwrap_or(0.0)).clamp(f64::MIN, f64::MAX))
+        }
     }
 }
 
-/// Whether a step's amounts count towards the run's totals: it was not refused.
-fn counts(state: ReqState) -> bool {
-    !matches!(
-        state,
-        ReqState::Rejected | ReqState::Expired | ReqState::Cancelled | ReqState::Failed
-    )
+/// Whether a step's amounts count towards the run's totals: a call of the same tool as
+/// the one shown (a refund's amount is not added to a bulk update's record count), not
+/// refused.
+fn counts(step: &Request, shown: &Request) -> bool {
+    step.status.payload.tool == shown.status.payload.tool
+        && !matches!(
+            step.state(),
+            ReqState::Rejected | ReqState::Expired | ReqState::Cancelled | ReqState::Failed
+        )
 }
 
-/// The run `r` belongs to (the same tenant and `run_id`): each step oldest first, how it
-/// was decided, and the running totals of its amounts over the steps not refused; the
-/// last 200 steps up to and including `r`.
+/// The run `r` belongs to (the same tenant and `run_id`): its steps up to and including
+/// `r`, oldest first (the last [`MAX_ROWS`]; `earlier` says how many more came before),
+/// how each was decided, and the running totals of the amounts of the counted steps
+/// ([`counts`]) among them. A step that does not read is left out and counted in
+/// `unreadable`.
 pub fn run_of(app: &App, r: &Request) -> ApiResult<Value> {
     let c = &r.checkpoint;
-    let listing = app.desk.run(&c.identity.tenant, &c.run_id)?;
-    let upto = listing
-        .requests
+    let ids = app.desk.store().run_ids(&c.identity.tenant, &c.run_id)?;
+    let upto = ids
         .iter()
-        .position(|s| s.id() == r.id())
-        .map_or(listing.requests.len(), |i| i + 1);
-    let steps = listing.requests.get(..upto).unwrap_or_default();
-    let steps = steps
-        .get(steps.len().saturating_sub(MAX_ROWS)..)
-        .unwrap_or_default();
+        .position(|id| id == r.id())
+        .map_or(ids.len(), |i| i + 1);
+    let from = upto.saturating_sub(MAX_ROWS);
+    let window = ids.get(from..upto).unwrap_or_default();
     let mut running = Map::new();
-    let mut out = Vec::with_capacity(steps.len());
-    for s in steps {
+    let mut out = Vec::with_capacity(window.len());
+    let mut unreadable = 0;
+    for id in window {
+        let step = if id == r.id() {
+            Some(r.clone())
+        } else {
+            app.desk.store().get(id).ok().flatten()
+        };
+        let (Some(s), Ok(events)) = (step, app.desk.store().events(Some(id))) else {
+            unreadable += 1;
+            continue;
+        };
         let amounts = key_amounts(&s.status.payload.args);
-        let counted = counts(s.state());
+        let counted = counts(&s, r);
         if counted {
             for (k, v) in &amounts {
                 let total = running.get(k).map_or_else(|| v.clone(), |t| add(t, v));
                 running.insert(k.clone(), total);
             }
         }
-        let decisions: Vec<Value> = app
-            .desk
-            .store()
-            .events(Some(s.id()))?
+        let decisions: Vec<Value> = events
             .iter()
-            .filter(|e| is_decision(e))
+            .filter(|e| e.kind.is_decision())
             .map(decision_json)
             .collect();
         out.push(json!({
@@ -282,7 +301,13 @@ pub fn run_of(app: &App, r: &Request) -> ApiResult<Value> {
             "running": running.clone(),
         }));
     }
-    Ok(json!({"id": c.run_id, "steps": out, "totals": running}))
+    Ok(json!({
+        "id": c.run_id,
+        "steps": out,
+        "totals": running,
+        "earlier": from,
+        "unreadable": unreadable,
+    }))
 }
 
 /// `GET /v1/stats`: each gate's numbers (those `policy stats` prints), its decisions per
@@ -292,7 +317,7 @@ pub fn run_of(app: &App, r: &Request) -> ApiResult<Value> {
     operation_id = "stats",
     path = "/v1/stats",
     tag = "approvers",
-    description = "Caller: an approver. Each gate's numbers from the audit log (as `policy stats` prints them), its final decisions per UTC day, and the rubber-stamp flag with advice: a gate approved unchanged in more than 95% of at least 20 decisions is likely misplaced.",
+    description = "Caller: an approver. Each gate's numbers from the audit log (as `policy stats` prints them), its final decisions per UTC day, and the rubber-stamp flag with advice: a gate approved unchanged in more than 95% of at least 20 decisions is likely misplaced. Computed again only after a change (or every 10 s).",
     security(("service_token" = []), ("jwt" = [])),
     responses(
         (status = 200, description = "The gates' statistics.", body = crate::openapi::schemas::GateStatistics),
@@ -305,6 +330,45 @@ pub fn run_of(app: &App, r: &Request) -> ApiResult<Value> {
 pub async fn stats(State(app): State<Arc<App>>, _me: Approver) -> ApiResult<Json<Value>> {
     let a = app.clone();
     blocking(move || {
+        let generation = a.generation.load(std::sync::atomic::Ordering::SeqCst);
+        a.stats.get(generation, || gate_statistics(&a))
+    })
+    .await
+    .map(Json)
+}
+
+/// The statistics are read from the whole log again only after a change the service
+/// announced, or when the last reading is older than this (a change it did not announce:
+/// an SLA's sweep).
+pub const STATS_FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The statistics last computed and the [`App::generation`] they are of.
+#[derive(Debug, Default)]
+pub struct StatsCache(std::sync::Mutex<Option<(u64, std::time::Instant, Value)>>);
+
+impl StatsCache {
+    /// The cached answer while nothing changed (and it is fresh), else `compute`'s (then
+    /// cached). One caller computes at a time; the others wait and take its answer.
+    fn get(&self, generation: u64, compute: impl FnOnce() -> ApiResult<Value>) -> ApiResult<Value> {
+        let mut held = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((of, at, v)) = held.as_ref()
+            && *of == generation
+            && at.elapsed() < STATS_FRESH_FOR
+        {
+            return Ok(v.clone());
+        }
+        let v = compute()?;
+        *held = Some((generation, std::time::Instant::now(), v.clone()));
+        Ok(v)
+    }
+}
+
+/// The answer of `GET /v1/stats`, from the whole log.
+fn gate_statistics(a: &App) -> ApiResult<Value> {
+    {
         let stats = Stats::from_events(&a.desk.store().events(None)?);
         let gates: Vec<Value> = stats
             .gates
@@ -321,7 +385,5 @@ pub async fn stats(State(app): State<Arc<App>>, _me: Approver) -> ApiResult<Json
             "rubber_stamp_share": RUBBER_STAMP_SHARE,
             "min_decisions": RUBBER_STAMP_MIN_DECISIONS,
         }))
-    })
-    .await
-    .map(Json)
+    }
 }

@@ -92,6 +92,10 @@ pub struct App {
     /// Set when the service stops: streams (SSE) end, so the shutdown does not wait for
     /// clients that would never hang up.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// How many changes [`App::changed`] announced: what the statistics' cache is of.
+    pub generation: std::sync::atomic::AtomicU64,
+    /// The gates' statistics last computed (`GET /v1/stats`).
+    pub stats: inbox::StatsCache,
 }
 
 impl App {
@@ -121,6 +125,8 @@ impl App {
     /// Logs that request `id` changed (`what` happened), and tells whoever follows it.
     pub fn changed(&self, id: &str, what: &str) {
         tracing::info!(request = id, what, "request changed");
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         // No receiver is not an error: nobody is waiting.
         let _ = self.changes.send(id.to_string());
     }
@@ -303,6 +309,8 @@ impl App {
             https: config.https,
             sso,
             stopping: tokio::sync::watch::channel(false).0,
+            generation: std::sync::atomic::AtomicU64::new(0),
+            stats: inbox::StatsCache::default(),
         })
     }
 }

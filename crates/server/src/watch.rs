@@ -231,6 +231,9 @@ pub async fn events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
+/// How often a quiet inbox stream checks that its caller is still signed in.
+const RECHECK: Duration = Duration::from_secs(30);
+
 /// Whether the credentials a stream was opened with still name an approver.
 async fn still_an_approver(app: &Arc<App>, headers: &axum::http::HeaderMap) -> Option<()> {
     use axum::extract::FromRequestParts as _;
@@ -270,27 +273,35 @@ pub async fn inbox_events(
     let state = (rx, stopping, app, headers);
     let stream =
         futures_util::stream::unfold(state, |(mut rx, mut stopping, app, headers)| async move {
-            let got = tokio::select! {
-                got = rx.recv() => got,
-                // The service stops: end the stream so the shutdown does not wait for it.
-                _ = stopping.wait_for(|s| *s) => return None,
-            };
-            match got {
-                // Missed some: one `changed` covers them all.
-                Ok(_) | Err(RecvError::Lagged(_)) => {
-                    // At most one event a second: a busy service does not make every open page
-                    // read the inbox hundreds of times a second.
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    while rx.try_recv().is_ok() {}
-                    // The caller is still who they were: a session signed out or a token
-                    // removed ends the stream (the page then finds it must sign in).
+            loop {
+                let got = tokio::select! {
+                    got = rx.recv() => Some(got),
+                    // A quiet service: look again now and then whether the caller still is.
+                    () = tokio::time::sleep(RECHECK) => None,
+                    // The service stops: end the stream so the shutdown does not wait for it.
+                    _ = stopping.wait_for(|s| *s) => return None,
+                };
+                let Some(got) = got else {
                     still_an_approver(&app, &headers).await?;
-                    Some((
-                        Ok(SseEvent::default().event("changed").data("changed")),
-                        (rx, stopping, app, headers),
-                    ))
+                    continue;
+                };
+                match got {
+                    // Missed some: one `changed` covers them all.
+                    Ok(_) | Err(RecvError::Lagged(_)) => {
+                        // At most one event a second: a busy service does not make every open
+                        // page read the inbox hundreds of times a second.
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        while rx.try_recv().is_ok() {}
+                        // The caller is still who they were: a session signed out or a token
+                        // removed ends the stream (the page then finds it must sign in).
+                        still_an_approver(&app, &headers).await?;
+                        return Some((
+                            Ok(SseEvent::default().event("changed").data("changed")),
+                            (rx, stopping, app, headers),
+                        ));
+                    }
+                    Err(RecvError::Closed) => return None,
                 }
-                Err(RecvError::Closed) => None,
             }
         });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))

@@ -116,6 +116,21 @@ async fn decided_by_me_lists_what_i_decided_latest_first() {
 async fn a_request_shows_its_run_so_far_with_running_totals() {
     let s = support::start("inbox-run").await;
     let (one, d1) = refund(&s, "run-7", "s1", 900).await;
+    // Another tool in the same run: listed, its numbers not added to the refunds'.
+    let bulk = json!({
+        "call": {"tool": "crm.bulk_update", "args": {"record_count": 2400, "filter": "all"}},
+        "identity": {"user": "uma@example.com", "tenant": "acme"},
+        "run_id": "run-7", "tool_call_id": "s1b",
+    });
+    let (status, text) = s
+        .send(
+            "POST",
+            "/v1/requests",
+            Some(&s.agent),
+            Some(bulk.to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{text}");
     let (two, d2) = refund(&s, "run-7", "s2", 700).await;
     let (three, _) = refund(&s, "run-7", "s3", 800).await;
     let (other, _) = refund(&s, "run-8", "s1", 600).await;
@@ -135,20 +150,27 @@ async fn a_request_shows_its_run_so_far_with_running_totals() {
         .iter()
         .map(|s| s["request"].as_str().unwrap())
         .collect();
-    assert_eq!(order, [one.as_str(), two.as_str(), three.as_str()]);
+    assert_eq!(order[0], one.as_str());
+    assert_eq!(&order[2..], [two.as_str(), three.as_str()]);
     assert_eq!(steps[0]["decisions"][0]["decision"], json!("approved"));
     assert_eq!(steps[0]["decisions"][0]["by"], json!("fiona"));
-    assert_eq!(steps[1]["decisions"][0]["decision"], json!("rejected"));
-    // The rejected step's 700 is not in the totals: 900 + 800.
+    assert_eq!(steps[1]["tool"], json!("crm.bulk_update"));
     assert_eq!(steps[1]["counted"], json!(false));
-    assert_eq!(steps[1]["running"], json!({"amount": 900}));
-    assert_eq!(steps[2]["running"], json!({"amount": 1700}));
+    assert_eq!(steps[2]["decisions"][0]["decision"], json!("rejected"));
+    // The rejected step's 700 is not in the totals: 900 + 800.
+    assert_eq!(steps[2]["counted"], json!(false));
+    assert_eq!(steps[2]["running"], json!({"amount": 900}));
+    assert_eq!(steps[3]["running"], json!({"amount": 1700}));
     assert_eq!(run["totals"], json!({"amount": 1700}));
+    assert_eq!(
+        (&run["earlier"], &run["unreadable"]),
+        (&json!(0), &json!(0))
+    );
     let current: Vec<bool> = steps
         .iter()
         .map(|s| s["current"].as_bool().unwrap())
         .collect();
-    assert_eq!(current, [false, false, true]);
+    assert_eq!(current, [false, false, false, true]);
     // The run as it stood at the first step: only that step.
     let (_, first) = get(&s, &format!("/v1/requests/{one}")).await;
     assert_eq!(first["run"]["steps"].as_array().unwrap().len(), 1);
@@ -247,4 +269,28 @@ async fn after_an_edit_the_reasons_are_the_policys_for_the_edited_call() {
     assert!(!reasons.contains("900"), "{reasons}");
     let (_, decided) = get(&s, "/v1/inbox?view=decided").await;
     assert_eq!(decided["requests"][0]["reasons"], after["reasons"]);
+}
+
+#[tokio::test]
+async fn a_preview_of_a_call_that_changed_since_is_refused() {
+    let s = support::start("inbox-stale-preview").await;
+    let (id, digest) = refund(&s, "run-1", "p", 900).await;
+    let preview = |digest: &str| {
+        json!({"decision": "edit", "digest": digest, "set": {"amount": 450}}).to_string()
+    };
+    let path = format!("/v1/requests/{id}/preview");
+    let (status, text) = s
+        .send("POST", &path, Some(&s.approver), Some(preview(&digest)))
+        .await;
+    assert_eq!(status, 200, "{text}");
+    let (status, text) = s
+        .send(
+            "POST",
+            &path,
+            Some(&s.approver),
+            Some(preview("sha256:0000")),
+        )
+        .await;
+    assert_eq!(status, 409, "{text}");
+    assert_eq!(support::error_code(&text).as_deref(), Some("conflict"));
 }

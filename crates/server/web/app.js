@@ -61,7 +61,8 @@ async function api(method, path, body) {
   if (method !== "GET") headers["X-CSRF-Token"] = state.csrf;
   const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin" });
   if (r.status === 401) {
-    location.assign("/ui/login");
+    // The page being read survives the sign-in (the login page keeps the target).
+    location.assign("/ui/login" + (/^#\/r\/[A-Za-z0-9_.-]+$/.test(location.hash) ? location.hash : ""));
     const e = new Error("You are signed out: sign in again.");
     e.status = 401;
     throw e;
@@ -167,6 +168,10 @@ function renderInbox() {
   const main = byId("main");
   const groups = [...new Set(state.inbox.flatMap(r => r.groups || []))].sort();
   const tools = [...new Set(state.inbox.map(r => r.tool))].sort();
+  // A filter whose value no row has any more (decided elsewhere) is dropped, so the
+  // list is never filtered by a choice the page no longer shows.
+  if (state.filters.group && !groups.includes(state.filters.group)) state.filters.group = "";
+  if (state.filters.tool && !tools.includes(state.filters.tool)) state.filters.tool = "";
   const pick = (name, label, options) => el("label", { for: `filter-${name}` }, label,
     el("select", { id: `filter-${name}`, onchange: e => { state.filters[name] = e.target.value; keepingFocus(renderInbox); } },
       el("option", { value: "" }, "all"),
@@ -329,7 +334,9 @@ function runSoFar(r) {
   return el("section", { "aria-labelledby": "run-title", id: "run" },
     el("h2", { id: "run-title" }, "The run so far"),
     el("p", { class: "quiet" }, `Run ${run.id}: ${steps.length} steps.`,
-      Object.keys(totals).length ? ` Totals: ${Object.entries(totals).map(([k, v]) => `${k} ${show(v)}`).join(", ")}.` : ""),
+      Object.keys(totals).length ? ` Totals of its ${toolInWords(steps[steps.length - 1].tool)} calls: ${Object.entries(totals).map(([k, v]) => `${k} ${show(v)}`).join(", ")}.` : "",
+      run.earlier ? ` ${run.earlier} earlier steps are not shown nor counted.` : "",
+      run.unreadable ? ` ${run.unreadable} steps could not be read.` : ""),
     el("table", { class: "run stack" },
       el("thead", {}, el("tr", {}, heads.map(h => el("th", { scope: "col" }, h)))),
       el("tbody", {}, steps.map((s, i) => el("tr", { class: s.current ? "current" : null, "aria-current": s.current ? "step" : null, "data-step": String(i + 1) },
@@ -459,7 +466,7 @@ function decideForm(r, gates) {
           send({ decision: "edit", set });
         } }, "Approve with these values"))) : null,
     el("p", { class: "quiet keys" }, "Keys: ",
-      allowed.has("approve") ? [el("kbd", {}, "a"), " approve · "] : null,
+      allowed.has("approve") ? [el("kbd", {}, "a"), " then ", el("kbd", {}, "Enter"), " approve · "] : null,
       allowed.has("reject") ? [el("kbd", {}, "r"), " reason, then Reject · "] : null,
       allowed.has("edit") ? [el("kbd", {}, "e"), " edit · "] : null,
       el("kbd", {}, "Esc"), " inbox"));
@@ -539,7 +546,7 @@ async function renderStats() {
   const flagged = gates.filter(g => g.rubber_stamp);
   fill(byId("main"),
     el("h1", { tabindex: "-1", id: "page-title" }, "Gate statistics"),
-    el("p", { class: "quiet" }, `A gate is flagged as a rubber stamp when at least ${percent(s.rubber_stamp_share)} of its decisions approve the call unchanged, over at least ${s.min_decisions ?? "?"} decisions.`),
+    el("p", { class: "quiet" }, `A gate is flagged as a rubber stamp when more than ${percent(s.rubber_stamp_share)} of its decisions approve the call unchanged, over at least ${s.min_decisions ?? "?"} decisions.`),
     flagged.map(g => el("div", { class: "flag", role: "note", "data-gate": g.gate },
       el("strong", {}, `Rubber stamp: ${g.gate}`), " — ", g.advice || `${percent(g.unchanged_share)} approved unchanged: a likely rubber stamp.`)),
     gates.length ? el("table", { class: "stats stack", id: "stats" },
@@ -704,8 +711,9 @@ function follow() {
 document.addEventListener("keydown", e => {
   if (e.ctrlKey || e.metaKey || e.altKey || e.repeat) return;
   if (e.target.closest("input, textarea, select")) return;
-  const click = id => { const b = byId(id); if (b && !b.disabled) { e.preventDefault(); b.click(); } };
-  if (e.key === "a") click("approve");
+  // `a` only moves to Approve: one stray key never approves; Enter (or Space) then does.
+  const reach = id => { const b = byId(id); if (b && !b.disabled) { e.preventDefault(); b.focus(); say("Press Enter to approve, Tab to go on."); } };
+  if (e.key === "a") reach("approve");
   else if (e.key === "r") { const i = byId("reason"); if (i) { e.preventDefault(); i.focus(); } }
   else if (e.key === "e") { const i = document.querySelector("#edit-form [data-kind]"); if (i) { e.preventDefault(); i.focus(); } }
   else if (e.key === "Escape" && state.view !== "inbox") location.hash = "#/";

@@ -66,7 +66,7 @@ pub fn linkable(id: &str) -> bool {
 /// `/inbox/{id}`, the link webhook messages carry: the request's page in the inbox.
 async fn request_link(crate::extract::Id(id): crate::extract::Id) -> Response {
     if linkable(&id) {
-        Redirect::to(&format!("/ui/#/r/{id}")).into_response()
+        guarded(Redirect::to(&format!("/ui/#/r/{id}")).into_response())
     } else {
         crate::error::ApiError::not_found("request by this id").into_response()
     }

@@ -41,8 +41,8 @@ pub struct RunStep {
     pub decisions: Vec<StepDecision>,
     /// Whether this is the request shown.
     pub current: bool,
-    /// Whether its amounts count towards the totals (it was not rejected, expired,
-    /// cancelled or failed).
+    /// Whether its amounts count towards the totals (a call of the shown request's tool,
+    /// not rejected, expired, cancelled or failed).
     pub counted: bool,
     /// The totals of the counted steps up to and including this one.
     #[schema(value_type = Object)]
@@ -56,9 +56,14 @@ pub struct Run {
     pub id: String,
     /// Its steps (the last 200).
     pub steps: Vec<RunStep>,
-    /// The totals of the counted steps' amounts.
+    /// The totals of the counted steps' amounts (calls of the shown request's tool, not
+    /// refused).
     #[schema(value_type = Object)]
     pub totals: Value,
+    /// How many steps came before the ones listed (not listed, not counted).
+    pub earlier: u64,
+    /// How many steps could not be read (left out).
+    pub unreadable: u64,
 }
 
 /// One UTC day of a gate's final decisions.
