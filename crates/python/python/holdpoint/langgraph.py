@@ -1,0 +1,179 @@
+"""LangGraph: every tool call of a graph decided by the policy before it runs.
+
+    from holdpoint.langgraph import gated_tool_node, route_tool_calls
+
+    tools = gated_tool_node([refund, lookup], policy)            # a ToolNode
+    graph.add_node("tools", tools)
+    graph.add_conditional_edges("agent", route_tool_calls)       # one task per call
+
+- `allow` / `audit`: the tool runs.
+- `deny`: the tool does not run; the model gets the rule's reason as the tool's result.
+- `approve`: the graph stops *before* the tool runs, with LangGraph's `interrupt()`.
+  - Without a service client the interrupt carries the call and the decision, and the
+    graph is resumed with `Command(resume={"decision": "approve"})`,
+    `{"decision": "reject", "reason": ...}` or `{"decision": "edit", "args": {...}}`
+    (the edited call is decided again: an edit the policy denies is refused).
+  - With `client=holdpoint.Client(...)` the call is submitted to `policy serve` and the
+    interrupt carries its request id; resume with any value once a person decided in the
+    inbox. The service, not the resume value, says what was decided: the tool runs with
+    exactly the arguments the service's permit is for, and the outcome is reported.
+
+Use `route_tool_calls` (or your own `Send` per call): LangGraph runs a node again from
+its start on resume, so calls that share one task with an interrupted call would run
+twice, and two interrupts in one task can be answered in the wrong order.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+from langchain_core.messages import ToolMessage
+from langgraph.graph import END
+from langgraph.prebuilt import ToolNode
+from langgraph.prebuilt.tool_node import ToolCallRequest, ToolCallWithContext
+from langgraph.types import Send, interrupt
+
+from ._holdpoint import Decision, Policy
+from .client import Client, ServiceError
+
+__all__ = ["gated_tool_node", "route_tool_calls", "tool_call_gate"]
+
+def _refusal(call: Mapping[str, Any], text: str) -> ToolMessage:
+    return ToolMessage(content=text, tool_call_id=call["id"], name=call["name"], status="error")
+
+
+def _reasons(d: Decision) -> str:
+    return "; ".join(r["reason"] for r in d.reasons) or ", ".join(d.rules)
+
+
+def _thread_id() -> Optional[str]:
+    try:
+        from langgraph.config import get_config
+
+        return get_config().get("configurable", {}).get("thread_id")
+    except Exception:  # outside a graph run
+        return None
+
+
+def tool_call_gate(
+    policy: Policy,
+    *,
+    client: Optional[Client] = None,
+    tenant: str = "default",
+    user: Optional[str] = None,
+    context: Optional[Mapping[str, Any] | Callable[[ToolCallRequest], Mapping[str, Any]]] = None,
+    names: Optional[Mapping[str, str]] = None,
+) -> Callable[[ToolCallRequest, Callable[[ToolCallRequest], Any]], Any]:
+    """The `wrap_tool_call` function of a `ToolNode` that decides each call first.
+
+    `context` (a dict, or a function of the request) is the call's `context` as the policy
+    reads it (`context.confidence`, `context.tier` ...). With `client`, approvals go
+    through `policy serve` as `tenant` and `user`; the run is the graph's `thread_id`.
+    `names` maps a tool's name in the graph to its name in the policy
+    (`{"stripe_refund": "stripe.refund"}`: model APIs allow no dots in tool names).
+    """
+
+    def gate(request: ToolCallRequest, execute: Callable[[ToolCallRequest], Any]) -> Any:
+        call = request.tool_call
+        tool = (names or {}).get(call["name"], call["name"])
+        ctx = context(request) if callable(context) else (context or {})
+        decision = policy.evaluate({"tool": tool, "args": call["args"], "context": dict(ctx)})
+        if decision.runs:
+            return execute(request)
+        if decision.effect == "deny":
+            return _refusal(call, f"Refused by policy: {_reasons(decision)}")
+        if client is None:
+            return _decide_in_graph(policy, request, execute, decision, tool, dict(ctx))
+        return _decide_in_service(client, request, execute, tool, tenant, user, dict(ctx))
+
+    return gate
+
+
+def _decide_in_graph(policy: Policy, request: ToolCallRequest, execute, decision: Decision, tool: str,
+                     ctx: dict) -> Any:
+    call = request.tool_call
+    answer = interrupt({
+        "holdpoint": "approve",
+        "tool_call_id": call["id"],
+        "tool": tool,
+        "args": call["args"],
+        "decision": decision.to_dict(),
+        "decisions": sorted({k for g in decision.gates for k in g.get("decisions", [])}),
+    })
+    verdict = answer.get("decision") if isinstance(answer, Mapping) else None
+    if verdict == "approve":
+        return execute(request)
+    if verdict == "edit":
+        args = answer.get("args")
+        if not isinstance(args, Mapping):
+            return _refusal(call, "Not run: an edit needs the edited `args`.")
+        again = policy.evaluate({"tool": tool, "args": dict(args), "context": ctx})
+        if again.effect == "deny":
+            return _refusal(call, f"Not run: the policy refuses the edited call: {_reasons(again)}")
+        return execute(request.override(tool_call={**call, "args": dict(args)}))
+    if verdict == "reject":
+        return _refusal(call, f"Rejected by a person: {answer.get('reason') or 'no reason given'}")
+    # Anything else is not a decision: nothing runs (no default-yes).
+    return _refusal(call, f"Not run: `{verdict}` is not a decision (approve, reject or edit).")
+
+
+def _decide_in_service(client: Client, request: ToolCallRequest, execute, tool: str,
+                       tenant: str, user: Optional[str], ctx: dict) -> Any:
+    call = request.tool_call
+    run_id = _thread_id() or "langgraph"
+    # Submitting again on resume is the same request: the service keys it by tenant, run
+    # and tool-call id, so this is safe before the interrupt.
+    sent = client.submit({"tool": tool, "args": call["args"], "context": ctx},
+                         tenant=tenant, run_id=run_id, tool_call_id=call["id"], user=user)
+    if sent.get("run"):
+        return _run_permitted(client, request, execute, sent.get("call"), None)
+    if sent.get("effect") == "deny":
+        return _refusal(call, f"Refused by policy: {'; '.join(r['reason'] for r in sent.get('reasons', []))}")
+    rid = sent["request"]
+    state = sent.get("state")
+    while state == "pending":
+        interrupt({"holdpoint": "waiting", "request": rid, "tool_call_id": call["id"], "tool": tool,
+                   "args": call["args"], "groups": sent.get("groups", []), "due_at": sent.get("due_at")})
+        state = client.wait(rid, timeout=0).get("state")
+    # The service says what may run: a claim gives the approved call once, or says why not
+    # (rejected, with the approver's reason; expired; cancelled; claimed already).
+    try:
+        claimed = client.claim(rid)
+    except ServiceError as e:
+        return _refusal(call, f"Not run: {e.message}")
+    return _run_permitted(client, request, execute, claimed["call"], (rid, claimed["claim"]))
+
+
+def _run_permitted(client: Client, request: ToolCallRequest, execute, approved: Any, claim: Any) -> Any:
+    call = request.tool_call
+    args = approved.get("args", call["args"]) if isinstance(approved, Mapping) else call["args"]
+    try:
+        result = execute(request.override(tool_call={**call, "args": args}))
+    except Exception as e:
+        if claim:
+            client.report(claim[0], claim[1], "failed", {"error": str(e)})
+        raise
+    if claim:
+        content = getattr(result, "content", result)
+        client.report(claim[0], claim[1], "executed", content if isinstance(content, (str, dict, list)) else json.dumps(str(content)))
+    return result
+
+
+def gated_tool_node(tools: Sequence[Any], policy: Policy, *, client: Optional[Client] = None,
+                    tenant: str = "default", user: Optional[str] = None,
+                    context: Any = None, names: Optional[Mapping[str, str]] = None,
+                    **kwargs: Any) -> ToolNode:
+    """A `ToolNode` whose every call is decided by `policy` first (see `tool_call_gate`)."""
+    gate = tool_call_gate(policy, client=client, tenant=tenant, user=user, context=context, names=names)
+    return ToolNode(list(tools), wrap_tool_call=gate, **kwargs)
+
+
+def route_tool_calls(state: Mapping[str, Any], node: str = "tools") -> Any:
+    """The edge after the model: each tool call of its last message as its own task
+    (`Send`), or `END` when it asked for none."""
+    last = state["messages"][-1]
+    calls = getattr(last, "tool_calls", None) or []
+    if not calls:
+        return END
+    return [Send(node, ToolCallWithContext(__type="tool_call_with_context", tool_call=c, state=state)) for c in calls]

@@ -1,0 +1,82 @@
+"""The OpenAI Agents SDK adapter with the real `openai-agents` package and a scripted
+model: a denied call returns its reason to the model, an approval pauses the run, the
+service's edit runs with exactly the edited arguments and is reported, a rejection's
+reason reaches the model, and without a service an edit the policy denies is refused."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("agents")
+
+from agents import Agent, Runner  # noqa: E402
+
+import holdpoint  # noqa: E402
+from holdpoint.openai_agents import Gate  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+
+import openai_agents_refunds as example  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def fresh_log():
+    example.RAN.clear()
+
+
+def test_the_example_runs_the_services_edit_and_reports_it(service):
+    out = asyncio.run(example.main(service.base, service.tokens["agent"], service.tokens["fiona"]))
+    assert out["pending"] == [("stripe_refund", {"amount": 900})]
+    assert out["still"] == []
+    assert out["ran"] == [("stripe.refund", {"amount": 450})], "the 6 000 never ran; the 900 ran as 450"
+    assert "beyond what support refunds" in out["outputs"]["call_big"]
+    assert out["request_state"] == "executed"
+
+
+def test_a_rejection_reaches_the_model_with_the_approvers_reason(service):
+    async def run():
+        client = holdpoint.AsyncClient(service.base, service.tokens["agent"])
+        gate = Gate(holdpoint.Policy.load(example.POLICY), client=client, tenant="acme", run_id="r-2",
+                    names=example.NAMES)
+        model = example.Scripted([[example.tool_call("stripe_refund", {"amount": 900}, "c1")], [example.say("ok")]])
+        agent = Agent(name="support", model=model, tools=gate.wrap_all([example.stripe_refund]))
+        result = await Runner.run(agent, "refund")
+        state = result.to_state()
+        rid = (await gate.submit(state))["c1"]
+        # Not decided yet: it stays pending.
+        assert await gate.resolve(state) == ["c1"]
+        async with holdpoint.AsyncClient(service.base, service.tokens["fiona"]) as fiona:
+            shown = await fiona.show(rid)
+            await fiona.decide_request(rid, "reject", shown["digest"], reason="a duplicate of order 1142")
+        assert await gate.resolve(state) == []
+        await Runner.run(agent, state)
+        await client.aclose()
+        return {i["call_id"]: i["output"] for i in model.inputs[-1] if isinstance(i, dict) and i.get("type") == "function_call_output"}
+
+    outputs = asyncio.run(run())
+    assert "a duplicate of order 1142" in outputs["c1"]
+    assert example.RAN == []
+
+
+def test_without_a_service_an_edit_is_decided_again():
+    async def run(amount):
+        gate = Gate(holdpoint.Policy.load(example.POLICY), names=example.NAMES)
+        model = example.Scripted([[example.tool_call("stripe_refund", {"amount": 900}, "c1")], [example.say("ok")]])
+        agent = Agent(name="support", model=model, tools=gate.wrap_all([example.stripe_refund]))
+        result = await Runner.run(agent, "refund")
+        state = result.to_state()
+        (item,) = state.get_interruptions()
+        ok = gate.edit(state, item, {"amount": amount})
+        await Runner.run(agent, state)
+        return ok
+
+    assert asyncio.run(run(450)) is True
+    assert example.RAN == [("stripe.refund", {"amount": 450})]
+    example.RAN.clear()
+    assert asyncio.run(run(9000)) is False
+    assert example.RAN == []
