@@ -13,14 +13,70 @@ const MAX_DEPTH: usize = 128;
 
 /// `obj` as a JSON value; anything that is not JSON is a [`CallError`] naming where.
 pub fn to_json(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
-    value(obj, "the call", 0)
+    value(obj, 0).map_err(|e| match e {
+        NotJson::Python(e) => e,
+        NotJson::At { path, what } => {
+            let place: String = path.iter().rev().map(String::as_str).collect();
+            CallError::new_err(format!("the call{place} {what}"))
+        }
+    })
 }
 
-fn value(obj: &Bound<'_, PyAny>, at: &str, depth: usize) -> PyResult<Value> {
+/// Why a value is not JSON: where (innermost first, built only on the way out of an
+/// error, so the good path formats nothing) and what.
+enum NotJson {
+    At { path: Vec<String>, what: String },
+    Python(PyErr),
+}
+
+impl From<PyErr> for NotJson {
+    fn from(e: PyErr) -> NotJson {
+        NotJson::Python(e)
+    }
+}
+
+fn not(what: String) -> NotJson {
+    NotJson::At {
+        path: Vec::new(),
+        what,
+    }
+}
+
+fn inside(e: NotJson, step: impl FnOnce() -> String) -> NotJson {
+    match e {
+        NotJson::At { mut path, what } => {
+            path.push(step());
+            NotJson::At { path, what }
+        }
+        other => other,
+    }
+}
+
+fn value(obj: &Bound<'_, PyAny>, depth: usize) -> Result<Value, NotJson> {
     if depth > MAX_DEPTH {
-        return Err(CallError::new_err(format!(
-            "{at} nests deeper than {MAX_DEPTH} levels"
-        )));
+        return Err(not(format!("nests deeper than {MAX_DEPTH} levels")));
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(Value::String(s.to_cow()?.into_owned()));
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        let mut m = Map::new();
+        for (k, v) in d.iter() {
+            let Ok(key) = k.cast::<PyString>() else {
+                return Err(not(format!(
+                    "has a key that is not a str ({})",
+                    type_name(&k)
+                )));
+            };
+            let key = key.to_cow()?.into_owned();
+            match value(&v, depth + 1) {
+                Ok(item) => {
+                    m.insert(key, item);
+                }
+                Err(e) => return Err(inside(e, || format!("[{key:?}]"))),
+            }
+        }
+        return Ok(Value::Object(m));
     }
     if obj.is_none() {
         return Ok(Value::Null);
@@ -36,55 +92,35 @@ fn value(obj: &Bound<'_, PyAny>, at: &str, depth: usize) -> PyResult<Value> {
         if let Ok(u) = obj.extract::<u64>() {
             return Ok(Value::from(u));
         }
-        return Err(CallError::new_err(format!(
-            "{at} is an integer beyond 64 bits"
-        )));
+        return Err(not("is an integer beyond 64 bits".to_string()));
     }
     if obj.is_instance_of::<PyFloat>() {
         let f = obj.extract::<f64>()?;
-        return Number::from_f64(f).map(Value::Number).ok_or_else(|| {
-            CallError::new_err(format!("{at} is {f}, which JSON has no number for"))
-        });
-    }
-    if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(Value::String(s.to_cow()?.into_owned()));
-    }
-    if let Ok(d) = obj.cast::<PyDict>() {
-        let mut m = Map::new();
-        for (k, v) in d.iter() {
-            let Ok(key) = k.cast::<PyString>() else {
-                return Err(CallError::new_err(format!(
-                    "{at} has a key that is not a str ({})",
-                    type_name(&k)
-                )));
-            };
-            let key = key.to_cow()?.into_owned();
-            let item = value(&v, &format!("{at}[{key:?}]"), depth + 1)?;
-            m.insert(key, item);
-        }
-        return Ok(Value::Object(m));
+        return Number::from_f64(f)
+            .map(Value::Number)
+            .ok_or_else(|| not(format!("is {f}, which JSON has no number for")));
     }
     if let Ok(l) = obj.cast::<PyList>() {
-        return items(l.iter(), at, depth);
+        return items(l.iter(), depth);
     }
     if let Ok(t) = obj.cast::<PyTuple>() {
-        return items(t.iter(), at, depth);
+        return items(t.iter(), depth);
     }
-    Err(CallError::new_err(format!(
-        "{at} is a {}, which is not JSON (dict, list, str, int, float, bool or None)",
+    Err(not(format!(
+        "is a {}, which is not JSON (dict, list, str, int, float, bool or None)",
         type_name(obj)
     )))
 }
 
 fn items<'py>(
     iter: impl Iterator<Item = Bound<'py, PyAny>>,
-    at: &str,
     depth: usize,
-) -> PyResult<Value> {
-    iter.enumerate()
-        .map(|(i, v)| value(&v, &format!("{at}[{i}]"), depth + 1))
-        .collect::<PyResult<Vec<Value>>>()
-        .map(Value::Array)
+) -> Result<Value, NotJson> {
+    let mut out = Vec::new();
+    for (i, v) in iter.enumerate() {
+        out.push(value(&v, depth + 1).map_err(|e| inside(e, || format!("[{i}]")))?);
+    }
+    Ok(Value::Array(out))
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {

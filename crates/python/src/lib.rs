@@ -5,7 +5,7 @@
 //! under `python/holdpoint/`.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use holdpoint::{
     DecisionReport, Diagnostic as RustDiagnostic, LoadError, PolicyBuilder, SourceMap, ToolCall,
@@ -144,10 +144,33 @@ impl PyPolicy {
     }
 }
 
-/// What the policy decided for one call.
+/// What the policy decided for one call. The effect is kept at once; the rest (rules,
+/// gates, reasons) is worked out the first time it is read, so a caller that reads only
+/// `effect` pays for nothing more.
 #[pyclass(frozen, module = "holdpoint")]
 pub struct Decision {
-    report: DecisionReport,
+    effect: holdpoint::Effect,
+    policy: Arc<holdpoint::Policy>,
+    call: ToolCall,
+    report: OnceLock<DecisionReport>,
+}
+
+impl Decision {
+    fn new(policy: &Arc<holdpoint::Policy>, call: ToolCall) -> Decision {
+        let effect = policy.evaluate(&call).effect();
+        Decision {
+            effect,
+            policy: policy.clone(),
+            call,
+            report: OnceLock::new(),
+        }
+    }
+
+    /// The whole report (the same decision again: evaluation is deterministic).
+    fn report(&self) -> &DecisionReport {
+        self.report
+            .get_or_init(|| self.policy.evaluate(&self.call).report(&self.call))
+    }
 }
 
 /// A call given as a dict (or list of pairs a dict takes) or as JSON text.
@@ -207,9 +230,7 @@ impl PyPolicy {
     /// Decides one call: a dict in any shape holdpoint reads, or JSON text. Raises
     /// `CallError` for something that is not a tool call.
     fn evaluate(&self, call: &Bound<'_, PyAny>) -> PyResult<Decision> {
-        let call = read_call(call)?;
-        let report = self.inner.evaluate(&call).report(&call);
-        Ok(Decision { report })
+        Ok(Decision::new(&self.inner, read_call(call)?))
     }
 
     /// Decides many calls, with the interpreter's lock released while it decides (other
@@ -221,12 +242,11 @@ impl PyPolicy {
             .map(|c| c.and_then(|c| read_call(&c)))
             .collect::<PyResult<_>>()?;
         let policy = self.inner.clone();
-        let reports: Vec<DecisionReport> =
-            py.detach(move || read.iter().map(|c| policy.evaluate(c).report(c)).collect());
-        Ok(reports
-            .into_iter()
-            .map(|report| Decision { report })
-            .collect())
+        Ok(py.detach(move || {
+            read.into_iter()
+                .map(|c| Decision::new(&policy, c))
+                .collect()
+        }))
     }
 
     fn __repr__(&self) -> String {
@@ -246,14 +266,14 @@ impl Decision {
     /// `allow`, `audit`, `approve` or `deny`.
     #[getter]
     fn effect(&self) -> &'static str {
-        self.report.effect.as_str()
+        self.effect.as_str()
     }
 
     /// Whether the call may run now (`allow` or `audit`).
     #[getter]
     fn runs(&self) -> bool {
         matches!(
-            self.report.effect,
+            self.effect,
             holdpoint::Effect::Allow | holdpoint::Effect::Audit
         )
     }
@@ -261,13 +281,13 @@ impl Decision {
     /// The rules that decided it.
     #[getter]
     fn rules(&self) -> Vec<String> {
-        self.report.rules.clone()
+        self.report().rules.clone()
     }
 
     /// For `approve`: `sync` or `async`.
     #[getter]
     fn mode<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let mode = self.report.approval.as_ref().map(|a| to_value(&a.mode));
+        let mode = self.report().approval.as_ref().map(|a| to_value(&a.mode));
         convert::to_python(py, &mode.unwrap_or(serde_json::Value::Null))
     }
 
@@ -276,7 +296,7 @@ impl Decision {
     #[getter]
     fn gates<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let gates = self
-            .report
+            .report()
             .approval
             .as_ref()
             .map(|a| to_value(&a.gates))
@@ -287,31 +307,31 @@ impl Decision {
     /// The reasons of the rules that decided it (`rule`, `reason`).
     #[getter]
     fn reasons<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        convert::to_python(py, &to_value(&self.report.reasons))
+        convert::to_python(py, &to_value(&self.report().reasons))
     }
 
     /// Conditions the policy could not judge (a value missing or of another type): such a
     /// gate asks a person.
     #[getter]
     fn unknown<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        convert::to_python(py, &to_value(&self.report.unknown))
+        convert::to_python(py, &to_value(&self.report().unknown))
     }
 
     /// The whole decision as a dict (as `policy decide --format json` prints it).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        convert::to_python(py, &to_value(&self.report))
+        convert::to_python(py, &to_value(self.report()))
     }
 
     /// The whole decision as JSON text.
     fn to_json(&self) -> String {
-        serde_json::to_string(&self.report).unwrap_or_default()
+        serde_json::to_string(self.report()).unwrap_or_default()
     }
 
     fn __repr__(&self) -> String {
         format!(
             "<Decision {} by {}>",
-            self.report.effect.as_str(),
-            self.report.rules.join(", ")
+            self.effect.as_str(),
+            self.report().rules.join(", ")
         )
     }
 }
