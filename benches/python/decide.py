@@ -48,7 +48,8 @@ def main() -> None:
             times = []
             for _ in range(20):
                 start = time.perf_counter()
-                subprocess.run([a.policy_bin, "eval", d], input=first, text=True, check=False, capture_output=True)
+                out = subprocess.run([a.policy_bin, "eval", d], input=first, text=True, check=True, capture_output=True)
+                assert json.loads(out.stdout)["effect"] == policy.evaluate(calls[0]).effect
                 times.append((time.perf_counter() - start) * 1000)
             print(f"N={n:>6}: evaluate(dict) {one:.2f} µs, evaluate_many {many:.2f} µs/call, "
                   f"`policy eval` process {statistics.median(times):.1f} ms/call")

@@ -1,8 +1,9 @@
 """A LangGraph agent whose tool calls the support policy decides (no model calls: a
-scripted chat model). It asks for three things at once: a knowledge-base search (allowed),
-a 6 000 refund (denied: beyond what support refunds) and a 900 refund (waits for finance).
-The graph stops before the 900 refund runs; a person edits it to 450 and approves; the
-refund runs with 450.
+scripted chat model), at a confidence of 0.5. It asks for four things at once: a
+knowledge-base search (allowed), a 6 000 refund (denied: beyond what support refunds), a
+900 refund (an asynchronous finance gate: without the approval service, not run) and a
+300 refund (a sync gate: a support lead decides now). The graph stops before the 300
+refund runs; the lead edits it to 80 and approves; the refund runs with 80.
 
     python examples/langgraph_refunds.py
 """
@@ -47,6 +48,7 @@ def build(policy: holdpoint.Policy):
             {"name": "kb_search", "args": {"query": "refund limits"}, "id": "call_kb"},
             {"name": "stripe_refund", "args": {"amount": 6000}, "id": "call_big"},
             {"name": "stripe_refund", "args": {"amount": 900}, "id": "call_900"},
+            {"name": "stripe_refund", "args": {"amount": 300}, "id": "call_300"},
         ]),
         AIMessage(content="Done: the refund is on its way."),
     ]))
@@ -56,7 +58,8 @@ def build(policy: holdpoint.Policy):
 
     g = StateGraph(MessagesState)
     g.add_node("agent", agent)
-    g.add_node("tools", gated_tool_node([kb_search, stripe_refund], policy, names=NAMES))
+    g.add_node("tools", gated_tool_node([kb_search, stripe_refund], policy, names=NAMES,
+                                        context={"confidence": 0.5}))
     g.add_edge(START, "agent")
     g.add_conditional_edges("agent", route_tool_calls, ["tools", "__end__"])
     g.add_edge("tools", "agent")
@@ -71,8 +74,8 @@ def main() -> dict:
     (waiting,) = first["__interrupt__"]
     asked = waiting.value
     print(f"waits for a person: {asked['tool']} {asked['args']} ({asked['decision']['reasons'][0]['reason']})")
-    # A person edits the amount and approves.
-    done = graph.invoke(Command(resume={"decision": "edit", "args": {"amount": 450}}), config)
+    # A support lead edits the amount and approves.
+    done = graph.invoke(Command(resume={"decision": "edit", "args": {"amount": 80}}), config)
     tools = [m for m in done["messages"] if m.type == "tool"]
     for m in tools:
         print(f"{m.tool_call_id}: {m.content}")

@@ -173,7 +173,7 @@ impl Decision {
     }
 }
 
-/// A call given as a dict (or list of pairs a dict takes) or as JSON text.
+/// A call given as a dict or as JSON text.
 fn read_call(obj: &Bound<'_, PyAny>) -> PyResult<ToolCall> {
     let call = if let Ok(text) = obj.cast::<PyString>() {
         ToolCall::from_json(&text.to_cow()?)
@@ -203,7 +203,7 @@ impl PyPolicy {
         let mut builder = PolicyBuilder::new().source("<policy>", text);
         if let Some(yaml) = catalog {
             let c = holdpoint::Catalog::from_yaml("tools.yaml", yaml)
-                .map_err(|e| PolicyError::new_err(e.to_string()))?;
+                .map_err(|e| load_error(py, LoadError::Catalog(e)))?;
             builder = builder.catalog(c);
         }
         PyPolicy::build(py, builder)
@@ -317,7 +317,7 @@ impl Decision {
         convert::to_python(py, &to_value(&self.report().unknown))
     }
 
-    /// The whole decision as a dict (as `policy decide --format json` prints it).
+    /// The whole decision as a dict (as `policy eval` prints it).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         convert::to_python(py, &to_value(self.report()))
     }

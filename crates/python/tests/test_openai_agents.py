@@ -80,3 +80,34 @@ def test_without_a_service_an_edit_is_decided_again():
     example.RAN.clear()
     assert asyncio.run(run(9000)) is False
     assert example.RAN == []
+
+
+def test_a_reused_call_id_gets_its_own_decision_and_a_restored_run_runs_nothing_unrecorded():
+    from agents import RunState
+
+    from holdpoint.openai_agents import needs_approval
+
+    policy = holdpoint.Policy.load(example.POLICY)
+
+    async def run():
+        gate = Gate(policy, names=example.NAMES)
+        # The model reuses call id c1: first for a small refund (audited: runs), then for 4 000.
+        first = example.Scripted([[example.tool_call("stripe_refund", {"amount": 40}, "c1")], [example.say("ok")]])
+        await Runner.run(Agent(name="a", model=first, tools=gate.wrap_all([example.stripe_refund])), "go")
+        second = example.Scripted([[example.tool_call("stripe_refund", {"amount": 4000}, "c1")], [example.say("ok")]])
+        agent = Agent(name="a", model=second, tools=gate.wrap_all([example.stripe_refund]))
+        result = await Runner.run(agent, "go")
+        assert [i.call_id for i in result.interruptions] == ["c1"], "the 4 000 refund waits for a person"
+        # Approved in the SDK's state only, then restored elsewhere with a fresh gate: nothing runs.
+        state = result.to_state()
+        state.approve(result.interruptions[0])
+        restored = await RunState.from_string(agent, state.to_string())
+        other = Gate(policy, names=example.NAMES)
+        agent2 = Agent(name="a", model=second, tools=other.wrap_all([example.stripe_refund]))
+        await Runner.run(agent2, restored)
+
+    asyncio.run(run())
+    assert example.RAN == [("stripe.refund", {"amount": 40})]
+    # The plain needs_approval asks for a denied call too: it never runs unasked.
+    assert needs_approval(policy, "stripe.refund")(None, {"amount": 6000}, "x") is True
+    assert needs_approval(policy, "stripe.refund")(None, {"amount": 40}, "x") is False

@@ -88,6 +88,12 @@ def test_check_cases_give_their_findings_with_places(case):
         assert f["message"] in d.message
 
 
+def test_a_catalog_that_does_not_read_is_a_policy_error_with_diagnostics():
+    with pytest.raises(holdpoint.PolicyError) as e:
+        holdpoint.Policy.from_source("default allow", catalog="tools: [1, 2")
+    assert isinstance(e.value.diagnostics, list)
+
+
 def test_a_missing_file_is_a_policy_error_naming_it():
     with pytest.raises(holdpoint.PolicyError, match="no-such-policy"):
         holdpoint.Policy.load("/no-such-policy")

@@ -3,7 +3,7 @@
 from os import PathLike
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
-Call = Union[Mapping[str, Any], str]
+Call = Union[dict[str, Any], str]
 """A tool call: a dict in any shape holdpoint reads (OpenAI, Anthropic, MCP, or
 `{"tool", "args", "context"}`), or the same as JSON text."""
 
@@ -64,7 +64,7 @@ class Decision:
     def unknown(self) -> list[dict[str, Any]]:
         """Conditions the policy could not judge."""
     def to_dict(self) -> dict[str, Any]:
-        """The whole decision, as `policy decide --format json` prints it."""
+        """The whole decision, as `policy eval` prints it."""
     def to_json(self) -> str:
         """The whole decision as JSON text."""
 

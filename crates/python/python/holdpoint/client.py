@@ -5,18 +5,21 @@ waits for the decision (`wait`, `wait_for_decision`), claims an approved call ex
 once (`claim`: the call to run and a signed permit), and reports what became of it
 (`report`). An approver's token decides (`decide_request`).
 
-Retries: a call that never reached the service (it could not connect) and a 429, 502,
-503 or 504 answer are tried again, with growing pauses; a call whose answer was lost
-(a read timeout) is tried again only when doing it twice is harmless (reads, `decide`,
-`submit`, which the service keys by tenant, run and tool-call id). `claim` and `report`
-are never repeated after a lost answer: a claim is given once.
+Retries: a call that never reached the service (it could not connect), a 429 (after its
+`Retry-After`) and a 503 are tried again, with growing pauses. A call whose answer was
+lost (a read timeout), or that a proxy answered 502 or 504, is tried again only when doing
+it twice is harmless (reads, `decide`, `submit`, which the service keys by tenant, run and
+tool-call id): `claim`, `report`, `cancel` and `decide_request` are not.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from typing import Any, Mapping, Optional
+
+from urllib.parse import quote
 
 import httpx
 
@@ -41,10 +44,17 @@ class ServiceError(HoldpointError):
 def _error(r: httpx.Response) -> ServiceError:
     try:
         body = r.json()
-        err = body.get("error", {}) if isinstance(body, dict) else {}
-        return ServiceError(r.status_code, str(err.get("code", "error")), str(err.get("message", r.text)))
     except ValueError:
         return ServiceError(r.status_code, "error", r.text[:500])
+    err = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(err, dict):
+        return ServiceError(r.status_code, "error", r.text[:500])
+    return ServiceError(r.status_code, str(err.get("code", "error")), str(err.get("message", r.text[:500])))
+
+
+def _id(request_id: str) -> str:
+    """A request id as one path segment."""
+    return quote(str(request_id), safe="")
 
 
 def _proposal(
@@ -109,7 +119,10 @@ class _Base:
     def _answer(r: httpx.Response) -> Any:
         if r.status_code >= 400:
             raise _error(r)
-        return r.json()
+        try:
+            return r.json()
+        except ValueError:
+            raise ServiceError(r.status_code, "not_json", f"the answer is not JSON: {r.text[:200]}") from None
 
     def _verify(self, keys: dict[str, str], permit: str, tool: str, args: Any) -> dict[str, Any]:
         # The key id is in the claims; try each key the service publishes (usually one).
@@ -182,12 +195,12 @@ class Client(_Base):
 
     def show(self, request_id: str) -> dict[str, Any]:
         """The request as it is now."""
-        return self._call("GET", f"/v1/requests/{request_id}", repeatable=True)
+        return self._call("GET", f"/v1/requests/{_id(request_id)}", repeatable=True)
 
     def wait(self, request_id: str, timeout: float = 30) -> dict[str, Any]:
         """The request as soon as its state changes, or after `timeout` seconds (at most 55)."""
         seconds = max(0, min(int(timeout), MAX_WAIT_S))
-        return self._call("GET", f"/v1/requests/{request_id}/wait", params={"timeout": seconds},
+        return self._call("GET", f"/v1/requests/{_id(request_id)}/wait", params={"timeout": seconds},
                           repeatable=True, timeout=seconds + self.timeout)
 
     def wait_for_decision(self, request_id: str, deadline: Optional[float] = None) -> dict[str, Any]:
@@ -196,6 +209,7 @@ class Client(_Base):
         end = None if deadline is None else time.monotonic() + deadline
         while True:
             left = MAX_WAIT_S if end is None else max(0.0, end - time.monotonic())
+            left = math.ceil(left)  # a wait of 0 s answers at once: never spin on it
             r = self.wait(request_id, timeout=min(MAX_WAIT_S, left))
             if r.get("state") != "pending" or (end is not None and time.monotonic() >= end):
                 return r
@@ -203,16 +217,16 @@ class Client(_Base):
     def claim(self, request_id: str) -> dict[str, Any]:
         """Claims an approved call, once: `call` (to run), `claim` (to report with) and
         `permit` (for the tool server to verify)."""
-        return self._call("POST", f"/v1/requests/{request_id}/claim", repeatable=False)
+        return self._call("POST", f"/v1/requests/{_id(request_id)}/claim", repeatable=False)
 
     def report(self, request_id: str, claim: str, outcome: str, result: Any = None) -> dict[str, Any]:
         """Reports what became of a claimed call: `executed` or `failed`."""
         body = {"claim": claim, "outcome": outcome, "result": result}
-        return self._call("POST", f"/v1/requests/{request_id}/report", json=body, repeatable=False)
+        return self._call("POST", f"/v1/requests/{_id(request_id)}/report", json=body, repeatable=False)
 
     def cancel(self, request_id: str, reason: str) -> dict[str, Any]:
         """Withdraws a request nobody decided yet."""
-        return self._call("POST", f"/v1/requests/{request_id}/cancel", json={"reason": reason}, repeatable=True)
+        return self._call("POST", f"/v1/requests/{_id(request_id)}/cancel", json={"reason": reason}, repeatable=False)
 
     def decide_request(self, request_id: str, decision: str, digest: str, *, reason: Optional[str] = None,
                        set: Optional[Mapping[str, Any]] = None, to: Optional[str] = None,
@@ -223,7 +237,7 @@ class Client(_Base):
         for key, value in (("reason", reason), ("set", dict(set) if set is not None else None), ("to", to), ("gate", gate)):
             if value is not None:
                 body[key] = value
-        return self._call("POST", f"/v1/requests/{request_id}/decisions", json=body, repeatable=False)
+        return self._call("POST", f"/v1/requests/{_id(request_id)}/decisions", json=body, repeatable=False)
 
     def keys(self) -> dict[str, str]:
         """The service's public keys, by id (`GET /v1/keys`), fetched once."""
@@ -292,12 +306,12 @@ class AsyncClient(_Base):
 
     async def show(self, request_id: str) -> dict[str, Any]:
         """See `Client.show`."""
-        return await self._call("GET", f"/v1/requests/{request_id}", repeatable=True)
+        return await self._call("GET", f"/v1/requests/{_id(request_id)}", repeatable=True)
 
     async def wait(self, request_id: str, timeout: float = 30) -> dict[str, Any]:
         """See `Client.wait`."""
         seconds = max(0, min(int(timeout), MAX_WAIT_S))
-        return await self._call("GET", f"/v1/requests/{request_id}/wait", params={"timeout": seconds},
+        return await self._call("GET", f"/v1/requests/{_id(request_id)}/wait", params={"timeout": seconds},
                                 repeatable=True, timeout=seconds + self.timeout)
 
     async def wait_for_decision(self, request_id: str, deadline: Optional[float] = None) -> dict[str, Any]:
@@ -305,22 +319,23 @@ class AsyncClient(_Base):
         end = None if deadline is None else time.monotonic() + deadline
         while True:
             left = MAX_WAIT_S if end is None else max(0.0, end - time.monotonic())
+            left = math.ceil(left)  # a wait of 0 s answers at once: never spin on it
             r = await self.wait(request_id, timeout=min(MAX_WAIT_S, left))
             if r.get("state") != "pending" or (end is not None and time.monotonic() >= end):
                 return r
 
     async def claim(self, request_id: str) -> dict[str, Any]:
         """See `Client.claim`."""
-        return await self._call("POST", f"/v1/requests/{request_id}/claim", repeatable=False)
+        return await self._call("POST", f"/v1/requests/{_id(request_id)}/claim", repeatable=False)
 
     async def report(self, request_id: str, claim: str, outcome: str, result: Any = None) -> dict[str, Any]:
         """See `Client.report`."""
         body = {"claim": claim, "outcome": outcome, "result": result}
-        return await self._call("POST", f"/v1/requests/{request_id}/report", json=body, repeatable=False)
+        return await self._call("POST", f"/v1/requests/{_id(request_id)}/report", json=body, repeatable=False)
 
     async def cancel(self, request_id: str, reason: str) -> dict[str, Any]:
         """See `Client.cancel`."""
-        return await self._call("POST", f"/v1/requests/{request_id}/cancel", json={"reason": reason}, repeatable=True)
+        return await self._call("POST", f"/v1/requests/{_id(request_id)}/cancel", json={"reason": reason}, repeatable=False)
 
     async def decide_request(self, request_id: str, decision: str, digest: str, *, reason: Optional[str] = None,
                              set: Optional[Mapping[str, Any]] = None, to: Optional[str] = None,
@@ -330,7 +345,7 @@ class AsyncClient(_Base):
         for key, value in (("reason", reason), ("set", dict(set) if set is not None else None), ("to", to), ("gate", gate)):
             if value is not None:
                 body[key] = value
-        return await self._call("POST", f"/v1/requests/{request_id}/decisions", json=body, repeatable=False)
+        return await self._call("POST", f"/v1/requests/{_id(request_id)}/decisions", json=body, repeatable=False)
 
     async def keys(self) -> dict[str, str]:
         """See `Client.keys`."""

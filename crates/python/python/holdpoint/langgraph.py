@@ -9,10 +9,12 @@
 - `allow` / `audit`: the tool runs.
 - `deny`: the tool does not run; the model gets the rule's reason as the tool's result.
 - `approve`: the graph stops *before* the tool runs, with LangGraph's `interrupt()`.
-  - Without a service client the interrupt carries the call and the decision, and the
-    graph is resumed with `Command(resume={"decision": "approve"})`,
-    `{"decision": "reject", "reason": ...}` or `{"decision": "edit", "args": {...}}`
-    (the edited call is decided again: an edit the policy denies is refused).
+  - A sync gate without a service client: the interrupt carries the call and the
+    decision, and the graph is resumed with `Command(resume={"decision": "approve"})`,
+    `{"decision": "reject", "reason": ...}` or `{"decision": "edit", "args": {...}}`,
+    each only if the gate allows it (the edited call is decided again: an edit the
+    policy denies, or that fires another gate, is refused). An async gate needs the
+    service: without one, nothing runs.
   - With `client=holdpoint.Client(...)` the call is submitted to `policy serve` and the
     interrupt carries its request id; resume with any value once a person decided in the
     inbox. The service, not the resume value, says what was decided: the tool runs with
@@ -25,16 +27,17 @@ twice, and two interrupts in one task can be answered in the wrong order.
 
 from __future__ import annotations
 
-import json
+import warnings
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from langchain_core.messages import ToolMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END
 from langgraph.prebuilt import ToolNode
 from langgraph.prebuilt.tool_node import ToolCallRequest, ToolCallWithContext
 from langgraph.types import Send, interrupt
 
-from ._holdpoint import Decision, Policy
+from ._holdpoint import Decision, HoldpointError, Policy
 from .client import Client, ServiceError
 
 __all__ = ["gated_tool_node", "route_tool_calls", "tool_call_gate"]
@@ -84,6 +87,11 @@ def tool_call_gate(
         if decision.effect == "deny":
             return _refusal(call, f"Refused by policy: {_reasons(decision)}")
         if client is None:
+            if decision.mode == "async":
+                # An asynchronous gate (finance within 48 h ...) is decided by its groups in
+                # the approval service, never by whoever resumes the graph.
+                return _refusal(call, f"Not run: {', '.join(decision.rules)} waits for people asynchronously, "
+                                      "through the approval service (give the gate a holdpoint.Client).")
             return _decide_in_graph(policy, request, execute, decision, tool, dict(ctx))
         return _decide_in_service(client, request, execute, tool, tenant, user, dict(ctx))
 
@@ -102,6 +110,11 @@ def _decide_in_graph(policy: Policy, request: ToolCallRequest, execute, decision
         "decisions": sorted({k for g in decision.gates for k in g.get("decisions", [])}),
     })
     verdict = answer.get("decision") if isinstance(answer, Mapping) else None
+    allowed = {k for g in decision.gates for k in g.get("decisions", [])}
+    if isinstance(answer, Mapping) and answer.get("tool_call_id", call["id"]) != call["id"]:
+        return _refusal(call, f"Not run: the decision is for call `{answer.get('tool_call_id')}`, not this one.")
+    if verdict in ("approve", "edit", "reject") and verdict not in allowed:
+        return _refusal(call, f"Not run: this gate allows {', '.join(sorted(allowed))}, not {verdict}.")
     if verdict == "approve":
         return execute(request)
     if verdict == "edit":
@@ -111,6 +124,10 @@ def _decide_in_graph(policy: Policy, request: ToolCallRequest, execute, decision
         again = policy.evaluate({"tool": tool, "args": dict(args), "context": ctx})
         if again.effect == "deny":
             return _refusal(call, f"Not run: the policy refuses the edited call: {_reasons(again)}")
+        # An edit that fires a gate the person did not decide needs that gate's people too.
+        new_gates = set(again.rules) - set(decision.rules) if again.effect == "approve" else set()
+        if new_gates:
+            return _refusal(call, f"Not run: the edited call needs another approval ({', '.join(sorted(new_gates))}).")
         return execute(request.override(tool_call={**call, "args": dict(args)}))
     if verdict == "reject":
         return _refusal(call, f"Rejected by a person: {answer.get('reason') or 'no reason given'}")
@@ -129,7 +146,8 @@ def _decide_in_service(client: Client, request: ToolCallRequest, execute, tool: 
     if sent.get("run"):
         return _run_permitted(client, request, execute, sent.get("call"), None)
     if sent.get("effect") == "deny":
-        return _refusal(call, f"Refused by policy: {'; '.join(r['reason'] for r in sent.get('reasons', []))}")
+        reasons = (sent.get("decision") or {}).get("reasons") or sent.get("reasons") or []
+        return _refusal(call, f"Refused by policy: {'; '.join(r.get('reason', '') for r in reasons)}")
     rid = sent["request"]
     state = sent.get("state")
     while state == "pending":
@@ -147,26 +165,50 @@ def _decide_in_service(client: Client, request: ToolCallRequest, execute, tool: 
 
 def _run_permitted(client: Client, request: ToolCallRequest, execute, approved: Any, claim: Any) -> Any:
     call = request.tool_call
-    args = approved.get("args", call["args"]) if isinstance(approved, Mapping) else call["args"]
+    if not isinstance(approved, Mapping) or not isinstance(approved.get("args"), Mapping):
+        return _refusal(call, "Not run: the service's answer names no arguments to run with.")
+    args = dict(approved["args"])
     try:
         result = execute(request.override(tool_call={**call, "args": args}))
     except Exception as e:
         if claim:
-            client.report(claim[0], claim[1], "failed", {"error": str(e)})
+            _report(client, claim, "failed", {"error": str(e)})
         raise
     if claim:
         content = getattr(result, "content", result)
-        client.report(claim[0], claim[1], "executed", content if isinstance(content, (str, dict, list)) else json.dumps(str(content)))
+        _report(client, claim, "executed", content if isinstance(content, (str, dict, list)) else str(content))
     return result
+
+
+def _report(client: Client, claim: Any, outcome: str, result: Any) -> None:
+    """Reports an outcome; a report that fails does not undo a call that ran (the service
+    then holds it as `outcome_unknown` when the lease ends)."""
+    try:
+        client.report(claim[0], claim[1], outcome, result)
+    except HoldpointError as e:
+        warnings.warn(f"holdpoint: the outcome of {claim[0]} was not reported: {e}", stacklevel=2)
 
 
 def gated_tool_node(tools: Sequence[Any], policy: Policy, *, client: Optional[Client] = None,
                     tenant: str = "default", user: Optional[str] = None,
                     context: Any = None, names: Optional[Mapping[str, str]] = None,
-                    **kwargs: Any) -> ToolNode:
-    """A `ToolNode` whose every call is decided by `policy` first (see `tool_call_gate`)."""
+                    **kwargs: Any) -> Callable[..., Any]:
+    """A tools node whose every call is decided by `policy` first (see `tool_call_gate`):
+    a `ToolNode` that takes one call at a time, as `route_tool_calls` sends them. Given a
+    message with several calls at once it raises: an interrupt would run the others twice."""
     gate = tool_call_gate(policy, client=client, tenant=tenant, user=user, context=context, names=names)
-    return ToolNode(list(tools), wrap_tool_call=gate, **kwargs)
+    inner = ToolNode(list(tools), wrap_tool_call=gate, **kwargs)
+
+    def tools_node(state: Any, config: RunnableConfig) -> Any:
+        if not (isinstance(state, Mapping) and state.get("__type") == "tool_call_with_context"):
+            messages = state.get("messages", []) if isinstance(state, Mapping) else []
+            calls = (getattr(messages[-1], "tool_calls", None) or []) if messages else []
+            if len(calls) > 1:
+                raise ValueError("a gated tools node takes one call a task: route the model's calls with "
+                                 "holdpoint.langgraph.route_tool_calls (or one Send per call)")
+        return inner.invoke(state, config)
+
+    return tools_node
 
 
 def route_tool_calls(state: Mapping[str, Any], node: str = "tools") -> Any:

@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from typing import Any, Iterable, Mapping, Optional
 
 from agents import FunctionTool, RunContextWrapper, RunState
 from agents.tool_context import ToolContext
 
-from ._holdpoint import Decision, Policy
+from ._holdpoint import Decision, HoldpointError, Policy
 from .client import AsyncClient, Client, ServiceError
 
 __all__ = ["Gate", "needs_approval"]
@@ -48,7 +49,9 @@ def needs_approval(policy: Policy, tool: str, context: Optional[Mapping[str, Any
     call to a person. (Use `Gate.wrap` to also refuse denied calls and run edits.)"""
 
     def decide(ctx: RunContextWrapper[Any], params: dict[str, Any], call_id: str) -> bool:
-        return policy.evaluate({"tool": tool, "args": params, "context": dict(context or {})}).effect == "approve"
+        # Only a call the policy lets run goes unasked: a denied one asks too (never runs
+        # silently); `Gate.wrap` refuses it instead.
+        return not policy.evaluate({"tool": tool, "args": params, "context": dict(context or {})}).runs
 
     return decide
 
@@ -69,19 +72,19 @@ class Gate:
         self.run_id = run_id
         self.user = user
         self.context = dict(context or {})
-        self._decisions: dict[str, Decision] = {}
         # call id -> (request id, the approved arguments, the claim token)
         self._claimed: dict[str, tuple[str, dict[str, Any], str]] = {}
-        self._edited: dict[str, dict[str, Any]] = {}
+        # (call id, the call as proposed) -> the arguments a person approved, without a service
+        self._recorded: dict[tuple[str, str], dict[str, Any]] = {}
+        self._refused: dict[str, str] = {}
         self.requests: dict[str, str] = {}
         """The service request of each call submitted, by call id."""
 
     def decide(self, tool: str, args: Mapping[str, Any], call_id: str) -> Decision:
-        """The policy's decision for one call, made once per call id."""
-        if call_id not in self._decisions:
-            name = self.names.get(tool, tool)
-            self._decisions[call_id] = self.policy.evaluate({"tool": name, "args": dict(args), "context": self.context})
-        return self._decisions[call_id]
+        """The policy's decision for one call (decided each time: it costs microseconds,
+        and a call id the model reuses for another call gets that call's decision)."""
+        name = self.names.get(tool, tool)
+        return self.policy.evaluate({"tool": name, "args": dict(args), "context": self.context})
 
     def wrap(self, inner: FunctionTool) -> FunctionTool:
         """The tool, decided by the policy: denied calls are refused, approved ones wait
@@ -100,22 +103,26 @@ class Gate:
             d = gate.decide(inner.name, args, call_id)
             if d.effect == "deny":
                 return f"Refused by policy: {_reasons(d)}"
-            edited = gate._edited.pop(call_id, None)
-            if edited is not None and gate.client is None:
-                return await inner.on_invoke_tool(ctx, json.dumps(edited))
+            if d.runs:
+                return await inner.on_invoke_tool(ctx, args_json)
+            if gate.client is None:
+                # Only a decision this gate recorded (`approve`, `edit`) lets it run: a run
+                # state approved some other way, or restored elsewhere, runs nothing.
+                recorded = gate._recorded.pop((call_id, _key(name_of(inner), args)), None)
+                if recorded is None:
+                    return "Not run: no recorded approval of this call (decide with Gate.approve or Gate.edit)."
+                return await inner.on_invoke_tool(ctx, json.dumps(recorded))
             claimed = gate._claimed.pop(call_id, None)
-            if d.effect == "approve" and gate.client is not None and claimed is None:
+            if claimed is None:
                 # Approved in the run but not by the service: nothing runs.
                 return "Not run: no approval from the approval service for this call."
-            if claimed is None:
-                return await inner.on_invoke_tool(ctx, args_json)
             rid, approved, claim = claimed
             try:
                 out = await inner.on_invoke_tool(ctx, json.dumps(approved))
             except Exception as e:
-                await _maybe(gate.client.report(rid, claim, "failed", {"error": str(e)}))
+                await gate._report(rid, claim, "failed", {"error": str(e)})
                 raise
-            await _maybe(gate.client.report(rid, claim, "executed", out if isinstance(out, (str, int, float, dict, list)) else str(out)))
+            await gate._report(rid, claim, "executed", out if isinstance(out, (str, int, float, dict, list)) else str(out))
             return out
 
         return dataclasses.replace(inner, on_invoke_tool=run, needs_approval=ask)
@@ -123,6 +130,24 @@ class Gate:
     def wrap_all(self, tools: Iterable[FunctionTool]) -> list[FunctionTool]:
         """`wrap` for each tool."""
         return [self.wrap(t) for t in tools]
+
+    async def _report(self, rid: str, claim: str, outcome: str, result: Any) -> None:
+        # A report that fails does not undo a call that ran: the service holds it as
+        # `outcome_unknown` when the lease ends.
+        try:
+            await _maybe(self._service().report(rid, claim, outcome, result))
+        except HoldpointError as e:
+            warnings.warn(f"holdpoint: the outcome of {rid} was not reported: {e}", stacklevel=2)
+
+    def approve(self, state: RunState, item: Any) -> None:
+        """Without a service: a person approved a paused call as it is."""
+        args = json.loads(item.arguments or "{}")
+        self._recorded[(item.call_id, _key(item.tool_name, args))] = args
+        state.approve(item)
+
+    def reject(self, state: RunState, item: Any, reason: str) -> None:
+        """Without a service: a person rejected a paused call; the model reads `reason`."""
+        state.reject(item, rejection_message=f"Rejected by a person: {reason}")
 
     def edit(self, state: RunState, item: Any, args: Mapping[str, Any]) -> bool:
         """Without a service: a person edited a paused call. The edit is decided again by
@@ -133,7 +158,8 @@ class Gate:
         if again.effect == "deny":
             state.reject(item, rejection_message=f"Not run: the policy refuses the edited call: {_reasons(again)}")
             return False
-        self._edited[item.call_id] = dict(args)
+        original = json.loads(item.arguments or "{}")
+        self._recorded[(item.call_id, _key(item.tool_name, original))] = dict(args)
         state.approve(item)
         return True
 
@@ -153,6 +179,9 @@ class Gate:
                                               tool_call_id=item.call_id, user=self.user, reasoning=reasoning))
             if "request" in sent:
                 self.requests[item.call_id] = sent["request"]
+            elif sent.get("effect") == "deny":
+                reasons = (sent.get("decision") or {}).get("reasons") or []
+                self._refused[item.call_id] = "; ".join(r.get("reason", "") for r in reasons) or "the policy denies it"
         return dict(self.requests)
 
     async def resolve(self, state: RunState, *, wait: float = 0) -> list[str]:
@@ -163,6 +192,9 @@ class Gate:
         client = self._service()
         still: list[str] = []
         for item in state.get_interruptions():
+            if item.call_id in self._refused:
+                state.reject(item, rejection_message=f"Refused by policy: {self._refused.pop(item.call_id)}")
+                continue
             rid = self.requests.get(item.call_id)
             if rid is None:
                 still.append(item.call_id)
@@ -182,6 +214,15 @@ class Gate:
             self._claimed[item.call_id] = (rid, claimed["call"]["args"], claimed["claim"])
             state.approve(item)
         return still
+
+
+def name_of(tool: FunctionTool) -> str:
+    return tool.name
+
+
+def _key(tool: str, args: Any) -> str:
+    """A call as one string: the tool and its canonical arguments."""
+    return json.dumps([tool, args], sort_keys=True, separators=(",", ":"))
 
 
 async def _maybe(value: Any) -> Any:
