@@ -433,6 +433,16 @@ struct EventRow {
     signature: Option<String>,
 }
 
+/// A row of `SELECT seq, body, hash, signature FROM events`.
+fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
+    Ok(EventRow {
+        seq: r.get(0)?,
+        body: r.get(1)?,
+        hash: r.get(2)?,
+        signature: r.get(3)?,
+    })
+}
+
 fn event_rows(c: &Connection, request_id: Option<&str>) -> rusqlite::Result<Vec<EventRow>> {
     // Two statements, not `?1 IS NULL OR request_id = ?1`: SQLite uses the index only for
     // the plain comparison, and a request's history is read on every change.
@@ -444,14 +454,7 @@ fn event_rows(c: &Connection, request_id: Option<&str>) -> rusqlite::Result<Vec<
             "SELECT seq, body, hash, signature FROM events WHERE ?1 IS NULL ORDER BY seq",
         )?,
     };
-    let rows = stmt.query_map(params![request_id], |r| {
-        Ok(EventRow {
-            seq: r.get(0)?,
-            body: r.get(1)?,
-            hash: r.get(2)?,
-            signature: r.get(3)?,
-        })
-    })?;
+    let rows = stmt.query_map(params![request_id], event_row)?;
     rows.collect()
 }
 
@@ -615,14 +618,7 @@ impl Store for SqliteStore {
                  WHERE actor = ?1 AND kind IN ('approved', 'edited', 'rejected', 'escalated')
                  ORDER BY seq DESC LIMIT ?2",
             )?;
-            let rows = stmt.query_map(params![actor, limit], |r| {
-                Ok(EventRow {
-                    seq: r.get(0)?,
-                    body: r.get(1)?,
-                    hash: r.get(2)?,
-                    signature: r.get(3)?,
-                })
-            })?;
+            let rows = stmt.query_map(params![actor, limit], event_row)?;
             rows.collect::<rusqlite::Result<Vec<EventRow>>>()
         })?;
         // The column only finds the rows: the signed body says who acted.
@@ -639,14 +635,7 @@ impl Store for SqliteStore {
             let mut stmt = c.prepare_cached(
                 "SELECT seq, body, hash, signature FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
             )?;
-            let rows = stmt.query_map(params![after, limit], |r| {
-                Ok(EventRow {
-                    seq: r.get(0)?,
-                    body: r.get(1)?,
-                    hash: r.get(2)?,
-                    signature: r.get(3)?,
-                })
-            })?;
+            let rows = stmt.query_map(params![after, limit], event_row)?;
             rows.collect::<rusqlite::Result<Vec<EventRow>>>()
         })?;
         parse_events(&rows, self.key())

@@ -94,16 +94,6 @@ pub struct Facts {
     pub url: Option<String>,
 }
 
-/// The top-level numbers of a call's arguments: what an approver triages by.
-fn amounts(args: &Value) -> Map<String, Value> {
-    args.as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(_, v)| v.is_number())
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
-}
-
 /// The link to a request (it opens the request's page in the inbox), when the id is one
 /// the service makes (nothing else goes into a URL).
 fn link(public_url: Option<&str>, id: &str) -> Option<String> {
@@ -140,7 +130,7 @@ impl Facts {
                 })
                 .unwrap_or_default(),
             amounts: r
-                .map(|r| amounts(&r.status.payload.args))
+                .map(|r| crate::inbox::key_amounts(&r.status.payload.args))
                 .unwrap_or_default(),
             due_at: r.and_then(Request::due_at),
             event: None,
