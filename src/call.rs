@@ -139,7 +139,7 @@ fn id_of(m: &Map<String, Value>, key: &str) -> Result<Option<String>, CallError>
 }
 
 /// Holdpoint's own shape, or OpenAI's Responses `function_call` item.
-fn plain(m: Map<String, Value>) -> Result<ToolCall, CallError> {
+fn plain(mut m: Map<String, Value>) -> Result<ToolCall, CallError> {
     let responses = match m.get("type") {
         None => false,
         Some(Value::String(t)) if t == "function_call" => true,
@@ -163,9 +163,9 @@ fn plain(m: Map<String, Value>) -> Result<ToolCall, CallError> {
             "a tool call",
         )?;
     }
-    let tool = match (m.get("tool"), m.get("name")) {
-        (Some(t), None) | (None, Some(t)) => t.clone(),
-        (Some(t), Some(n)) if t == n => t.clone(),
+    let tool = match (m.remove("tool"), m.remove("name")) {
+        (Some(t), None) | (None, Some(t)) => t,
+        (Some(t), Some(n)) if t == n => t,
         (Some(_), Some(_)) => {
             return Err(shape(
                 "both `tool` and `name` are given, with different values",
@@ -173,9 +173,9 @@ fn plain(m: Map<String, Value>) -> Result<ToolCall, CallError> {
         }
         (None, None) => return Err(shape("missing `tool` (or `name`): which tool is called?")),
     };
-    let (field, args) = match (m.get("args"), m.get("arguments")) {
-        (Some(a), None) => ("args", a.clone()),
-        (None, Some(a)) => ("arguments", a.clone()),
+    let (field, args) = match (m.remove("args"), m.remove("arguments")) {
+        (Some(a), None) => ("args", a),
+        (None, Some(a)) => ("arguments", a),
         (None, None) => ("args", Value::Object(Map::new())),
         (Some(_), Some(_)) => return Err(shape("both `args` and `arguments` are given: use one")),
     };
@@ -206,7 +206,7 @@ fn openai_chat(m: Map<String, Value>) -> Result<ToolCall, CallError> {
             "an OpenAI tool call's `type` is `function`, found {t}"
         )));
     }
-    wrapped(&m, "function", &["name", "arguments"])
+    wrapped(m, "function", &["name", "arguments"])
 }
 
 /// MCP: `{"jsonrpc": "2.0", "id", "method": "tools/call", "params": {"name", "arguments"}}`.
@@ -219,24 +219,23 @@ fn mcp(m: Map<String, Value>) -> Result<ToolCall, CallError> {
             "an MCP request calls a tool with `tools/call`, not {method}"
         )));
     }
-    wrapped(&m, "params", &["name", "arguments", "_meta"])
+    wrapped(m, "params", &["name", "arguments", "_meta"])
 }
 
 /// The call inside a wrapper object `m[key]` (`{"name", "arguments"}` and the `known`
 /// fields), with the message's `id`.
-fn wrapped(m: &Map<String, Value>, key: &str, known: &[&str]) -> Result<ToolCall, CallError> {
-    let id = id_of(m, "id")?;
-    let Some(Value::Object(inner)) = m.get(key) else {
+fn wrapped(mut m: Map<String, Value>, key: &str, known: &[&str]) -> Result<ToolCall, CallError> {
+    let id = id_of(&m, "id")?;
+    let Some(Value::Object(mut inner)) = m.remove(key) else {
         return Err(shape(format!(
             "`{key}` must be a JSON object with `name` and `arguments`"
         )));
     };
-    only(inner, known, &format!("`{key}`"))?;
+    only(&inner, known, &format!("`{key}`"))?;
     let tool = inner
-        .get("name")
-        .cloned()
+        .remove("name")
         .ok_or_else(|| shape(format!("`{key}` has no `name`: which tool is called?")))?;
-    let args = inner.get("arguments").cloned().unwrap_or(Value::Null);
+    let args = inner.remove("arguments").unwrap_or(Value::Null);
     Ok(ToolCall {
         tool: tool_name(tool)?,
         args: arguments("arguments", args)?,
@@ -246,19 +245,17 @@ fn wrapped(m: &Map<String, Value>, key: &str, known: &[&str]) -> Result<ToolCall
 }
 
 /// Anthropic: `{"type": "tool_use", "id", "name", "input": {...}}`.
-fn anthropic(m: Map<String, Value>) -> Result<ToolCall, CallError> {
+fn anthropic(mut m: Map<String, Value>) -> Result<ToolCall, CallError> {
     only(
         &m,
         &["type", "id", "name", "input", "cache_control"],
         "a `tool_use` block",
     )?;
     let tool = m
-        .get("name")
-        .cloned()
+        .remove("name")
         .ok_or_else(|| shape("a `tool_use` block has no `name`: which tool is called?"))?;
     let input = m
-        .get("input")
-        .cloned()
+        .remove("input")
         .ok_or_else(|| shape("a `tool_use` block has no `input`"))?;
     if !input.is_object() {
         return Err(shape(format!(
@@ -266,8 +263,9 @@ fn anthropic(m: Map<String, Value>) -> Result<ToolCall, CallError> {
             describe(&input)
         )));
     }
+    let tool = tool_name(tool)?;
     Ok(ToolCall {
-        tool: tool_name(tool)?,
+        tool,
         args: input,
         context: Value::Object(Map::new()),
         id: id_of(&m, "id")?,

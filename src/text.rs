@@ -9,6 +9,10 @@ use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 /// (variation selectors, the combining grapheme joiner, Hangul fillers, tags), which a
 /// renderer draws as nothing.
 pub fn is_hidden(c: char) -> bool {
+    if c.is_ascii() {
+        // The only hidden ASCII characters are the controls (no ASCII format character).
+        return c.is_ascii_control();
+    }
     c.is_control()
         || matches!(
             c.general_category(),
@@ -106,6 +110,21 @@ mod tests {
         assert_eq!(escape("db.execute"), "db.execute");
         assert_eq!(escape("a\u{1b}[2Jb"), "a\\u{001B}[2Jb");
         assert_eq!(quoted("x\u{200B}"), "`x\\u{200B}`");
+    }
+
+    #[test]
+    fn the_ascii_shortcut_agrees_with_the_unicode_properties() {
+        for c in (0u8..=0x7f).map(char::from) {
+            let by_properties = c.is_control()
+                || matches!(
+                    c.general_category(),
+                    GeneralCategory::Format
+                        | GeneralCategory::LineSeparator
+                        | GeneralCategory::ParagraphSeparator
+                )
+                || is_default_ignorable(c);
+            assert_eq!(is_hidden(c), by_properties, "U+{:04X}", c as u32);
+        }
     }
 
     #[test]
