@@ -432,6 +432,25 @@ fn to_cedar_json(v: &serde_json::Value) -> Option<serde_json::Value> {
     }
 }
 
+/// A call's Cedar context, as JSON: the tool, its arguments and its context (nulls
+/// dropped, non-integer numbers as `decimal`).
+pub fn cedar_context(call: &ToolCall) -> serde_json::Value {
+    serde_json::json!({
+        "tool": call.tool,
+        "args": to_cedar_json(&call.args).unwrap_or(serde_json::json!({})),
+        "ctx": to_cedar_json(&call.context).unwrap_or(serde_json::json!({})),
+    })
+}
+
+/// The Cedar translation as text, one policy per item, with the tool each is scoped to
+/// (`None`: every tool). Parsed as one policy set, item `i` is Cedar's `policy{i}`.
+pub fn cedar_texts(program: &Program) -> Result<Vec<(String, Option<String>)>, String> {
+    Ok(cedar_policies(program, true)?
+        .into_iter()
+        .map(|(text, _, action)| (text, action))
+        .collect())
+}
+
 impl CedarEngine {
     /// Translates a program.
     pub fn new(program: &Program) -> Result<CedarEngine, String> {
@@ -470,12 +489,8 @@ impl CedarEngine {
 
     /// The request for a call.
     pub fn prepare(&self, call: &ToolCall) -> Result<CedarCall, String> {
-        let ctx = serde_json::json!({
-            "tool": call.tool,
-            "args": to_cedar_json(&call.args).unwrap_or(serde_json::json!({})),
-            "ctx": to_cedar_json(&call.context).unwrap_or(serde_json::json!({})),
-        });
-        let context = Context::from_json_value(ctx, None).map_err(|e| e.to_string())?;
+        let context =
+            Context::from_json_value(cedar_context(call), None).map_err(|e| e.to_string())?;
         let ty = |t: &str| EntityTypeName::from_str(t).map_err(|e| e.to_string());
         let uid = |t: &str, id: &str| -> Result<EntityUid, String> {
             Ok(EntityUid::from_type_name_and_id(ty(t)?, EntityId::new(id)))
@@ -492,6 +507,20 @@ impl CedarEngine {
             request,
             tool: call.tool.clone(),
         })
+    }
+
+    /// The ids of the policies that decided a call (Cedar's reasons), sorted.
+    pub fn reasons(&self, call: &CedarCall) -> Vec<String> {
+        let response = self
+            .authorizer
+            .is_authorized(&call.request, &self.set, &self.entities);
+        let mut ids: Vec<String> = response
+            .diagnostics()
+            .reason()
+            .map(|id| id.to_string())
+            .collect();
+        ids.sort();
+        ids
     }
 
     fn outcome(&self, program: &Program, set: &PolicySet, call: &CedarCall) -> Outcome {

@@ -57,7 +57,7 @@ fn value(obj: &Bound<'_, PyAny>, depth: usize) -> Result<Value, NotJson> {
         return Err(not(format!("nests deeper than {MAX_DEPTH} levels")));
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(Value::String(s.to_cow()?.into_owned()));
+        return Ok(Value::String(s.to_str()?.to_owned()));
     }
     if let Ok(d) = obj.cast::<PyDict>() {
         let mut m = Map::new();
@@ -68,7 +68,7 @@ fn value(obj: &Bound<'_, PyAny>, depth: usize) -> Result<Value, NotJson> {
                     type_name(&k)
                 )));
             };
-            let key = key.to_cow()?.into_owned();
+            let key = key.to_str()?.to_owned();
             match value(&v, depth + 1) {
                 Ok(item) => {
                     m.insert(key, item);

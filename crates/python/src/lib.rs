@@ -176,7 +176,7 @@ impl Decision {
 /// A call given as a dict or as JSON text.
 fn read_call(obj: &Bound<'_, PyAny>) -> PyResult<ToolCall> {
     let call = if let Ok(text) = obj.cast::<PyString>() {
-        ToolCall::from_json(&text.to_cow()?)
+        ToolCall::from_json(text.to_str()?)
     } else {
         ToolCall::from_value(convert::to_json(obj)?)
     };
