@@ -38,6 +38,11 @@ def test_the_whole_loop_through_the_blocking_client(service):
     assert claims["request"] == rid
     with pytest.raises(holdpoint.PermitError):
         agent.verify_permit(claimed["permit"], "stripe.refund", {"amount": 900})
+    # Keys fetched before the service changed its key: the permit is checked with the new one.
+    real = dict(agent.keys())
+    agent._keys = {"k-retired": "MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE="}
+    assert agent.verify_permit(claimed["permit"], "stripe.refund", {"amount": 450})["request"] == rid
+    assert agent.keys() == real
     with pytest.raises(holdpoint.ServiceError) as twice:
         agent.claim(rid)
     assert twice.value.status == 409

@@ -140,3 +140,81 @@ def test_through_the_service_the_services_decision_says_what_runs(service):
     assert example.RAN == [("stripe.refund", {"amount": 450})]
     assert agent_client.show(rid)["state"] == "executed"
     assert done["messages"][-1].content == "Done."
+
+
+def test_under_ainvoke_the_example_decides_the_same_and_async_tools_run():
+    import asyncio
+
+    graph = example.build(holdpoint.Policy.load(example.POLICY))
+    config = {"configurable": {"thread_id": "async-1"}}
+
+    async def run():
+        first = await graph.ainvoke({"messages": [HumanMessage("refund")]}, config)
+        (waiting,) = first["__interrupt__"]
+        assert waiting.value["tool"] == "stripe.refund" and waiting.value["args"] == {"amount": 300}
+        assert example.RAN == [("kb.search", {"query": "refund limits"})], "only the allowed call ran so far"
+        done = await graph.ainvoke(Command(resume={"decision": "edit", "args": {"amount": 80}}), config)
+        return done, {m.tool_call_id: m.content for m in done["messages"] if m.type == "tool"}
+
+    done, outputs = asyncio.run(run())
+    assert [args for name, args in example.RAN if name == "stripe.refund"] == [{"amount": 80}]
+    assert example.RAN.count(("kb.search", {"query": "refund limits"})) == 1, "the allowed call ran once"
+    assert "beyond what support refunds" in outputs["call_big"]
+    assert "asynchronously" in outputs["call_900"]
+    assert done["messages"][-1].content.startswith("Done")
+
+
+def _async_service_graph(client, tool):
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import START, MessagesState, StateGraph
+
+    from holdpoint.langgraph import gated_tool_node, route_tool_calls
+
+    model = GenericFakeChatModel(messages=iter([
+        AIMessage(content="", tool_calls=[{"name": "stripe_refund", "args": {"amount": 900}, "id": "call_a1"}]),
+        AIMessage(content="Done."),
+    ]))
+    g = StateGraph(MessagesState)
+    g.add_node("agent", lambda s: {"messages": [model.invoke(s["messages"])]})
+    g.add_node("tools", gated_tool_node([tool], holdpoint.Policy.load(example.POLICY), client=client,
+                                        tenant="acme", user="uma@example.com", names=example.NAMES,
+                                        context={"confidence": 0.9}))
+    g.add_edge(START, "agent")
+    g.add_conditional_edges("agent", route_tool_calls, ["tools", "__end__"])
+    g.add_edge("tools", "agent")
+    return g.compile(checkpointer=InMemorySaver())
+
+
+def test_with_an_async_client_an_async_tool_runs_what_the_service_approved(service):
+    import asyncio
+
+    from langchain_core.tools import tool
+
+    @tool("stripe_refund")
+    async def refund(amount: float) -> str:
+        """Refund the customer."""
+        example.RAN.append(("stripe.refund", {"amount": amount}))
+        return f"refunded {amount}"
+
+    async def run():
+        async with holdpoint.AsyncClient(service.base, service.tokens["agent"]) as agent, \
+                holdpoint.AsyncClient(service.base, service.tokens["fiona"]) as fiona:
+            with pytest.raises(TypeError, match="ainvoke"):
+                _async_service_graph(agent, refund).invoke({"messages": [HumanMessage("refund 900")]},
+                                                           {"configurable": {"thread_id": "sync"}})
+            graph = _async_service_graph(agent, refund)
+            config = {"configurable": {"thread_id": "async-svc-1"}}
+            first = await graph.ainvoke({"messages": [HumanMessage("refund 900")]}, config)
+            rid = first["__interrupt__"][0].value["request"]
+            again = await graph.ainvoke(Command(resume={"decision": "approve"}), config)
+            assert again.get("__interrupt__"), "a resume value is not a decision"
+            assert example.RAN == []
+            await fiona.decide_request(rid, "edit", (await fiona.show(rid))["digest"], set={"amount": 450})
+            done = await graph.ainvoke(Command(resume="decided"), config)
+            return done, (await agent.show(rid))["state"]
+
+    done, state = asyncio.run(run())
+    assert example.RAN == [("stripe.refund", {"amount": 450})]
+    assert state == "executed"
+    assert done["messages"][-1].content == "Done."

@@ -111,3 +111,65 @@ def test_a_reused_call_id_gets_its_own_decision_and_a_restored_run_runs_nothing_
     # The plain needs_approval asks for a denied call too: it never runs unasked.
     assert needs_approval(policy, "stripe.refund")(None, {"amount": 6000}, "x") is True
     assert needs_approval(policy, "stripe.refund")(None, {"amount": 40}, "x") is False
+
+
+def _approved_and_resolved(service, run_id, tool, claimed_elsewhere=False):
+    """A 900 refund approved by fiona and resolved into the run; the run resumed. The
+    request's state after `resolve` (before the run), its state at the end, and the
+    tool's output the model read."""
+
+    async def run():
+        client = holdpoint.AsyncClient(service.base, service.tokens["agent"])
+        gate = Gate(holdpoint.Policy.load(example.POLICY), client=client, tenant="acme", run_id=run_id,
+                    names=example.NAMES)
+        model = example.Scripted([[example.tool_call("stripe_refund", {"amount": 900}, "c1")], [example.say("ok")]])
+        agent = Agent(name="support", model=model, tools=gate.wrap_all([tool]))
+        state = (await Runner.run(agent, "refund")).to_state()
+        rid = (await gate.submit(state))["c1"]
+        async with holdpoint.AsyncClient(service.base, service.tokens["fiona"]) as fiona:
+            await fiona.decide_request(rid, "approve", (await fiona.show(rid))["digest"])
+        assert await gate.resolve(state) == []
+        after_resolve = (await client.show(rid))["state"]
+        if claimed_elsewhere:
+            # Another worker claims it first: the claim is given once, to that worker.
+            await client.claim(rid)
+        error = None
+        try:
+            await Runner.run(agent, state)
+        except Exception as e:  # the SDK raises a tool's error when it has no failure function
+            error = e
+        final = (await client.show(rid))["state"]
+        await client.aclose()
+        outputs = {i["call_id"]: i["output"] for i in model.inputs[-1]
+                   if isinstance(i, dict) and i.get("type") == "function_call_output"}
+        return after_resolve, final, outputs.get("c1"), error
+
+    return asyncio.run(run())
+
+
+def test_an_approved_call_is_claimed_when_it_runs_not_when_resolved(service):
+    after_resolve, final, output, _ = _approved_and_resolved(service, "r-claim", example.stripe_refund)
+    assert after_resolve == "approved", "resolve does not start the claim's lease"
+    assert final == "executed"
+    assert example.RAN == [("stripe.refund", {"amount": 900})]
+
+
+def test_a_request_claimed_elsewhere_between_resolve_and_run_runs_nothing_here(service):
+    after_resolve, final, output, _ = _approved_and_resolved(service, "r-twice", example.stripe_refund,
+                                                             claimed_elsewhere=True)
+    assert final == "executing", "the other worker's claim"
+    assert example.RAN == []
+    assert output is not None and output.startswith("Not run:")
+
+
+def test_a_failing_tool_without_a_failure_function_is_reported_failed(service):
+    from agents import function_tool
+
+    @function_tool(name_override="stripe_refund", failure_error_function=None)
+    def broken_refund(amount: float) -> str:
+        """Refund the customer."""
+        raise RuntimeError("the card processor is down")
+
+    _, final, _, error = _approved_and_resolved(service, "r-fail", broken_refund)
+    assert final == "failed"
+    assert error is not None and "the card processor is down" in str(error)

@@ -240,7 +240,8 @@ class Client(_Base):
         return self._call("POST", f"/v1/requests/{_id(request_id)}/decisions", json=body, repeatable=False)
 
     def keys(self) -> dict[str, str]:
-        """The service's public keys, by id (`GET /v1/keys`), fetched once."""
+        """The service's public keys, by id (`GET /v1/keys`), fetched once (and again
+        when a permit verifies with none of them)."""
         if self._keys is None:
             listed = self._call("GET", "/v1/keys", repeatable=True).get("keys", [])
             self._keys = {k["id"]: k["public_key"] for k in listed}
@@ -248,8 +249,14 @@ class Client(_Base):
 
     def verify_permit(self, permit: str, tool: str, args: Any) -> dict[str, Any]:
         """Checks a permit against the call about to run with the service's public key;
-        its claims, or `PermitError`."""
-        return self._verify(self.keys(), permit, tool, args)
+        its claims, or `PermitError` (after fetching the keys again, in case the service
+        has a new one)."""
+        try:
+            return self._verify(self.keys(), permit, tool, args)
+        except HoldpointError:
+            # The service may have a new key since the keys were fetched: fetch them again, once.
+            self._keys = None
+            return self._verify(self.keys(), permit, tool, args)
 
 
 class AsyncClient(_Base):
@@ -356,4 +363,8 @@ class AsyncClient(_Base):
 
     async def verify_permit(self, permit: str, tool: str, args: Any) -> dict[str, Any]:
         """See `Client.verify_permit`."""
-        return self._verify(await self.keys(), permit, tool, args)
+        try:
+            return self._verify(await self.keys(), permit, tool, args)
+        except HoldpointError:
+            self._keys = None
+            return self._verify(await self.keys(), permit, tool, args)

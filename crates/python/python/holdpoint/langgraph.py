@@ -27,20 +27,22 @@ twice, and two interrupts in one task can be answered in the wrong order.
 
 from __future__ import annotations
 
+import inspect
 import warnings
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Awaitable, Callable, Mapping, Optional, Sequence
 
 from langchain_core.messages import ToolMessage
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langgraph.graph import END
 from langgraph.prebuilt import ToolNode
 from langgraph.prebuilt.tool_node import ToolCallRequest, ToolCallWithContext
 from langgraph.types import Send, interrupt
 
 from ._holdpoint import Decision, HoldpointError, Policy
-from .client import Client, ServiceError
+from .client import AsyncClient, Client, ServiceError
 
-__all__ = ["gated_tool_node", "route_tool_calls", "tool_call_gate"]
+__all__ = ["atool_call_gate", "gated_tool_node", "route_tool_calls", "tool_call_gate"]
+
 
 def _refusal(call: Mapping[str, Any], text: str) -> ToolMessage:
     return ToolMessage(content=text, tool_call_id=call["id"], name=call["name"], status="error")
@@ -77,25 +79,64 @@ def tool_call_gate(
     (`{"stripe_refund": "stripe.refund"}`: model APIs allow no dots in tool names).
     """
 
+    if isinstance(client, AsyncClient):
+        raise TypeError("tool_call_gate takes a holdpoint.Client; for an AsyncClient use atool_call_gate")
+
     def gate(request: ToolCallRequest, execute: Callable[[ToolCallRequest], Any]) -> Any:
-        call = request.tool_call
-        tool = (names or {}).get(call["name"], call["name"])
-        ctx = context(request) if callable(context) else (context or {})
-        decision = policy.evaluate({"tool": tool, "args": call["args"], "context": dict(ctx)})
-        if decision.runs:
-            return execute(request)
-        if decision.effect == "deny":
-            return _refusal(call, f"Refused by policy: {_reasons(decision)}")
-        if client is None:
-            if decision.mode == "async":
-                # An asynchronous gate (finance within 48 h ...) is decided by its groups in
-                # the approval service, never by whoever resumes the graph.
-                return _refusal(call, f"Not run: {', '.join(decision.rules)} waits for people asynchronously, "
-                                      "through the approval service (give the gate a holdpoint.Client).")
-            return _decide_in_graph(policy, request, execute, decision, tool, dict(ctx))
-        return _decide_in_service(client, request, execute, tool, tenant, user, dict(ctx))
+        tool, ctx, now = _first_step(policy, request, execute, client, context, names)
+        if now is not _SERVICE:
+            return now
+        return _decide_in_service(client, request, execute, tool, tenant, user, ctx)
 
     return gate
+
+
+def atool_call_gate(
+    policy: Policy,
+    *,
+    client: Optional[AsyncClient | Client] = None,
+    tenant: str = "default",
+    user: Optional[str] = None,
+    context: Optional[Mapping[str, Any] | Callable[[ToolCallRequest], Mapping[str, Any]]] = None,
+    names: Optional[Mapping[str, str]] = None,
+) -> Callable[[ToolCallRequest, Callable[[ToolCallRequest], Awaitable[Any]]], Awaitable[Any]]:
+    """`tool_call_gate` for a graph run with `ainvoke` / `astream`: the `awrap_tool_call`
+    function of a `ToolNode`, with a `holdpoint.AsyncClient` (or a `Client`) for the
+    service, so async tools run and waiting on the service does not block the loop."""
+
+    async def gate(request: ToolCallRequest, execute: Callable[[ToolCallRequest], Awaitable[Any]]) -> Any:
+        tool, ctx, now = _first_step(policy, request, execute, client, context, names)
+        if now is not _SERVICE:
+            return await _maybe(now)
+        return await _adecide_in_service(client, request, execute, tool, tenant, user, ctx)
+
+    return gate
+
+
+_SERVICE = object()
+"""`_first_step`'s answer when the service must decide."""
+
+
+def _first_step(policy: Policy, request: ToolCallRequest, execute, client, context, names) -> tuple[str, dict, Any]:
+    """The policy's decision on the call and what follows from it without the service:
+    the tool's name in the policy, the call's context, and the tool's result (or its
+    awaitable, from an async `execute`), a refusal, or `_SERVICE`."""
+    call = request.tool_call
+    tool = (names or {}).get(call["name"], call["name"])
+    ctx = dict(context(request) if callable(context) else (context or {}))
+    decision = policy.evaluate({"tool": tool, "args": call["args"], "context": ctx})
+    if decision.runs:
+        return tool, ctx, execute(request)
+    if decision.effect == "deny":
+        return tool, ctx, _refusal(call, f"Refused by policy: {_reasons(decision)}")
+    if client is not None:
+        return tool, ctx, _SERVICE
+    if decision.mode == "async":
+        # An asynchronous gate (finance within 48 h ...) is decided by its groups in
+        # the approval service, never by whoever resumes the graph.
+        return tool, ctx, _refusal(call, f"Not run: {', '.join(decision.rules)} waits for people asynchronously, "
+                                         "through the approval service (give the gate a holdpoint.Client).")
+    return tool, ctx, _decide_in_graph(policy, request, execute, decision, tool, ctx)
 
 
 def _decide_in_graph(policy: Policy, request: ToolCallRequest, execute, decision: Decision, tool: str,
@@ -135,48 +176,109 @@ def _decide_in_graph(policy: Policy, request: ToolCallRequest, execute, decision
     return _refusal(call, f"Not run: `{verdict}` is not a decision (approve, reject or edit).")
 
 
+def _submission(request: ToolCallRequest, tool: str, tenant: str, user: Optional[str], ctx: dict) -> tuple:
+    """`submit`'s arguments for the call. Submitting again on resume is the same request:
+    the service keys it by tenant, run (the graph's thread) and tool-call id, so this is
+    safe before the interrupt."""
+    call = request.tool_call
+    return ({"tool": tool, "args": call["args"], "context": ctx},
+            {"tenant": tenant, "run_id": _thread_id() or "langgraph", "tool_call_id": call["id"], "user": user})
+
+
+def _denied(request: ToolCallRequest, sent: Mapping[str, Any]) -> Optional[ToolMessage]:
+    if sent.get("effect") != "deny":
+        return None
+    reasons = (sent.get("decision") or {}).get("reasons") or sent.get("reasons") or []
+    return _refusal(request.tool_call, f"Refused by policy: {'; '.join(r.get('reason', '') for r in reasons)}")
+
+
+def _pause(request: ToolCallRequest, tool: str, sent: Mapping[str, Any]) -> None:
+    """Stops the graph until it is resumed (any resume value: the service decides)."""
+    call = request.tool_call
+    interrupt({"holdpoint": "waiting", "request": sent["request"], "tool_call_id": call["id"], "tool": tool,
+               "args": call["args"], "groups": sent.get("groups", []), "due_at": sent.get("due_at")})
+
+
+def _permitted(request: ToolCallRequest, approved: Any) -> ToolCallRequest | ToolMessage:
+    """The request with exactly the arguments the service approved, or a refusal."""
+    call = request.tool_call
+    if not isinstance(approved, Mapping) or not isinstance(approved.get("args"), Mapping):
+        return _refusal(call, "Not run: the service's answer names no arguments to run with.")
+    return request.override(tool_call={**call, "args": dict(approved["args"])})
+
+
+def _outcome(result: Any) -> Any:
+    content = getattr(result, "content", result)
+    return content if isinstance(content, (str, dict, list)) else str(content)
+
+
 def _decide_in_service(client: Client, request: ToolCallRequest, execute, tool: str,
                        tenant: str, user: Optional[str], ctx: dict) -> Any:
-    call = request.tool_call
-    run_id = _thread_id() or "langgraph"
-    # Submitting again on resume is the same request: the service keys it by tenant, run
-    # and tool-call id, so this is safe before the interrupt.
-    sent = client.submit({"tool": tool, "args": call["args"], "context": ctx},
-                         tenant=tenant, run_id=run_id, tool_call_id=call["id"], user=user)
+    call, options = _submission(request, tool, tenant, user, ctx)
+    sent = client.submit(call, **options)
     if sent.get("run"):
-        return _run_permitted(client, request, execute, sent.get("call"), None)
-    if sent.get("effect") == "deny":
-        reasons = (sent.get("decision") or {}).get("reasons") or sent.get("reasons") or []
-        return _refusal(call, f"Refused by policy: {'; '.join(r.get('reason', '') for r in reasons)}")
-    rid = sent["request"]
-    state = sent.get("state")
+        return _run_permitted(client, execute, _permitted(request, sent.get("call")), None)
+    if (refused := _denied(request, sent)) is not None:
+        return refused
+    rid, state = sent["request"], sent.get("state")
     while state == "pending":
-        interrupt({"holdpoint": "waiting", "request": rid, "tool_call_id": call["id"], "tool": tool,
-                   "args": call["args"], "groups": sent.get("groups", []), "due_at": sent.get("due_at")})
+        _pause(request, tool, sent)
         state = client.wait(rid, timeout=0).get("state")
     # The service says what may run: a claim gives the approved call once, or says why not
     # (rejected, with the approver's reason; expired; cancelled; claimed already).
     try:
         claimed = client.claim(rid)
     except ServiceError as e:
-        return _refusal(call, f"Not run: {e.message}")
-    return _run_permitted(client, request, execute, claimed["call"], (rid, claimed["claim"]))
+        return _refusal(request.tool_call, f"Not run: {e.message}")
+    return _run_permitted(client, execute, _permitted(request, claimed["call"]), (rid, claimed["claim"]))
 
 
-def _run_permitted(client: Client, request: ToolCallRequest, execute, approved: Any, claim: Any) -> Any:
-    call = request.tool_call
-    if not isinstance(approved, Mapping) or not isinstance(approved.get("args"), Mapping):
-        return _refusal(call, "Not run: the service's answer names no arguments to run with.")
-    args = dict(approved["args"])
+async def _adecide_in_service(client: AsyncClient | Client, request: ToolCallRequest, execute, tool: str,
+                              tenant: str, user: Optional[str], ctx: dict) -> Any:
+    """`_decide_in_service`, awaiting the client and the tool."""
+    call, options = _submission(request, tool, tenant, user, ctx)
+    sent = await _maybe(client.submit(call, **options))
+    if sent.get("run"):
+        return await _arun_permitted(client, execute, _permitted(request, sent.get("call")), None)
+    if (refused := _denied(request, sent)) is not None:
+        return refused
+    rid, state = sent["request"], sent.get("state")
+    while state == "pending":
+        _pause(request, tool, sent)
+        state = (await _maybe(client.wait(rid, timeout=0))).get("state")
     try:
-        result = execute(request.override(tool_call={**call, "args": args}))
+        claimed = await _maybe(client.claim(rid))
+    except ServiceError as e:
+        return _refusal(request.tool_call, f"Not run: {e.message}")
+    return await _arun_permitted(client, execute, _permitted(request, claimed["call"]), (rid, claimed["claim"]))
+
+
+def _run_permitted(client: Client, execute, request: ToolCallRequest | ToolMessage, claim: Any) -> Any:
+    if isinstance(request, ToolMessage):
+        return request
+    try:
+        result = execute(request)
     except Exception as e:
         if claim:
             _report(client, claim, "failed", {"error": str(e)})
         raise
     if claim:
-        content = getattr(result, "content", result)
-        _report(client, claim, "executed", content if isinstance(content, (str, dict, list)) else str(content))
+        _report(client, claim, "executed", _outcome(result))
+    return result
+
+
+async def _arun_permitted(client: AsyncClient | Client, execute, request: ToolCallRequest | ToolMessage,
+                          claim: Any) -> Any:
+    if isinstance(request, ToolMessage):
+        return request
+    try:
+        result = await _maybe(execute(request))
+    except Exception as e:
+        if claim:
+            await _areport(client, claim, "failed", {"error": str(e)})
+        raise
+    if claim:
+        await _areport(client, claim, "executed", _outcome(result))
     return result
 
 
@@ -189,26 +291,54 @@ def _report(client: Client, claim: Any, outcome: str, result: Any) -> None:
         warnings.warn(f"holdpoint: the outcome of {claim[0]} was not reported: {e}", stacklevel=2)
 
 
-def gated_tool_node(tools: Sequence[Any], policy: Policy, *, client: Optional[Client] = None,
+async def _areport(client: AsyncClient | Client, claim: Any, outcome: str, result: Any) -> None:
+    try:
+        await _maybe(client.report(claim[0], claim[1], outcome, result))
+    except HoldpointError as e:
+        warnings.warn(f"holdpoint: the outcome of {claim[0]} was not reported: {e}", stacklevel=2)
+
+
+async def _maybe(value: Any) -> Any:
+    """The value, awaited if it is awaitable."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+def gated_tool_node(tools: Sequence[Any], policy: Policy, *, client: Optional[Client | AsyncClient] = None,
                     tenant: str = "default", user: Optional[str] = None,
                     context: Any = None, names: Optional[Mapping[str, str]] = None,
                     **kwargs: Any) -> Callable[..., Any]:
     """A tools node whose every call is decided by `policy` first (see `tool_call_gate`):
     a `ToolNode` that takes one call at a time, as `route_tool_calls` sends them. Given a
-    message with several calls at once it raises: an interrupt would run the others twice."""
-    gate = tool_call_gate(policy, client=client, tenant=tenant, user=user, context=context, names=names)
-    inner = ToolNode(list(tools), wrap_tool_call=gate, **kwargs)
+    message with several calls at once it raises: an interrupt would run the others twice.
+    It runs under `invoke` and `ainvoke` (async tools too); with an `AsyncClient`, only
+    under `ainvoke` / `astream`."""
+    options = {"tenant": tenant, "user": user, "context": context, "names": names}
+    sync_gate = None if isinstance(client, AsyncClient) else tool_call_gate(policy, client=client, **options)
+    inner = ToolNode(list(tools), wrap_tool_call=sync_gate,
+                     awrap_tool_call=atool_call_gate(policy, client=client, **options), **kwargs)
 
     def tools_node(state: Any, config: RunnableConfig) -> Any:
-        if not (isinstance(state, Mapping) and state.get("__type") == "tool_call_with_context"):
-            messages = state.get("messages", []) if isinstance(state, Mapping) else []
-            calls = (getattr(messages[-1], "tool_calls", None) or []) if messages else []
-            if len(calls) > 1:
-                raise ValueError("a gated tools node takes one call a task: route the model's calls with "
-                                 "holdpoint.langgraph.route_tool_calls (or one Send per call)")
+        if sync_gate is None:
+            raise TypeError("this gated tools node has an AsyncClient: run the graph with ainvoke / astream")
+        _one_call(state)
         return inner.invoke(state, config)
 
-    return tools_node
+    async def atools_node(state: Any, config: RunnableConfig) -> Any:
+        _one_call(state)
+        return await inner.ainvoke(state, config)
+
+    return RunnableLambda(tools_node, afunc=atools_node, name="tools")
+
+
+def _one_call(state: Any) -> None:
+    if not (isinstance(state, Mapping) and state.get("__type") == "tool_call_with_context"):
+        messages = state.get("messages", []) if isinstance(state, Mapping) else []
+        calls = (getattr(messages[-1], "tool_calls", None) or []) if messages else []
+        if len(calls) > 1:
+            raise ValueError("a gated tools node takes one call a task: route the model's calls with "
+                             "holdpoint.langgraph.route_tool_calls (or one Send per call)")
 
 
 def route_tool_calls(state: Mapping[str, Any], node: str = "tools") -> Any:

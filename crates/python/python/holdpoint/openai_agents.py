@@ -72,8 +72,8 @@ class Gate:
         self.run_id = run_id
         self.user = user
         self.context = dict(context or {})
-        # call id -> (request id, the approved arguments, the claim token)
-        self._claimed: dict[str, tuple[str, dict[str, Any], str]] = {}
+        # call id -> the request the service approved, claimed when the tool runs
+        self._approved: dict[str, str] = {}
         # (call id, the call as proposed) -> the arguments a person approved, without a service
         self._recorded: dict[tuple[str, str], dict[str, Any]] = {}
         self._refused: dict[str, str] = {}
@@ -112,11 +112,17 @@ class Gate:
                 if recorded is None:
                     return "Not run: no recorded approval of this call (decide with Gate.approve or Gate.edit)."
                 return await inner.on_invoke_tool(ctx, json.dumps(recorded))
-            claimed = gate._claimed.pop(call_id, None)
-            if claimed is None:
+            rid = gate._approved.pop(call_id, None)
+            if rid is None:
                 # Approved in the run but not by the service: nothing runs.
                 return "Not run: no approval from the approval service for this call."
-            rid, approved, claim = claimed
+            # Claimed here, right before the side effect, so the claim's lease covers the
+            # run of the tool and not the time the run state waited to be resumed.
+            try:
+                claimed = await _maybe(gate._service().claim(rid))
+            except ServiceError as e:
+                return f"Not run: {e.message}"
+            approved, claim = claimed["call"]["args"], claimed["claim"]
             try:
                 out = await inner.on_invoke_tool(ctx, json.dumps(approved))
             except Exception as e:
@@ -186,7 +192,7 @@ class Gate:
 
     async def resolve(self, state: RunState, *, wait: float = 0) -> list[str]:
         """Applies the service's decisions to the paused run: an approved (or edited) call
-        is claimed and approved in the run (it runs with the approved arguments); a refused
+        is approved in the run, and claimed when it runs (with the approved arguments); a refused
         one is rejected with the service's reason, which the model reads. Calls still
         waiting after `wait` seconds stay pending. The call ids still pending."""
         client = self._service()
@@ -203,16 +209,20 @@ class Gate:
                 now = await _maybe(client.wait_for_decision(rid, deadline=wait))
             else:
                 now = await _maybe(client.wait(rid, timeout=0))
-            if now.get("state") == "pending":
+            if now.get("state") in ("pending", "escalated"):
                 still.append(item.call_id)
                 continue
-            try:
-                claimed = await _maybe(client.claim(rid))
-            except ServiceError as e:
-                state.reject(item, rejection_message=f"Not run: {e.message}")
+            if now.get("state") in ("approved", "approved_with_edits"):
+                self._approved[item.call_id] = rid
+                state.approve(item)
                 continue
-            self._claimed[item.call_id] = (rid, claimed["call"]["args"], claimed["claim"])
-            state.approve(item)
+            # Refused, expired or cancelled: the service's own words say why.
+            try:
+                await _maybe(client.claim(rid))
+                message = f"the request is {now.get('state')}"
+            except ServiceError as e:
+                message = e.message
+            state.reject(item, rejection_message=f"Not run: {message}")
         return still
 
 
