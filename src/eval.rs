@@ -6,5 +6,6 @@
 
 pub mod decision;
 pub mod reference;
+pub mod stance;
 pub mod standing;
 pub mod tree;

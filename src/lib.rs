@@ -128,6 +128,7 @@ pub use eval::decision::{
     ApprovalReport, Decision, DecisionReport, Gate, GateReport, Named, ReasonReport, Unknown,
     UnknownReport,
 };
+pub use eval::stance::{StanceRule, ToolStance};
 pub use eval::standing::ToolStanding;
 pub use ir::GateOptions;
 pub use json::parse as parse_json;

@@ -341,6 +341,12 @@ impl Policy {
         decision
     }
 
+    /// What calls of `tool` can come to under this policy (the rules that can apply, the
+    /// default, the `never auto` classes), for showing beside the tool before any call.
+    pub fn stance(&self, tool: &str) -> crate::ToolStance {
+        crate::ToolStance::of(&self.program, &self.tree, tool)
+    }
+
     /// The `policy "name"`, if given.
     pub fn name(&self) -> Option<&str> {
         self.program.name.as_deref()

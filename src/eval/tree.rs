@@ -7,8 +7,8 @@ use crate::call::ToolCall;
 use crate::compile::globs::Hits;
 use crate::compile::{Bound, Entry, Index, Slice, TIER_ORDER, ThresholdTier, Tree};
 use crate::eval::decision::{Decision, Named, Unknown};
-use crate::ir::Program;
 use crate::ir::semantics::{Env, Tri, eval, lookup, read};
+use crate::ir::{ClassId, Cond, Program};
 
 /// What one read of an index's path selected.
 #[derive(Clone, Copy)]
@@ -168,6 +168,49 @@ impl Tree {
                 }
             }
         }
+    }
+
+    /// The rules that can apply to a tool, each once, in rule order, and whether it
+    /// applies to every call of the tool (its condition folds to `true` for the tool and
+    /// it is not behind an index's test), for [`ToolStance`].
+    ///
+    /// [`ToolStance`]: crate::ToolStance
+    pub(crate) fn stance_entries(&self, tool: &str) -> Vec<(u32, bool)> {
+        let mut hits = Hits::new();
+        let listed = self.locate(tool, &mut hits);
+        let mut out: Vec<(u32, bool)> = Vec::new();
+        self.for_each_slice(listed, &hits, |s| {
+            out.extend(
+                s.plain
+                    .iter()
+                    .map(|e| (e.rule, matches!(e.cond, Cond::Const(true)))),
+            );
+            for idx in s.indexes.iter() {
+                out.extend(idx.entries().into_iter().map(|e| (e.rule, false)));
+            }
+        });
+        // Unconditional first, so the dedup keeps it.
+        out.sort_by_key(|&(rule, always)| (rule, !always));
+        out.dedup_by_key(|(rule, _)| *rule);
+        out
+    }
+
+    /// The `never auto` classes a tool can belong to.
+    pub(crate) fn stance_floors(&self, tool: &str) -> Vec<ClassId> {
+        let mut hits = Hits::new();
+        let listed = self.locate(tool, &mut hits);
+        let mut out = Vec::new();
+        self.for_each_slice(listed, &hits, |s| {
+            out.extend(
+                s.floors
+                    .iter()
+                    .filter(|(_, c)| !matches!(c, Cond::Const(false)))
+                    .map(|(c, _)| *c),
+            );
+        });
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// Which rules the tree would consider for a tool name (for `--explain`).
