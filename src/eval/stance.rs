@@ -57,11 +57,13 @@ impl ToolStance {
         }
     }
 
-    /// True when every call of the tool is denied (a deny rule applies to all of them).
+    /// True when every call of the tool is denied: a deny rule applies to all of them,
+    /// or only deny rules can apply and the default denies too.
     pub fn always_denied(&self) -> bool {
         self.rules
             .iter()
             .any(|r| r.always && r.effect == Effect::Deny)
+            || (self.default == Effect::Deny && self.rules.iter().all(|r| r.effect == Effect::Deny))
     }
 
     /// The rules of one effect.
@@ -80,6 +82,11 @@ impl fmt::Display for ToolStance {
             .find(|r| r.always && r.effect == Effect::Deny)
         {
             return write!(f, "every call is denied ({})", r.name);
+        }
+        if self.always_denied() {
+            let mut why: Vec<&str> = self.rules.iter().map(|r| r.name.as_str()).collect();
+            why.push("the policy's default");
+            return write!(f, "every call is denied ({})", why.join(", "));
         }
         let mut parts = Vec::new();
         for (effect, says) in [
@@ -163,6 +170,28 @@ mod tests {
             line.ends_with("otherwise waits for a person's approval"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn under_default_deny_a_tool_only_deny_rules_name_is_always_denied() {
+        let p = Policy::from_source(
+            "default deny\nallow reads { when tool == \"f.read\" }\n\
+             deny big { when tool == \"f.send\" and args.n > 5 reason \"too many\" }\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let other = p.stance("f.other");
+        assert!(other.always_denied());
+        assert_eq!(
+            other.to_string(),
+            "every call is denied (the policy's default)"
+        );
+        let send = p.stance("f.send");
+        assert!(send.always_denied());
+        assert_eq!(
+            send.to_string(),
+            "every call is denied (big, the policy's default)"
+        );
+        assert!(!p.stance("f.read").always_denied());
     }
 
     #[test]

@@ -36,6 +36,8 @@ mod eval;
 mod fmt;
 mod generate;
 mod guard;
+#[cfg(feature = "mcp")]
+mod mcp;
 #[cfg(feature = "serve")]
 mod serve;
 mod stats;
@@ -131,6 +133,9 @@ enum Command {
     /// Create the service's tokens for agents and approvers.
     #[cfg(feature = "serve")]
     Tokens(serve::TokensArgs),
+    /// An MCP gateway: the policy in front of MCP servers, for any MCP client (stdio).
+    #[cfg(feature = "mcp")]
+    Mcp(mcp::McpArgs),
 }
 
 /// Output formats of `policy check`.
@@ -170,6 +175,8 @@ fn run() -> Exit {
         Command::Serve(a) => serve::serve(a),
         #[cfg(feature = "serve")]
         Command::Tokens(a) => serve::tokens(a),
+        #[cfg(feature = "mcp")]
+        Command::Mcp(a) => mcp::run(a),
     }
 }
 

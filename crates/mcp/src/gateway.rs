@@ -1,0 +1,259 @@
+//! The MCP server the client talks to: the merged tools of the upstreams, each call
+//! decided by the policy before anything is forwarded.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use holdpoint::{Decision, Effect, Policy, ToolCall, ToolStance};
+use rmcp::ErrorData;
+use rmcp::handler::server::ServerHandler;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::{RequestContext, RoleServer};
+use serde_json::Value;
+
+use crate::{AuditLog, GatewayError, Upstream};
+
+/// How the gateway shows and records tools.
+#[derive(Default)]
+pub struct GatewayOptions {
+    /// Leave out of `tools/list` the tools every call of which the policy denies.
+    pub hide_denied: bool,
+    /// Where audited calls are recorded (without it, on standard error).
+    pub audit: Option<AuditLog>,
+}
+
+/// One tool as the client sees it, and where it goes.
+struct Exposed {
+    /// As listed to the client (the upstream's tool, its stance in the description).
+    listed: Tool,
+    /// Which upstream, and the tool's name there.
+    upstream: usize,
+    upstream_tool: String,
+    /// `UPSTREAM.TOOL`: the name the policy decides.
+    policy_name: String,
+    stance: ToolStance,
+}
+
+/// The gateway: an MCP server (`ServerHandler`) over the upstreams.
+pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    policy: Policy,
+    upstreams: Vec<Upstream>,
+    tools: Vec<Exposed>,
+    by_name: HashMap<String, usize>,
+    options: GatewayOptions,
+}
+
+impl Gateway {
+    /// Lists every upstream's tools and merges them: a name two upstreams share is
+    /// offered as `UPSTREAM__TOOL` for each.
+    pub async fn new(
+        policy: Policy,
+        upstreams: Vec<Upstream>,
+        options: GatewayOptions,
+    ) -> Result<Gateway, GatewayError> {
+        let mut listed = Vec::new();
+        for (i, up) in upstreams.iter().enumerate() {
+            for tool in up.tools().await? {
+                listed.push((i, tool));
+            }
+        }
+        let mut count: HashMap<String, usize> = HashMap::new();
+        for (_, t) in &listed {
+            *count.entry(t.name.to_string()).or_default() += 1;
+        }
+        let mut tools = Vec::with_capacity(listed.len());
+        let mut by_name = HashMap::new();
+        for (i, mut tool) in listed {
+            let Some(up) = upstreams.get(i) else { continue };
+            let upstream_tool = tool.name.to_string();
+            let shared = count.get(&upstream_tool).copied().unwrap_or(0) > 1;
+            let exposed_name = if shared {
+                format!("{}__{upstream_tool}", up.spec.name)
+            } else {
+                upstream_tool.clone()
+            };
+            let policy_name = format!("{}.{upstream_tool}", up.spec.name);
+            let stance = policy.stance(&policy_name);
+            let description = match tool.description.as_deref() {
+                Some(d) if !d.is_empty() => format!("{d}\n\n[holdpoint: {stance}]"),
+                _ => format!("[holdpoint: {stance}]"),
+            };
+            tool.name = exposed_name.clone().into();
+            tool.description = Some(description.into());
+            by_name.insert(exposed_name, tools.len());
+            tools.push(Exposed {
+                listed: tool,
+                upstream: i,
+                upstream_tool,
+                policy_name,
+                stance,
+            });
+        }
+        Ok(Gateway {
+            inner: Arc::new(Inner {
+                policy,
+                upstreams,
+                tools,
+                by_name,
+                options,
+            }),
+        })
+    }
+
+    /// The tools as `tools/list` gives them.
+    pub fn listed(&self) -> Vec<Tool> {
+        self.inner
+            .tools
+            .iter()
+            .filter(|t| !(self.inner.options.hide_denied && t.stance.always_denied()))
+            .map(|t| t.listed.clone())
+            .collect()
+    }
+}
+
+fn text_result(text: String, error: bool) -> CallToolResult {
+    let content = vec![ContentBlock::text(text)];
+    if error {
+        CallToolResult::error(content)
+    } else {
+        CallToolResult::success(content)
+    }
+}
+
+/// The rules that decided, and their reasons, as one line.
+fn why(decision: &Decision<'_>, call: &ToolCall) -> String {
+    let parts: Vec<String> = decision
+        .named()
+        .iter()
+        .map(|&n| {
+            let name = decision.name_of(n);
+            match decision.reason(n, call) {
+                Some(reason) => format!("{name}: {reason}"),
+                None => name,
+            }
+        })
+        .collect();
+    if parts.is_empty() {
+        "the policy's default".to_string()
+    } else {
+        parts.join("; ")
+    }
+}
+
+impl Inner {
+    async fn call(&self, request: CallToolRequestParams) -> Result<CallToolResult, ErrorData> {
+        let Some(tool) = self
+            .by_name
+            .get(request.name.as_ref())
+            .and_then(|&i| self.tools.get(i))
+        else {
+            return Err(ErrorData::invalid_params(
+                format!("no tool `{}` behind this gateway", request.name),
+                None,
+            ));
+        };
+        let args = request.arguments.unwrap_or_default();
+        let call = ToolCall::new(tool.policy_name.clone(), Value::Object(args));
+        let decision = self.policy.evaluate(&call);
+        let effect = decision.effect();
+        let rules = decision.rule_names();
+        let reasons = why(&decision, &call);
+        match effect {
+            Effect::Deny => Ok(text_result(format!("Refused by policy: {reasons}"), true)),
+            Effect::Approve => Ok(text_result(
+                format!(
+                    "Not run: this call needs a person's approval ({reasons}), and this gateway \
+                     is not connected to an approval service."
+                ),
+                true,
+            )),
+            Effect::Allow | Effect::Audit => {
+                // Exactly the arguments decided: the ones in the call the policy read.
+                let Value::Object(args) = call.args else {
+                    return Err(ErrorData::internal_error(
+                        "arguments are not an object",
+                        None,
+                    ));
+                };
+                let result = self.forward(tool, args.clone()).await;
+                if effect == Effect::Audit {
+                    let failed = result.is_error.unwrap_or(false);
+                    self.audit(&tool.policy_name, &Value::Object(args), &rules, failed)
+                        .await?;
+                }
+                Ok(result)
+            }
+        }
+    }
+
+    async fn forward(
+        &self,
+        tool: &Exposed,
+        args: serde_json::Map<String, Value>,
+    ) -> CallToolResult {
+        let Some(up) = self.upstreams.get(tool.upstream) else {
+            return text_result("Not run: the upstream is gone.".to_string(), true);
+        };
+        match up.call(&tool.upstream_tool, args).await {
+            Ok(result) => result,
+            Err(e) => text_result(format!("The upstream `{}` failed: {e}", up.spec.name), true),
+        }
+    }
+
+    async fn audit(
+        &self,
+        tool: &str,
+        args: &Value,
+        rules: &[String],
+        failed: bool,
+    ) -> Result<(), ErrorData> {
+        match &self.options.audit {
+            Some(log) => log
+                .record(tool, args, rules, failed)
+                .await
+                // The call ran; the client hears that its record could not be written.
+                .map_err(|e| ErrorData::internal_error(format!("the call ran, but {e}"), None)),
+            None => {
+                tracing::info!(target: "holdpoint::audit", tool, %args, ?rules, failed, "audited call");
+                Ok(())
+            }
+        }
+    }
+}
+
+impl ServerHandler for Gateway {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new(
+                "holdpoint-mcp",
+                env!("CARGO_PKG_VERSION"),
+            ))
+            .with_instructions(
+                "Tools behind holdpoint's policy: a call may be refused, or wait for a person's \
+                 approval; each tool's description says which.",
+            )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.listed()))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        self.inner.call(request).await.map(Into::into)
+    }
+}

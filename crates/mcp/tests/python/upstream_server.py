@@ -1,0 +1,51 @@
+"""An upstream MCP server for the gateway's tests, built with the official Python SDK
+(`mcp`): it appends every call it receives to the file named by CALL_LOG, so a test can
+tell what reached it. Run on stdio: `python upstream_server.py`."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from mcp.server.mcpserver import MCPServer
+from mcp.types import ToolAnnotations
+
+NAME = os.environ.get("UPSTREAM_NAME", "files")
+server = MCPServer(f"test-{NAME}")
+
+
+def record(tool: str, args: dict) -> None:
+    with open(os.environ["CALL_LOG"], "a", encoding="utf-8") as f:
+        f.write(json.dumps({"server": NAME, "tool": tool, "args": args}) + "\n")
+
+
+@server.tool(annotations=ToolAnnotations(read_only_hint=True))
+def read_file(path: str) -> str:
+    """Read a file."""
+    record("read_file", {"path": path})
+    return f"contents of {path}"
+
+
+@server.tool(annotations=ToolAnnotations(destructive_hint=True))
+def delete_file(path: str) -> str:
+    """Delete a file."""
+    record("delete_file", {"path": path})
+    return f"deleted {path}"
+
+
+@server.tool()
+def write_file(path: str, text: str) -> str:
+    """Write a file."""
+    record("write_file", {"path": path, "text": text})
+    return f"wrote {len(text)} characters to {path}"
+
+
+@server.tool()
+def refund(amount: float, currency: str = "EUR") -> str:
+    """Refund the customer."""
+    record("refund", {"amount": amount, "currency": currency})
+    return f"refunded {amount} {currency}"
+
+
+if __name__ == "__main__":
+    server.run()
