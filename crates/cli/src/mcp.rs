@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use holdpoint_mcp::{AuditLog, GatewayOptions, UpstreamSpec};
+use holdpoint_mcp::{AuditLog, GatewayOptions, Service, ServiceConfig, UpstreamSpec};
 
 use crate::{Exit, load_policy};
 
@@ -26,6 +26,24 @@ pub struct McpArgs {
     /// A tool catalog (tools.yaml) other than the one beside the policy.
     #[arg(long, value_name = "FILE")]
     tools: Option<PathBuf>,
+    /// The approval service (`policy serve`) calls that need a person go to. Without
+    /// it, they are refused.
+    #[arg(long, value_name = "URL", requires = "token")]
+    service: Option<String>,
+    /// The gateway's agent token for --service (`policy tokens create --agent ...`).
+    #[arg(long, env = "HOLDPOINT_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// The tenant the calls are made for.
+    #[arg(long, default_value = "default")]
+    tenant: String,
+    /// The person the agent acts for, shown to approvers.
+    #[arg(long)]
+    user: Option<String>,
+    /// How long a call waits for its decision when the client listens for progress;
+    /// then (or at once, for a client that does not) it returns the request id, to be
+    /// resumed with the holdpoint_status tool.
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    max_wait: String,
 }
 
 /// Serves the gateway on stdio until the client disconnects.
@@ -44,6 +62,35 @@ pub(crate) fn run(args: McpArgs) -> Exit {
             }
         }
     }
+    let max_wait = match holdpoint::parse_duration(&args.max_wait) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: --max-wait {}: {e}", args.max_wait);
+            return Exit::Usage;
+        }
+    };
+    let service = match (&args.service, &args.token) {
+        (Some(url), Some(token)) => {
+            if !url.starts_with("http://") && !url.starts_with("https://") {
+                eprintln!("error: --service {url}: expected an http:// or https:// URL");
+                return Exit::Usage;
+            }
+            let config = ServiceConfig {
+                url: url.clone(),
+                token: token.clone(),
+                tenant: args.tenant.clone(),
+                user: args.user.clone(),
+            };
+            match Service::new(config) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    eprintln!("error: --service {url}: {e}");
+                    return Exit::Usage;
+                }
+            }
+        }
+        _ => None,
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -59,6 +106,8 @@ pub(crate) fn run(args: McpArgs) -> Exit {
         let options = GatewayOptions {
             hide_denied: args.hide_denied,
             audit,
+            service,
+            max_wait,
         };
         holdpoint_mcp::run_stdio(policy, specs, options).await
     });

@@ -14,15 +14,37 @@ use rmcp::model::{
 use rmcp::service::{RequestContext, RoleServer};
 use serde_json::Value;
 
+use crate::service::Service;
 use crate::{AuditLog, GatewayError, Upstream};
 
-/// How the gateway shows and records tools.
-#[derive(Default)]
+mod approval;
+
+use approval::{STATUS_TOOL, Waiter};
+
+/// How the gateway shows, records and waits.
 pub struct GatewayOptions {
     /// Leave out of `tools/list` the tools every call of which the policy denies.
     pub hide_denied: bool,
     /// Where audited calls are recorded (without it, on standard error).
     pub audit: Option<AuditLog>,
+    /// The approval service the calls that need a person go to (without it, they are
+    /// refused).
+    pub service: Option<Service>,
+    /// How long a call waits for its decision when the client listens for progress;
+    /// after that, or at once for a client that does not, the call returns the request
+    /// id to resume it with `holdpoint_status`.
+    pub max_wait: std::time::Duration,
+}
+
+impl Default for GatewayOptions {
+    fn default() -> GatewayOptions {
+        GatewayOptions {
+            hide_denied: false,
+            audit: None,
+            service: None,
+            max_wait: std::time::Duration::from_secs(600),
+        }
+    }
 }
 
 /// One tool as the client sees it, and where it goes.
@@ -47,7 +69,11 @@ struct Inner {
     upstreams: Vec<Upstream>,
     tools: Vec<Exposed>,
     by_name: HashMap<String, usize>,
+    by_policy_name: HashMap<String, usize>,
     options: GatewayOptions,
+    /// This gateway's run, as the service records it, and its calls so far.
+    run_id: String,
+    calls: std::sync::atomic::AtomicU64,
 }
 
 impl Gateway {
@@ -70,6 +96,7 @@ impl Gateway {
         }
         let mut tools = Vec::with_capacity(listed.len());
         let mut by_name = HashMap::new();
+        let mut by_policy_name = HashMap::new();
         for (i, mut tool) in listed {
             let Some(up) = upstreams.get(i) else { continue };
             let upstream_tool = tool.name.to_string();
@@ -88,6 +115,7 @@ impl Gateway {
             tool.name = exposed_name.clone().into();
             tool.description = Some(description.into());
             by_name.insert(exposed_name, tools.len());
+            by_policy_name.insert(policy_name.clone(), tools.len());
             tools.push(Exposed {
                 listed: tool,
                 upstream: i,
@@ -96,26 +124,60 @@ impl Gateway {
                 stance,
             });
         }
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
         Ok(Gateway {
             inner: Arc::new(Inner {
                 policy,
                 upstreams,
                 tools,
                 by_name,
+                by_policy_name,
                 options,
+                run_id: format!("mcp-{}-{started}", std::process::id()),
+                calls: std::sync::atomic::AtomicU64::new(0),
             }),
         })
     }
 
-    /// The tools as `tools/list` gives them.
+    /// The tools as `tools/list` gives them (with `holdpoint_status` when there is an
+    /// approval service).
     pub fn listed(&self) -> Vec<Tool> {
-        self.inner
+        let mut out: Vec<Tool> = self
+            .inner
             .tools
             .iter()
             .filter(|t| !(self.inner.options.hide_denied && t.stance.always_denied()))
             .map(|t| t.listed.clone())
-            .collect()
+            .collect();
+        if self.inner.options.service.is_some() {
+            out.push(status_tool());
+        }
+        out
     }
+}
+
+/// The tool that resumes a call waiting for a person.
+fn status_tool() -> Tool {
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": {
+            "request": {"type": "string", "description": "The request id the waiting call returned."}
+        },
+        "required": ["request"],
+    });
+    let schema = match schema {
+        Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
+    Tool::new(
+        STATUS_TOOL,
+        "Resume a tool call that waits for a person's approval: runs it if it was approved \
+         (exactly as approved, once), says why not if it was refused, or that it still waits.",
+        Arc::new(schema),
+    )
 }
 
 fn text_result(text: String, error: bool) -> CallToolResult {
@@ -148,7 +210,33 @@ fn why(decision: &Decision<'_>, call: &ToolCall) -> String {
 }
 
 impl Inner {
-    async fn call(&self, request: CallToolRequestParams) -> Result<CallToolResult, ErrorData> {
+    fn by_policy_name(&self, name: &str) -> Option<&Exposed> {
+        self.by_policy_name
+            .get(name)
+            .and_then(|&i| self.tools.get(i))
+    }
+
+    async fn call(
+        &self,
+        request: CallToolRequestParams,
+        waiter: Waiter,
+    ) -> Result<CallToolResult, ErrorData> {
+        if request.name == STATUS_TOOL
+            && let Some(service) = &self.options.service
+        {
+            let id = request
+                .arguments
+                .as_ref()
+                .and_then(|a| a.get("request"))
+                .and_then(Value::as_str);
+            let Some(id) = id else {
+                return Err(ErrorData::invalid_params(
+                    format!("{STATUS_TOOL} needs {{\"request\": \"ID\"}}"),
+                    None,
+                ));
+            };
+            return Ok(self.settle(service, id, "", &waiter).await);
+        }
         let Some(tool) = self
             .by_name
             .get(request.name.as_ref())
@@ -167,13 +255,18 @@ impl Inner {
         let reasons = why(&decision, &call);
         match effect {
             Effect::Deny => Ok(text_result(format!("Refused by policy: {reasons}"), true)),
-            Effect::Approve => Ok(text_result(
-                format!(
-                    "Not run: this call needs a person's approval ({reasons}), and this gateway \
-                     is not connected to an approval service."
-                ),
-                true,
-            )),
+            Effect::Approve => match &self.options.service {
+                Some(service) => Ok(self
+                    .approval(service, &tool.policy_name, &call.args, &reasons, &waiter)
+                    .await),
+                None => Ok(text_result(
+                    format!(
+                        "Not run: this call needs a person's approval ({reasons}), and this \
+                         gateway is not connected to an approval service."
+                    ),
+                    true,
+                )),
+            },
             Effect::Allow | Effect::Audit => {
                 // Exactly the arguments decided: the ones in the call the policy read.
                 let Value::Object(args) = call.args else {
@@ -252,8 +345,11 @@ impl ServerHandler for Gateway {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        self.inner.call(request).await.map(Into::into)
+        self.inner
+            .call(request, Waiter::new(context))
+            .await
+            .map(Into::into)
     }
 }

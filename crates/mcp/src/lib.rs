@@ -22,10 +22,12 @@
 
 mod audit;
 mod gateway;
+pub mod service;
 mod upstream;
 
 pub use audit::AuditLog;
 pub use gateway::{Gateway, GatewayOptions};
+pub use service::{Service, ServiceConfig};
 pub use upstream::{Upstream, UpstreamSpec};
 
 /// Why the gateway could not start or stopped.
