@@ -78,7 +78,9 @@ pub async fn run_stdio(
     }
     let gateway = Gateway::new(policy, upstreams, options).await?;
     let running = gateway
-        .serve(rmcp::transport::stdio())
+        // Both streams are pipes when a client starts the gateway: read them on the IO
+        // reactor, not through the blocking thread pool (one hand-off less per message).
+        .serve(rmcp::transport::stdio_pipes())
         .await
         .map_err(|e| GatewayError::Client(e.to_string()))?;
     running

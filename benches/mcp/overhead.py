@@ -1,0 +1,71 @@
+"""The MCP gateway's overhead per allowed call over stdio: the same upstream server (the
+gateway tests' `upstream_server.py`, on the official Python SDK) called by the official
+Python client directly and through `policy mcp`, the calls alternating between the two
+sessions; per-call medians and the median of the paired differences.
+
+    target/mcp-venv/bin/python benches/mcp/overhead.py [--policy-bin target/release/policy] [--calls 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import anyio
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+ROOT = Path(__file__).resolve().parents[2]
+TESTS = ROOT / "crates" / "mcp" / "tests" / "python"
+
+
+async def interleaved(direct: StdioServerParameters, gated: StdioServerParameters, calls: int):
+    """Both sessions open at once, their calls alternating, so the machine's drift hits
+    both alike: (direct µs, gateway µs, median of the paired differences)."""
+    async with stdio_client(direct) as (dr, dw), stdio_client(gated) as (gr, gw):
+        async with ClientSession(dr, dw) as d, ClientSession(gr, gw) as g:
+            await d.initialize()
+            await g.initialize()
+
+            async def once(s):
+                start = time.perf_counter_ns()
+                r = await s.call_tool("read_file", {"path": "/etc/motd"})
+                assert not r.is_error
+                return (time.perf_counter_ns() - start) / 1000
+
+            for _ in range(50):  # warm up
+                await once(d)
+                await once(g)
+            ds, gs = [], []
+            for _ in range(calls):
+                ds.append(await once(d))
+                gs.append(await once(g))
+            diffs = [b - a for a, b in zip(ds, gs)]
+            return statistics.median(ds), statistics.median(gs), statistics.median(diffs)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--policy-bin", default=str(ROOT / "target" / "release" / "policy"))
+    ap.add_argument("--calls", type=int, default=2000)
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        env = {"CALL_LOG": str(Path(d, "calls.jsonl")), "PATH": os.environ.get("PATH", ""), "UPSTREAM_NAME": "files"}
+        server = [str(TESTS / "upstream_server.py")]
+        direct = StdioServerParameters(command=sys.executable, args=server, env=env)
+        gated = StdioServerParameters(
+            command=a.policy_bin,
+            args=["mcp", str(TESTS / "policy.gate"), "--upstream", f"files={sys.executable} {server[0]}"],
+            env=env)
+        d_us, g_us, diff = anyio.run(interleaved, direct, gated, a.calls)
+        print(f"direct {d_us:.0f} µs/call, through the gateway {g_us:.0f} µs/call: "
+              f"overhead {diff:.0f} µs per allowed call (median of the paired differences)")
+
+
+if __name__ == "__main__":
+    main()
