@@ -10,6 +10,21 @@ use tokio::sync::Mutex;
 
 use crate::GatewayError;
 
+/// One audit record as a JSON line (without its newline): when, the tool as the policy
+/// names it, the arguments forwarded, the rules, and whether the upstream reported an
+/// error.
+pub fn record_line(tool: &str, args: &Value, rules: &[String], upstream_error: bool) -> String {
+    let at_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    json!({
+        "at_ms": at_ms, "tool": tool, "args": args, "rules": rules,
+        "effect": "audit", "upstream_error": upstream_error,
+    })
+    .to_string()
+}
+
 /// An append-only JSON Lines file of audited calls.
 pub struct AuditLog {
     path: PathBuf,
@@ -43,15 +58,7 @@ impl AuditLog {
         rules: &[String],
         upstream_error: bool,
     ) -> Result<(), GatewayError> {
-        let at_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        let mut line = json!({
-            "at_ms": at_ms, "tool": tool, "args": args, "rules": rules,
-            "effect": "audit", "upstream_error": upstream_error,
-        })
-        .to_string();
+        let mut line = record_line(tool, args, rules, upstream_error);
         line.push('\n');
         let mut file = self.file.lock().await;
         let written = async {

@@ -100,7 +100,9 @@ impl Gateway {
         for (i, mut tool) in listed {
             let Some(up) = upstreams.get(i) else { continue };
             let upstream_tool = tool.name.to_string();
-            let shared = count.get(&upstream_tool).copied().unwrap_or(0) > 1;
+            // A tool named like the gateway's own `holdpoint_status` is renamed too.
+            let shared = count.get(&upstream_tool).copied().unwrap_or(0) > 1
+                || (upstream_tool == STATUS_TOOL && options.service.is_some());
             let exposed_name = if shared {
                 format!("{}__{upstream_tool}", up.spec.name)
             } else {
@@ -314,7 +316,8 @@ impl Inner {
                 // The call ran; the client hears that its record could not be written.
                 .map_err(|e| ErrorData::internal_error(format!("the call ran, but {e}"), None)),
             None => {
-                tracing::info!(target: "holdpoint::audit", tool, %args, ?rules, failed, "audited call");
+                // Standard output is the protocol: the record goes to standard error.
+                eprintln!("{}", crate::audit::record_line(tool, args, rules, failed));
                 Ok(())
             }
         }

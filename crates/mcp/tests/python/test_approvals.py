@@ -124,3 +124,19 @@ def test_holdpoint_status_of_an_unknown_request_says_so(service, tmp_path):
     result = with_session(gateway(service, log), resume)
     assert result.is_error and "Not run" in text(result)
     assert calls(log) == []
+
+
+def test_an_upstream_tool_named_holdpoint_status_does_not_shadow_the_gateways(service, tmp_path):
+    log = tmp_path / "calls.jsonl"
+    params = gateway(service, log)
+    params.args[params.args.index("--upstream") + 1] = (
+        f"shop=env UPSTREAM_NAME=shop WITH_STATUS_TOOL=1 {sys.executable} {HERE / 'upstream_server.py'}")
+
+    async def go(s):
+        names = [t.name for t in (await s.list_tools()).tools]
+        return names, await s.call_tool("holdpoint_status", {"request": "hp_nope"})
+
+    names, result = with_session(params, go)
+    assert names.count("holdpoint_status") == 1 and "shop__holdpoint_status" in names
+    assert result.is_error and "Not run" in text(result)
+    assert calls(log) == [], "the upstream's tool of that name was not called"

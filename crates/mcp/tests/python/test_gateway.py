@@ -116,6 +116,28 @@ def test_an_audited_call_is_forwarded_and_recorded(tmp_path):
     assert record["rules"] == ["writes"] and record["upstream_error"] is False
 
 
+def test_without_an_audit_log_the_record_goes_to_standard_error(tmp_path):
+    log = tmp_path / "calls.jsonl"
+    params = StdioServerParameters(
+        command=BIN, args=["mcp", str(POLICY), "--upstream", upstream("files")],
+        env={"CALL_LOG": str(log), "PATH": os.environ.get("PATH", "")},
+    )
+    errors = tmp_path / "stderr.txt"
+
+    async def go():
+        with errors.open("w") as err:
+            async with stdio_client(params, errlog=err) as (read, write):
+                async with ClientSession(read, write, read_timeout_seconds=30) as s:
+                    await s.initialize()
+                    return await s.call_tool("write_file", {"path": "a.txt", "text": "hi"})
+
+    result = anyio.run(go)
+    assert not result.is_error
+    records = [json.loads(line) for line in errors.read_text().splitlines()
+               if line.startswith("{") and '"effect":"audit"' in line]
+    assert [(r["tool"], r["args"]) for r in records] == [("files.write_file", {"path": "a.txt", "text": "hi"})]
+
+
 def test_a_denied_call_never_reaches_the_server_and_names_the_rule_and_its_reason(tmp_path):
     run, log = session(tmp_path)
 
