@@ -76,17 +76,23 @@ impl ToolStance {
 /// come to (`may wait for approval (refund_over_lane); may be denied (too_big)`).
 impl fmt::Display for ToolStance {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(r) = self
-            .rules
-            .iter()
-            .find(|r| r.always && r.effect == Effect::Deny)
-        {
-            return write!(f, "every call is denied ({})", r.name);
-        }
         if self.always_denied() {
-            let mut why: Vec<&str> = self.rules.iter().map(|r| r.name.as_str()).collect();
-            why.push("the policy's default");
-            return write!(f, "every call is denied ({})", why.join(", "));
+            // The rule that denies every call, or else every rule and the default.
+            let why = match self
+                .rules
+                .iter()
+                .find(|r| r.always && r.effect == Effect::Deny)
+            {
+                Some(r) => r.name.clone(),
+                None => self
+                    .rules
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .chain(["the policy's default"])
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            return write!(f, "every call is denied ({why})");
         }
         let mut parts = Vec::new();
         for (effect, says) in [

@@ -172,7 +172,7 @@ impl Tree {
 
     /// The rules that can apply to a tool, each once, in rule order, and whether it
     /// applies to every call of the tool (its condition folds to `true` for the tool and
-    /// it is not behind an index's test), for [`ToolStance`].
+    /// it is not behind an index's test), for [`ToolStance`] and `--explain`.
     ///
     /// [`ToolStance`]: crate::ToolStance
     pub(crate) fn stance_entries(&self, tool: &str) -> Vec<(u32, bool)> {
@@ -201,12 +201,8 @@ impl Tree {
         let listed = self.locate(tool, &mut hits);
         let mut out = Vec::new();
         self.for_each_slice(listed, &hits, |s| {
-            out.extend(
-                s.floors
-                    .iter()
-                    .filter(|(_, c)| !matches!(c, Cond::Const(false)))
-                    .map(|(c, _)| *c),
-            );
+            // Floors that fold to false for the tool were left out when compiling.
+            out.extend(s.floors.iter().map(|(c, _)| *c));
         });
         out.sort_unstable();
         out.dedup();
@@ -215,18 +211,10 @@ impl Tree {
 
     /// Which rules the tree would consider for a tool name (for `--explain`).
     pub fn candidate_rules(&self, tool: &str) -> Vec<u32> {
-        let mut hits = Hits::new();
-        let listed = self.locate(tool, &mut hits);
-        let mut out = Vec::new();
-        self.for_each_slice(listed, &hits, |s| {
-            out.extend(s.plain.iter().map(|e| e.rule));
-            for idx in s.indexes.iter() {
-                out.extend(idx.entries().iter().map(|e| e.rule));
-            }
-        });
-        out.sort_unstable();
-        out.dedup();
-        out
+        self.stance_entries(tool)
+            .into_iter()
+            .map(|(rule, _)| rule)
+            .collect()
     }
 }
 

@@ -15,8 +15,10 @@ tool-call id): `claim`, `report`, `cancel` and `decide_request` are not.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import math
 import time
+import warnings
 from typing import Any, Mapping, Optional
 
 from urllib.parse import quote
@@ -368,3 +370,21 @@ class AsyncClient(_Base):
         except HoldpointError:
             self._keys = None
             return self._verify(await self.keys(), permit, tool, args)
+
+
+async def _maybe(value: Any) -> Any:
+    """The value, awaited if it is awaitable (a `Client` answers at once, an
+    `AsyncClient` with a coroutine): one code path for the adapters over both."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+async def _report_quietly(client: "Client | AsyncClient", request_id: str, claim: str, outcome: str,
+                          result: Any) -> None:
+    """Reports an outcome; a report that fails does not undo a call that ran (the service
+    holds it as `outcome_unknown` when the lease ends), so it is a warning."""
+    try:
+        await _maybe(client.report(request_id, claim, outcome, result))
+    except HoldpointError as e:
+        warnings.warn(f"holdpoint: the outcome of {request_id} was not reported: {e}", stacklevel=3)

@@ -27,7 +27,6 @@ twice, and two interrupts in one task can be answered in the wrong order.
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from typing import Any, Awaitable, Callable, Mapping, Optional, Sequence
 
@@ -39,7 +38,7 @@ from langgraph.prebuilt.tool_node import ToolCallRequest, ToolCallWithContext
 from langgraph.types import Send, interrupt
 
 from ._holdpoint import Decision, HoldpointError, Policy
-from .client import AsyncClient, Client, ServiceError
+from .client import AsyncClient, Client, ServiceError, _maybe, _report_quietly
 
 __all__ = ["atool_call_gate", "gated_tool_node", "route_tool_calls", "tool_call_gate"]
 
@@ -275,10 +274,10 @@ async def _arun_permitted(client: AsyncClient | Client, execute, request: ToolCa
         result = await _maybe(execute(request))
     except Exception as e:
         if claim:
-            await _areport(client, claim, "failed", {"error": str(e)})
+            await _report_quietly(client, claim[0], claim[1], "failed", {"error": str(e)})
         raise
     if claim:
-        await _areport(client, claim, "executed", _outcome(result))
+        await _report_quietly(client, claim[0], claim[1], "executed", _outcome(result))
     return result
 
 
@@ -289,20 +288,6 @@ def _report(client: Client, claim: Any, outcome: str, result: Any) -> None:
         client.report(claim[0], claim[1], outcome, result)
     except HoldpointError as e:
         warnings.warn(f"holdpoint: the outcome of {claim[0]} was not reported: {e}", stacklevel=2)
-
-
-async def _areport(client: AsyncClient | Client, claim: Any, outcome: str, result: Any) -> None:
-    try:
-        await _maybe(client.report(claim[0], claim[1], outcome, result))
-    except HoldpointError as e:
-        warnings.warn(f"holdpoint: the outcome of {claim[0]} was not reported: {e}", stacklevel=2)
-
-
-async def _maybe(value: Any) -> Any:
-    """The value, awaited if it is awaitable."""
-    if inspect.isawaitable(value):
-        return await value
-    return value
 
 
 def gated_tool_node(tools: Sequence[Any], policy: Policy, *, client: Optional[Client | AsyncClient] = None,

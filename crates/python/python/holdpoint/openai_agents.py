@@ -28,14 +28,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import warnings
 from typing import Any, Iterable, Mapping, Optional
 
 from agents import FunctionTool, RunContextWrapper, RunState
 from agents.tool_context import ToolContext
 
-from ._holdpoint import Decision, HoldpointError, Policy
-from .client import AsyncClient, Client, ServiceError
+from ._holdpoint import Decision, Policy
+from .client import AsyncClient, Client, ServiceError, _maybe, _report_quietly
 
 __all__ = ["Gate", "needs_approval"]
 
@@ -138,12 +137,7 @@ class Gate:
         return [self.wrap(t) for t in tools]
 
     async def _report(self, rid: str, claim: str, outcome: str, result: Any) -> None:
-        # A report that fails does not undo a call that ran: the service holds it as
-        # `outcome_unknown` when the lease ends.
-        try:
-            await _maybe(self._service().report(rid, claim, outcome, result))
-        except HoldpointError as e:
-            warnings.warn(f"holdpoint: the outcome of {rid} was not reported: {e}", stacklevel=2)
+        await _report_quietly(self._service(), rid, claim, outcome, result)
 
     def approve(self, state: RunState, item: Any) -> None:
         """Without a service: a person approved a paused call as it is."""
@@ -233,11 +227,3 @@ def name_of(tool: FunctionTool) -> str:
 def _key(tool: str, args: Any) -> str:
     """A call as one string: the tool and its canonical arguments."""
     return json.dumps([tool, args], sort_keys=True, separators=(",", ":"))
-
-
-async def _maybe(value: Any) -> Any:
-    """The value, awaited if it is awaitable (a `Client` answers at once, an
-    `AsyncClient` with a coroutine)."""
-    if hasattr(value, "__await__"):
-        return await value
-    return value
