@@ -197,6 +197,8 @@ pub enum RuleOption {
     Decisions(Vec<(DecisionKind, Span)>, Span),
     /// `show diff PATH`.
     ShowDiff(Path, Span),
+    /// `confirm by requester`.
+    ConfirmByRequester(Span),
 }
 
 impl RuleOption {
@@ -210,6 +212,7 @@ impl RuleOption {
             RuleOption::OnTimeout(..) => "on timeout",
             RuleOption::Decisions(..) => "decisions",
             RuleOption::ShowDiff(..) => "show diff",
+            RuleOption::ConfirmByRequester(..) => "confirm by requester",
         }
     }
 
@@ -222,7 +225,8 @@ impl RuleOption {
             | RuleOption::Within(_, s)
             | RuleOption::OnTimeout(_, s)
             | RuleOption::Decisions(_, s)
-            | RuleOption::ShowDiff(_, s) => *s,
+            | RuleOption::ShowDiff(_, s)
+            | RuleOption::ConfirmByRequester(s) => *s,
         }
     }
 }

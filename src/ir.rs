@@ -74,6 +74,9 @@ pub struct GateOptions {
     pub decisions: Vec<DecisionKind>,
     /// What the approver should see as a diff.
     pub show_diff: Option<Arc<PathExpr>>,
+    /// Whether the person the agent acts for may confirm the call themselves, where
+    /// their own client can ask them (`confirm by requester`).
+    pub confirm_by_requester: bool,
 }
 
 impl GateOptions {
@@ -87,6 +90,7 @@ impl GateOptions {
             on_timeout: None,
             decisions: DecisionKind::ALL.to_vec(),
             show_diff: None,
+            confirm_by_requester: false,
         }
     }
 }

@@ -218,6 +218,7 @@ fn policy_with(with_exists: bool) -> impl Strategy<Value = Gen> {
                 let extra = match (*e == "approve", i % 4) {
                     (true, 0) => "\n  mode async\n  by \"finance\"\n  reason \"r {args.amount}\"",
                     (true, 2) => "\n  by 2 of \"finance\", \"ops\"",
+                    (true, 3) => "\n  confirm by requester\n  within 1h",
                     _ => "",
                 };
                 s.push_str(&format!("{e} r{i} {{\n  when {cond}{extra}\n}}\n"));

@@ -182,6 +182,7 @@ impl<'p> Decision<'p> {
                     on_timeout: g.options.on_timeout.clone(),
                     decisions: g.options.decisions.clone(),
                     show_diff: g.options.show_diff.as_ref().map(|p| p.text.to_string()),
+                    confirm_by_requester: g.options.confirm_by_requester,
                     reason: self.reason(g.source, call),
                 })
                 .collect(),
@@ -319,6 +320,10 @@ pub struct GateReport {
     pub decisions: Vec<DecisionKind>,
     /// What to show as a diff.
     pub show_diff: Option<String>,
+    /// Whether the person the agent acts for may confirm the call themselves
+    /// (`confirm by requester`); false in a stored decision from before it.
+    #[serde(default)]
+    pub confirm_by_requester: bool,
     /// The rendered reason.
     pub reason: Option<String>,
 }
@@ -451,7 +456,7 @@ impl serde::Serialize for DecisionJson<'_, '_> {
         impl serde::Serialize for Gate<'_, '_, '_> {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 let o = self.1.options;
-                let mut m = s.serialize_map(Some(9))?;
+                let mut m = s.serialize_map(Some(10))?;
                 m.serialize_entry(
                     "rule",
                     &Collect(NameOf(self.0.decision.program, self.1.source)),
@@ -463,6 +468,7 @@ impl serde::Serialize for DecisionJson<'_, '_> {
                 m.serialize_entry("on_timeout", &o.on_timeout)?;
                 m.serialize_entry("decisions", &o.decisions)?;
                 m.serialize_entry("show_diff", &o.show_diff.as_ref().map(|p| &*p.text))?;
+                m.serialize_entry("confirm_by_requester", &o.confirm_by_requester)?;
                 m.serialize_entry("reason", &self.0.reason(self.1.source).map(Collect))?;
                 m.end()
             }

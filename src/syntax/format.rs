@@ -316,7 +316,8 @@ impl<'a> Formatter<'a> {
                 (5, format!("decisions {}", k.join(", ")))
             }
             RuleOption::ShowDiff(p, _) => (6, format!("show diff {}", p.display())),
-            RuleOption::Reason(s) => (7, format!("reason {}", self.text(s.span))),
+            RuleOption::ConfirmByRequester(_) => (7, "confirm by requester".to_string()),
+            RuleOption::Reason(s) => (8, format!("reason {}", self.text(s.span))),
         }
     }
 

@@ -257,6 +257,7 @@ impl Lower {
                     let p = self.path(self.next(&mut parts, cspan, "path")?)?;
                     decl.options.push(RuleOption::ShowDiff(p, cspan));
                 }
+                Rule::confirm_option => decl.options.push(RuleOption::ConfirmByRequester(cspan)),
                 _ => return Err(self.internal(cspan, "rule option")),
             }
         }

@@ -288,3 +288,19 @@ fn every_label_is_words() {
         }
     }
 }
+
+#[test]
+fn confirm_by_requester_is_a_rule_option_of_three_words() {
+    let f = parse_ok("approve g { when tool == \"a\" confirm by requester }");
+    let Some(Statement::Rule(r)) = f.statements.first() else {
+        panic!()
+    };
+    assert!(matches!(
+        r.options.as_slice(),
+        [RuleOption::ConfirmByRequester(_)]
+    ));
+    let d = parse_err("approve g { when tool == \"a\" confirm by \"alice\" }");
+    assert!(d.message.contains("`requester`"), "{}", d.message);
+    // `confirm` and `requester` are not reserved: they still name rules and classes.
+    parse_ok("class confirm = tool == \"a\"\napprove requester { when confirm }");
+}

@@ -292,7 +292,7 @@ impl Decision {
     }
 
     /// For `approve`: each gate (`rule`, `mode`, `by` groups, `quorum`, `within_s`,
-    /// `on_timeout`, `decisions`, `show_diff`, `reason`).
+    /// `on_timeout`, `decisions`, `show_diff`, `confirm_by_requester`, `reason`).
     #[getter]
     fn gates<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let gates = self

@@ -30,6 +30,7 @@ impl Lowerer<'_> {
                 on_timeout: None,
                 decisions: ast::DecisionKind::ALL.to_vec(),
                 show_diff: None,
+                confirm_by_requester: false,
             },
             timeout_span: None,
             within_written: false,
@@ -116,6 +117,7 @@ impl Lowerer<'_> {
                 out.gate.on_timeout = Some(t.clone());
             }
             RuleOption::Decisions(kinds, _) => out.gate.decisions = self.decision_kinds(kinds),
+            RuleOption::ConfirmByRequester(_) => out.gate.confirm_by_requester = true,
             RuleOption::ShowDiff(p, _) => {
                 if matches!(p.root, PathRoot::Name(_)) {
                     self.err(Diagnostic::new(

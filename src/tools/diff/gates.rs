@@ -82,6 +82,7 @@ struct Field {
 const FIELDS: &[Field] = &[
     field(ChangeKind::Approvers, "by", by),
     field(ChangeKind::Approvers, "quorum", quorum),
+    field(ChangeKind::Approvers, "confirm by requester", confirm_by_requester),
     field(ChangeKind::Mode, "mode", mode),
     field(ChangeKind::Sla, "within", within),
     field(ChangeKind::OnTimeout, "on timeout", on_timeout),
@@ -119,6 +120,16 @@ fn by(g: &GateReport) -> (Value, String) {
 fn quorum(g: &GateReport) -> (Value, String) {
     let n = g.quorum.max(1);
     (json(n), n.to_string())
+}
+
+/// `null` when not written, as an absent option is (a gate added without it says
+/// nothing of it).
+fn confirm_by_requester(g: &GateReport) -> (Value, String) {
+    if g.confirm_by_requester {
+        (Value::Bool(true), "yes".to_string())
+    } else {
+        (Value::Null, "no".to_string())
+    }
 }
 
 fn mode(g: &GateReport) -> (Value, String) {
@@ -316,6 +327,7 @@ mod tests {
             on_timeout: None,
             decisions: DecisionKind::ALL.to_vec(),
             show_diff: None,
+            confirm_by_requester: false,
             reason: None,
         }
     }
@@ -332,6 +344,28 @@ mod tests {
         );
         let kinds: Vec<ChangeKind> = changes[0].kinds().collect();
         assert_eq!(kinds, [ChangeKind::Approvers, ChangeKind::Sla]);
+    }
+
+    #[test]
+    fn letting_the_requester_confirm_is_a_change_of_who_decides() {
+        let old = gate("writes", &[], None);
+        let mut new = old.clone();
+        new.confirm_by_requester = true;
+        let changes = compare(&[old], &[new.clone()]);
+        assert_eq!(
+            changes[0].to_string(),
+            "gate writes: confirm by requester no → yes"
+        );
+        assert_eq!(
+            changes[0].kinds().collect::<Vec<_>>(),
+            [ChangeKind::Approvers]
+        );
+        let added = compare(&[], &[new]);
+        assert!(
+            added[0].to_string().contains("confirm by requester yes"),
+            "{}",
+            added[0]
+        );
     }
 
     #[test]

@@ -56,7 +56,7 @@ class Decision:
     @property
     def gates(self) -> list[dict[str, Any]]:
         """For `approve`: each gate (`rule`, `mode`, `by`, `quorum`, `within_s`,
-        `on_timeout`, `decisions`, `show_diff`, `reason`)."""
+        `on_timeout`, `decisions`, `show_diff`, `confirm_by_requester`, `reason`)."""
     @property
     def reasons(self) -> list[dict[str, str]]:
         """The deciding rules' reasons (`rule`, `reason`)."""

@@ -157,6 +157,10 @@ pub struct GateReport {
     /// What to show as a diff.
     #[schema(required = true)]
     pub show_diff: Option<String>,
+    /// Whether the person the agent acts for may confirm the call themselves, where their
+    /// own client can ask them (`confirm by requester`; the MCP gateway's elicitation).
+    /// The service itself still asks an approver.
+    pub confirm_by_requester: bool,
     /// The rendered reason.
     #[schema(required = true)]
     pub reason: Option<String>,
