@@ -107,6 +107,10 @@ pub struct Catalog {
     pub name: String,
     /// Tools by name.
     pub tools: BTreeMap<String, ToolSpec>,
+    /// The name prefixes it lists every tool of (`files.`, `shop.`): a rule naming a tool
+    /// outside them is not checked against it (no E030). Empty: it lists every tool
+    /// there is.
+    pub scopes: Vec<String>,
 }
 
 /// A catalog that could not be read.
@@ -241,6 +245,7 @@ impl Catalog {
         Ok(Catalog {
             name: name.to_string(),
             tools,
+            scopes: Vec::new(),
         })
     }
 
@@ -281,7 +286,7 @@ impl Catalog {
             tools.insert(
                 tool_name.to_string(),
                 ToolSpec {
-                    classes: Vec::new(),
+                    classes: annotation_classes(tool.get("annotations")),
                     args,
                 },
             );
@@ -289,6 +294,7 @@ impl Catalog {
         Ok(Catalog {
             name: name.to_string(),
             tools,
+            scopes: Vec::new(),
         })
     }
 
@@ -296,6 +302,46 @@ impl Catalog {
     pub fn tool(&self, name: &str) -> Option<&ToolSpec> {
         self.tools.get(name)
     }
+
+    /// Whether the catalog speaks for this tool name: every name without scopes, else a
+    /// name under one of them.
+    pub fn covers(&self, name: &str) -> bool {
+        self.scopes.is_empty() || self.scopes.iter().any(|s| name.starts_with(s.as_str()))
+    }
+}
+
+/// The classes an MCP tool's annotations put it in: `mcp_read_only`, `mcp_destructive`,
+/// `mcp_idempotent` and `mcp_open_world`, each hint read with the protocol's default
+/// when it is absent (read-only: false; destructive, when not read-only: true;
+/// idempotent: false; open world: true). They are the server's claims.
+pub const ANNOTATION_CLASSES: [&str; 4] = [
+    "mcp_read_only",
+    "mcp_destructive",
+    "mcp_idempotent",
+    "mcp_open_world",
+];
+
+fn annotation_classes(annotations: Option<&serde_json::Value>) -> Vec<String> {
+    let hint = |name: &str| {
+        annotations
+            .and_then(|a| a.get(name))
+            .and_then(serde_json::Value::as_bool)
+    };
+    let read_only = hint("readOnlyHint").unwrap_or(false);
+    let [ro, destructive, idempotent, open_world] = ANNOTATION_CLASSES;
+    let mut classes = Vec::new();
+    if read_only {
+        classes.push(ro);
+    } else if hint("destructiveHint").unwrap_or(true) {
+        classes.push(destructive);
+    }
+    if hint("idempotentHint").unwrap_or(false) {
+        classes.push(idempotent);
+    }
+    if hint("openWorldHint").unwrap_or(true) {
+        classes.push(open_world);
+    }
+    classes.into_iter().map(String::from).collect()
 }
 
 fn convert_arg(raw: RawArg, where_: &str) -> Result<ArgSpec, String> {
@@ -444,5 +490,29 @@ mod tests {
         assert_eq!(args["to"].ty, ArgType::List);
         assert!(!args["to"].optional);
         assert!(args["body"].optional);
+        // No annotations: the protocol's defaults, destructive and open-world.
+        assert_eq!(
+            c.tool("send_email").unwrap().classes,
+            ["mcp_destructive", "mcp_open_world"]
+        );
+    }
+
+    #[test]
+    fn mcp_annotations_put_tools_in_classes() {
+        let c = Catalog::from_mcp_json(
+            "t.json",
+            r#"{"tools":[
+              {"name":"read","annotations":{"readOnlyHint":true,"destructiveHint":true,"openWorldHint":false}},
+              {"name":"put","annotations":{"destructiveHint":false,"idempotentHint":true}},
+              {"name":"odd","annotations":{"readOnlyHint":"yes","openWorldHint":false}}
+            ]}"#,
+        )
+        .unwrap();
+        let classes = |t: &str| c.tool(t).unwrap().classes.clone();
+        // Read-only wins over a destructive hint, which only means something otherwise.
+        assert_eq!(classes("read"), ["mcp_read_only"]);
+        assert_eq!(classes("put"), ["mcp_idempotent", "mcp_open_world"]);
+        // A hint that is not a boolean reads as absent: the default, not a claim.
+        assert_eq!(classes("odd"), ["mcp_destructive"]);
     }
 }

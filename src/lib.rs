@@ -120,7 +120,7 @@ pub mod unstable;
 pub use approvers::{Approvers, ApproversError, ApproversFile, Vouched};
 pub use ast::{DecisionKind, Effect, Mode, OnTimeout};
 pub use call::{CallError, ToolCall};
-pub use catalog::{ArgSpec, ArgType, Catalog, CatalogError, ToolSpec};
+pub use catalog::{ANNOTATION_CLASSES, ArgSpec, ArgType, Catalog, CatalogError, ToolSpec};
 pub use check::levels::{Level, LintConfig};
 pub use diagnostic::{Code, Diagnostic, DiagnosticRecord, Severity};
 pub use duration::{DurationError, parse_duration};

@@ -177,6 +177,12 @@ impl PolicyBuilder {
         self.catalog.as_deref()
     }
 
+    /// Why the catalog found beside the files could not be read, if it could not
+    /// (`build` then fails with it).
+    pub fn catalog_error(&self) -> Option<&CatalogError> {
+        self.catalog_error.as_ref()
+    }
+
     /// Parses and checks, every lint included; never fails, every problem is a finding.
     pub fn check(self) -> Report {
         self.check_with(true)

@@ -90,3 +90,26 @@ fn a_finding_on_an_option_stays_on_its_line() {
         assert_eq!(line, end_line, "{found:?}");
     }
 }
+
+/// A catalog with scopes (the MCP gateway's: the tools of the upstreams it reaches) speaks
+/// only for the names under them: a misspelt tool of a listed upstream is E030, a tool of
+/// an upstream it does not reach is none of its business.
+#[test]
+fn a_scoped_catalog_judges_only_the_tools_under_its_scopes() {
+    let policy = "default deny\nallow a { when tool == \"files.raed\" }\nallow b { when tool == \"github.push\" }\n";
+    let mut catalog =
+        holdpoint::Catalog::from_yaml("tools.yaml", "tools:\n  files.read: {}\n").unwrap();
+    catalog.scopes = vec!["files.".into()];
+    let report = PolicyBuilder::new()
+        .source("p.gate", policy)
+        .catalog(catalog)
+        .check();
+    let unknown: Vec<&str> = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.code.as_str() == "E030")
+        .map(|d| d.message.as_str())
+        .collect();
+    assert_eq!(unknown.len(), 1, "{unknown:?}");
+    assert!(unknown[0].contains("files.raed"), "{unknown:?}");
+}

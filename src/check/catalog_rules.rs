@@ -229,7 +229,7 @@ impl Cx<'_> {
             _ => return,
         };
         for name in names {
-            if self.catalog.tool(name).is_none() {
+            if self.catalog.covers(name) && self.catalog.tool(name).is_none() {
                 let mut d = Diagnostic::new(
                     Code::UnknownTool,
                     span,
