@@ -3,9 +3,12 @@
 
 use std::path::PathBuf;
 
-use holdpoint_mcp::{AuditLog, GatewayOptions, Service, ServiceConfig, UpstreamSpec};
+use holdpoint_mcp::http::HttpOptions;
+use holdpoint_mcp::{
+    AuditLog, GatewayOptions, Listen, Service, ServiceConfig, Target, UpstreamSpec,
+};
 
-use crate::{Exit, load_policy};
+use crate::{Exit, builder, load_catalog, report_load_error};
 
 /// Arguments of `policy mcp`.
 #[derive(clap::Args)]
@@ -14,9 +17,26 @@ pub struct McpArgs {
     /// UPSTREAM.TOOL (`files.delete`).
     policy: PathBuf,
     /// An upstream MCP server: NAME=COMMAND ARGS... (split as a shell would), started by
-    /// the gateway and spoken to on stdio. Repeat for several.
-    #[arg(long = "upstream", value_name = "NAME=COMMAND", required = true)]
+    /// the gateway and spoken to on stdio, or NAME=URL, a streamable-HTTP endpoint
+    /// (http://127.0.0.1:8000/mcp). Repeat for several.
+    #[arg(long = "upstream", value_name = "NAME=COMMAND|URL", required = true)]
     upstreams: Vec<String>,
+    /// The bearer token for a URL upstream, read from an environment variable:
+    /// NAME=VARIABLE (the token itself never appears on a command line).
+    #[arg(long = "upstream-token-env", value_name = "NAME=VARIABLE")]
+    upstream_tokens: Vec<String>,
+    /// Serve clients over streamable HTTP at http://ADDR/mcp instead of stdio
+    /// (127.0.0.1:8931). Off loopback, --client-token is required.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// The bearer token every HTTP client must send (Authorization: Bearer TOKEN).
+    #[arg(
+        long,
+        env = "HOLDPOINT_MCP_CLIENT_TOKEN",
+        hide_env_values = true,
+        requires = "listen"
+    )]
+    client_token: Option<String>,
     /// Leave out of tools/list the tools every call of which the policy denies.
     #[arg(long)]
     hide_denied: bool,
@@ -36,7 +56,8 @@ pub struct McpArgs {
     /// The tenant the calls are made for.
     #[arg(long, default_value = "default")]
     tenant: String,
-    /// The person the agent acts for, shown to approvers.
+    /// The person the agent acts for: shown to approvers, and named in the record of a
+    /// call they confirm themselves (`confirm by requester`).
     #[arg(long)]
     user: Option<String>,
     /// How long a call waits for its decision when the client listens for progress;
@@ -46,22 +67,37 @@ pub struct McpArgs {
     max_wait: String,
 }
 
-/// Serves the gateway on stdio until the client disconnects.
+/// Serves the gateway on stdio until the client disconnects, or over HTTP until
+/// interrupted.
 pub(crate) fn run(args: McpArgs) -> Exit {
-    let policy = match load_policy(&args.policy, args.tools.as_ref()) {
-        Ok(p) => p,
+    let catalog = match load_catalog(args.tools.as_ref()) {
+        Ok(c) => c,
         Err(code) => return code,
     };
-    let mut specs = Vec::with_capacity(args.upstreams.len());
-    for s in &args.upstreams {
-        match UpstreamSpec::parse(s) {
-            Ok(spec) => specs.push(spec),
-            Err(e) => {
-                eprintln!("error: --upstream {e}");
+    let policy = match builder(&args.policy, catalog.as_ref()) {
+        Ok(b) => b,
+        Err(e) => return report_load_error(&e),
+    };
+    let specs = match upstreams(&args) {
+        Ok(s) => s,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Exit::Usage;
+        }
+    };
+    let listen = match &args.listen {
+        None => Listen::Stdio,
+        Some(addr) => match addr.parse() {
+            Ok(addr) => Listen::Http(HttpOptions {
+                addr,
+                token: args.client_token.clone(),
+            }),
+            Err(_) => {
+                eprintln!("error: --listen {addr}: expected an address and port (127.0.0.1:8931)");
                 return Exit::Usage;
             }
-        }
-    }
+        },
+    };
     let max_wait = match holdpoint::parse_duration(&args.max_wait) {
         Ok(d) => d,
         Err(e) => {
@@ -108,8 +144,9 @@ pub(crate) fn run(args: McpArgs) -> Exit {
             audit,
             service,
             max_wait,
+            user: args.user.clone(),
         };
-        holdpoint_mcp::run_stdio(policy, specs, options).await
+        holdpoint_mcp::run(policy, specs, options, listen).await
     });
     // Standard input cannot be cancelled: do not wait for the runtime's blocking reader.
     runtime.shutdown_background();
@@ -120,4 +157,38 @@ pub(crate) fn run(args: McpArgs) -> Exit {
             Exit::Failed
         }
     }
+}
+
+/// The `--upstream`s, with their `--upstream-token-env` tokens.
+fn upstreams(args: &McpArgs) -> Result<Vec<UpstreamSpec>, String> {
+    let mut specs = Vec::with_capacity(args.upstreams.len());
+    for s in &args.upstreams {
+        let spec = UpstreamSpec::parse(s).map_err(|e| format!("--upstream {e}"))?;
+        if specs.iter().any(|o: &UpstreamSpec| o.name == spec.name) {
+            return Err(format!(
+                "--upstream {s}: the name `{}` is given twice",
+                spec.name
+            ));
+        }
+        specs.push(spec);
+    }
+    for t in &args.upstream_tokens {
+        let bad = |why: &str| format!("--upstream-token-env {t}: {why}");
+        let (name, var) = t
+            .split_once('=')
+            .ok_or_else(|| bad("expected NAME=VARIABLE"))?;
+        let spec = specs
+            .iter_mut()
+            .find(|s| s.name == name)
+            .ok_or_else(|| bad("no --upstream has that name"))?;
+        if !matches!(spec.target, Target::Url(_)) {
+            return Err(bad("that upstream is a command, not a URL"));
+        }
+        let token = std::env::var(var)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| bad(&format!("the environment variable {var} is not set")))?;
+        spec.token = Some(token);
+    }
+    Ok(specs)
 }

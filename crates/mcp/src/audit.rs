@@ -1,5 +1,6 @@
-//! The audit record of calls the policy audits: one JSON line each, appended to a file
-//! and flushed before the call's result goes back to the client.
+//! The audit record of calls the policy audits, and of calls their requester confirmed:
+//! one JSON line each, appended to a file and flushed before the call's result goes back
+//! to the client.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -10,19 +11,38 @@ use tokio::sync::Mutex;
 
 use crate::GatewayError;
 
-/// One audit record as a JSON line (without its newline): when, the tool as the policy
-/// names it, the arguments forwarded, the rules, and whether the upstream reported an
-/// error.
-pub fn record_line(tool: &str, args: &Value, rules: &[String], upstream_error: bool) -> String {
+/// One call that ran and is recorded.
+pub struct Record<'a> {
+    /// The tool as the policy names it.
+    pub tool: &'a str,
+    /// The arguments forwarded.
+    pub args: &'a Value,
+    /// The rules that decided.
+    pub rules: &'a [String],
+    /// `audit`, or `approve` for a call its requester confirmed.
+    pub effect: &'a str,
+    /// Who confirmed it (a call the policy lets its requester confirm).
+    pub confirmed_by: Option<&'a str>,
+    /// Whether the upstream reported an error.
+    pub upstream_error: bool,
+}
+
+/// One record as a JSON line (without its newline): when, the tool, the arguments
+/// forwarded, the rules, the effect, who confirmed (when someone did), and whether the
+/// upstream reported an error.
+pub fn record_line(r: &Record<'_>) -> String {
     let at_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    json!({
-        "at_ms": at_ms, "tool": tool, "args": args, "rules": rules,
-        "effect": "audit", "upstream_error": upstream_error,
-    })
-    .to_string()
+    let mut line = json!({
+        "at_ms": at_ms, "tool": r.tool, "args": r.args, "rules": r.rules,
+        "effect": r.effect, "upstream_error": r.upstream_error,
+    });
+    if let (Some(by), Value::Object(m)) = (r.confirmed_by, &mut line) {
+        m.insert("confirmed_by".into(), Value::String(by.to_string()));
+    }
+    line.to_string()
 }
 
 /// An append-only JSON Lines file of audited calls.
@@ -49,16 +69,9 @@ impl AuditLog {
         })
     }
 
-    /// Appends one record: when, the tool as the policy names it, the arguments that
-    /// were forwarded, the rules, and whether the upstream reported an error.
-    pub async fn record(
-        &self,
-        tool: &str,
-        args: &Value,
-        rules: &[String],
-        upstream_error: bool,
-    ) -> Result<(), GatewayError> {
-        let mut line = record_line(tool, args, rules, upstream_error);
+    /// Appends one record ([`record_line`]) and flushes it to the disk.
+    pub async fn record(&self, record: &Record<'_>) -> Result<(), GatewayError> {
+        let mut line = record_line(record);
         line.push('\n');
         let mut file = self.file.lock().await;
         let written = async {

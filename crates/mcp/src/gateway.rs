@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use holdpoint::{Decision, Effect, Policy, ToolCall, ToolStance};
+use holdpoint::{Decision, Effect, Policy, PolicyBuilder, ToolCall, ToolStance};
 use rmcp::ErrorData;
 use rmcp::handler::server::ServerHandler;
 use rmcp::model::{
@@ -15,9 +15,10 @@ use rmcp::service::{RequestContext, RoleServer};
 use serde_json::Value;
 
 use crate::service::Service;
-use crate::{AuditLog, GatewayError, Upstream};
+use crate::{AuditLog, GatewayError, Record, Upstream};
 
 mod approval;
+mod confirm;
 
 use approval::{STATUS_TOOL, Waiter};
 
@@ -34,6 +35,9 @@ pub struct GatewayOptions {
     /// after that, or at once for a client that does not, the call returns the request
     /// id to resume it with `holdpoint_status`.
     pub max_wait: std::time::Duration,
+    /// The person the agent acts for: who confirms a call the policy lets its requester
+    /// confirm (`confirm by requester`), as the record names them.
+    pub user: Option<String>,
 }
 
 impl Default for GatewayOptions {
@@ -43,6 +47,7 @@ impl Default for GatewayOptions {
             audit: None,
             service: None,
             max_wait: std::time::Duration::from_secs(600),
+            user: None,
         }
     }
 }
@@ -59,7 +64,9 @@ struct Exposed {
     stance: ToolStance,
 }
 
-/// The gateway: an MCP server (`ServerHandler`) over the upstreams.
+/// The gateway: an MCP server (`ServerHandler`) over the upstreams. Clones share
+/// everything (one per HTTP session).
+#[derive(Clone)]
 pub struct Gateway {
     inner: Arc<Inner>,
 }
@@ -77,10 +84,11 @@ struct Inner {
 }
 
 impl Gateway {
-    /// Lists every upstream's tools and merges them: a name two upstreams share is
-    /// offered as `UPSTREAM__TOOL` for each.
+    /// Lists every upstream's tools and merges them (a name two upstreams share is
+    /// offered as `UPSTREAM__TOOL` for each), then compiles the policy with those tools
+    /// as its catalog (under the policy's own, if it has one).
     pub async fn new(
-        policy: Policy,
+        policy: PolicyBuilder,
         upstreams: Vec<Upstream>,
         options: GatewayOptions,
     ) -> Result<Gateway, GatewayError> {
@@ -94,10 +102,17 @@ impl Gateway {
         for (_, t) in &listed {
             *count.entry(t.name.to_string()).or_default() += 1;
         }
-        let mut tools = Vec::with_capacity(listed.len());
+        let mut named = Vec::with_capacity(listed.len());
+        for (i, tool) in listed {
+            let Some(up) = upstreams.get(i) else { continue };
+            named.push((i, format!("{}.{}", up.spec.name, tool.name), tool));
+        }
+        let scopes: Vec<String> = upstreams.iter().map(|u| u.spec.name.clone()).collect();
+        let policy = compile(policy, &scopes, &named)?;
+        let mut tools = Vec::with_capacity(named.len());
         let mut by_name = HashMap::new();
         let mut by_policy_name = HashMap::new();
-        for (i, mut tool) in listed {
+        for (i, policy_name, mut tool) in named {
             let Some(up) = upstreams.get(i) else { continue };
             let upstream_tool = tool.name.to_string();
             // A tool named like the gateway's own `holdpoint_status` is renamed too.
@@ -108,7 +123,6 @@ impl Gateway {
             } else {
                 upstream_tool.clone()
             };
-            let policy_name = format!("{}.{upstream_tool}", up.spec.name);
             let stance = policy.stance(&policy_name);
             let description = match tool.description.as_deref() {
                 Some(d) if !d.is_empty() => format!("{d}\n\n[holdpoint: {stance}]"),
@@ -159,6 +173,23 @@ impl Gateway {
         }
         out
     }
+}
+
+/// Compiles the policy with the upstreams' tools (`(upstream, policy name, tool)`) as
+/// its catalog, under the policy's own.
+fn compile(
+    policy: PolicyBuilder,
+    scopes: &[String],
+    tools: &[(usize, String, Tool)],
+) -> Result<Policy, GatewayError> {
+    let failed = |e: holdpoint::LoadError| GatewayError::Policy(e.to_string());
+    if policy.catalog_error().is_some() {
+        // The policy's own catalog does not read: that error, not a merged catalog.
+        return policy.build().map_err(failed);
+    }
+    let named: Vec<(String, &Tool)> = tools.iter().map(|(_, n, t)| (n.clone(), t)).collect();
+    let catalog = crate::catalog::merged(scopes, &named, policy.catalog_ref())?;
+    policy.catalog(catalog).build().map_err(failed)
 }
 
 /// The tool that resumes a call waiting for a person.
@@ -257,18 +288,36 @@ impl Inner {
         let reasons = why(&decision, &call);
         match effect {
             Effect::Deny => Ok(text_result(format!("Refused by policy: {reasons}"), true)),
-            Effect::Approve => match &self.options.service {
-                Some(service) => Ok(self
-                    .approval(service, &tool.policy_name, &call.args, &reasons, &waiter)
-                    .await),
-                None => Ok(text_result(
-                    format!(
-                        "Not run: this call needs a person's approval ({reasons}), and this \
-                         gateway is not connected to an approval service."
-                    ),
-                    true,
-                )),
-            },
+            Effect::Approve => {
+                // Every gate must let the requester confirm, and their client must be able
+                // to ask them; otherwise an approver decides, as for any gated call.
+                let confirmable = decision.report(&call).approval.is_some_and(|a| {
+                    !a.gates.is_empty() && a.gates.iter().all(|g| g.confirm_by_requester)
+                });
+                if confirmable && waiter.can_ask() {
+                    return self.confirm(tool, call, &rules, &reasons, &waiter).await;
+                }
+                match &self.options.service {
+                    Some(service) => Ok(self
+                        .approval(service, &tool.policy_name, &call.args, &reasons, &waiter)
+                        .await),
+                    None => {
+                        let hint = if confirmable {
+                            " You could confirm it yourself, but your MCP client cannot be \
+                             asked (it does not support elicitation)."
+                        } else {
+                            ""
+                        };
+                        Ok(text_result(
+                            format!(
+                                "Not run: this call needs a person's approval ({reasons}), and \
+                                 this gateway is not connected to an approval service.{hint}"
+                            ),
+                            true,
+                        ))
+                    }
+                }
+            }
             Effect::Allow | Effect::Audit => {
                 // Exactly the arguments decided: the ones in the call the policy read.
                 let Value::Object(args) = call.args else {
@@ -277,47 +326,62 @@ impl Inner {
                         None,
                     ));
                 };
-                let result = self.forward(tool, args.clone()).await;
+                let result = self.forward(tool, args.clone(), &waiter, true).await;
                 if effect == Effect::Audit {
-                    let failed = result.is_error.unwrap_or(false);
-                    self.audit(&tool.policy_name, &Value::Object(args), &rules, failed)
-                        .await?;
+                    self.record(&Record {
+                        tool: &tool.policy_name,
+                        args: &Value::Object(args),
+                        rules: &rules,
+                        effect: "audit",
+                        confirmed_by: None,
+                        upstream_error: result.is_error.unwrap_or(false),
+                    })
+                    .await?;
                 }
                 Ok(result)
             }
         }
     }
 
+    /// Forwards exactly `args` to the tool's upstream, relaying its progress to the
+    /// client. A call the client cancels is cancelled upstream when `cancellable`; an
+    /// approved call (claimed already) runs to its end, so its outcome is known.
     async fn forward(
         &self,
         tool: &Exposed,
         args: serde_json::Map<String, Value>,
+        waiter: &Waiter,
+        cancellable: bool,
     ) -> CallToolResult {
         let Some(up) = self.upstreams.get(tool.upstream) else {
             return text_result("Not run: the upstream is gone.".to_string(), true);
         };
-        match up.call(&tool.upstream_tool, args).await {
+        let never = tokio_util::sync::CancellationToken::new();
+        let cancelled = if cancellable {
+            &waiter.context.ct
+        } else {
+            &never
+        };
+        match up
+            .call(&tool.upstream_tool, args, waiter.listener(), cancelled)
+            .await
+        {
             Ok(result) => result,
             Err(e) => text_result(format!("The upstream `{}` failed: {e}", up.spec.name), true),
         }
     }
 
-    async fn audit(
-        &self,
-        tool: &str,
-        args: &Value,
-        rules: &[String],
-        failed: bool,
-    ) -> Result<(), ErrorData> {
+    /// Records a call that ran: to the audit log, or to standard error without one.
+    async fn record(&self, record: &Record<'_>) -> Result<(), ErrorData> {
         match &self.options.audit {
             Some(log) => log
-                .record(tool, args, rules, failed)
+                .record(record)
                 .await
                 // The call ran; the client hears that its record could not be written.
                 .map_err(|e| ErrorData::internal_error(format!("the call ran, but {e}"), None)),
             None => {
                 // Standard output is the protocol: the record goes to standard error.
-                eprintln!("{}", crate::audit::record_line(tool, args, rules, failed));
+                eprintln!("{}", crate::audit::record_line(record));
                 Ok(())
             }
         }

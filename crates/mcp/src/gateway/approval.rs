@@ -9,6 +9,7 @@ use rmcp::service::{RequestContext, RoleServer};
 use serde_json::{Map, Value};
 
 use super::{Inner, text_result};
+use crate::Listener;
 use crate::service::{Service, ServiceError};
 
 /// How often a waiting call tells the client it is still waiting.
@@ -21,7 +22,7 @@ pub(crate) const STATUS_TOOL: &str = "holdpoint_status";
 /// progress, and so can wait.
 pub(super) struct Waiter {
     token: Option<ProgressToken>,
-    context: RequestContext<RoleServer>,
+    pub(super) context: RequestContext<RoleServer>,
 }
 
 impl Waiter {
@@ -30,6 +31,14 @@ impl Waiter {
             token: context.meta.get_progress_token(),
             context,
         }
+    }
+
+    /// Where the progress of a forwarded call goes (when the client listens).
+    pub(super) fn listener(&self) -> Option<Listener> {
+        self.token.clone().map(|token| Listener {
+            peer: self.context.peer.clone(),
+            token,
+        })
     }
 
     async fn progress(&self, step: f64, message: String) {
@@ -89,7 +98,7 @@ impl Inner {
         }
         if sent.get("run") == Some(&Value::Bool(true)) {
             // The service's policy lets it run now: what it permits is what runs.
-            return self.run_permitted(service, &sent).await;
+            return self.run_permitted(service, &sent, waiter).await;
         }
         let Some(id) = sent.get("request").and_then(Value::as_str) else {
             return text_result(
@@ -142,14 +151,19 @@ impl Inner {
             }
         }
         match service.claim(id).await {
-            Ok(claimed) => self.run_permitted(service, &claimed).await,
+            Ok(claimed) => self.run_permitted(service, &claimed, waiter).await,
             Err(e) => refused(&e),
         }
     }
 
     /// Runs what the service permitted (its `call`), and reports the outcome when the
     /// answer carries a claim.
-    async fn run_permitted(&self, service: &Service, permitted: &Value) -> CallToolResult {
+    async fn run_permitted(
+        &self,
+        service: &Service,
+        permitted: &Value,
+        waiter: &Waiter,
+    ) -> CallToolResult {
         let id = permitted.get("request").and_then(Value::as_str);
         let claim = permitted.get("claim").and_then(Value::as_str);
         let tool = permitted.pointer("/call/tool").and_then(Value::as_str);
@@ -159,7 +173,7 @@ impl Inner {
             .cloned();
         let (result, executed) = match (tool.and_then(|t| self.by_policy_name(t)), args) {
             (Some(exposed), Some(args)) => {
-                let result = self.forward(exposed, args).await;
+                let result = self.forward(exposed, args, waiter, false).await;
                 let ok = !result.is_error.unwrap_or(false);
                 (result, ok)
             }

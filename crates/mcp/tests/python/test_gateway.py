@@ -32,12 +32,14 @@ def calls(log: Path) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
 
 
-def session(tmp_path: Path, *extra: str):
-    """Runs `fn(session)` against a gateway over both upstreams."""
+def session(tmp_path: Path, *extra: str, shop: str | None = None):
+    """Runs `fn(session)` against a gateway over both upstreams (`shop`: another
+    `--upstream` for the shop)."""
     log = tmp_path / "calls.jsonl"
     params = StdioServerParameters(
         command=BIN,
-        args=["mcp", str(POLICY), "--upstream", upstream("files"), "--upstream", upstream("shop"), *extra],
+        args=["mcp", str(POLICY), "--upstream", upstream("files"), "--upstream", shop or upstream("shop"),
+              *extra],
         env={"CALL_LOG": str(log), "PATH": os.environ.get("PATH", "")},
     )
 
@@ -66,7 +68,7 @@ def test_tools_are_merged_with_their_stance_and_shared_names_get_the_upstreams_p
     tools = {t.name: t for t in run(listed)}
     # Both upstreams offer the same four tools: each is offered under UPSTREAM__TOOL.
     assert set(tools) == {f"{u}__{t}" for u in ("files", "shop")
-                          for t in ("read_file", "delete_file", "write_file", "refund")}
+                          for t in ("read_file", "delete_file", "write_file", "refund", "slow")}
     assert "[holdpoint: allowed]" in tools["files__read_file"].description
     assert "every call is denied (deletes)" in tools["files__delete_file"].description
     assert "may wait for a person's approval (big_refund)" in tools["shop__refund"].description
@@ -179,6 +181,37 @@ def test_an_unknown_tool_is_a_protocol_error(tmp_path):
     said = run(call)
     assert said is not None and "no tool `rm_rf`" in said
     assert calls(log) == []
+
+
+def test_an_upstreams_progress_reaches_the_client_under_the_clients_token(tmp_path):
+    run, log = session(tmp_path)
+    seen = []
+
+    async def on_progress(progress, total, message):
+        seen.append((progress, total, message))
+
+    async def call(s):
+        return await s.call_tool("files__slow", {"steps": 3}, progress_callback=on_progress)
+
+    result = run(call)
+    assert text(result) == "done after 3 steps"
+    assert seen == [(1, 3, "step 1"), (2, 3, "step 2"), (3, 3, "step 3")]
+
+
+def test_a_call_the_client_cancels_is_cancelled_upstream(tmp_path):
+    run, log = session(tmp_path)
+
+    async def call(s):
+        with anyio.move_on_after(0.6):
+            await s.call_tool("files__slow", {"steps": 30})
+        # The upstream would have finished by now had it not been told.
+        await anyio.sleep(4)
+        return await s.call_tool("files__read_file", {"path": "after"})
+
+    after = run(call)
+    assert text(after) == "contents of after"
+    tools = [c["tool"] for c in calls(log)]
+    assert tools == ["slow", "read_file"], tools
 
 
 @pytest.mark.parametrize("args, says", [
