@@ -1,7 +1,9 @@
 """The MCP gateway's overhead per allowed call over stdio: the same upstream server (the
 gateway tests' `upstream_server.py`, on the official Python SDK) called by the official
 Python client directly and through `policy mcp`, the calls alternating between the two
-sessions; per-call medians and the median of the paired differences.
+sessions; per-call medians and the median of the paired differences, and the CPU time
+the gateway process itself spent per call (its threads' user and system time, from
+/proc, without its upstream's).
 
     target/mcp-venv/bin/python benches/mcp/overhead.py [--policy-bin target/release/policy] [--calls 2000]
 """
@@ -41,12 +43,40 @@ async def interleaved(direct: StdioServerParameters, gated: StdioServerParameter
             for _ in range(50):  # warm up
                 await once(d)
                 await once(g)
+            gateway = gateway_pid()
+            cpu_before = cpu_seconds(gateway)
             ds, gs = [], []
             for _ in range(calls):
                 ds.append(await once(d))
                 gs.append(await once(g))
+            cpu_us = (cpu_seconds(gateway) - cpu_before) * 1e6 / calls
             diffs = [b - a for a, b in zip(ds, gs)]
-            return statistics.median(ds), statistics.median(gs), statistics.median(diffs)
+            return statistics.median(ds), statistics.median(gs), statistics.median(diffs), cpu_us
+
+
+def gateway_pid() -> int | None:
+    """The `policy` process this script started (a child of it)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        if ppid == os.getpid() and comm == "policy":
+            return int(entry.name)
+    return None
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """The process's user and system time (all its threads, not its children)."""
+    if pid is None:
+        return float("nan")
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -62,9 +92,10 @@ def main() -> None:
             command=a.policy_bin,
             args=["mcp", str(TESTS / "policy.gate"), "--upstream", f"files={sys.executable} {server[0]}"],
             env=env)
-        d_us, g_us, diff = anyio.run(interleaved, direct, gated, a.calls)
+        d_us, g_us, diff, cpu_us = anyio.run(interleaved, direct, gated, a.calls)
         print(f"direct {d_us:.0f} µs/call, through the gateway {g_us:.0f} µs/call: "
-              f"overhead {diff:.0f} µs per allowed call (median of the paired differences)")
+              f"overhead {diff:.0f} µs per allowed call (median of the paired differences); "
+              f"the gateway's own CPU {cpu_us:.0f} µs per call")
 
 
 if __name__ == "__main__":
