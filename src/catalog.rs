@@ -111,6 +111,9 @@ pub struct Catalog {
     /// outside them is not checked against it (no E030). Empty: it lists every tool
     /// there is.
     pub scopes: Vec<String>,
+    /// Classes it defines even when no tool is in them (an MCP catalog's annotation
+    /// classes: `mcp_idempotent` exists though no tool says it is idempotent).
+    pub classes: Vec<String>,
 }
 
 /// A catalog that could not be read.
@@ -246,6 +249,7 @@ impl Catalog {
             name: name.to_string(),
             tools,
             scopes: Vec::new(),
+            classes: Vec::new(),
         })
     }
 
@@ -295,6 +299,7 @@ impl Catalog {
             name: name.to_string(),
             tools,
             scopes: Vec::new(),
+            classes: ANNOTATION_CLASSES.iter().map(|c| c.to_string()).collect(),
         })
     }
 
@@ -335,7 +340,8 @@ fn annotation_classes(annotations: Option<&serde_json::Value>) -> Vec<String> {
     } else if hint("destructiveHint").unwrap_or(true) {
         classes.push(destructive);
     }
-    if hint("idempotentHint").unwrap_or(false) {
+    // Idempotence means something only for a tool that changes things.
+    if !read_only && hint("idempotentHint").unwrap_or(false) {
         classes.push(idempotent);
     }
     if hint("openWorldHint").unwrap_or(true) {

@@ -166,6 +166,9 @@ fn duplicate_names(statements: &Statements<'_>, sources: &SourceMap) -> Vec<Diag
 fn catalog_members(catalog: Option<&Catalog>) -> BTreeMap<&str, Vec<String>> {
     let mut catalog_members: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     if let Some(cat) = catalog {
+        for class in &cat.classes {
+            catalog_members.entry(class.as_str()).or_default();
+        }
         for (tool, spec) in &cat.tools {
             for class in &spec.classes {
                 catalog_members

@@ -113,3 +113,28 @@ fn a_scoped_catalog_judges_only_the_tools_under_its_scopes() {
     assert_eq!(unknown.len(), 1, "{unknown:?}");
     assert!(unknown[0].contains("files.raed"), "{unknown:?}");
 }
+
+/// Before: a policy naming `mcp_idempotent` was E013 (an unknown class) when no tool of
+/// the MCP catalog said it was idempotent, so a gateway failed to start over servers
+/// that make no such claim.
+#[test]
+fn an_mcp_catalogs_annotation_classes_exist_without_members() {
+    let catalog = holdpoint::Catalog::from_mcp_json(
+        "tools.json",
+        r#"{"tools":[{"name":"files.read","annotations":{"readOnlyHint":true}}]}"#,
+    )
+    .unwrap();
+    let policy =
+        "default deny\napprove again { when mcp_idempotent }\nallow reads { when mcp_read_only }\n";
+    let report = PolicyBuilder::new()
+        .source("p.gate", policy)
+        .catalog(catalog)
+        .check();
+    let errors: Vec<&str> = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.code.as_str().starts_with('E'))
+        .map(|d| d.message.as_str())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+}

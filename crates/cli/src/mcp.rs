@@ -30,13 +30,14 @@ pub struct McpArgs {
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
     /// The bearer token every HTTP client must send (Authorization: Bearer TOKEN).
-    #[arg(
-        long,
-        env = "HOLDPOINT_MCP_CLIENT_TOKEN",
-        hide_env_values = true,
-        requires = "listen"
-    )]
+    /// Ignored on stdio.
+    #[arg(long, env = "HOLDPOINT_MCP_CLIENT_TOKEN", hide_env_values = true)]
     client_token: Option<String>,
+    /// Let the person the agent acts for confirm, in their own MCP client (elicitation),
+    /// the calls every gate of which says `confirm by requester`. The client answers the
+    /// question: use it only where the client is the person's own (a coding agent's UI).
+    #[arg(long)]
+    requester_confirms: bool,
     /// Leave out of tools/list the tools every call of which the policy denies.
     #[arg(long)]
     hide_denied: bool,
@@ -154,6 +155,7 @@ pub(crate) fn run(args: McpArgs) -> Exit {
             service,
             max_wait,
             user: args.user.clone(),
+            requester_confirms: args.requester_confirms,
         };
         holdpoint_mcp::run(policy, specs, options, listen).await
     });

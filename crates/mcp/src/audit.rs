@@ -23,6 +23,8 @@ pub struct Record<'a> {
     pub effect: &'a str,
     /// Who confirmed it (a call the policy lets its requester confirm).
     pub confirmed_by: Option<&'a str>,
+    /// The MCP client that asked them, as it named itself.
+    pub client: Option<&'a str>,
     /// Whether the upstream reported an error.
     pub upstream_error: bool,
 }
@@ -39,8 +41,13 @@ pub fn record_line(r: &Record<'_>) -> String {
         "at_ms": at_ms, "tool": r.tool, "args": r.args, "rules": r.rules,
         "effect": r.effect, "upstream_error": r.upstream_error,
     });
-    if let (Some(by), Value::Object(m)) = (r.confirmed_by, &mut line) {
-        m.insert("confirmed_by".into(), Value::String(by.to_string()));
+    if let Value::Object(m) = &mut line {
+        if let Some(by) = r.confirmed_by {
+            m.insert("confirmed_by".into(), Value::String(by.to_string()));
+        }
+        if let Some(client) = r.client {
+            m.insert("client".into(), Value::String(client.to_string()));
+        }
     }
     line.to_string()
 }

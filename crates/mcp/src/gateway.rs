@@ -38,6 +38,10 @@ pub struct GatewayOptions {
     /// The person the agent acts for: who confirms a call the policy lets its requester
     /// confirm (`confirm by requester`), as the record names them.
     pub user: Option<String>,
+    /// Let the requester confirm, in their own client, the calls every gate of which says
+    /// `confirm by requester` (`--requester-confirms`). Off by default: the MCP client
+    /// answers the question, and a client the agent controls could answer it itself.
+    pub requester_confirms: bool,
 }
 
 impl Default for GatewayOptions {
@@ -48,6 +52,7 @@ impl Default for GatewayOptions {
             service: None,
             max_wait: std::time::Duration::from_secs(600),
             user: None,
+            requester_confirms: false,
         }
     }
 }
@@ -294,7 +299,7 @@ impl Inner {
                 let confirmable = decision.report(&call).approval.is_some_and(|a| {
                     !a.gates.is_empty() && a.gates.iter().all(|g| g.confirm_by_requester)
                 });
-                if confirmable && waiter.can_ask() {
+                if confirmable && self.options.requester_confirms && waiter.can_ask() {
                     return self.confirm(tool, call, &rules, &reasons, &waiter).await;
                 }
                 match &self.options.service {
@@ -302,11 +307,16 @@ impl Inner {
                         .approval(service, &tool.policy_name, &call.args, &reasons, &waiter)
                         .await),
                     None => {
-                        let hint = if confirmable {
-                            " You could confirm it yourself, but your MCP client cannot be \
-                             asked (it does not support elicitation)."
-                        } else {
-                            ""
+                        let hint = match (confirmable, self.options.requester_confirms) {
+                            (true, true) => {
+                                " You could confirm it yourself, but your MCP client cannot \
+                                 be asked (it does not support elicitation)."
+                            }
+                            (true, false) => {
+                                " The policy lets you confirm it yourself, but this gateway \
+                                 was not started with --requester-confirms."
+                            }
+                            _ => "",
                         };
                         Ok(text_result(
                             format!(
@@ -334,6 +344,7 @@ impl Inner {
                         rules: &rules,
                         effect: "audit",
                         confirmed_by: None,
+                        client: None,
                         upstream_error: result.is_error.unwrap_or(false),
                     })
                     .await?;

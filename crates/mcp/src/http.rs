@@ -58,11 +58,22 @@ pub async fn serve(gateway: Gateway, options: HttpOptions) -> Result<(), Gateway
     let mut config = StreamableHttpServerConfig::default()
         .with_cancellation_token(stop.child_token())
         .with_max_request_body_bytes(MAX_BODY);
-    if !options.addr.ip().is_loopback() {
+    if options.addr.ip().is_loopback() {
+        // The loopback names, and the address bound (127.0.0.2 is loopback too).
+        let ip = options.addr.ip().to_string();
+        config = config.with_allowed_hosts([
+            "localhost".to_string(),
+            "127.0.0.1".into(),
+            "::1".into(),
+            ip,
+        ]);
+    } else {
         // Off loopback every request carries the token, which no web page can send for
         // another origin: the Host check would only refuse the names the host is reached by.
         config = config.disable_allowed_hosts();
     }
+    // MCP clients send no Origin; a browser always does: refuse every one.
+    config = config.enforce_origin_validation();
     let service = StreamableHttpService::new(
         move || Ok(gateway.clone()),
         Arc::new(LocalSessionManager::default()),
@@ -120,7 +131,9 @@ async fn require_token(State(token): State<Arc<str>>, request: Request, next: Ne
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
     match given {
         Some(given) if same(given.as_bytes(), token.as_bytes()) => next.run(request).await,
         _ => (

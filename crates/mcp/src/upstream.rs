@@ -181,6 +181,9 @@ pub struct Listener {
     pub peer: Peer<RoleServer>,
     /// The client's token for the call.
     pub token: ProgressToken,
+    /// The last progress relayed: notifications are handled in tasks of their own, so
+    /// one that arrives late (not above it) is dropped rather than sent out of order.
+    pub last: Mutex<Option<f64>>,
 }
 
 /// The gateway as the upstream's client: relays the progress of forwarded calls to the
@@ -216,6 +219,16 @@ impl ClientHandler for Relay {
             .ok()
             .and_then(|map| map.get(&params.progress_token).cloned());
         if let Some(to) = to {
+            let in_order = to.last.lock().is_ok_and(|mut last| {
+                let newer = last.is_none_or(|l| params.progress > l);
+                if newer {
+                    *last = Some(params.progress);
+                }
+                newer
+            });
+            if !in_order {
+                return;
+            }
             let mut note = ProgressNotificationParam::new(to.token.clone(), params.progress);
             if let Some(total) = params.total {
                 note = note.with_total(total);
@@ -286,6 +299,10 @@ impl Upstream {
         listener: Option<Listener>,
         cancelled: &CancellationToken,
     ) -> Result<CallToolResult, String> {
+        if cancelled.is_cancelled() {
+            // Cancelled before it was sent: the upstream never sees it.
+            return Err("cancelled by the client".to_string());
+        }
         let params = CallToolRequestParams::new(tool.to_string()).with_arguments(args);
         let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
         let mut handle = self
@@ -298,6 +315,8 @@ impl Upstream {
             self.relay.listen(token.clone(), Arc::new(listener));
         }
         let answer = tokio::select! {
+            // An answer that is there wins over a cancellation that is too.
+            biased;
             answer = &mut handle.rx => Some(answer),
             () = cancelled.cancelled() => None,
         };

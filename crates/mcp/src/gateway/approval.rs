@@ -38,6 +38,7 @@ impl Waiter {
         self.token.clone().map(|token| Listener {
             peer: self.context.peer.clone(),
             token,
+            last: std::sync::Mutex::new(None),
         })
     }
 

@@ -29,13 +29,17 @@ impl Waiter {
 /// Everything from the agent is JSON text with hidden characters escaped, so nothing it
 /// sends acts on the client's display.
 fn question(tool: &Exposed, args: &Value, reasons: &str) -> String {
-    let shown = serde_json::to_string_pretty(args).unwrap_or_else(|_| args.to_string());
+    let pretty = serde_json::to_string_pretty(args).unwrap_or_else(|_| args.to_string());
+    // Line by line: the layout's line breaks stay line breaks; inside the JSON strings,
+    // serde_json has escaped the control characters already.
+    let shown: Vec<std::borrow::Cow<'_, str>> = pretty.lines().map(holdpoint::escaped).collect();
+    let shown = shown.join("\n");
     format!(
         "Your agent wants to run `{}` ({}) with these arguments:\n\n{}\n\nThe policy asks you \
          first: {}. Nothing has run. Run it exactly as shown?",
         holdpoint::escaped(tool.listed.name.as_ref()),
         holdpoint::escaped(&tool.policy_name),
-        holdpoint::escaped(&shown),
+        shown,
         holdpoint::escaped(reasons),
     )
 }
@@ -61,18 +65,21 @@ impl Inner {
             .description("Run the call exactly as shown")
             .build()
             .map_err(|e| ErrorData::internal_error(e, None))?;
-        let asked = waiter
-            .context
-            .peer
-            .create_elicitation_with_timeout(
-                ElicitRequestParams::FormElicitationParams {
-                    meta: None,
-                    message: question(tool, &Value::Object(args.clone()), reasons),
-                    requested_schema: schema,
-                },
-                Some(self.options.max_wait),
-            )
-            .await;
+        let asking = waiter.context.peer.create_elicitation_with_timeout(
+            ElicitRequestParams::FormElicitationParams {
+                meta: None,
+                message: question(tool, &Value::Object(args.clone()), reasons),
+                requested_schema: schema,
+            },
+            Some(self.options.max_wait),
+        );
+        let asked = tokio::select! {
+            asked = asking => asked,
+            // The client gave up on the call: an answer that comes later runs nothing.
+            () = waiter.context.ct.cancelled() => {
+                return Ok(text_result("Not run: the call was cancelled.".to_string(), true));
+            }
+        };
         let answer = match asked {
             Ok(answer) => answer,
             Err(e) => {
@@ -100,12 +107,20 @@ impl Inner {
         // Exactly the arguments the requester was shown: the ones the policy decided.
         let result = self.forward(tool, args.clone(), waiter, true).await;
         let user = self.options.user.as_deref().unwrap_or("the requester");
+        // The client that asked, as it named itself: the record says through what the
+        // confirmation came, not that it was verified.
+        let client = waiter
+            .context
+            .peer
+            .peer_info()
+            .map(|i| format!("{} {}", i.client_info.name, i.client_info.version));
         self.record(&Record {
             tool: &tool.policy_name,
             args: &Value::Object(args),
             rules,
             effect: "approve",
             confirmed_by: Some(user),
+            client: client.as_deref(),
             upstream_error: result.is_error.unwrap_or(false),
         })
         .await?;

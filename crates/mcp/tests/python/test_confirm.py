@@ -18,7 +18,7 @@ from test_gateway import BIN, HERE, calls, text, upstream
 POLICY = HERE / "policy_confirm.gate"
 
 
-def run(tmp_path, fn, answer=None):
+def run(tmp_path, fn, answer=None, *extra: str):
     """Runs `fn(session)` against a gateway over `files`; `answer(message)` is the user's
     answer to each elicitation (None: a client without elicitation)."""
     log = tmp_path / "calls.jsonl"
@@ -27,7 +27,7 @@ def run(tmp_path, fn, answer=None):
     params = StdioServerParameters(
         command=BIN,
         args=["mcp", str(POLICY), "--upstream", upstream("files"), "--audit-log", str(audit),
-              "--user", "uma@example.com"],
+              "--user", "uma@example.com", *(extra or ("--requester-confirms",))],
         env={"CALL_LOG": str(log), "PATH": os.environ.get("PATH", "")},
     )
 
@@ -58,9 +58,12 @@ def test_a_confirmed_call_runs_exactly_as_shown_once_and_is_recorded(tmp_path):
     (question,) = asked
     assert "files.write_file" in question and '"path": "notes.txt"' in question
     assert "a write to notes.txt" in question
+    # The JSON is laid out in lines the user reads, not escaped line breaks.
+    assert "\\u{000A}" not in question and '{\n  "path"' in question
     assert reached == [{"server": "files", "tool": "write_file", "args": {"path": "notes.txt", "text": "hello"}}]
     (record,) = records
     assert record["effect"] == "approve" and record["confirmed_by"] == "uma@example.com"
+    assert record["client"].startswith("mcp")  # the Python SDK's client, as it named itself
     assert record["args"] == {"path": "notes.txt", "text": "hello"} and record["rules"] == ["writes"]
 
 
@@ -99,3 +102,11 @@ def test_what_the_agent_sent_cannot_hide_in_the_question(tmp_path):
     (question,) = asked
     assert "\u202e" not in question and "\\u{202E}" in question
     assert reached == []
+
+
+def test_without_requester_confirms_the_gateway_never_asks(tmp_path):
+    result, asked, reached, _ = run(
+        tmp_path, write, lambda _: types.ElicitResult(action="accept", content={"confirm": True}),
+        "--hide-denied")
+    assert asked == [] and reached == []
+    assert result.is_error and "not started with --requester-confirms" in text(result)

@@ -108,6 +108,26 @@ def test_with_a_client_token_a_request_without_it_is_refused(tmp_path):
     assert calls(log) == [{"server": "files", "tool": "read_file", "args": {"path": "b.txt"}}]
 
 
+def test_a_browsers_request_and_a_foreign_host_are_refused(tmp_path):
+    """A web page cannot reach the loopback gateway: a browser sends an Origin, and a
+    DNS-rebound name arrives as another Host."""
+    with gateway_on_http(tmp_path) as (url, log):
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "page", "version": "1"}}}).encode()
+        port = url.split(":")[2].split("/")[0]
+        for extra in ({"Origin": "http://evil.example"}, {"Host": f"evil.example:{port}"}):
+            req = urllib.request.Request(url, data=body, method="POST", headers={
+                "Content-Type": "application/json", "Accept": "application/json, text/event-stream", **extra})
+            try:
+                urllib.request.urlopen(req, timeout=10)
+                status = 200
+            except urllib.error.HTTPError as e:
+                status = e.code
+            assert status in (400, 403), (extra, status)
+    assert calls(log) == []
+
+
 def test_off_loopback_the_gateway_refuses_to_listen_without_a_client_token():
     out = subprocess.run([BIN, "mcp", str(POLICY), "--upstream", upstream("files"), "--listen", "0.0.0.0:0"],
                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
