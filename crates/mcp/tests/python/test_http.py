@@ -216,3 +216,24 @@ def test_a_rule_naming_a_tool_no_upstream_offers_stops_the_gateway(tmp_path):
                          env={"CALL_LOG": str(tmp_path / "c"), "PATH": os.environ.get("PATH", "")})
     assert out.returncode != 0
     assert "files.read_fiel" in out.stderr and "files.read_file" in out.stderr, out.stderr
+
+
+def test_a_client_token_in_the_environment_does_not_stop_a_stdio_gateway(tmp_path):
+    """Before: --client-token required --listen, and clap counts the environment
+    variable as given, so a shell with HOLDPOINT_MCP_CLIENT_TOKEN exported could not run
+    the gateway on stdio."""
+    from mcp import StdioServerParameters
+    from mcp.client.stdio import stdio_client
+    log = tmp_path / "calls.jsonl"
+    params = StdioServerParameters(
+        command=BIN, args=["mcp", str(POLICY), "--upstream", upstream("files")],
+        env={"CALL_LOG": str(log), "PATH": os.environ.get("PATH", ""),
+             "HOLDPOINT_MCP_CLIENT_TOKEN": "exported-for-http"})
+
+    async def go():
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write, read_timeout_seconds=30) as s:
+                await s.initialize()
+                return await s.call_tool("read_file", {"path": "c"})
+
+    assert text(anyio.run(go)) == "contents of c"
