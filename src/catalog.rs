@@ -308,10 +308,14 @@ impl Catalog {
         self.tools.get(name)
     }
 
-    /// Whether the catalog speaks for this tool name: every name without scopes, else a
-    /// name under one of them.
+    /// Whether the catalog speaks for this tool name: every name without scopes; with
+    /// them, a name under one of them, and a name with no `.` at all (under scopes of
+    /// the form `NAME.`, such a name can never be a tool: it is a mistake, not another
+    /// scope's tool).
     pub fn covers(&self, name: &str) -> bool {
-        self.scopes.is_empty() || self.scopes.iter().any(|s| name.starts_with(s.as_str()))
+        self.scopes.is_empty()
+            || !name.contains('.')
+            || self.scopes.iter().any(|s| name.starts_with(s.as_str()))
     }
 }
 

@@ -114,6 +114,34 @@ fn a_scoped_catalog_judges_only_the_tools_under_its_scopes() {
     assert!(unknown[0].contains("files.raed"), "{unknown:?}");
 }
 
+/// Before: under scopes, a tool named without its upstream (`delete_file` for
+/// `files.delete_file`) was no error, so `deny ... { when tool == "delete_file" }` never
+/// applied and the gateway let the deletes through.
+#[test]
+fn under_scopes_a_name_without_its_scope_is_unknown_and_the_scoped_name_suggested() {
+    let policy = "default allow\ndeny no_deletes { when tool == \"delete_file\" }\n";
+    let mut catalog =
+        holdpoint::Catalog::from_yaml("tools.yaml", "tools:\n  files.delete_file: {}\n").unwrap();
+    catalog.scopes = vec!["files.".into()];
+    let report = PolicyBuilder::new()
+        .source("p.gate", policy)
+        .catalog(catalog)
+        .check();
+    let d = report
+        .diagnostics
+        .iter()
+        .find(|d| d.code.as_str() == "E030")
+        .unwrap_or_else(|| panic!("no E030: {:?}", report.diagnostics));
+    assert!(d.message.contains("`delete_file`"), "{}", d.message);
+    assert!(
+        d.help
+            .as_deref()
+            .is_some_and(|h| h.contains("`files.delete_file`")),
+        "{:?}",
+        d.help
+    );
+}
+
 /// Before: a policy naming `mcp_idempotent` was E013 (an unknown class) when no tool of
 /// the MCP catalog said it was idempotent, so a gateway failed to start over servers
 /// that make no such claim.

@@ -238,7 +238,16 @@ impl Cx<'_> {
                         self.catalog.name
                     ),
                 );
-                if let Some(s) = did_you_mean(name, self.catalog.tools.keys().map(String::as_str)) {
+                // `delete_file` for `files.delete_file`: the name under a scope.
+                let scoped = self
+                    .catalog
+                    .tools
+                    .keys()
+                    .find(|t| t.strip_suffix(name).is_some_and(|p| p.ends_with('.')));
+                if let Some(s) = scoped
+                    .map(String::as_str)
+                    .or_else(|| did_you_mean(name, self.catalog.tools.keys().map(String::as_str)))
+                {
                     d = d.with_help(format!("did you mean `{s}`?"));
                 }
                 self.out.push(d);

@@ -25,6 +25,10 @@ pub struct McpArgs {
     /// NAME=VARIABLE (the token itself never appears on a command line).
     #[arg(long = "upstream-token-env", value_name = "NAME=VARIABLE")]
     upstream_tokens: Vec<String>,
+    /// How long each upstream has to complete the MCP handshake before the gateway
+    /// gives up with a message naming it.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    upstream_timeout: String,
     /// Serve clients over streamable HTTP at http://ADDR/mcp instead of stdio
     /// (127.0.0.1:8931). Off loopback, --client-token is required.
     #[arg(long, value_name = "ADDR")]
@@ -182,6 +186,11 @@ fn upstreams(args: &McpArgs) -> Result<Vec<UpstreamSpec>, String> {
             ));
         }
         specs.push(spec);
+    }
+    let handshake = holdpoint::parse_duration(&args.upstream_timeout)
+        .map_err(|e| format!("--upstream-timeout {}: {e}", args.upstream_timeout))?;
+    for spec in &mut specs {
+        spec.handshake = handshake;
     }
     for t in &args.upstream_tokens {
         let bad = |why: &str| format!("--upstream-token-env {t}: {why}");

@@ -19,6 +19,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{Gateway, GatewayError};
 
+/// The shortest client token accepted.
+const MIN_TOKEN: usize = 16;
+
 /// The largest request body a client may send.
 const MAX_BODY: usize = 4 * 1024 * 1024;
 
@@ -34,6 +37,19 @@ pub struct HttpOptions {
 impl HttpOptions {
     /// Refuses a listener off loopback without a client token.
     pub fn check(&self) -> Result<(), GatewayError> {
+        if let Some(token) = &self.token
+            && token.trim().chars().count() < MIN_TOKEN
+        {
+            // `TOKEN=$(cat missing-file)` gives an empty one: refuse it, loopback or not.
+            return Err(GatewayError::Listen {
+                addr: self.addr.to_string(),
+                why: format!(
+                    "the client token is {} characters long; it needs at least {MIN_TOKEN} \
+                     (openssl rand -hex 24 makes one)",
+                    token.trim().chars().count()
+                ),
+            });
+        }
         if !self.addr.ip().is_loopback() && self.token.is_none() {
             return Err(GatewayError::Listen {
                 addr: self.addr.to_string(),
@@ -163,10 +179,18 @@ mod tests {
         let e = open.check().unwrap_err().to_string();
         assert!(e.contains("needs a client token"), "{e}");
         let guarded = HttpOptions {
-            token: Some("t".into()),
+            token: Some("a-long-enough-client-token".into()),
             ..open
         };
         assert!(guarded.check().is_ok());
+        for short in ["", "   ", "x"] {
+            let weak = HttpOptions {
+                token: Some(short.into()),
+                ..guarded.clone()
+            };
+            let e = weak.check().unwrap_err().to_string();
+            assert!(e.contains("needs at least 16"), "{e}");
+        }
         let local = HttpOptions {
             addr: "127.0.0.1:0".parse().unwrap(),
             token: None,

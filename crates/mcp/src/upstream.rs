@@ -28,6 +28,8 @@ pub struct UpstreamSpec {
     pub target: Target,
     /// For a URL: the bearer token sent with every request.
     pub token: Option<String>,
+    /// How long it has to complete the MCP handshake.
+    pub handshake: std::time::Duration,
 }
 
 /// How an upstream is reached.
@@ -100,6 +102,7 @@ impl UpstreamSpec {
             name: name.to_string(),
             target,
             token: None,
+            handshake: std::time::Duration::from_secs(30),
         })
     }
 
@@ -251,15 +254,22 @@ impl Upstream {
             why,
         };
         let relay = Relay::default();
+        let within = spec.handshake;
+        let late = || {
+            fail(format!(
+                "it did not complete the MCP handshake within {} s (is it an MCP server on \
+                 stdio, or at that URL?)",
+                within.as_secs_f64()
+            ))
+        };
         let service = match &spec.target {
             Target::Command { program, args } => {
                 let mut command = tokio::process::Command::new(program);
                 command.args(args);
                 let transport = TokioChildProcess::new(command).map_err(|e| fail(e.to_string()))?;
-                relay
-                    .clone()
-                    .serve(transport)
+                tokio::time::timeout(within, relay.clone().serve(transport))
                     .await
+                    .map_err(|_| late())?
                     .map_err(|e| fail(e.to_string()))?
             }
             Target::Url(url) => {
@@ -268,10 +278,9 @@ impl Upstream {
                     config = config.auth_header(token.clone());
                 }
                 let transport = StreamableHttpClientTransport::from_config(config);
-                relay
-                    .clone()
-                    .serve(transport)
+                tokio::time::timeout(within, relay.clone().serve(transport))
                     .await
+                    .map_err(|_| late())?
                     .map_err(|e| fail(e.to_string()))?
             }
         };

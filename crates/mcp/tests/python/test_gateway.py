@@ -218,6 +218,8 @@ def test_a_call_the_client_cancels_is_cancelled_upstream(tmp_path):
     (["--upstream", "no-equals-sign"], "expected NAME=COMMAND"),
     (["--upstream", "files=python3 'unclosed"], "unclosed quote"),
     (["--upstream", "files=/nonexistent/server"], "upstream `files`"),
+    # Before: a command that never answers the handshake hung the gateway, silently.
+    (["--upstream", "files=cat", "--upstream-timeout", "1s"], "did not complete the MCP handshake within 1 s"),
 ])
 def test_bad_upstreams_are_refused_with_a_message_and_a_non_zero_exit(args, says):
     out = subprocess.run([BIN, "mcp", str(POLICY), *args], capture_output=True, text=True, timeout=60,

@@ -86,10 +86,10 @@ def test_an_http_client_lists_and_calls_through_the_gateway(tmp_path):
 
 
 def test_with_a_client_token_a_request_without_it_is_refused(tmp_path):
-    with gateway_on_http(tmp_path, env={"HOLDPOINT_MCP_CLIENT_TOKEN": "s3cret-token"}) as (url, log):
+    with gateway_on_http(tmp_path, env={"HOLDPOINT_MCP_CLIENT_TOKEN": "s3cret-client-token"}) as (url, log):
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                            "params": {"name": "read_file", "arguments": {"path": "x"}}}).encode()
-        for auth in (None, "Bearer wrong-token", "s3cret-token"):
+        for auth in (None, "Bearer wrong-token", "s3cret-client-token"):
             req = urllib.request.Request(url, data=body, method="POST", headers={
                 "Content-Type": "application/json", "Accept": "application/json, text/event-stream",
                 **({"Authorization": auth} if auth else {})})
@@ -103,7 +103,7 @@ def test_with_a_client_token_a_request_without_it_is_refused(tmp_path):
         async def go(s):
             return await s.call_tool("read_file", {"path": "b.txt"})
 
-        result = over_http(url, go, token="s3cret-token")
+        result = over_http(url, go, token="s3cret-client-token")
     assert text(result) == "contents of b.txt"
     assert calls(log) == [{"server": "files", "tool": "read_file", "args": {"path": "b.txt"}}]
 
