@@ -269,6 +269,16 @@ impl Catalog {
             });
             invalid(message, Some(place))
         })?;
+        Catalog::from_mcp_value(name, &value)
+    }
+
+    /// Reads an MCP `tools/list` result already parsed (see [`Catalog::from_mcp_json`]).
+    pub fn from_mcp_value(name: &str, value: &serde_json::Value) -> Result<Catalog, CatalogError> {
+        let invalid = |message: String, place: Option<Place>| CatalogError::Invalid {
+            file: name.to_string(),
+            place,
+            message,
+        };
         let list = value
             .get("tools")
             .or_else(|| value.get("result").and_then(|r| r.get("tools")))

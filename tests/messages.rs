@@ -97,18 +97,9 @@ fn a_finding_on_an_option_stays_on_its_line() {
 #[test]
 fn a_scoped_catalog_judges_only_the_tools_under_its_scopes() {
     let policy = "default deny\nallow a { when tool == \"files.raed\" }\nallow b { when tool == \"github.push\" }\n";
-    let mut catalog =
-        holdpoint::Catalog::from_yaml("tools.yaml", "tools:\n  files.read: {}\n").unwrap();
-    catalog.scopes = vec!["files.".into()];
-    let report = PolicyBuilder::new()
-        .source("p.gate", policy)
-        .catalog(catalog)
-        .check();
-    let unknown: Vec<&str> = report
-        .diagnostics
-        .iter()
-        .filter(|d| d.code.as_str() == "E030")
-        .map(|d| d.message.as_str())
+    let unknown: Vec<String> = unknown_tools(policy, "tools:\n  files.read: {}\n")
+        .into_iter()
+        .map(|d| d.message)
         .collect();
     assert_eq!(unknown.len(), 1, "{unknown:?}");
     assert!(unknown[0].contains("files.raed"), "{unknown:?}");
@@ -120,18 +111,8 @@ fn a_scoped_catalog_judges_only_the_tools_under_its_scopes() {
 #[test]
 fn under_scopes_a_name_without_its_scope_is_unknown_and_the_scoped_name_suggested() {
     let policy = "default allow\ndeny no_deletes { when tool == \"delete_file\" }\n";
-    let mut catalog =
-        holdpoint::Catalog::from_yaml("tools.yaml", "tools:\n  files.delete_file: {}\n").unwrap();
-    catalog.scopes = vec!["files.".into()];
-    let report = PolicyBuilder::new()
-        .source("p.gate", policy)
-        .catalog(catalog)
-        .check();
-    let d = report
-        .diagnostics
-        .iter()
-        .find(|d| d.code.as_str() == "E030")
-        .unwrap_or_else(|| panic!("no E030: {:?}", report.diagnostics));
+    let found = unknown_tools(policy, "tools:\n  files.delete_file: {}\n");
+    let d = found.first().unwrap_or_else(|| panic!("no E030"));
     assert!(d.message.contains("`delete_file`"), "{}", d.message);
     assert!(
         d.help
@@ -165,4 +146,19 @@ fn an_mcp_catalogs_annotation_classes_exist_without_members() {
         .map(|d| d.message.as_str())
         .collect();
     assert!(errors.is_empty(), "{errors:?}");
+}
+
+/// The E030 findings of `policy` against the YAML catalog `yaml`, scoped to `files.`.
+fn unknown_tools(policy: &str, yaml: &str) -> Vec<holdpoint::Diagnostic> {
+    let mut catalog = holdpoint::Catalog::from_yaml("tools.yaml", yaml).unwrap();
+    catalog.scopes = vec!["files.".into()];
+    let report = PolicyBuilder::new()
+        .source("p.gate", policy)
+        .catalog(catalog)
+        .check();
+    report
+        .diagnostics
+        .into_iter()
+        .filter(|d| d.code.as_str() == "E030")
+        .collect()
 }

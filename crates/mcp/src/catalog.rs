@@ -29,9 +29,9 @@ pub(crate) fn merged(
             })
         })
         .collect();
-    let text = json!({ "tools": list }).to_string();
-    let mut catalog = Catalog::from_mcp_json("the upstreams' tools/list", &text)
-        .map_err(|e| GatewayError::Policy(e.to_string()))?;
+    let mut catalog =
+        Catalog::from_mcp_value("the upstreams' tools/list", &json!({ "tools": list }))
+            .map_err(|e| GatewayError::Policy(e.to_string()))?;
     if let Some(own) = own {
         for (name, spec) in &own.tools {
             let entry = catalog

@@ -197,6 +197,18 @@ fn compile(
     policy.catalog(catalog).build().map_err(failed)
 }
 
+/// The arguments of a decided call, to forward as they are (a call's arguments are
+/// always an object: [`ToolCall::new`] is given one).
+fn decided_args(call: ToolCall) -> Result<serde_json::Map<String, Value>, ErrorData> {
+    match call.args {
+        Value::Object(args) => Ok(args),
+        _ => Err(ErrorData::internal_error(
+            "arguments are not an object",
+            None,
+        )),
+    }
+}
+
 /// The tool that resumes a call waiting for a person.
 fn status_tool() -> Tool {
     let schema = serde_json::json!({
@@ -296,9 +308,9 @@ impl Inner {
             Effect::Approve => {
                 // Every gate must let the requester confirm, and their client must be able
                 // to ask them; otherwise an approver decides, as for any gated call.
-                let confirmable = decision.report(&call).approval.is_some_and(|a| {
-                    !a.gates.is_empty() && a.gates.iter().all(|g| g.confirm_by_requester)
-                });
+                let mut gates = decision.gates().peekable();
+                let confirmable =
+                    gates.peek().is_some() && gates.all(|g| g.options.confirm_by_requester);
                 if confirmable && self.options.requester_confirms && waiter.can_ask() {
                     return self.confirm(tool, call, &rules, &reasons, &waiter).await;
                 }
@@ -330,12 +342,7 @@ impl Inner {
             }
             Effect::Allow | Effect::Audit => {
                 // Exactly the arguments decided: the ones in the call the policy read.
-                let Value::Object(args) = call.args else {
-                    return Err(ErrorData::internal_error(
-                        "arguments are not an object",
-                        None,
-                    ));
-                };
+                let args = decided_args(call)?;
                 let result = self.forward(tool, args.clone(), &waiter, true).await;
                 if effect == Effect::Audit {
                     self.record(&Record {

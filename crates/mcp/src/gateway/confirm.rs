@@ -54,12 +54,7 @@ impl Inner {
         reasons: &str,
         waiter: &Waiter,
     ) -> Result<CallToolResult, ErrorData> {
-        let Value::Object(args) = call.args else {
-            return Err(ErrorData::internal_error(
-                "arguments are not an object",
-                None,
-            ));
-        };
+        let args = super::decided_args(call)?;
         let schema = ElicitationSchema::builder()
             .required_bool(FIELD)
             .description("Run the call exactly as shown")
