@@ -74,7 +74,20 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("end_to_end");
     g.throughput(Throughput::Elements(1));
     for (n, (policy, json, _, _, _)) in &built {
+        // One pass over the text with a reused reader (`Policy::evaluate_json`), as
+        // `policy eval --jsonl` and an agent deciding many calls run it.
         g.bench_with_input(BenchmarkId::new("json_to_decision", n), n, |b, _| {
+            let mut i = 0usize;
+            let mut reader = holdpoint::CallReader::default();
+            b.iter(|| {
+                let text = &json[i % json.len()];
+                i = i.wrapping_add(1);
+                let d = policy.evaluate_json(black_box(text), &mut reader).unwrap();
+                black_box(d.decision().effect())
+            })
+        });
+        // The same through `ToolCall::from_json` (a `serde_json::Value`) and `evaluate`.
+        g.bench_with_input(BenchmarkId::new("json_value_to_decision", n), n, |b, _| {
             let mut i = 0usize;
             b.iter(|| {
                 let text = &json[i % json.len()];

@@ -295,7 +295,7 @@ fn arguments(field: &str, v: Value) -> Result<Value, CallError> {
 
 /// Refuses a tool name that does not read as it is written: blanks around it, or a
 /// control, format (zero-width) or bidirectional character anywhere.
-fn check_tool_name(name: &str) -> Result<(), CallError> {
+pub(crate) fn check_tool_name(name: &str) -> Result<(), CallError> {
     if name.trim() != name {
         return Err(shape(format!(
             "the tool name {} has blanks around it",

@@ -14,8 +14,10 @@
 //!
 //! The tree is immutable once built: evaluation mutates nothing shared.
 
+pub(crate) mod flat;
 mod fold;
 pub mod globs;
+pub(crate) mod paths;
 pub mod print;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -34,6 +36,8 @@ pub struct Tree {
     pub(crate) fallback: Fallback,
     pub(crate) matcher: globs::GlobMatcher,
     pub(crate) glob_patterns: Vec<String>,
+    /// Every path of the call the programs and the reasons read, for the fast reader.
+    pub(crate) paths: paths::CallPaths,
 }
 
 #[derive(Debug, Default)]
@@ -44,10 +48,25 @@ pub(crate) struct Slice {
     pub(crate) plain: Box<[Entry]>,
     /// Where each tier starts in `plain` (and where the last ends).
     pub(crate) plain_tiers: [u32; 5],
-    pub(crate) floors: Box<[(ClassId, Cond)]>,
+    pub(crate) floors: Box<[Floor]>,
     /// For a tool the catalog lists: what it declares for the tool's arguments, which every
     /// read of the call is checked against.
     pub(crate) declared: Option<BTreeMap<String, ArgSpec>>,
+    /// The entries' conditions as one flat program.
+    pub(crate) code: flat::Code,
+    /// For a listed tool's slice, the paths its program reads (the fallback's slices
+    /// share [`Fallback::slots`]).
+    pub(crate) slots: flat::Slots,
+}
+
+/// A `never auto` class a slice's tool can belong to, with its condition folded for the
+/// slice.
+#[derive(Debug, Clone)]
+pub(crate) struct Floor {
+    pub(crate) class: ClassId,
+    pub(crate) cond: Cond,
+    /// Where its flat program starts in the slice's [`flat::Code`].
+    pub(crate) start: u32,
 }
 
 /// Where each tier's entries start in a list sorted by tier (and where the last ends).
@@ -64,7 +83,11 @@ pub(crate) struct Entry {
     pub(crate) rule: RuleId,
     /// 0 deny, 1 approve, 2 audit, 3 allow: the walk goes tier by tier.
     pub(crate) tier: u8,
-    pub(crate) cond: Cond,
+    /// Its condition as written (folded), for causes and listings.
+    pub(crate) cond: Box<Cond>,
+    /// Where its flat program is in the slice's [`flat::Code`].
+    pub(crate) start: u32,
+    pub(crate) end: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -85,6 +108,8 @@ pub(crate) enum Index {
     /// finds the prefix or suffix whose comparison holds.
     Threshold {
         path: Arc<PathExpr>,
+        /// The slot of `path`.
+        slot: u32,
         bound: Bound,
         tiers: [ThresholdTier; 4],
     },
@@ -92,6 +117,8 @@ pub(crate) enum Index {
     /// by tier; a hash lookup finds the group.
     Equal {
         path: Arc<PathExpr>,
+        /// The slot of `path`.
+        slot: u32,
         groups: rustc_hash::FxHashMap<Box<str>, [u32; 5]>,
         entries: Box<[Entry]>,
         /// Every entry once, by tier: what a missing or non-text value must judge.
@@ -101,6 +128,8 @@ pub(crate) enum Index {
     /// `exists(PATH) and ...`: when the path is absent, none of these can hold.
     Present {
         path: Arc<PathExpr>,
+        /// The slot of `exists(path)`.
+        slot: u32,
         entries: Box<[Entry]>,
         tiers: [u32; 5],
     },
@@ -117,6 +146,8 @@ pub(crate) struct ThresholdTier {
 pub(crate) struct Fallback {
     pub(crate) always: Slice,
     pub(crate) per_glob: Box<[Slice]>,
+    /// The paths the fallback's programs read.
+    pub(crate) slots: flat::Slots,
 }
 
 pub(crate) const TIER_ORDER: [Effect; 4] =
@@ -152,14 +183,21 @@ impl Tree {
             .map(|(i, g)| (g.as_str(), i as u32))
             .collect();
         let per_name = rules_per_name(&names, &rule_sets);
-        let (exact, slices) = listed_slices(program, &names, &per_name, &floor_sets);
-        let fallback = fallback(
+        let (exact, mut slices) = listed_slices(program, &names, &per_name, &floor_sets);
+        let mut fallback = fallback(
             program,
             &rule_sets,
             &floor_sets,
             &glob_ids,
             glob_patterns.len(),
         );
+        for slice in &mut slices {
+            slice.slots = flat::flatten_family(std::iter::once(&mut *slice));
+        }
+        fallback.slots = flat::flatten_family(
+            std::iter::once(&mut fallback.always).chain(fallback.per_glob.iter_mut()),
+        );
+        let paths = call_paths(program, &slices, &fallback);
         let matcher = globs::GlobMatcher::new(&glob_patterns);
         Tree {
             exact,
@@ -167,6 +205,7 @@ impl Tree {
             fallback,
             matcher,
             glob_patterns,
+            paths,
         }
     }
 
@@ -174,6 +213,28 @@ impl Tree {
     pub fn listed_tools(&self) -> usize {
         self.exact.len()
     }
+}
+
+/// The paths every slot and every reason's hole reads.
+fn call_paths(program: &Program, slices: &[Slice], fallback: &Fallback) -> paths::CallPaths {
+    let mut out = paths::CallPaths::default();
+    for read in slices
+        .iter()
+        .flat_map(|s| s.slots.reads.iter())
+        .chain(fallback.slots.reads.iter())
+    {
+        out.add(&read.path);
+    }
+    for rule in &program.rules {
+        for part in rule.reason.iter().flat_map(|t| t.parts.iter()) {
+            if let crate::ir::TemplatePart::Hole(term) = part
+                && let Some(p) = term.path()
+            {
+                out.add(p);
+            }
+        }
+    }
+    out
 }
 
 /// Every tool name the catalog or the policy mentions, sorted: each gets its own slice.
@@ -339,6 +400,7 @@ fn fallback(
     Fallback {
         always,
         per_glob: per_glob.into_iter().map(index_slice).collect(),
+        slots: flat::Slots::default(),
     }
 }
 
@@ -371,7 +433,9 @@ fn folded_entry(ctx: &fold::Ctx<'_>, i: usize, rule: &Rule) -> Option<Entry> {
     Some(Entry {
         rule: i as RuleId,
         tier: tier_of(rule.effect),
-        cond,
+        cond: Box::new(cond),
+        start: 0,
+        end: 0,
     })
 }
 
@@ -381,12 +445,17 @@ fn folded_floors(
     ctx: &fold::Ctx<'_>,
     floor_sets: &[(ClassId, ToolSet)],
     applies: impl Fn(&ToolSet) -> bool,
-) -> Box<[(ClassId, Cond)]> {
+) -> Box<[Floor]> {
     floor_sets
         .iter()
         .filter(|(_, s)| applies(s))
         .map(|(c, _)| (*c, ctx.fold(&Cond::Class(*c))))
         .filter(|(_, c)| !matches!(c, Cond::Const(false)))
+        .map(|(class, cond)| Floor {
+            class,
+            cond,
+            start: 0,
+        })
         .collect()
 }
 
@@ -440,6 +509,8 @@ fn index_slice(entries: Vec<Entry>) -> Slice {
         plain_tiers,
         floors: Box::new([]),
         declared: None,
+        code: flat::Code::default(),
+        slots: flat::Slots::default(),
     }
 }
 
@@ -562,7 +633,12 @@ fn threshold_index(path: Arc<PathExpr>, bound: Bound, group: Vec<Member>) -> Ind
         tier.keys = mine.iter().map(|(n, _)| *n).collect();
         tier.entries = mine.into_iter().map(|(_, e)| e.clone()).collect();
     }
-    Index::Threshold { path, bound, tiers }
+    Index::Threshold {
+        path,
+        slot: 0,
+        bound,
+        tiers,
+    }
 }
 
 /// A presence index: the entries sorted by tier, then rule.
@@ -572,6 +648,7 @@ fn present_index(path: Arc<PathExpr>, group: Vec<Member>) -> Index {
     let tiers = tier_starts(&list);
     Index::Present {
         path,
+        slot: 0,
         entries: list.into(),
         tiers,
     }
@@ -586,6 +663,7 @@ fn equal_index(path: Arc<PathExpr>, group: Vec<Member>) -> Index {
     let all_tiers = tier_starts(&all);
     Index::Equal {
         path,
+        slot: 0,
         groups,
         entries: items.into_iter().map(|(_, e)| e).collect(),
         all: all.into(),

@@ -5,6 +5,8 @@
 //! operator from [`crate::ir::semantics`] and give a [`decision::Decision`].
 
 pub mod decision;
+pub(crate) mod fast;
+mod flat;
 pub mod reference;
 pub mod stance;
 pub mod standing;

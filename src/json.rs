@@ -2,6 +2,8 @@
 //! where, instead of the last value silently winning (a parser downstream that keeps the
 //! first would run another call than the one judged).
 
+pub(crate) mod scan;
+
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 

@@ -125,9 +125,10 @@ pub use check::levels::{Level, LintConfig};
 pub use diagnostic::{Code, Diagnostic, DiagnosticRecord, Severity};
 pub use duration::{DurationError, parse_duration};
 pub use eval::decision::{
-    ApprovalReport, Decision, DecisionReport, Gate, GateReport, Named, ReasonReport, Unknown,
-    UnknownReport,
+    ApprovalReport, Decision, DecisionJson, DecisionReport, Gate, GateReport, Named, ReasonReport,
+    Unknown, UnknownReport,
 };
+pub use eval::fast::{CallReader, JsonDecision};
 pub use eval::stance::{StanceRule, ToolStance};
 pub use eval::standing::ToolStanding;
 pub use ir::GateOptions;

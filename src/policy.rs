@@ -5,13 +5,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::approvers::{ApproversError, ApproversFile};
-use crate::call::ToolCall;
+use crate::call::{CallError, ToolCall};
 use crate::catalog::{Catalog, CatalogError};
 use crate::check;
 use crate::check::levels::{LevelsError, LintConfig};
 use crate::compile::Tree;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::eval::decision::Decision;
+use crate::eval::fast::{self, CallReader, JsonDecision};
 use crate::eval::reference;
 use crate::eval::standing::{ToolIndex, ToolStanding};
 use crate::ir::Program;
@@ -327,19 +328,40 @@ impl Policy {
     /// and one that equals a listed tool once case and Unicode compatibility are folded is
     /// refused as a confusable ([`Decision::confusable_with`]).
     pub fn evaluate(&self, call: &ToolCall) -> Decision<'_> {
-        self.standing(self.tree.evaluate(&self.program, call), call)
+        self.standing(self.tree.evaluate(&self.program, call), &call.tool)
+    }
+
+    /// Decides a call from its JSON text, as [`ToolCall::from_json`] and
+    /// [`Policy::evaluate`] would, in one pass over the text that keeps only what the
+    /// policy reads. Reuse one [`CallReader`] for many calls: deciding a call in
+    /// holdpoint's own shape then does not allocate. Other shapes, and decisions that need
+    /// more of the call than the policy's paths, are read in full: the result is the same.
+    pub fn evaluate_json<'a>(
+        &'a self,
+        text: &'a str,
+        reader: &'a mut CallReader,
+    ) -> Result<JsonDecision<'a>, CallError> {
+        if let Some(call) = fast::scan(text, &self.tree.paths, reader)
+            && let Some(d) = self.tree.evaluate_scanned(&self.program, &call)
+        {
+            let decision = self.standing(d, call.tool);
+            return Ok(JsonDecision::scanned(decision, call));
+        }
+        let call = ToolCall::from_json(text)?;
+        let decision = self.evaluate(&call);
+        Ok(JsonDecision::full(decision, call))
     }
 
     /// Decides a call with the reference interpreter (every rule in turn).
     pub fn evaluate_reference(&self, call: &ToolCall) -> Decision<'_> {
-        self.standing(reference::evaluate(&self.program, call), call)
+        self.standing(reference::evaluate(&self.program, call), &call.tool)
     }
 
     /// The call's tool against the catalog: reported when unlisted, refused when a
     /// confusable of a listed one.
-    fn standing<'p>(&'p self, mut decision: Decision<'p>, call: &ToolCall) -> Decision<'p> {
+    fn standing<'p>(&'p self, mut decision: Decision<'p>, tool: &str) -> Decision<'p> {
         if let Some(index) = &self.tools {
-            match index.standing(&call.tool) {
+            match index.standing(tool) {
                 ToolStanding::Confusable(listed) => decision.refuse_confusable(listed),
                 standing => decision.tool = standing,
             }

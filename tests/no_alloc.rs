@@ -5,7 +5,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use holdpoint::{Policy, ToolCall};
+use holdpoint::tools::generate::{Dialect, generate};
+use holdpoint::{CallReader, Catalog, Policy, PolicyBuilder, ToolCall};
 
 struct Counting;
 
@@ -183,4 +184,71 @@ fn reading_arguments_against_the_catalog_does_not_allocate() {
         });
         assert_eq!(n, 0, "{n} allocations for {c:?}");
     }
+}
+
+/// From a call's text to its decision's JSON line, with one reader and one output buffer
+/// reused, as `policy eval --jsonl` runs: no allocation for the calls the fast reader
+/// decides (the generator's, and the example policies' own calls).
+#[test]
+fn deciding_calls_from_their_text_and_writing_the_decision_does_not_allocate() {
+    let g = generate(1_000, 1_000, 7, Dialect::Full);
+    let catalog = Catalog::from_yaml("gen.yaml", &g.catalog).unwrap();
+    let generated = PolicyBuilder::new()
+        .source("gen.gate", &g.policy)
+        .catalog(catalog)
+        .build()
+        .unwrap();
+    let mut work: Vec<(Policy, Vec<String>)> = vec![(generated, g.calls)];
+    for name in ["assistive", "support", "operations"] {
+        let dir = std::path::Path::new("policies").join(name);
+        let mut texts = Vec::new();
+        for e in std::fs::read_dir(dir.join("calls")).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "json") {
+                // One line, as JSONL carries it.
+                let v: serde_json::Value =
+                    serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+                texts.push(v.to_string());
+            }
+        }
+        work.push((Policy::load(&dir).unwrap(), texts));
+    }
+    let mut reader = CallReader::default();
+    let mut out: Vec<u8> = Vec::with_capacity(1 << 16);
+    // Warm up (regex caches, the reader's buffers), keeping the calls read fast.
+    let mut fast: Vec<(usize, &str)> = Vec::new();
+    let mut total = 0;
+    for (i, (policy, texts)) in work.iter().enumerate() {
+        for t in texts {
+            total += 1;
+            let d = policy.evaluate_json(t, &mut reader).unwrap();
+            out.clear();
+            serde_json::to_writer(&mut out, &d.json()).unwrap();
+            if d.read_fast() {
+                fast.push((i, t));
+            }
+        }
+    }
+    assert!(
+        fast.len() * 2 > total,
+        "{} of {total} read fast",
+        fast.len()
+    );
+    let before = allocations();
+    for _ in 0..3 {
+        for (i, t) in &fast {
+            let d = work[*i].0.evaluate_json(t, &mut reader).unwrap();
+            out.clear();
+            serde_json::to_writer(&mut out, &d.json()).unwrap();
+            std::hint::black_box(out.len());
+        }
+    }
+    let after = allocations();
+    assert_eq!(
+        after - before,
+        0,
+        "{} allocations in {} decisions",
+        after - before,
+        fast.len() * 3
+    );
 }

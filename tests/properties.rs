@@ -1,5 +1,6 @@
 //! Properties with an oracle, over generated policies and calls:
-//! (a) the decision tree agrees with the reference interpreter;
+//! (a) the decision tree agrees with the reference interpreter, and so does deciding the
+//!     call straight from its text (plain, and with every string escaped);
 //! (b) the parser and checker never panic, on any text or on mutated valid policies;
 //! (c) the never-auto floor holds for every call of such a class;
 //! (d) adding an allow or audit rule never lowers a decision a rule or floor made;
@@ -11,7 +12,7 @@
 
 use holdpoint::unstable::ir::{Cond, Count, Term};
 use holdpoint::unstable::semantics::{Env, Tri, class_member, eval};
-use holdpoint::{Catalog, Effect, Policy, PolicyBuilder, ToolCall};
+use holdpoint::{CallReader, Catalog, Effect, Policy, PolicyBuilder, ToolCall};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -255,11 +256,58 @@ const TYPED_ARGS: &str = "    args:
 
 fn value_near(th: f64) -> impl Strategy<Value = Value> {
     prop_oneof![
-        prop::sample::select(&[-0.5, 0.0, 0.5, 1.0][..]).prop_map(move |d| json!(th + d)),
-        Just(json!("900")),
-        Just(json!([900])),
-        Just(Value::Null),
+        4 => prop::sample::select(&[-0.5, 0.0, 0.5, 1.0][..]).prop_map(move |d| json!(th + d)),
+        1 => Just(json!("900")),
+        1 => Just(json!([900])),
+        1 => Just(Value::Null),
+        // Very large and odd numbers: beyond u64, u64's largest, beyond f64's 53 bits, -0.
+        1 => prop::sample::select(&[1e300, -1e300, 9007199254740993.0, -0.0][..]).prop_map(|v| json!(v)),
+        1 => Just(json!(u64::MAX)),
+        1 => Just(json!(i64::MIN)),
     ]
+}
+
+/// A value written as JSON text with every character of every string and key escaped
+/// (`\u0061` for `a`, surrogate pairs beyond the first plane).
+fn escaped_text(v: &Value) -> String {
+    fn text(s: &str, out: &mut String) {
+        out.push('"');
+        for unit in s.encode_utf16() {
+            out.push_str(&format!("\\u{unit:04x}"));
+        }
+        out.push('"');
+    }
+    fn value(v: &Value, out: &mut String) {
+        match v {
+            Value::String(s) => text(s, out),
+            Value::Array(items) => {
+                out.push_str("[ ");
+                for (i, x) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(" ,\n");
+                    }
+                    value(x, out);
+                }
+                out.push(']');
+            }
+            Value::Object(m) => {
+                out.push_str("{\t");
+                for (i, (k, x)) in m.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    text(k, out);
+                    out.push_str(" : ");
+                    value(x, out);
+                }
+                out.push_str("\r\n}");
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    value(v, &mut out);
+    out
 }
 
 fn call() -> impl Strategy<Value = ToolCall> {
@@ -347,10 +395,19 @@ proptest! {
     #[test]
     fn tree_agrees_with_reference(g in policy_with(true), calls in prop::collection::vec(call(), 4)) {
         let policy = g.load().unwrap();
+        let mut reader = CallReader::default();
         for c in &calls {
             let fast = policy.evaluate(c).report(c);
             let slow = policy.evaluate_reference(c).report(c);
             prop_assert_eq!(&fast, &slow, "policy:\n{}\ncall: {:?}", g.source, c);
+            // Straight from the call's text, plain and with every string escaped.
+            let doc = json!({"tool": c.tool, "args": c.args, "context": c.context});
+            let slow = serde_json::to_value(&slow).unwrap();
+            for text in [doc.to_string(), escaped_text(&doc)] {
+                let d = policy.evaluate_json(&text, &mut reader).unwrap();
+                let got = serde_json::to_value(d.json()).unwrap();
+                prop_assert_eq!(&got, &slow, "policy:\n{}\ncall: {}", g.source, text);
+            }
         }
     }
 }

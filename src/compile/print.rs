@@ -54,7 +54,9 @@ fn render_slice(slice: &Slice, program: &Program, out: &mut String) {
     };
     for idx in slice.indexes.iter() {
         match idx {
-            Index::Threshold { path, bound, tiers } => {
+            Index::Threshold {
+                path, bound, tiers, ..
+            } => {
                 let op = match bound {
                     Bound::Gt => ">",
                     Bound::Ge => ">=",
@@ -110,7 +112,7 @@ fn render_slice(slice: &Slice, program: &Program, out: &mut String) {
     for e in slice.plain.iter() {
         let _ = writeln!(out, "  {:<7} {}", effect(e).as_str(), entry(e, program));
     }
-    for (class, cond) in slice.floors.iter() {
+    for crate::compile::Floor { class, cond, .. } in slice.floors.iter() {
         let name = program.class(*class).map(|c| c.name.as_str()).unwrap_or("");
         let _ = writeln!(
             out,

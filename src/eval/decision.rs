@@ -358,12 +358,36 @@ pub struct ReasonReport {
 #[derive(Clone, Copy)]
 pub struct DecisionJson<'a, 'p> {
     decision: &'a Decision<'p>,
-    call: &'a ToolCall,
+    call: CallRef<'a>,
+}
+
+/// The call a decision's JSON renders reasons from: read in full, or by the fast reader.
+#[derive(Clone, Copy)]
+pub(crate) enum CallRef<'a> {
+    Full(&'a ToolCall),
+    Scanned(&'a super::fast::ScannedCall<'a>),
+}
+
+impl CallRef<'_> {
+    fn tool(&self) -> &str {
+        match self {
+            CallRef::Full(c) => &c.tool,
+            CallRef::Scanned(c) => c.tool,
+        }
+    }
 }
 
 impl<'p> Decision<'p> {
     /// A serializable view of the decision's JSON for this call.
     pub fn json<'a>(&'a self, call: &'a ToolCall) -> DecisionJson<'a, 'p> {
+        DecisionJson {
+            decision: self,
+            call: CallRef::Full(call),
+        }
+    }
+
+    /// The same, for a call the fast reader read.
+    pub(crate) fn json_of<'a>(&'a self, call: CallRef<'a>) -> DecisionJson<'a, 'p> {
         DecisionJson {
             decision: self,
             call,
@@ -391,12 +415,16 @@ impl std::fmt::Display for NameOf<'_> {
 struct Rendered<'a> {
     template: &'a Template,
     program: &'a Program,
-    call: &'a ToolCall,
+    call: CallRef<'a>,
 }
 
 impl std::fmt::Display for Rendered<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let env = Env::for_call(self.call, self.program);
+        let call = match self.call {
+            CallRef::Full(call) => call,
+            CallRef::Scanned(call) => return call.render(self.template, self.program, f),
+        };
+        let env = Env::for_call(call, self.program);
         for part in &self.template.parts {
             match part {
                 TemplatePart::Text(t) => f.write_str(t)?,
@@ -541,7 +569,7 @@ impl serde::Serialize for DecisionJson<'_, '_> {
         match d.confusable_with() {
             Some(listed) => {
                 m.serialize_entry("confusable_with", listed)?;
-                m.serialize_entry("reasons", &[confusable_reason(&self.call.tool, listed)])?;
+                m.serialize_entry("reasons", &[confusable_reason(self.call.tool(), listed)])?;
             }
             None => m.serialize_entry("reasons", &Reasons(self))?,
         }

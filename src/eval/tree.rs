@@ -4,10 +4,13 @@ use smallvec::SmallVec;
 
 use crate::ast::Effect;
 use crate::call::ToolCall;
+use crate::compile::flat::Code;
 use crate::compile::globs::Hits;
-use crate::compile::{Bound, Entry, Index, Slice, TIER_ORDER, ThresholdTier, Tree};
+use crate::compile::{Bound, Entry, Floor, Index, Slice, TIER_ORDER, ThresholdTier, Tree};
 use crate::eval::decision::{Decision, Named, Unknown};
-use crate::ir::semantics::{Env, Tri, eval, lookup, read};
+use crate::eval::fast::ScannedCall;
+use crate::eval::flat::{Reader, Source, run};
+use crate::ir::semantics::{Env, Tri, V};
 use crate::ir::{ClassId, Cond, Program};
 
 /// What one read of an index's path selected.
@@ -41,8 +44,8 @@ impl<'p> Sel<'p> {
 }
 
 /// The entries a call must look at: a selection of each index, and the plain entries,
-/// of every slice the call walks.
-type Candidates<'p> = SmallVec<[Sel<'p>; 32]>;
+/// of every slice the call walks, each with its slice's program.
+type Candidates<'p> = SmallVec<[(Sel<'p>, &'p Code); 32]>;
 
 impl Tree {
     /// Decides a call. Does not allocate unless a call walks more than a few slices.
@@ -58,21 +61,62 @@ impl Tree {
             // A listed tool's slice has the catalog's declaration; an unlisted tool has none.
             declared: listed.and_then(|s| s.declared.as_ref()),
         };
+        let slots = listed.map_or(&self.fallback.slots, |s| &s.slots);
+        let reader = Reader::new(Source::Value(env), &hits, slots);
+        // A call's own values never leave the walk short.
+        self.walk(program, listed, &hits, reader)
+            .unwrap_or_else(|| crate::eval::reference::evaluate(program, call))
+    }
+
+    /// Decides a call read from its text by the fast reader; `None` when the decision
+    /// needs what that reader does not keep (the caller then reads the call in full).
+    pub(crate) fn evaluate_scanned<'p>(
+        &'p self,
+        program: &'p Program,
+        call: &ScannedCall<'_>,
+    ) -> Option<Decision<'p>> {
+        let mut hits = Hits::new();
+        let listed = self.locate(call.tool, &mut hits);
+        let source = Source::Scanned {
+            call,
+            declared: listed.and_then(|s| s.declared.as_ref()),
+        };
+        let slots = listed.map_or(&self.fallback.slots, |s| &s.slots);
+        let reader = Reader::new(source, &hits, slots);
+        self.walk(program, listed, &hits, reader)
+    }
+
+    /// The walk of one call: candidates from each slice's indexes, then tier by tier,
+    /// deny first; then the `never auto` floors. `None` when the reader bailed.
+    fn walk<'p>(
+        &'p self,
+        program: &'p Program,
+        listed: Option<&'p Slice>,
+        hits: &Hits,
+        mut reader: Reader<'_, 'p>,
+    ) -> Option<Decision<'p>> {
         let mut candidates: Candidates<'p> = SmallVec::new();
-        self.for_each_slice(listed, &hits, |slice| {
+        self.for_each_slice(listed, hits, |slice| {
             for idx in slice.indexes.iter() {
-                candidates.push(select(idx, &env));
+                candidates.push((select(idx, &mut reader), &slice.code));
             }
-            candidates.push(Sel::Range(&slice.plain, &slice.plain_tiers));
+            candidates.push((Sel::Range(&slice.plain, &slice.plain_tiers), &slice.code));
         });
 
         let mut d = Decision::new(program);
         let mut deny_unknown: SmallVec<[Unknown<'p>; 2]> = SmallVec::new();
         let mut effect = None;
         for (t, tier_effect) in TIER_ORDER.iter().enumerate() {
-            for sel in &candidates {
+            for (sel, code) in &candidates {
                 for entry in sel.tier(t) {
-                    record(entry, *tier_effect, &env, &mut d, &mut deny_unknown);
+                    record(
+                        entry,
+                        code,
+                        *tier_effect,
+                        &mut reader,
+                        &mut d,
+                        &mut deny_unknown,
+                    );
                 }
             }
             if *tier_effect == Effect::Deny {
@@ -107,31 +151,16 @@ impl Tree {
                 Some(s) => &s.floors,
                 None => &self.fallback.always.floors,
             };
-            let mut raised = false;
-            for (class, cond) in floors.iter() {
-                let n = Named::NeverAuto(*class);
-                let hit = match eval(cond, &env, None) {
-                    Tri::True => None,
-                    Tri::Unknown(cause) => Some(Unknown { source: n, cause }),
-                    Tri::False => continue,
-                };
-                if !raised {
-                    raised = true;
-                    d.named.clear();
-                    d.unknown.clear();
-                    d.default_applied = false;
-                    d.effect = Effect::Approve;
-                }
-                d.named.push(n);
-                if let Some(u) = hit {
-                    d.unknown.push(u);
-                }
-            }
+            let code = listed.map_or(&self.fallback.always.code, |s| &s.code);
+            raise_to_floors(floors, code, &mut reader, &mut d);
         }
         if d.effect != Effect::Approve {
             d.unknown.clear();
         }
-        d.finish()
+        if reader.bailed() {
+            return None;
+        }
+        Some(d.finish())
     }
 
     /// A listed tool's slice; for any other name, the globs it matches (in `hits`).
@@ -183,7 +212,7 @@ impl Tree {
             out.extend(
                 s.plain
                     .iter()
-                    .map(|e| (e.rule, matches!(e.cond, Cond::Const(true)))),
+                    .map(|e| (e.rule, matches!(*e.cond, Cond::Const(true)))),
             );
             for idx in s.indexes.iter() {
                 out.extend(idx.entries().into_iter().map(|e| (e.rule, false)));
@@ -202,7 +231,7 @@ impl Tree {
         let mut out = Vec::new();
         self.for_each_slice(listed, &hits, |s| {
             // Floors that fold to false for the tool were left out when compiling.
-            out.extend(s.floors.iter().map(|(c, _)| *c));
+            out.extend(s.floors.iter().map(|f| f.class));
         });
         out.sort_unstable();
         out.dedup();
@@ -229,15 +258,49 @@ impl Index {
     }
 }
 
+/// A call below `approve` in a `never auto` class the tool can belong to is raised to
+/// `approve`, naming the classes.
+fn raise_to_floors<'p>(
+    floors: &'p [Floor],
+    code: &'p Code,
+    reader: &mut Reader<'_, 'p>,
+    d: &mut Decision<'p>,
+) {
+    let mut raised = false;
+    for floor in floors.iter() {
+        let n = Named::NeverAuto(floor.class);
+        let hit = match run(code, floor.start, reader) {
+            Tri::True => None,
+            Tri::Unknown(cause) => Some(Unknown { source: n, cause }),
+            Tri::False => continue,
+        };
+        if !raised {
+            raised = true;
+            d.named.clear();
+            d.unknown.clear();
+            d.default_applied = false;
+            d.effect = Effect::Approve;
+        }
+        d.named.push(n);
+        if let Some(u) = hit {
+            d.unknown.push(u);
+        }
+    }
+}
+
+/// Judges one entry by its flat program; an entry found unknown is judged again by the
+/// semantics' `eval`, for the cause a decision reports.
 fn record<'p>(
     entry: &'p Entry,
+    code: &'p Code,
     effect: Effect,
-    env: &Env<'_, 'p>,
+    reader: &mut Reader<'_, 'p>,
     d: &mut Decision<'p>,
     deny_unknown: &mut SmallVec<[Unknown<'p>; 2]>,
 ) {
     let n = Named::Rule(entry.rule);
-    match eval(&entry.cond, env, None) {
+    let truth = run(code, entry.start, reader);
+    match truth {
         Tri::True => {
             if !d.named.contains(&n) {
                 d.named.push(n);
@@ -260,37 +323,39 @@ fn record<'p>(
 /// What an index selects for this call: found by one read and one search when the
 /// value has the index's type; everything (each entry then judged in full) when it is
 /// missing or of another type.
-fn select<'p>(idx: &'p Index, env: &Env<'_, 'p>) -> Sel<'p> {
+fn select<'p>(idx: &'p Index, reader: &mut Reader<'_, 'p>) -> Sel<'p> {
     match idx {
         Index::Equal {
-            path,
+            slot,
             groups,
             entries,
             all,
             all_tiers,
-        } => match read(path, env, None) {
+            ..
+        } => match reader.slot(*slot) {
             // A value the catalog contradicts is judged by every entry, as the reference
             // judges it: unknown.
-            Ok((Some(serde_json::Value::String(s)), _)) => match groups.get(s.as_str()) {
+            V::Str(s) => match groups.get(s) {
                 Some(bounds) => Sel::Range(entries, bounds),
                 None => Sel::Nothing,
             },
             _ => Sel::Range(all, all_tiers),
         },
         Index::Present {
-            path,
+            slot,
             entries,
             tiers,
-        } => match lookup(path, env, None) {
-            None | Some(serde_json::Value::Null) => Sel::Nothing,
-            Some(_) => Sel::Range(entries, tiers),
+            ..
+        } => match reader.slot(*slot) {
+            V::Bool(true) => Sel::Range(entries, tiers),
+            _ => Sel::Nothing,
         },
-        Index::Threshold { path, bound, tiers } => {
-            match read(path, env, None).ok().and_then(|(v, _)| v?.as_f64()) {
-                Some(v) => Sel::Number(tiers, *bound, v),
-                None => Sel::AllTiers(tiers),
-            }
-        }
+        Index::Threshold {
+            slot, bound, tiers, ..
+        } => match reader.slot(*slot) {
+            V::Num(v) => Sel::Number(tiers, *bound, v),
+            _ => Sel::AllTiers(tiers),
+        },
     }
 }
 

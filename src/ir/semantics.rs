@@ -12,7 +12,7 @@ mod read;
 pub use count::{Counted, count};
 use count::{lowest, ranged};
 pub use memo::Memo;
-pub(crate) use read::read;
+pub(crate) use read::{Doc, read, read_doc};
 
 use crate::catalog::{ArgSpec, ArgType};
 use crate::ir::{Cond, Lit, Op, PathExpr, Program, Root, Seg, Term};
@@ -453,20 +453,8 @@ pub(crate) fn resolve<'v>(
     match term {
         Term::Tool => V::Str(env.tool),
         Term::Lit(l) => lit(l),
-        Term::Path(p) => match read(p, env, scope) {
-            Ok((v, _)) => v.map_or(V::Missing, json),
-            Err(why) => V::Bad(why),
-        },
-        Term::Len(p) => match read(p, env, scope) {
-            Ok((None | Some(Value::Null), _)) => V::Missing,
-            Ok((Some(Value::String(s)), _)) => V::Num(s.chars().count() as f64),
-            Ok((Some(Value::Array(a)), _)) => V::Num(a.len() as f64),
-            Ok((Some(other), _)) => V::Bad(Why::WrongType {
-                found: kind(other),
-                expected: Expected::StringOrList,
-            }),
-            Err(why) => V::Bad(why),
-        },
+        Term::Path(p) => path_value(p, env, scope),
+        Term::Len(p) => len_value(p, env, scope),
         // Counted where its causes can be kept (see `side`); here only the list is read.
         Term::Count(c) => match read::list(&c.list, env, scope) {
             Ok(_) => V::Missing,
@@ -474,6 +462,41 @@ pub(crate) fn resolve<'v>(
             Err(why) => V::Bad(why),
         },
     }
+}
+
+/// The value at a path, as comparisons see it.
+pub(crate) fn path_value<'v>(
+    p: &PathExpr,
+    env: &Env<'v, 'v>,
+    scope: Option<&Scope<'v, '_>>,
+) -> V<'v> {
+    match read(p, env, scope) {
+        Ok((v, _)) => v.map_or(V::Missing, json),
+        Err(why) => V::Bad(why),
+    }
+}
+
+/// `len(PATH)` as comparisons see it.
+pub(crate) fn len_value<'v>(
+    p: &PathExpr,
+    env: &Env<'v, 'v>,
+    scope: Option<&Scope<'v, '_>>,
+) -> V<'v> {
+    match read(p, env, scope) {
+        Ok((None | Some(Value::Null), _)) => V::Missing,
+        Ok((Some(Value::String(s)), _)) => V::Num(s.chars().count() as f64),
+        Ok((Some(Value::Array(a)), _)) => V::Num(a.len() as f64),
+        Ok((Some(other), _)) => V::Bad(Why::WrongType {
+            found: kind(other),
+            expected: Expected::StringOrList,
+        }),
+        Err(why) => V::Bad(why),
+    }
+}
+
+/// Whether `exists(PATH)` holds.
+pub(crate) fn present(p: &PathExpr, env: &Env<'_, '_>) -> bool {
+    !matches!(lookup(p, env, None), None | Some(Value::Null))
 }
 
 /// One side of a comparison: its value, and for a `count` left open by unknown elements
@@ -493,6 +516,11 @@ fn side<'v, 'p: 'v>(
 }
 
 fn cause<'p>(term: &'p Term, v: V<'_>, expected: Expected) -> Cause<'p> {
+    cause_at(term.path().map(|p| &**p), v, expected)
+}
+
+/// Why a value read at `path` (none: a literal) cannot be used where `expected` is.
+pub(crate) fn cause_at<'p>(path: Option<&'p PathExpr>, v: V<'_>, expected: Expected) -> Cause<'p> {
     let why = match v {
         V::Missing | V::Null => Why::Missing,
         V::Bad(w) => w,
@@ -501,28 +529,10 @@ fn cause<'p>(term: &'p Term, v: V<'_>, expected: Expected) -> Cause<'p> {
             expected,
         },
     };
-    Cause {
-        path: term.path().map(|p| &**p),
-        why,
-    }
+    Cause { path, why }
 }
 
-/// Unknown, blamed on `first` if it reads the call, else on `second`.
-fn blame_pair<'p>(
-    first: &'p Term,
-    fv: V<'_>,
-    second: &'p Term,
-    sv: V<'_>,
-    expected: Expected,
-) -> Tri<'p> {
-    if first.path().is_some() || second.path().is_none() {
-        Tri::Unknown(cause(first, fv, expected))
-    } else {
-        Tri::Unknown(cause(second, sv, expected))
-    }
-}
-
-fn absent(v: V<'_>) -> bool {
+pub(crate) fn absent(v: V<'_>) -> bool {
     matches!(v, V::Missing | V::Null | V::Bad(_))
 }
 
@@ -615,65 +625,103 @@ fn compare<'p>(
     }
     // What is left does not depend on the count: any value of its range gives it.
     let (l, r) = (lowest(l), lowest(r));
-    // The side to blame when types do not fit: the one read from the call.
-    let blame = |expected: Expected| {
-        if left.path().is_some() || right.path().is_none() {
-            Tri::Unknown(cause(left, l, expected))
+    let (l_reads, r_reads) = (left.path().is_some(), right.path().is_some());
+    match judge(op, l, r, l_reads, r_reads, |side, v, expected| match side {
+        Side::Left => cause(left, v, expected),
+        Side::Right => cause(right, v, expected),
+    }) {
+        Ok(b) => Tri::from_bool(b),
+        Err(c) => Tri::Unknown(c),
+    }
+}
+
+/// Which side of a comparison a cause is blamed on.
+#[derive(Clone, Copy)]
+pub(crate) enum Side {
+    Left,
+    Right,
+}
+
+/// The judgement of `l op r` on two present values, the one both evaluators use: whether
+/// it holds, or the blame (`blame(side, value, expected)`) when it cannot be judged.
+/// `l_reads`/`r_reads` say which sides read the call: types that do not fit are blamed
+/// on a side read from the call.
+#[inline]
+pub(crate) fn judge<C>(
+    op: &Op,
+    l: V<'_>,
+    r: V<'_>,
+    l_reads: bool,
+    r_reads: bool,
+    blame: impl Fn(Side, V<'_>, Expected) -> C,
+) -> Result<bool, C> {
+    // Unknown, blamed on `first` if it reads the call, else on `second`.
+    let pair = |first: Side, expected: Expected| {
+        let (fv, f_reads, sv, s_reads) = match first {
+            Side::Left => (l, l_reads, r, r_reads),
+            Side::Right => (r, r_reads, l, l_reads),
+        };
+        let second = match first {
+            Side::Left => Side::Right,
+            Side::Right => Side::Left,
+        };
+        if f_reads || !s_reads {
+            Err(blame(first, fv, expected))
         } else {
-            Tri::Unknown(cause(right, r, expected))
+            Err(blame(second, sv, expected))
         }
     };
     match op {
         Op::Eq | Op::Ne => match equal(l, r) {
-            Some(b) => Tri::from_bool(b == matches!(op, Op::Eq)),
-            None => blame(Expected::SameType),
+            Some(b) => Ok(b == matches!(op, Op::Eq)),
+            None => pair(Side::Left, Expected::SameType),
         },
         Op::Lt | Op::Le | Op::Gt | Op::Ge => match (l, r) {
-            (V::Num(a), V::Num(b)) => Tri::from_bool(match op {
+            (V::Num(a), V::Num(b)) => Ok(match op {
                 Op::Lt => a < b,
                 Op::Le => a <= b,
                 Op::Gt => a > b,
                 _ => a >= b,
             }),
-            (V::Num(_), _) => Tri::Unknown(cause(right, r, Expected::Number)),
-            _ => Tri::Unknown(cause(left, l, Expected::Number)),
+            (V::Num(_), _) => Err(blame(Side::Right, r, Expected::Number)),
+            _ => Err(blame(Side::Left, l, Expected::Number)),
         },
         Op::In | Op::NotIn => {
             if matches!(l, V::JList(_) | V::LList(_) | V::Obj) {
-                return Tri::Unknown(cause(left, l, Expected::Scalar));
+                return Err(blame(Side::Left, l, Expected::Scalar));
             }
             match member(l, r) {
-                None => blame_pair(right, r, left, l, Expected::List),
-                Some(None) => blame_pair(left, l, right, r, Expected::SameType),
-                Some(Some(b)) => Tri::from_bool(b == matches!(op, Op::In)),
+                None => pair(Side::Right, Expected::List),
+                Some(None) => pair(Side::Left, Expected::SameType),
+                Some(Some(b)) => Ok(b == matches!(op, Op::In)),
             }
         }
         Op::Contains => match (l, r) {
-            (V::Str(s), V::Str(t)) => Tri::from_bool(s.contains(t)),
-            (V::Str(_), _) => blame_pair(right, r, left, l, Expected::String),
+            (V::Str(s), V::Str(t)) => Ok(s.contains(t)),
+            (V::Str(_), _) => pair(Side::Right, Expected::String),
             (V::JList(_) | V::LList(_), _) => match member(r, l) {
-                Some(Some(b)) => Tri::from_bool(b),
+                Some(Some(b)) => Ok(b),
                 // No element has the needle's type: as with `in`, that is unknown.
-                _ => blame_pair(right, r, left, l, Expected::SameType),
+                _ => pair(Side::Right, Expected::SameType),
             },
-            _ => Tri::Unknown(cause(left, l, Expected::StringOrList)),
+            _ => Err(blame(Side::Left, l, Expected::StringOrList)),
         },
         Op::StartsWith | Op::EndsWith => match (l, r) {
-            (V::Str(s), V::Str(t)) => Tri::from_bool(if matches!(op, Op::StartsWith) {
+            (V::Str(s), V::Str(t)) => Ok(if matches!(op, Op::StartsWith) {
                 s.starts_with(t)
             } else {
                 s.ends_with(t)
             }),
-            (V::Str(_), _) => Tri::Unknown(cause(right, r, Expected::String)),
-            _ => Tri::Unknown(cause(left, l, Expected::String)),
+            (V::Str(_), _) => Err(blame(Side::Right, r, Expected::String)),
+            _ => Err(blame(Side::Left, l, Expected::String)),
         },
         Op::Glob(g) => match l {
-            V::Str(s) => Tri::from_bool(g.matches(s)),
-            _ => Tri::Unknown(cause(left, l, Expected::String)),
+            V::Str(s) => Ok(g.matches(s)),
+            _ => Err(blame(Side::Left, l, Expected::String)),
         },
         Op::Regex(re) => match l {
-            V::Str(s) => Tri::from_bool(re.is_match(s)),
-            _ => Tri::Unknown(cause(left, l, Expected::String)),
+            V::Str(s) => Ok(re.is_match(s)),
+            _ => Err(blame(Side::Left, l, Expected::String)),
         },
     }
 }

@@ -1,4 +1,5 @@
-//! holdpoint, Cedar (as it is, and pre-indexed by action) and regorus, side by side:
+//! holdpoint, Cedar (as it is, and pre-indexed by action) and regorus (a helper rule per
+//! condition, and the rules as data looked up by tool), side by side:
 //! ns per decision on already-built calls, per rule count N.
 //!
 //! Run: `cargo bench --manifest-path benches/peers/Cargo.toml`. Before any timing, every
@@ -62,6 +63,14 @@ fn benches(c: &mut Criterion) {
             })
         });
         let inputs = e.rego_calls.clone();
+        g.bench_with_input(BenchmarkId::new("regorus_data", n), &n, |b, _| {
+            let mut i = 0usize;
+            b.iter(|| {
+                let o = e.rego_data.decide(black_box(&inputs[i % len]));
+                i += 1;
+                black_box(o.is_ok())
+            })
+        });
         g.bench_with_input(BenchmarkId::new("regorus", n), &n, |b, _| {
             let mut i = 0usize;
             b.iter(|| {

@@ -22,6 +22,9 @@ use cedar_policy::{
     PolicyId, PolicySet, Request,
 };
 use holdpoint::ArgType;
+
+mod rego_data;
+pub use rego_data::RegoDataEngine;
 use holdpoint::unstable::ir::{Cond, Lit, Op, PathExpr, Program, Root, Seg, Term};
 use holdpoint::{Effect, Policy, ToolCall};
 
@@ -760,7 +763,11 @@ impl RegoTr<'_> {
 /// The program as one Rego package with a `decision` rule, in files of under 1 MB
 /// (regorus's limit per file; a package may span files).
 pub fn rego_files(program: &Program) -> Result<Vec<String>, String> {
-    let whole = rego_source(program)?;
+    Ok(split_package(&rego_source(program)?))
+}
+
+/// A package's text in files of under 1 MB.
+pub(crate) fn split_package(whole: &str) -> Vec<String> {
     let mut files = Vec::new();
     let mut current = String::new();
     for line in whole.lines() {
@@ -775,19 +782,31 @@ pub fn rego_files(program: &Program) -> Result<Vec<String>, String> {
         current.push('\n');
     }
     files.push(format!("package holdpoint\n{current}"));
-    Ok(files)
+    files
 }
 
 /// The program as one Rego package with a `decision` rule.
 pub fn rego_source(program: &Program) -> Result<String, String> {
+    rego_package(program, |_| false, "")
+}
+
+/// The package with the rules `elsewhere` picks left to `more` (further `contrib` rules).
+pub(crate) fn rego_package(
+    program: &Program,
+    elsewhere: impl Fn(usize) -> bool,
+    more: &str,
+) -> Result<String, String> {
     let mut tr = RegoTr {
         program,
         out: String::new(),
         next: 0,
         classes: HashMap::new(),
     };
-    let mut contrib = String::new();
-    for rule in &program.rules {
+    let mut contrib = String::from(more);
+    for (i, rule) in program.rules.iter().enumerate() {
+        if elsewhere(i) {
+            continue;
+        }
         let k = tr.node(&rule.cond)?;
         let n = cedar_str(&rule.name);
         match rule.effect {
@@ -874,9 +893,18 @@ impl RegoEngine {
 
     /// Decides.
     pub fn decide(&mut self, input: &regorus::Value) -> Result<Outcome, String> {
-        self.engine.set_input(input.clone());
-        let v = self
-            .engine
+        decide_with(&mut self.engine, input)
+    }
+}
+
+/// Evaluates `data.holdpoint.decision` for an input.
+pub(crate) fn decide_with(
+    engine: &mut regorus::Engine,
+    input: &regorus::Value,
+) -> Result<Outcome, String> {
+    {
+        engine.set_input(input.clone());
+        let v = engine
             .eval_rule("data.holdpoint.decision".into())
             .map_err(|e| e.to_string())?;
         let effect = match v["effect"].as_string().map(|s| s.to_string()) {
@@ -912,6 +940,8 @@ pub struct Engines {
     pub cedar: CedarEngine,
     /// regorus.
     pub rego: RegoEngine,
+    /// regorus, the rules as data.
+    pub rego_data: RegoDataEngine,
     /// The calls.
     pub calls: Vec<ToolCall>,
     /// The calls as Cedar requests.
@@ -933,6 +963,7 @@ impl Engines {
         let program = holdpoint::unstable::program(&holdpoint);
         let cedar = CedarEngine::new(program)?;
         let rego = RegoEngine::new(program)?;
+        let rego_data = RegoDataEngine::new(program)?;
         let calls: Vec<ToolCall> = g
             .calls
             .iter()
@@ -947,6 +978,7 @@ impl Engines {
             holdpoint,
             cedar,
             rego,
+            rego_data,
             calls,
             cedar_calls,
             rego_calls,
@@ -984,6 +1016,11 @@ impl Engines {
                     Ok(r) if r == want => {}
                     Ok(r) => out.push((i, "regorus", want.clone(), format!("{r:?}"))),
                     Err(e) => out.push((i, "regorus", want.clone(), e)),
+                }
+                match self.rego_data.decide(input) {
+                    Ok(r) if r == want => {}
+                    Ok(r) => out.push((i, "regorus-data", want.clone(), format!("{r:?}"))),
+                    Err(e) => out.push((i, "regorus-data", want.clone(), e)),
                 }
             }
         }

@@ -4,9 +4,9 @@ use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 
 use super::{Exit, input, load_policy};
-use holdpoint::Policy;
 use holdpoint::ToolCall;
 use holdpoint::tools::explain;
+use holdpoint::{CallReader, Policy};
 
 /// Arguments of `policy eval`.
 #[derive(clap::Args)]
@@ -112,6 +112,7 @@ fn stream(policy: &Policy, reader: Box<dyn Read>, label: &str, reference: bool) 
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut bytes = Vec::new();
+    let mut calls = CallReader::default();
     let mut number = 0usize;
     let mut bad = 0usize;
     loop {
@@ -128,7 +129,9 @@ fn stream(policy: &Policy, reader: Box<dyn Read>, label: &str, reference: bool) 
         number += 1;
         let written = match std::str::from_utf8(&bytes) {
             Ok(text) if text.trim().is_empty() => continue,
-            Ok(text) => decide_line(policy, text, number, reference, &mut out, &mut bad),
+            Ok(text) => decide_line(
+                policy, text, number, reference, &mut calls, &mut out, &mut bad,
+            ),
             Err(e) => {
                 bad += 1;
                 let error = format!("not valid UTF-8 (at byte {})", e.valid_up_to());
@@ -166,9 +169,37 @@ fn decide_line(
     text: &str,
     number: usize,
     reference: bool,
+    calls: &mut CallReader,
     out: &mut impl Write,
     bad: &mut usize,
 ) -> std::io::Result<()> {
+    if !reference {
+        // One pass over the text, its buffers reused from line to line.
+        return match policy.evaluate_json(text, calls) {
+            Ok(d) => write_line(
+                out,
+                &Line {
+                    line: number,
+                    id: d.id(),
+                    body: d.json(),
+                },
+            ),
+            Err(e) => {
+                *bad += 1;
+                let id = line_id(text);
+                write_line(
+                    out,
+                    &Line {
+                        line: number,
+                        id: id.as_deref(),
+                        body: Error {
+                            error: e.to_string(),
+                        },
+                    },
+                )
+            }
+        };
+    }
     match ToolCall::from_json(text) {
         Ok(call) => {
             let d = if reference {

@@ -35,16 +35,50 @@ impl<'d> Declared<'d> {
 
     /// What is declared for the value, unless the catalog's type for it contradicts it;
     /// `at` is how many steps of the path lead to it.
-    fn check(self, v: &Value, at: usize) -> Result<Option<&'d ArgSpec>, Why> {
+    fn check<D: Doc>(self, v: D, at: usize) -> Result<Option<&'d ArgSpec>, Why> {
         match self {
-            Declared::Arg(a) if !a.ty.admits(v) => Err(Why::Contradicts {
-                found: kind(v),
+            Declared::Arg(a) if !v.admitted_by(a.ty) => Err(Why::Contradicts {
+                found: v.kind(),
                 declared: a.ty,
                 at: u16::try_from(at).unwrap_or(u16::MAX),
             }),
             Declared::Arg(a) => Ok(Some(a)),
             _ => Ok(None),
         }
+    }
+}
+
+/// A value of a call that a path can be read in: a JSON value, or a call read straight
+/// from its text ([`crate::eval`]'s fast reader).
+pub(crate) trait Doc: Copy {
+    /// The value under key `k` of an object.
+    fn key(self, k: &str) -> Option<Self>;
+    /// Element `i` of a list.
+    fn index(self, i: usize) -> Option<Self>;
+    /// Its JSON kind.
+    fn kind(self) -> super::Kind;
+    /// Whether the catalog's type admits it ([`crate::catalog::ArgType::admits`]).
+    fn admitted_by(self, ty: crate::catalog::ArgType) -> bool;
+}
+
+impl Doc for &Value {
+    fn key(self, k: &str) -> Option<Self> {
+        match self {
+            Value::Object(map) => map.get(k),
+            _ => None,
+        }
+    }
+    fn index(self, i: usize) -> Option<Self> {
+        match self {
+            Value::Array(items) => items.get(i),
+            _ => None,
+        }
+    }
+    fn kind(self) -> super::Kind {
+        kind(self)
+    }
+    fn admitted_by(self, ty: crate::catalog::ArgType) -> bool {
+        ty.admits(self)
     }
 }
 
@@ -59,7 +93,7 @@ pub(crate) fn read<'c>(
     env: &Env<'c, 'c>,
     scope: Option<&Scope<'c, '_>>,
 ) -> Result<Typed<'c>, Why> {
-    let (mut cur, mut declared): (&'c Value, Declared<'c>) = match path.root {
+    let (cur, declared): (&'c Value, Declared<'c>) = match path.root {
         Root::Args => (
             env.args,
             env.declared.map_or(Declared::Nothing, Declared::Args),
@@ -80,12 +114,34 @@ pub(crate) fn read<'c>(
             (s.value, declared)
         }
     };
+    walk(cur, declared, &path.segments)
+}
+
+/// Reads a path of a call that is not a JSON value (see [`Doc`]) from its arguments or
+/// context, as [`read`] does.
+pub(crate) fn read_doc<'d, D: Doc>(
+    root: D,
+    path: &PathExpr,
+    declared: Option<&'d BTreeMap<String, ArgSpec>>,
+) -> Result<(Option<D>, Option<&'d ArgSpec>), Why> {
+    let declared = match path.root {
+        Root::Args => declared.map_or(Declared::Nothing, Declared::Args),
+        _ => Declared::Nothing,
+    };
+    walk(root, declared, &path.segments)
+}
+
+/// The steps of [`read`] from a root value.
+fn walk<'d, D: Doc>(
+    mut cur: D,
+    mut declared: Declared<'d>,
+    segments: &[Seg],
+) -> Result<(Option<D>, Option<&'d ArgSpec>), Why> {
     let mut spec = None;
-    for (i, seg) in path.segments.iter().enumerate() {
-        let next = match (seg, cur) {
-            (Seg::Key(k), Value::Object(map)) => map.get(&**k),
-            (Seg::Index(i), Value::Array(items)) => items.get(*i),
-            _ => None,
+    for (i, seg) in segments.iter().enumerate() {
+        let next = match seg {
+            Seg::Key(k) => cur.key(k),
+            Seg::Index(i) => cur.index(*i),
         };
         let Some(next) = next else {
             return Ok((None, None));
@@ -94,7 +150,7 @@ pub(crate) fn read<'c>(
         spec = declared.check(next, i + 1)?;
         cur = next;
     }
-    if path.segments.is_empty()
+    if segments.is_empty()
         && let Declared::Arg(a) = declared
     {
         spec = Some(a);
