@@ -197,7 +197,7 @@ impl Tree {
         fallback.slots = flat::flatten_family(
             std::iter::once(&mut fallback.always).chain(fallback.per_glob.iter_mut()),
         );
-        let paths = call_paths(program, &slices, &fallback);
+        let paths = paths::CallPaths::of(program, &slices, &fallback);
         let matcher = globs::GlobMatcher::new(&glob_patterns);
         Tree {
             exact,
@@ -213,28 +213,6 @@ impl Tree {
     pub fn listed_tools(&self) -> usize {
         self.exact.len()
     }
-}
-
-/// The paths every slot and every reason's hole reads.
-fn call_paths(program: &Program, slices: &[Slice], fallback: &Fallback) -> paths::CallPaths {
-    let mut out = paths::CallPaths::default();
-    for read in slices
-        .iter()
-        .flat_map(|s| s.slots.reads.iter())
-        .chain(fallback.slots.reads.iter())
-    {
-        out.add(&read.path);
-    }
-    for rule in &program.rules {
-        for part in rule.reason.iter().flat_map(|t| t.parts.iter()) {
-            if let crate::ir::TemplatePart::Hole(term) = part
-                && let Some(p) = term.path()
-            {
-                out.add(p);
-            }
-        }
-    }
-    out
 }
 
 /// Every tool name the catalog or the policy mentions, sorted: each gets its own slice.

@@ -3,7 +3,8 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::ir::{PathExpr, Root, Seg};
+use crate::compile::{Fallback, Slice};
+use crate::ir::{PathExpr, Program, Root, Seg, TemplatePart};
 
 /// Node of `args`.
 pub(crate) const ARGS: u32 = 0;
@@ -35,6 +36,28 @@ impl Default for CallPaths {
 }
 
 impl CallPaths {
+    /// The paths every slot of the tree's programs and every reason's hole reads.
+    pub(crate) fn of(program: &Program, slices: &[Slice], fallback: &Fallback) -> CallPaths {
+        let mut out = CallPaths::default();
+        for read in slices
+            .iter()
+            .flat_map(|s| s.slots.reads.iter())
+            .chain(fallback.slots.reads.iter())
+        {
+            out.add(&read.path);
+        }
+        for rule in &program.rules {
+            for part in rule.reason.iter().flat_map(|t| t.parts.iter()) {
+                if let TemplatePart::Hole(term) = part
+                    && let Some(p) = term.path()
+                {
+                    out.add(p);
+                }
+            }
+        }
+        out
+    }
+
     /// How many nodes there are.
     pub(crate) fn len(&self) -> usize {
         self.nodes.len()

@@ -19,7 +19,7 @@ use crate::ir::semantics::{
 };
 
 /// Slots inline before a decision would allocate.
-const INLINE_SLOTS: usize = 32;
+const INLINE_SLOTS: usize = 16;
 
 /// Where slots are read from: a call's JSON values, or a call scanned from its text.
 #[derive(Clone, Copy)]
@@ -95,7 +95,6 @@ impl<'c, 'p: 'c> Reader<'c, 'p> {
         v
     }
 
-    #[cold]
     fn read(&self, i: usize) -> V<'c> {
         let Some(read) = self.slots.reads.get(i) else {
             return V::Missing;

@@ -62,9 +62,9 @@ impl Tree {
             declared: listed.and_then(|s| s.declared.as_ref()),
         };
         let slots = listed.map_or(&self.fallback.slots, |s| &s.slots);
-        let reader = Reader::new(Source::Value(env), &hits, slots);
+        let mut reader = Reader::new(Source::Value(env), &hits, slots);
         // A call's own values never leave the walk short.
-        self.walk(program, listed, &hits, reader)
+        self.walk(program, listed, &hits, &mut reader)
             .unwrap_or_else(|| crate::eval::reference::evaluate(program, call))
     }
 
@@ -82,8 +82,8 @@ impl Tree {
             declared: listed.and_then(|s| s.declared.as_ref()),
         };
         let slots = listed.map_or(&self.fallback.slots, |s| &s.slots);
-        let reader = Reader::new(source, &hits, slots);
-        self.walk(program, listed, &hits, reader)
+        let mut reader = Reader::new(source, &hits, slots);
+        self.walk(program, listed, &hits, &mut reader)
     }
 
     /// The walk of one call: candidates from each slice's indexes, then tier by tier,
@@ -93,12 +93,12 @@ impl Tree {
         program: &'p Program,
         listed: Option<&'p Slice>,
         hits: &Hits,
-        mut reader: Reader<'_, 'p>,
+        reader: &mut Reader<'_, 'p>,
     ) -> Option<Decision<'p>> {
         let mut candidates: Candidates<'p> = SmallVec::new();
         self.for_each_slice(listed, hits, |slice| {
             for idx in slice.indexes.iter() {
-                candidates.push((select(idx, &mut reader), &slice.code));
+                candidates.push((select(idx, reader), &slice.code));
             }
             candidates.push((Sel::Range(&slice.plain, &slice.plain_tiers), &slice.code));
         });
@@ -109,14 +109,7 @@ impl Tree {
         for (t, tier_effect) in TIER_ORDER.iter().enumerate() {
             for (sel, code) in &candidates {
                 for entry in sel.tier(t) {
-                    record(
-                        entry,
-                        code,
-                        *tier_effect,
-                        &mut reader,
-                        &mut d,
-                        &mut deny_unknown,
-                    );
+                    record(entry, code, *tier_effect, reader, &mut d, &mut deny_unknown);
                 }
             }
             if *tier_effect == Effect::Deny {
@@ -152,7 +145,7 @@ impl Tree {
                 None => &self.fallback.always.floors,
             };
             let code = listed.map_or(&self.fallback.always.code, |s| &s.code);
-            raise_to_floors(floors, code, &mut reader, &mut d);
+            raise_to_floors(floors, code, reader, &mut d);
         }
         if d.effect != Effect::Approve {
             d.unknown.clear();

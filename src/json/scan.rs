@@ -8,8 +8,6 @@
 //! way, which gives the decision or the precise error. So a shortcut here can make a call
 //! slower, never judge another call than the one that runs.
 
-use std::hash::Hasher;
-
 /// The scanner stops: the full reader must read this text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Bail;
@@ -60,8 +58,8 @@ pub(crate) enum Scanned {
 pub(crate) struct Scratch {
     /// Unescaped strings.
     pub(crate) text: String,
-    /// The keys of the objects being read, innermost last: their hash and text.
-    keys: Vec<(u64, Str)>,
+    /// The keys of the objects being read, innermost last: their length and text.
+    keys: Vec<(usize, Str)>,
 }
 
 impl Scratch {
@@ -153,19 +151,17 @@ impl<'t, 's> Scanner<'t, 's> {
         let key = self.string()?;
         self.eat(b':')?;
         let text = self.str_of(key);
-        let mut h = rustc_hash::FxHasher::default();
-        h.write(text.as_bytes());
-        let hash = h.finish();
+        let len = text.len();
         let mine = self.scratch.keys.get(mark..).unwrap_or(&[]);
         if mine.len() >= MAX_KEYS {
             return Err(Bail);
         }
-        for &(other_hash, other) in mine {
-            if other_hash == hash && resolve(self.text, &self.scratch.text, other) == text {
+        for &(other_len, other) in mine {
+            if other_len == len && resolve(self.text, &self.scratch.text, other) == text {
                 return Err(Bail);
             }
         }
-        self.scratch.keys.push((hash, key));
+        self.scratch.keys.push((len, key));
         Ok(Some(key))
     }
 

@@ -24,9 +24,9 @@ use cedar_policy::{
 use holdpoint::ArgType;
 
 mod rego_data;
-pub use rego_data::RegoDataEngine;
 use holdpoint::unstable::ir::{Cond, Lit, Op, PathExpr, Program, Root, Seg, Term};
 use holdpoint::{Effect, Policy, ToolCall};
+pub use rego_data::RegoDataEngine;
 
 /// What every engine must agree on: the effect and the names that decided it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -100,7 +100,11 @@ fn atom(p: &PathExpr, op: &Op, l: &Lit) -> Option<Value> {
                     _ => None,
                 })
                 .collect();
-            (if matches!(op, Op::In) { "in" } else { "not in" }, "string", json!(texts?))
+            (
+                if matches!(op, Op::In) { "in" } else { "not in" },
+                "string",
+                json!(texts?),
+            )
         }
         _ => return None,
     };
@@ -169,7 +173,9 @@ impl RegoDataEngine {
             if let Some(slot) = data_rules.get_mut(i) {
                 *slot = true;
             }
-            rules.push(json!({"name": rule.name, "effect": rule.effect.to_string(), "conds": conds}));
+            rules.push(
+                json!({"name": rule.name, "effect": rule.effect.to_string(), "conds": conds}),
+            );
             match tool {
                 ToolTest::Any => any.push(id),
                 ToolTest::Names(names) => {

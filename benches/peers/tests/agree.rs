@@ -44,6 +44,9 @@ fn all_engines_agree_on_every_call() {
             rules < 100 || effects.len() >= 3,
             "the mix must reach most effects: {effects:?}"
         );
-        eprintln!("{rules} rules: {calls} calls ({effects:?}), all engines agree");
+        eprintln!(
+            "{rules} rules: {calls} calls ({effects:?}), all engines agree; {} rules as data in the data-driven Rego",
+            engines.rego_data.as_data
+        );
     }
 }
