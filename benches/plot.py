@@ -20,7 +20,8 @@ SERIES = [
     ("holdpoint (reference interpreter)", "target/criterion/evaluate/reference", "#7fbf7b"),
     ("Cedar", "benches/peers/target/criterion/peers/cedar", "#762a83"),
     ("Cedar, pre-indexed by action", "benches/peers/target/criterion/peers/cedar_indexed", "#af8dc3"),
-    ("regorus (Rego)", "benches/peers/target/criterion/peers/regorus", "#d95f02"),
+    ("regorus (Rego), a helper rule per condition", "benches/peers/target/criterion/peers/regorus", "#d95f02"),
+    ("regorus (Rego), rules as data by tool", "benches/peers/target/criterion/peers/regorus_data", "#fdb863"),
 ]
 
 
