@@ -57,8 +57,7 @@ fn generated_calls_decide_as_the_full_reader_decides_them_and_most_read_fast() {
             read_fast += usize::from(was_fast);
         }
         // The generator's calls are in holdpoint's own shape: most never need the full
-        // reader (those that do: unknowns, whose causes are reported, lists compared by
-        // element, quantifiers).
+        // reader (those that do: lists compared by element, quantifiers).
         assert!(
             read_fast * 2 > calls.len(),
             "N = {n}: only {read_fast} of {} calls read fast",
@@ -239,4 +238,29 @@ fn the_full_call_is_there_for_the_approval_runtime() {
     assert_eq!(d.to_call().unwrap(), ToolCall::from_json(text).unwrap());
     assert_eq!(d.id(), Some("c9"));
     assert_eq!(d.tool(), "pay");
+}
+
+#[test]
+fn escaped_top_level_keys_and_wide_objects_decide_the_same() {
+    let wide = |n: usize| {
+        let keys: Vec<String> = (0..n).map(|i| format!("\"k{i}\":{i}")).collect();
+        format!(
+            r#"{{"tool":"pay","args":{{"amount":50,"to":{{"name":"bob"}},{}}}}}"#,
+            keys.join(",")
+        )
+    };
+    // 2 + 62 keys read fast; beyond 64 keys in one object the full reader decides.
+    let (fits, wider) = (wide(62), wide(63));
+    agree(&[
+        (
+            r#"{"\u0074ool":"pay","\u0061rgs":{"amount":50,"to":{"name":"bob"}}}"#,
+            true,
+        ),
+        (
+            r#"{"tool":"pay","args":{"amount":50,"to":{"n\u0061me":"eve"}}}"#,
+            true,
+        ),
+        (&fits, true),
+        (&wider, false),
+    ]);
 }

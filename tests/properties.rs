@@ -397,8 +397,11 @@ proptest! {
         let policy = g.load().unwrap();
         let mut reader = CallReader::default();
         for c in &calls {
-            let fast = policy.evaluate(c).report(c);
-            let slow = policy.evaluate_reference(c).report(c);
+            let (tree, reference) = (policy.evaluate(c), policy.evaluate_reference(c));
+            // Each unknown's cause is the very path its condition wrote (span and all).
+            prop_assert_eq!(tree.unknowns(), reference.unknowns(), "policy:\n{}\ncall: {:?}", g.source, c);
+            let fast = tree.report(c);
+            let slow = reference.report(c);
             prop_assert_eq!(&fast, &slow, "policy:\n{}\ncall: {:?}", g.source, c);
             // Straight from the call's text, plain and with every string escaped.
             let doc = json!({"tool": c.tool, "args": c.args, "context": c.context});

@@ -1,6 +1,6 @@
 //! Each slice's conditions as one contiguous program over numbered slots.
 //!
-//! Every path a slice's rules read of the call (outside quantifiers) gets a slot number;
+//! Every path a slice's flat conditions read of the call gets a slot number;
 //! a condition becomes a run of [`Instr`]s in prefix order (`and`/`or` say where their
 //! operands end, so a short circuit jumps over the rest), with its literal strings in one
 //! text buffer. A decision reads each slot at most once and walks a few contiguous
@@ -51,6 +51,15 @@ pub(crate) struct Code {
     pub(crate) patterns: Box<[Op]>,
     /// Conditions without a flat form, judged by `ir::semantics::eval`.
     pub(crate) slow: Box<[Cond]>,
+    /// The paths as the conditions wrote them, for the causes of unknowns.
+    pub(crate) paths: Box<[Arc<PathExpr>]>,
+}
+
+impl Code {
+    /// Path `i` as its condition wrote it.
+    pub(crate) fn path(&self, i: u32) -> Option<&PathExpr> {
+        self.paths.get(i as usize).map(|p| &**p)
+    }
 }
 
 /// One instruction. A condition starts at an instruction and ends where its operands do.
@@ -67,13 +76,15 @@ pub(crate) enum Instr {
     /// `slot op literal` (`literal op slot` when `lit_left`).
     Test {
         slot: u32,
+        /// `Code::paths[path]`: the path as this condition wrote it.
+        path: u32,
         op: TestOp,
         lit: FlatLit,
         lit_left: bool,
     },
     /// The slot's value is `true` (a boolean used as a condition); for a presence slot,
     /// whether the path is there.
-    Truthy { slot: u32 },
+    Truthy { slot: u32, path: u32 },
     /// The call's tool matched glob `id` of the tree's matcher.
     Glob { id: u32 },
     /// `Code::slow[id]`.
@@ -206,6 +217,7 @@ struct Builder {
     lists: Vec<Box<[Lit]>>,
     patterns: Vec<Op>,
     slow: Vec<Cond>,
+    paths: Vec<Arc<PathExpr>>,
 }
 
 impl Builder {
@@ -216,7 +228,13 @@ impl Builder {
             lists: self.lists.into(),
             patterns: self.patterns.into(),
             slow: self.slow.into(),
+            paths: self.paths.into(),
         }
+    }
+
+    fn path(&mut self, p: &Arc<PathExpr>) -> u32 {
+        self.paths.push(p.clone());
+        self.paths.len() as u32 - 1
     }
 
     fn cond(&mut self, cond: &Cond, slots: &mut SlotTable) {
@@ -243,11 +261,13 @@ impl Builder {
             }
             Cond::Exists(p) if !matches!(p.root, Root::Var(_)) => {
                 let slot = slots.slot(ReadKind::Present, p);
-                self.instrs.push(Instr::Truthy { slot });
+                let path = self.path(p);
+                self.instrs.push(Instr::Truthy { slot, path });
             }
             Cond::Truthy(Term::Path(p)) if !matches!(p.root, Root::Var(_)) => {
                 let slot = slots.slot(ReadKind::Value, p);
-                self.instrs.push(Instr::Truthy { slot });
+                let path = self.path(p);
+                self.instrs.push(Instr::Truthy { slot, path });
             }
             Cond::GlobHit { id, .. } => self.instrs.push(Instr::Glob { id: *id }),
             Cond::Compare {
@@ -273,9 +293,13 @@ impl Builder {
             (Term::Lit(l), Term::Path(_) | Term::Len(_)) => (right, l, true),
             _ => return None,
         };
-        let slot = match read {
-            Term::Path(p) if !matches!(p.root, Root::Var(_)) => slots.slot(ReadKind::Value, p),
-            Term::Len(p) if !matches!(p.root, Root::Var(_)) => slots.slot(ReadKind::Len, p),
+        let (slot, path) = match read {
+            Term::Path(p) if !matches!(p.root, Root::Var(_)) => {
+                (slots.slot(ReadKind::Value, p), self.path(p))
+            }
+            Term::Len(p) if !matches!(p.root, Root::Var(_)) => {
+                (slots.slot(ReadKind::Len, p), self.path(p))
+            }
             _ => return None,
         };
         let op = match op {
@@ -313,6 +337,7 @@ impl Builder {
         };
         Some(Instr::Test {
             slot,
+            path,
             op,
             lit,
             lit_left,

@@ -5,8 +5,10 @@
 //! [`CallPaths`]); the decision then reads its slots from those. Everything this reader
 //! does not judge exactly as [`ToolCall::from_json`] and [`crate::Policy::evaluate`] would
 //! (another shape of call, `arguments` as a string, a condition without a flat form, a
-//! list compared element by element, an unknown whose cause must be reported) sends the
-//! call to them instead: the result is always theirs, only slower.
+//! list compared element by element, a text of 4 GiB or more) sends the call to them
+//! instead: the result is always theirs, only slower. A reason's hole this reader did not
+//! keep (`count`, a path under a list index, `{args}`) is rendered from the call read in
+//! full.
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -43,13 +45,15 @@ pub(crate) struct ScannedCall<'a> {
     pub(crate) bailed: Cell<bool>,
 }
 
-/// Reads a call in holdpoint's own shape (`tool`, `args`, `context`, `id`) from its text;
-/// `None` sends it to the full reader.
+/// Reads a call in holdpoint's own shape (`tool` or `name`, `args` or `arguments` as an
+/// object, `context`, `id`) from its text; `None` sends it to the full reader.
 pub(crate) fn scan<'a>(
     text: &'a str,
     paths: &'a CallPaths,
     reader: &'a mut CallReader,
 ) -> Option<ScannedCall<'a>> {
+    // Spans are 32-bit.
+    u32::try_from(text.len()).ok()?;
     reader.scan = reader.scan.wrapping_add(1);
     if reader.scan == 0 {
         reader.seen.iter_mut().for_each(|s| s.0 = 0);
@@ -291,9 +295,12 @@ impl<'c> ScannedCall<'c> {
             TemplatePart::Hole(term) => self.keeps(term),
         });
         if !kept {
-            // A hole this reader does not keep: the call read in full renders it.
-            let call = self.to_call().map_err(|_| std::fmt::Error)?;
-            return f.write_str(&crate::eval::decision::render(template, program, &call));
+            // A hole this reader does not keep: the call read in full renders it (it reads
+            // every text this reader reads).
+            return match self.to_call() {
+                Ok(call) => f.write_str(&crate::eval::decision::render(template, program, &call)),
+                Err(_) => f.write_str("<missing>"),
+            };
         }
         for part in &template.parts {
             match part {
@@ -499,7 +506,8 @@ impl<'a> JsonDecision<'a> {
         }
     }
 
-    /// Whether the fast reader decided the call (else it was read in full).
+    /// Whether the fast reader decided the call (else it was read in full). A reason's
+    /// hole it did not keep is still rendered from the call read in full.
     pub fn read_fast(&self) -> bool {
         matches!(self.call, JsonCall::Scanned(_))
     }

@@ -13,12 +13,12 @@ use crate::catalog::ArgSpec;
 use crate::compile::flat::{Code, FlatLit, Instr, ReadKind, Slots, TestOp};
 use crate::eval::fast::ScannedCall;
 use crate::ir::Op;
-use crate::ir::PathExpr;
 use crate::ir::semantics::{
     Env, Expected, Side, Tri, V, absent, cause_at, eval, judge, len_value, path_value, present,
 };
 
-/// Slots inline before a decision would allocate.
+/// Slots a decision can read before it allocates (one decision reads a few: the paths of
+/// the entries its indexes leave, whatever the size of the family's table).
 const INLINE_SLOTS: usize = 16;
 
 /// Where slots are read from: a call's JSON values, or a call scanned from its text.
@@ -31,12 +31,13 @@ pub(crate) enum Source<'c, 'p> {
     },
 }
 
-/// The values of a family's slots for one call, read when first asked for.
+/// The values of a family's slots for one call, read when first asked for: the slots read
+/// so far, with their values.
 pub(crate) struct Reader<'c, 'p: 'c> {
     pub(crate) source: Source<'c, 'p>,
     pub(crate) glob_hits: &'c [u64],
     slots: &'p Slots,
-    values: SmallVec<[Option<V<'c>>; INLINE_SLOTS]>,
+    values: SmallVec<[(u32, V<'c>); INLINE_SLOTS]>,
 }
 
 impl<'c, 'p: 'c> Reader<'c, 'p> {
@@ -45,13 +46,11 @@ impl<'c, 'p: 'c> Reader<'c, 'p> {
         glob_hits: &'c [u64],
         slots: &'p Slots,
     ) -> Reader<'c, 'p> {
-        let mut values = SmallVec::new();
-        values.resize(slots.reads.len(), None);
         Reader {
             source,
             glob_hits,
             slots,
-            values,
+            values: SmallVec::new(),
         }
     }
 
@@ -75,23 +74,14 @@ impl<'c, 'p: 'c> Reader<'c, 'p> {
         }
     }
 
-    /// The path slot `i` reads.
-    #[inline]
-    pub(crate) fn path(&self, i: u32) -> Option<&'p PathExpr> {
-        self.slots.reads.get(i as usize).map(|r| &*r.path)
-    }
-
     /// The value of slot `i`.
     #[inline]
     pub(crate) fn slot(&mut self, i: u32) -> V<'c> {
-        let i = i as usize;
-        if let Some(Some(v)) = self.values.get(i) {
+        if let Some((_, v)) = self.values.iter().find(|(s, _)| *s == i) {
             return *v;
         }
-        let v = self.read(i);
-        if let Some(cell) = self.values.get_mut(i) {
-            *cell = Some(v);
-        }
+        let v = self.read(i as usize);
+        self.values.push((i, v));
         v
     }
 
@@ -152,7 +142,7 @@ fn lit_value(l: FlatLit, code: &Code) -> V<'_> {
         FlatLit::Bool(b) => V::Bool(b),
         FlatLit::Str { start, len } => code
             .text
-            .get(start as usize..(start + len) as usize)
+            .get(start as usize..start as usize + len as usize)
             .map_or(V::Missing, V::Str),
         FlatLit::List(i) => code
             .lists
@@ -183,14 +173,15 @@ fn cond<'p>(code: &'p Code, pc: usize, r: &mut Reader<'_, 'p>) -> (Tri<'p>, usiz
         }
         Instr::Test {
             slot,
+            path,
             op,
             lit,
             lit_left,
-        } => (test(code, slot, op, lit, lit_left, r), next),
-        Instr::Truthy { slot } => match r.slot(slot) {
+        } => (test(code, slot, path, op, lit, lit_left, r), next),
+        Instr::Truthy { slot, path } => match r.slot(slot) {
             V::Bool(b) => (Tri::from_bool(b), next),
             v => (
-                Tri::Unknown(cause_at(r.path(slot), v, Expected::Boolean)),
+                Tri::Unknown(cause_at(code.path(path), v, Expected::Boolean)),
                 next,
             ),
         },
@@ -233,13 +224,14 @@ fn junction<'p>(
 fn test<'p>(
     code: &'p Code,
     slot: u32,
+    path: u32,
     op: TestOp,
     lit: FlatLit,
     lit_left: bool,
     r: &mut Reader<'_, 'p>,
 ) -> Tri<'p> {
     let read = r.slot(slot);
-    let path = r.path(slot);
+    let path = code.path(path);
     if absent(read) {
         return Tri::Unknown(cause_at(path, read, Expected::SameType));
     }

@@ -48,7 +48,8 @@ impl<'p> Sel<'p> {
 type Candidates<'p> = SmallVec<[(Sel<'p>, &'p Code); 32]>;
 
 impl Tree {
-    /// Decides a call. Does not allocate unless a call walks more than a few slices.
+    /// Decides a call. Does not allocate unless a call walks more than a few slices, or
+    /// reads more than 16 paths.
     pub fn evaluate<'p>(&'p self, program: &'p Program, call: &ToolCall) -> Decision<'p> {
         let mut hits = Hits::new();
         let listed = self.locate(&call.tool, &mut hits);
@@ -281,8 +282,7 @@ fn raise_to_floors<'p>(
     }
 }
 
-/// Judges one entry by its flat program; an entry found unknown is judged again by the
-/// semantics' `eval`, for the cause a decision reports.
+/// Judges one entry by its flat program (an unknown with its first cause).
 fn record<'p>(
     entry: &'p Entry,
     code: &'p Code,
