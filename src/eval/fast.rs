@@ -229,18 +229,27 @@ impl<'c> ScannedCall<'c> {
         resolve(self.text, self.unescaped, s)
     }
 
-    /// Reads a path as a comparison sees it (checked against the catalog's `declared`).
+    /// The value at a path, checked against the catalog's `declared` (`None`: missing).
+    fn read(
+        &'c self,
+        path: &PathExpr,
+        declared: Option<&'c BTreeMap<String, ArgSpec>>,
+    ) -> Result<Option<Node<'c>>, Why> {
+        match self.root(path.root) {
+            Some(root) => crate::ir::semantics::read_doc(root, path, declared).map(|(n, _)| n),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads a path as a comparison sees it.
     pub(crate) fn value(
         &'c self,
         path: &PathExpr,
         declared: Option<&'c BTreeMap<String, ArgSpec>>,
     ) -> V<'c> {
-        let Some(root) = self.root(path.root) else {
-            return V::Missing;
-        };
-        match crate::ir::semantics::read_doc(root, path, declared) {
-            Ok((None, _)) => V::Missing,
-            Ok((Some(n), _)) => n.v(),
+        match self.read(path, declared) {
+            Ok(None) => V::Missing,
+            Ok(Some(n)) => n.v(),
             Err(why) => V::Bad(why),
         }
     }
@@ -251,12 +260,9 @@ impl<'c> ScannedCall<'c> {
         path: &PathExpr,
         declared: Option<&'c BTreeMap<String, ArgSpec>>,
     ) -> V<'c> {
-        let Some(root) = self.root(path.root) else {
-            return V::Missing;
-        };
-        match crate::ir::semantics::read_doc(root, path, declared) {
-            Ok((None, _)) => V::Missing,
-            Ok((Some(n), _)) => match n.value {
+        match self.read(path, declared) {
+            Ok(None) => V::Missing,
+            Ok(Some(n)) => match n.value {
                 Scanned::Null => V::Missing,
                 Scanned::Str(s) => V::Num(self.text_of(s).chars().count() as f64),
                 Scanned::List { len, .. } => V::Num(f64::from(len)),
@@ -277,10 +283,7 @@ impl<'c> ScannedCall<'c> {
 
     /// The value at a path, unchecked (as `lookup` reads it).
     fn found(&'c self, path: &PathExpr) -> Option<Node<'c>> {
-        let root = self.root(path.root)?;
-        crate::ir::semantics::read_doc(root, path, None)
-            .ok()
-            .and_then(|(n, _)| n)
+        self.read(path, None).ok().flatten()
     }
 
     /// Writes a reason's template for this call, as `render` writes it for the full call.

@@ -872,17 +872,9 @@ pub struct RegoEngine {
 impl RegoEngine {
     /// Compiles the package.
     pub fn new(program: &Program) -> Result<RegoEngine, String> {
-        let mut engine = regorus::Engine::new();
-        for (i, src) in rego_files(program)?.into_iter().enumerate() {
-            engine
-                .add_policy(format!("holdpoint{i}.rego"), src)
-                .map_err(|e| e.to_string())?;
-        }
-        engine.set_input(regorus::Value::new_object());
-        engine
-            .eval_rule("data.holdpoint.decision".into())
-            .map_err(|e| e.to_string())?;
-        Ok(RegoEngine { engine })
+        Ok(RegoEngine {
+            engine: prepared(rego_files(program)?, None)?,
+        })
     }
 
     /// The input for a call.
@@ -895,6 +887,25 @@ impl RegoEngine {
     pub fn decide(&mut self, input: &regorus::Value) -> Result<Outcome, String> {
         decide_with(&mut self.engine, input)
     }
+}
+
+/// An engine with the package's files (and data), its decision evaluated once so the
+/// engine is prepared before any timing.
+pub(crate) fn prepared(files: Vec<String>, data: Option<&str>) -> Result<regorus::Engine, String> {
+    let mut engine = regorus::Engine::new();
+    if let Some(data) = data {
+        engine.add_data_json(data).map_err(|e| e.to_string())?;
+    }
+    for (i, src) in files.into_iter().enumerate() {
+        engine
+            .add_policy(format!("holdpoint{i}.rego"), src)
+            .map_err(|e| e.to_string())?;
+    }
+    engine.set_input(regorus::Value::new_object());
+    engine
+        .eval_rule("data.holdpoint.decision".into())
+        .map_err(|e| e.to_string())?;
+    Ok(engine)
 }
 
 /// Evaluates `data.holdpoint.decision` for an input.

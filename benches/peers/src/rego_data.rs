@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use holdpoint::unstable::ir::{Cond, Lit, Op, PathExpr, Program, Root, Seg, Term};
 use serde_json::{Value, json};
 
-use crate::{Outcome, decide_with, rego_package, split_package};
+use crate::{Outcome, decide_with, prepared, rego_package, split_package};
 
 /// How the call's tool is tested by a data-driven rule.
 enum ToolTest {
@@ -199,19 +199,7 @@ impl RegoDataEngine {
             |i| data_rules.get(i).copied().unwrap_or(false),
             JUDGE,
         )?;
-        let mut engine = regorus::Engine::new();
-        engine
-            .add_data_json(&data.to_string())
-            .map_err(|e| e.to_string())?;
-        for (i, src) in split_package(&package).into_iter().enumerate() {
-            engine
-                .add_policy(format!("holdpoint{i}.rego"), src)
-                .map_err(|e| e.to_string())?;
-        }
-        engine.set_input(regorus::Value::new_object());
-        engine
-            .eval_rule("data.holdpoint.decision".into())
-            .map_err(|e| e.to_string())?;
+        let engine = prepared(split_package(&package), Some(&data.to_string()))?;
         Ok(RegoDataEngine {
             engine,
             as_data: data_rules.iter().filter(|d| **d).count(),
